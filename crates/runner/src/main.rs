@@ -1,0 +1,124 @@
+//! The `cordon-runner` executable: parse the bootstrap, confine, serve.
+
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{ArgGroup, Parser};
+use cordon_ipc::{DEFAULT_MAX_FRAME, oneshot::EXIT_CORDON_FAILED};
+use cordon_runner::TOKEN_ENV;
+use cordon_runner::session::{self, SessionConfig};
+use cordon_sandbox::Policy;
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+
+/// The helper that lives inside cordon's sandbox. It is started by `cordon`
+/// (or the cordon library), not by hand.
+#[derive(Debug, Parser)]
+#[command(name = "cordon-runner", version, about)]
+#[command(group(ArgGroup::new("bootstrap").required(true).args(["ipc_fd", "ipc_stdio", "request_file"])))]
+struct Args {
+    /// Serve the channel on this inherited socket fd.
+    #[arg(long, value_name = "FD")]
+    ipc_fd: Option<RawFd>,
+    /// Serve the channel on stdin/stdout (for ssh, kubectl exec -i, …).
+    #[arg(long)]
+    ipc_stdio: bool,
+    /// Run the one command described in this JSON file (deleted on read).
+    #[arg(long, value_name = "PATH")]
+    request_file: Option<PathBuf>,
+    /// The sandbox policy, as JSON (IPC bootstraps only).
+    #[arg(long, value_name = "JSON", required_unless_present = "request_file")]
+    policy_json: Option<String>,
+    /// The pid that started the runner: if it is already gone, exit.
+    #[arg(long, value_name = "PID")]
+    parent_pid: Option<u32>,
+    /// The largest frame body to accept, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME)]
+    max_frame: u32,
+}
+
+fn main() -> ExitCode {
+    // Taken before anything else (and before any thread exists) so no
+    // child can ever inherit it.
+    let token = std::env::var(TOKEN_ENV).ok();
+    // SAFETY: single-threaded at this point.
+    unsafe { std::env::remove_var(TOKEN_ENV) };
+
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("CORDON_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+
+    if let Err(err) = cordon_runner::sys::startup(args.parent_pid) {
+        eprintln!("cordon-runner: {err:#}");
+        return ExitCode::from(EXIT_CORDON_FAILED as u8);
+    }
+    if let Some(path) = &args.request_file {
+        return ExitCode::from(cordon_runner::request_file::run(path) as u8);
+    }
+    match serve(args, token) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cordon-runner: {err:#}");
+            ExitCode::from(EXIT_CORDON_FAILED as u8)
+        }
+    }
+}
+
+fn serve(args: Args, token: Option<String>) -> anyhow::Result<()> {
+    let token = token.with_context(|| format!("no handshake token: {TOKEN_ENV} is not set"))?;
+    let policy: Policy = serde_json::from_str(args.policy_json.as_deref().unwrap_or_default())
+        .context("--policy-json is not a valid policy")?;
+    let sandbox = cordon_sandbox::enforce(&policy)?;
+    let config = SessionConfig { token, max_frame: args.max_frame, sandbox };
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let ending = if let Some(fd) = args.ipc_fd {
+            let socket = take_fd(fd)?;
+            let stream = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(socket))
+                .context("--ipc-fd must be a connected unix socket")?;
+            let (reader, writer) = stream.into_split();
+            session::serve(reader, writer, config).await?
+        } else {
+            let (reader, writer) = stdio_channel()?;
+            session::serve(reader, writer, config).await?
+        };
+        tracing::debug!(?ending, "runner exiting");
+        Ok(())
+    })
+}
+
+/// Adopts an inherited fd, marking it close-on-exec so children never see it.
+fn take_fd(fd: RawFd) -> anyhow::Result<OwnedFd> {
+    if fd < 3 {
+        bail!("--ipc-fd {fd}: the channel cannot be a standard stream (use --ipc-stdio)");
+    }
+    let flags = fcntl(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, FcntlArg::F_GETFD)
+        .with_context(|| format!("--ipc-fd {fd} is not an open fd"))?;
+    let _ = flags;
+    // SAFETY: the fd is open (checked above) and nothing else in this
+    // process owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    fcntl(&owned, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    let std_socket = std::os::unix::net::UnixStream::from(owned.try_clone()?);
+    std_socket.set_nonblocking(true)?;
+    Ok(owned)
+}
+
+/// The runner's stdin/stdout as the channel. Both are duplicated (close on
+/// exec) and fd 1 is pointed at stderr, so a stray print can never corrupt
+/// the channel.
+fn stdio_channel() -> anyhow::Result<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::Sender)> {
+    use std::os::fd::AsFd;
+    let input = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let output = std::io::stdout().as_fd().try_clone_to_owned()?;
+    nix::unistd::dup2_stdout(std::io::stderr())?;
+    let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(input)
+        .context("--ipc-stdio needs stdin to be a pipe")?;
+    let writer = tokio::net::unix::pipe::Sender::from_owned_fd(output)
+        .context("--ipc-stdio needs stdout to be a pipe")?;
+    Ok((reader, writer))
+}

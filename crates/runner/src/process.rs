@@ -1,0 +1,493 @@
+//! One process's life inside the runner: spawn, pump its output under flow
+//! control, feed its input, carry out control requests, and report its exit
+//! after the last of its output.
+//!
+//! Each process is one task that owns everything about it, so its messages
+//! leave in the order it produced them: `Spawned`, its `Output` in order,
+//! then exactly one `Exited`.
+
+use std::collections::HashMap;
+use std::future::pending;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cordon_ipc::{
+    ErrorKind, Exited, FlowWindow, Message, ProcessId, ProcessStatus, Signal, Size, Spawn, SpawnError,
+    Stream,
+};
+use nix::errno::Errno;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant as TokioInstant, sleep_until};
+use tracing::Instrument;
+
+use crate::sys::{self, ExitStatus, Reaper, SpawnSpec, StdioMode};
+
+/// Input accepted for a process and not yet written, at most. Past it a
+/// `Stdin` is refused with an error rather than buffered without bound.
+pub const MAX_PENDING_INPUT: usize = 8 << 20;
+
+/// After a PTY process exits, output still in the terminal's buffers is
+/// read until this much quiet (or the terminal's end of file).
+const PTY_QUIET_AFTER_EXIT: Duration = Duration::from_millis(100);
+
+/// What the session asks of a process.
+#[derive(Debug)]
+pub enum Control {
+    /// Bytes for its input.
+    Stdin(Vec<u8>),
+    /// End of its input.
+    CloseStdin,
+    /// New terminal size.
+    Resize(Size),
+    /// A signal for its process group.
+    Signal(Signal),
+    /// Kill its whole tree.
+    Terminate,
+    /// The parent consumed this many output bytes.
+    Ack(u64),
+}
+
+/// The session's handle on a live process.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    /// Requests for the process's task.
+    pub control: mpsc::UnboundedSender<Control>,
+    state: Arc<Mutex<Snapshot>>,
+}
+
+impl Handle {
+    /// The process's status now.
+    pub fn status(&self) -> ProcessStatus {
+        let s = self.state.lock().expect("process state lock");
+        ProcessStatus {
+            id: s.id,
+            pid: s.pid,
+            argv: s.argv.clone(),
+            tty: s.tty,
+            running: s.running,
+            elapsed_ms: s.started.elapsed().as_millis() as u64,
+            unacked_bytes: s.unacked,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Snapshot {
+    id: ProcessId,
+    pid: u32,
+    argv: Vec<String>,
+    tty: bool,
+    started: Instant,
+    running: bool,
+    unacked: u64,
+}
+
+/// The live processes of a session, by id.
+pub type Table = Arc<Mutex<HashMap<ProcessId, Handle>>>;
+
+/// What every process of a session shares.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Messages to the parent.
+    pub out: mpsc::UnboundedSender<Message>,
+    /// Exit statuses.
+    pub reaper: Reaper,
+    /// Flow-control window per process.
+    pub window: u32,
+    /// Largest output chunk per `Output` message.
+    pub chunk: usize,
+    /// The session's process table; a process removes itself after `Exited`.
+    pub table: Table,
+}
+
+/// Spawns the process, sends `Spawned` and starts its task; or returns why
+/// it could not be spawned.
+pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
+    let stdio = match spawn.tty {
+        Some(size) => StdioMode::Pty(size),
+        None => StdioMode::Pipes { stdin: spawn.stdin },
+    };
+    let spec = SpawnSpec { argv: &spawn.argv, cwd: spawn.cwd.as_deref().map(Path::new), env: &spawn.env, stdio };
+    let child = sys::spawn(&spec)?;
+    let started = Instant::now();
+    // Registered before any await: the reaper cannot miss this pid.
+    let exit = cx.reaper.register(child.pid);
+    let wrap = |fd: Option<OwnedFd>| -> Result<Option<AsyncFd<OwnedFd>>, SpawnError> {
+        // SAFETY: the fd is owned by the AsyncFd and closed only when it is
+        // dropped.
+        fd.map(|fd| unsafe { AsyncFd::register(fd) }).transpose().map_err(|e| e.into_parts().1).map_err(|e| SpawnError {
+            kind: cordon_ipc::SpawnErrorKind::Os,
+            message: format!("registering the child's fds: {e}"),
+            os_code: e.raw_os_error(),
+        })
+    };
+    let pid = child.pid;
+    let (stdin, stdout, stderr, pty) = match (wrap(child.stdin), wrap(child.stdout), wrap(child.stderr), wrap(child.pty)) {
+        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+        (a, b, c, d) => {
+            sys::kill_tree(pid);
+            return Err([a.err(), b.err(), c.err(), d.err()].into_iter().flatten().next().expect("one failed"));
+        }
+    };
+    let state = Arc::new(Mutex::new(Snapshot {
+        id: spawn.id,
+        pid,
+        argv: spawn.argv.clone(),
+        tty: spawn.tty.is_some(),
+        started,
+        running: true,
+        unacked: 0,
+    }));
+    let (control_tx, control_rx) = mpsc::unbounded_channel();
+    let handle = Handle { control: control_tx, state: state.clone() };
+    let _ = cx.out.send(Message::Spawned { id: spawn.id, pid });
+    let input = if pty.is_some() {
+        Input::Pty
+    } else {
+        match stdin {
+            Some(fd) => Input::Pipe(fd),
+            None => Input::Closed,
+        }
+    };
+    let task = ProcessTask {
+        id: spawn.id,
+        pid,
+        started,
+        deadline: spawn.timeout_ms.map(|ms| TokioInstant::now() + Duration::from_millis(ms)),
+        cx: cx.clone(),
+        state,
+        control: control_rx,
+        exit_rx: exit,
+        exit: None,
+        timed_out: false,
+        stdout,
+        stderr,
+        pty_output_open: pty.is_some(),
+        pty,
+        pty_quiet_until: None,
+        input,
+        pending_input: Vec::new(),
+        input_line_pending: false,
+        close_input_when_flushed: false,
+        window: FlowWindow::new(cx.window),
+    };
+    let span = tracing::debug_span!("process", id = spawn.id, pid);
+    tokio::spawn(task.run().instrument(span));
+    Ok(handle)
+}
+
+enum Input {
+    /// No input (pipe mode without stdin, or after `CloseStdin`).
+    Closed,
+    /// The stdin pipe.
+    Pipe(AsyncFd<OwnedFd>),
+    /// The PTY master (shared with output).
+    Pty,
+}
+
+struct ProcessTask {
+    id: ProcessId,
+    pid: u32,
+    started: Instant,
+    deadline: Option<TokioInstant>,
+    cx: Context,
+    state: Arc<Mutex<Snapshot>>,
+    control: mpsc::UnboundedReceiver<Control>,
+    exit_rx: oneshot::Receiver<ExitStatus>,
+    exit: Option<ExitStatus>,
+    timed_out: bool,
+    stdout: Option<AsyncFd<OwnedFd>>,
+    stderr: Option<AsyncFd<OwnedFd>>,
+    pty: Option<AsyncFd<OwnedFd>>,
+    pty_output_open: bool,
+    pty_quiet_until: Option<TokioInstant>,
+    input: Input,
+    pending_input: Vec<u8>,
+    input_line_pending: bool,
+    close_input_when_flushed: bool,
+    window: FlowWindow,
+}
+
+impl ProcessTask {
+    async fn run(mut self) {
+        loop {
+            if self.exit.is_some() {
+                self.drain_after_exit();
+                if self.stdout.is_none() && self.stderr.is_none() && !self.pty_output_open {
+                    break;
+                }
+            }
+            let budget = self.window.available().min(self.cx.chunk as u64) as usize;
+            let input_fd = match &self.input {
+                Input::Pipe(fd) => Some(fd),
+                Input::Pty => self.pty.as_ref(),
+                Input::Closed => None,
+            };
+            tokio::select! {
+                Some(request) = self.control.recv() => self.on_control(request),
+                status = &mut self.exit_rx, if self.exit.is_none() => {
+                    self.on_exit(status.unwrap_or(ExitStatus { code: None, signal: None }));
+                }
+                _ = sleep_until_opt(self.deadline), if self.exit.is_none() && !self.timed_out => {
+                    tracing::debug!("timeout: killing the tree");
+                    self.timed_out = true;
+                    sys::kill_tree(self.pid);
+                }
+                read = read_chunk(self.stdout.as_ref(), budget), if self.stdout.is_some() && budget > 0 => {
+                    self.on_read(Stream::Stdout, read);
+                }
+                read = read_chunk(self.stderr.as_ref(), budget), if self.stderr.is_some() && budget > 0 => {
+                    self.on_read(Stream::Stderr, read);
+                }
+                read = read_chunk(self.pty.as_ref(), budget), if self.pty_output_open && budget > 0 => {
+                    self.on_read(Stream::Pty, read);
+                }
+                _ = sleep_until_opt(self.pty_quiet_until), if self.exit.is_some() && self.pty_output_open => {
+                    self.pty_output_open = false;
+                }
+                written = write_some(input_fd, &self.pending_input), if input_fd.is_some() && !self.pending_input.is_empty() => {
+                    self.on_written(written);
+                }
+            }
+        }
+        let exit = self.exit.expect("loop ends after exit");
+        let duration_ms = self.started.elapsed().as_millis() as u64;
+        let _ = self.cx.out.send(Message::Exited(Exited {
+            id: self.id,
+            code: exit.code,
+            signal: exit.signal,
+            timed_out: self.timed_out,
+            duration_ms,
+        }));
+        self.state.lock().expect("process state lock").running = false;
+        self.cx.table.lock().expect("process table lock").remove(&self.id);
+    }
+
+    fn on_control(&mut self, request: Control) {
+        match request {
+            Control::Ack(bytes) => {
+                if let Err(err) = self.window.ack(bytes) {
+                    self.error(ErrorKind::Protocol, err.to_string());
+                }
+                self.state.lock().expect("process state lock").unacked = self.window.in_flight();
+            }
+            Control::Stdin(data) => self.on_stdin(data),
+            Control::CloseStdin => self.on_close_stdin(),
+            Control::Resize(size) => match &self.pty {
+                Some(master) => {
+                    if let Err(err) = sys::resize(master.as_fd(), size) {
+                        self.error(ErrorKind::Os, format!("resize: {err}"));
+                    }
+                }
+                None => self.error(ErrorKind::InvalidRequest, "resize: the process has no terminal".into()),
+            },
+            Control::Signal(signal) => {
+                if self.exit.is_none() {
+                    let master = self.pty.as_ref().map(|m| m.as_fd());
+                    if let Err(err) = sys::signal(self.pid, master, signal) {
+                        self.error(ErrorKind::Os, format!("signal {signal:?}: {err}"));
+                    }
+                }
+            }
+            Control::Terminate => {
+                if self.exit.is_none() {
+                    sys::kill_tree(self.pid);
+                }
+            }
+        }
+    }
+
+    fn on_stdin(&mut self, data: Vec<u8>) {
+        if matches!(self.input, Input::Closed) || self.close_input_when_flushed {
+            let why = if self.exit.is_some() { "the process has exited" } else { "its stdin is closed" };
+            return self.error(ErrorKind::InvalidRequest, format!("stdin: {why}"));
+        }
+        if self.pending_input.len() + data.len() > MAX_PENDING_INPUT {
+            return self.error(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "stdin: {} bytes refused: the process is not reading and {} bytes are already queued",
+                    data.len(),
+                    self.pending_input.len()
+                ),
+            );
+        }
+        if let Some(&last) = data.last() {
+            self.input_line_pending = last != b'\n' && last != b'\r';
+        }
+        self.pending_input.extend_from_slice(&data);
+    }
+
+    fn on_close_stdin(&mut self) {
+        match &self.input {
+            Input::Closed => {}
+            Input::Pty => {
+                if !self.close_input_when_flushed
+                    && let Some(master) = &self.pty
+                {
+                    let eof = sys::eof_bytes(master.get_ref(), self.input_line_pending);
+                    self.pending_input.extend_from_slice(&eof);
+                    self.close_input_when_flushed = true;
+                }
+            }
+            Input::Pipe(_) => {
+                self.close_input_when_flushed = true;
+                if self.pending_input.is_empty() {
+                    self.input = Input::Closed;
+                }
+            }
+        }
+    }
+
+    fn on_written(&mut self, written: io::Result<usize>) {
+        match written {
+            Ok(n) => {
+                self.pending_input.drain(..n);
+                if self.pending_input.is_empty() && self.close_input_when_flushed {
+                    // A PTY keeps its master for output; only a pipe closes.
+                    self.input = Input::Closed;
+                }
+            }
+            Err(err) => {
+                let dropped = self.pending_input.len();
+                self.pending_input.clear();
+                self.input = Input::Closed;
+                if self.exit.is_none() {
+                    self.error(
+                        ErrorKind::Os,
+                        format!("stdin: the process stopped reading ({err}); {dropped} bytes not delivered"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn on_exit(&mut self, status: ExitStatus) {
+        tracing::debug!(?status, "exited");
+        self.exit = Some(status);
+        self.pty_quiet_until = Some(TokioInstant::now() + PTY_QUIET_AFTER_EXIT);
+        self.pending_input.clear();
+        self.input = Input::Closed;
+    }
+
+    fn on_read(&mut self, stream: Stream, read: io::Result<Vec<u8>>) {
+        match read {
+            Ok(data) if !data.is_empty() => {
+                if stream == Stream::Pty && self.exit.is_some() {
+                    self.pty_quiet_until = Some(TokioInstant::now() + PTY_QUIET_AFTER_EXIT);
+                }
+                self.send_output(stream, data);
+            }
+            Ok(_) => self.close_output(stream),
+            Err(err) => {
+                // EIO is how a PTY master reports that every slave is closed.
+                if err.raw_os_error() != Some(Errno::EIO as i32) {
+                    self.error(ErrorKind::Os, format!("reading {stream:?}: {err}"));
+                }
+                self.close_output(stream);
+            }
+        }
+    }
+
+    fn send_output(&mut self, stream: Stream, data: Vec<u8>) {
+        self.window.consume(data.len() as u64);
+        self.state.lock().expect("process state lock").unacked = self.window.in_flight();
+        let _ = self.cx.out.send(Message::Output { id: self.id, stream, data });
+    }
+
+    fn close_output(&mut self, stream: Stream) {
+        match stream {
+            Stream::Stdout => self.stdout = None,
+            Stream::Stderr => self.stderr = None,
+            Stream::Pty => self.pty_output_open = false,
+        }
+    }
+
+    /// After the process exited: everything it wrote is already in the pipes,
+    /// so read without waiting until they are empty (a descendant that
+    /// outlived it may hold them open; its later output is not this
+    /// process's). A PTY is read until end of file or a short quiet, since
+    /// the terminal layer hands data over asynchronously.
+    fn drain_after_exit(&mut self) {
+        for stream in [Stream::Stdout, Stream::Stderr, Stream::Pty] {
+            loop {
+                let budget = self.window.available().min(self.cx.chunk as u64) as usize;
+                if budget == 0 {
+                    return;
+                }
+                let fd = match stream {
+                    Stream::Stdout => self.stdout.as_ref(),
+                    Stream::Stderr => self.stderr.as_ref(),
+                    Stream::Pty => self.pty.as_ref().filter(|_| self.pty_output_open),
+                };
+                let Some(fd) = fd else { break };
+                match read_now(fd.get_ref(), budget) {
+                    Ok(Some(data)) => self.on_read(stream, Ok(data)),
+                    Ok(None) => {
+                        if stream != Stream::Pty {
+                            self.close_output(stream);
+                        }
+                        break;
+                    }
+                    Err(err) => self.on_read(stream, Err(err)),
+                }
+            }
+        }
+    }
+
+    fn error(&self, kind: ErrorKind, message: String) {
+        let _ = self.cx.out.send(Message::Error { id: Some(self.id), kind, message });
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<TokioInstant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => pending().await,
+    }
+}
+
+/// Waits until `fd` is readable and reads up to `max` bytes (empty: end of
+/// file).
+async fn read_chunk(fd: Option<&AsyncFd<OwnedFd>>, max: usize) -> io::Result<Vec<u8>> {
+    let Some(fd) = fd else { return pending().await };
+    loop {
+        let mut guard = fd.readable().await?;
+        match guard.try_io(|fd| read_now(fd.get_ref(), max)?.ok_or_else(|| io::ErrorKind::WouldBlock.into())) {
+            Ok(result) => return result,
+            Err(_would_block) => continue,
+        }
+    }
+}
+
+/// Reads up to `max` bytes without waiting: `Ok(None)` if nothing is there.
+fn read_now(fd: &OwnedFd, max: usize) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; max];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf));
+            }
+            Err(Errno::EAGAIN) => return Ok(None),
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+}
+
+/// Waits until `fd` is writable and writes a prefix of `data`.
+async fn write_some(fd: Option<&AsyncFd<OwnedFd>>, data: &[u8]) -> io::Result<usize> {
+    let Some(fd) = fd else { return pending().await };
+    loop {
+        let mut guard = fd.writable().await?;
+        match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from)) {
+            Ok(result) => return result,
+            Err(_would_block) => continue,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The legacy one-shot bootstrap: read (and delete) a JSON request file, run
+//! the one command on the runner's own stdio, exit with its status.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cordon_ipc::oneshot::{self, EXIT_CORDON_FAILED, OneShotRequest};
+use cordon_sandbox::Policy;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::sys::{self, Reaper, SpawnSpec, StdioMode};
+
+/// Runs the request in `path` and returns the exit status for the runner.
+/// Every failure of cordon's own is printed to stderr and gives 125.
+pub fn run(path: &Path) -> i32 {
+    match load(path) {
+        Ok(request) => execute(request),
+        Err(message) => {
+            eprintln!("cordon-runner: {message}");
+            EXIT_CORDON_FAILED
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<OneShotRequest<Policy>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read request file {}: {e}", path.display()))?;
+    std::fs::remove_file(path).map_err(|e| format!("cannot delete request file {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("malformed request file {}: {e}", path.display()))
+}
+
+fn execute(request: OneShotRequest<Policy>) -> i32 {
+    if let Err(err) = cordon_sandbox::enforce(&request.policy) {
+        eprintln!("cordon-runner: {err}");
+        return EXIT_CORDON_FAILED;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("cordon-runner: cannot start the runtime: {err}");
+            return EXIT_CORDON_FAILED;
+        }
+    };
+    runtime.block_on(async move {
+        let spec = SpawnSpec {
+            argv: &request.argv,
+            cwd: request.cwd.as_deref().map(Path::new),
+            env: &request.env,
+            stdio: StdioMode::Inherit,
+        };
+        let (reaper, mut interrupts, mut quits, mut terms, mut hangups) = match (
+            Reaper::start(),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(r), Ok(i), Ok(q), Ok(t), Ok(h)) => (r, i, q, t, h),
+            _ => {
+                eprintln!("cordon-runner: cannot install signal handlers");
+                return EXIT_CORDON_FAILED;
+            }
+        };
+        let child = match sys::spawn(&spec) {
+            Ok(child) => child,
+            Err(err) => {
+                eprintln!("cordon-runner: {}", err.message);
+                return oneshot::spawn_failure_exit_code(err.kind);
+            }
+        };
+        let mut exit = reaper.register(child.pid);
+        let timeout = async {
+            match request.timeout_ms {
+                Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(timeout);
+        let mut timed_out = false;
+        loop {
+            tokio::select! {
+                status = &mut exit => {
+                    let status = status.unwrap_or(sys::ExitStatus { code: None, signal: None });
+                    sys::kill_all_descendants();
+                    return oneshot::exit_code(status.code, status.signal, timed_out);
+                }
+                _ = &mut timeout, if !timed_out => {
+                    timed_out = true;
+                    sys::kill_tree(child.pid);
+                }
+                // The terminal delivers these to the command too (it shares
+                // the runner's process group); the runner waits for it.
+                _ = interrupts.recv() => {}
+                _ = quits.recv() => {}
+                _ = terms.recv() => sys::kill_tree(child.pid),
+                _ = hangups.recv() => sys::kill_tree(child.pid),
+            }
+        }
+    })
+}

@@ -1,0 +1,258 @@
+//! One channel's life: the handshake, then requests in, events out, until
+//! the parent shuts the session down or goes away. Either way every process
+//! tree the session started is killed before it returns.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use cordon_ipc::{
+    DEFAULT_MAX_FRAME, ErrorKind, HelloAck, Message, MessageCodec, SandboxReport, SpawnError, SpawnErrorKind,
+    accept_hello,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::process::{self, Context, Control, Table};
+use crate::sys::{self, Reaper};
+
+/// How long the parent has to send `Hello`.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long `Shutdown` waits for killed processes to be reported.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Largest `Output` chunk, before the frame maximum is taken into account.
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// Room in a frame for everything of an `Output` message but its data.
+const OUTPUT_OVERHEAD: usize = 64;
+
+/// What the runner was started with.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The secret the parent must present in `Hello`.
+    pub token: String,
+    /// The largest frame the runner accepts.
+    pub max_frame: u32,
+    /// What the runner enforces, for `HelloAck`.
+    pub sandbox: SandboxReport,
+}
+
+impl SessionConfig {
+    /// A config with the default frame maximum.
+    pub fn new(token: String, sandbox: SandboxReport) -> Self {
+        SessionConfig { token, max_frame: DEFAULT_MAX_FRAME, sandbox }
+    }
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The parent sent `Shutdown`.
+    Shutdown,
+    /// The channel closed.
+    ChannelClosed,
+    /// The runner was told to terminate (`SIGTERM`, e.g. from the parent's
+    /// death).
+    Terminated,
+}
+
+/// Serves one channel until it ends.
+pub async fn serve<R, W>(reader: R, writer: W, config: SessionConfig) -> anyhow::Result<Ending>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let mut frames = FramedRead::new(reader, MessageCodec::new(config.max_frame));
+    let mut sink = FramedWrite::new(writer, MessageCodec::new(config.max_frame));
+
+    let hello = match tokio::time::timeout(HANDSHAKE_TIMEOUT, frames.next()).await {
+        Err(_) => bail!("no Hello within {HANDSHAKE_TIMEOUT:?}"),
+        Ok(None) => bail!("channel closed before Hello"),
+        Ok(Some(Err(err))) => bail!("reading Hello: {err}"),
+        Ok(Some(Ok(Message::Hello(hello)))) => hello,
+        Ok(Some(Ok(other))) => {
+            let reason = format!("expected Hello, got {}", other.name());
+            let _ = sink.send(Message::HelloReject { reason: reason.clone() }).await;
+            bail!(reason);
+        }
+    };
+    let negotiated = match accept_hello(&hello, &config.token, config.max_frame) {
+        Ok(n) => n,
+        Err(err) => {
+            let _ = sink.send(Message::HelloReject { reason: err.to_string() }).await;
+            bail!("handshake refused: {err}");
+        }
+    };
+    frames.decoder_mut().set_max_frame(negotiated.max_frame);
+    sink.encoder_mut().set_max_frame(negotiated.max_frame);
+    sink.send(Message::HelloAck(HelloAck {
+        version: negotiated.version,
+        runner_version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: std::process::id(),
+        platform: std::env::consts::OS.to_string(),
+        sandbox: config.sandbox.clone(),
+        features: ["pty", "tree-kill", "flow-control", "timeout"].map(String::from).to_vec(),
+        max_frame: negotiated.max_frame,
+        window: negotiated.window,
+    }))
+    .await
+    .context("sending HelloAck")?;
+    tracing::debug!(version = negotiated.version, max_frame = negotiated.max_frame, "handshake done");
+
+    let (out, out_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let cx = Context {
+        out: out.clone(),
+        reaper: Reaper::start().context("installing the SIGCHLD handler")?,
+        window: negotiated.window,
+        chunk: MAX_CHUNK.min(negotiated.max_frame as usize - OUTPUT_OVERHEAD),
+        table: Table::default(),
+    };
+    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+
+    let ending = loop {
+        let message = tokio::select! {
+            next = frames.next() => next,
+            _ = sigterm.recv() => break Ending::Terminated,
+        };
+        match message {
+            None => break Ending::ChannelClosed,
+            Some(Err(err)) => {
+                tracing::warn!(%err, "bad frame from the parent; closing the channel");
+                let _ = out.send(Message::Error { id: None, kind: ErrorKind::Protocol, message: err.to_string() });
+                break Ending::ChannelClosed;
+            }
+            Some(Ok(Message::Shutdown {})) => break Ending::Shutdown,
+            Some(Ok(message)) => {
+                if let Err(reason) = dispatch(message, &cx) {
+                    let _ = out.send(Message::Error { id: None, kind: ErrorKind::Protocol, message: reason });
+                    break Ending::ChannelClosed;
+                }
+            }
+        }
+    };
+    tracing::debug!(?ending, "session ending");
+
+    // Kill every tree; on Shutdown, also let each process report Exited.
+    let handles: Vec<_> = cx.table.lock().expect("process table lock").values().cloned().collect();
+    for handle in &handles {
+        let _ = handle.control.send(Control::Terminate);
+    }
+    if ending == Ending::Shutdown {
+        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        while !cx.table.lock().expect("process table lock").is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    sys::kill_all_descendants();
+    drop(cx);
+    drop(out);
+    if ending == Ending::Shutdown {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
+    } else {
+        writer.abort();
+    }
+    Ok(ending)
+}
+
+/// Carries out one request. `Err` is a protocol violation that ends the
+/// session.
+fn dispatch(message: Message, cx: &Context) -> Result<(), String> {
+    let table = &cx.table;
+    let send_to = |id, request: Control| {
+        let handle = table.lock().expect("process table lock").get(&id).cloned();
+        match handle {
+            Some(handle) => {
+                let _ = handle.control.send(request);
+            }
+            None => {
+                let _ = cx.out.send(Message::Error {
+                    id: Some(id),
+                    kind: ErrorKind::UnknownProcess,
+                    message: format!("no live process with id {id}"),
+                });
+            }
+        }
+    };
+    match message {
+        Message::Spawn(spawn) => {
+            let id = spawn.id;
+            if table.lock().expect("process table lock").contains_key(&id) {
+                let error = SpawnError {
+                    kind: SpawnErrorKind::InvalidRequest,
+                    message: format!("id {id} is already in use by a live process"),
+                    os_code: None,
+                };
+                let _ = cx.out.send(Message::SpawnFailed { id, error });
+                return Ok(());
+            }
+            match process::start(spawn, cx) {
+                Ok(handle) => {
+                    table.lock().expect("process table lock").insert(id, handle);
+                }
+                Err(error) => {
+                    let _ = cx.out.send(Message::SpawnFailed { id, error });
+                }
+            }
+        }
+        Message::Stdin { id, data } => send_to(id, Control::Stdin(data)),
+        Message::CloseStdin { id } => send_to(id, Control::CloseStdin),
+        Message::Resize { id, rows, cols } => send_to(id, Control::Resize(cordon_ipc::Size { rows, cols })),
+        Message::Signal { id, signal } => send_to(id, Control::Signal(signal)),
+        Message::Terminate { id } => send_to(id, Control::Terminate),
+        Message::Ack { id, bytes } => {
+            // An Ack racing a process's exit is normal: ignore unknown ids.
+            if let Some(handle) = table.lock().expect("process table lock").get(&id) {
+                let _ = handle.control.send(Control::Ack(bytes));
+            }
+        }
+        Message::Poll { id } => {
+            let status = table.lock().expect("process table lock").get(&id).map(|h| h.status());
+            let reply = match status {
+                Some(status) => Message::Status(status),
+                None => Message::Error {
+                    id: Some(id),
+                    kind: ErrorKind::UnknownProcess,
+                    message: format!("no live process with id {id}"),
+                },
+            };
+            let _ = cx.out.send(reply);
+        }
+        Message::List {} => {
+            let mut processes: Vec<_> =
+                table.lock().expect("process table lock").values().map(|h| h.status()).collect();
+            processes.sort_by_key(|p| p.id);
+            let _ = cx.out.send(Message::Processes { processes });
+        }
+        other => return Err(format!("{} is not a request a parent may send", other.name())),
+    }
+    Ok(())
+}
+
+/// Writes queued messages, flushing whenever the queue runs dry.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut sink: FramedWrite<W, MessageCodec>,
+    mut queue: mpsc::UnboundedReceiver<Message>,
+) {
+    while let Some(message) = queue.recv().await {
+        if let Err(err) = sink.feed(message).await {
+            tracing::debug!(%err, "writing to the parent failed");
+            return;
+        }
+        while let Ok(message) = queue.try_recv() {
+            if let Err(err) = sink.feed(message).await {
+                tracing::debug!(%err, "writing to the parent failed");
+                return;
+            }
+        }
+        if let Err(err) = sink.flush().await {
+            tracing::debug!(%err, "writing to the parent failed");
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}

@@ -1,0 +1,326 @@
+//! Starting processes: on pipes, on a new pseudo-terminal, or on the
+//! runner's own stdio (the request-file bootstrap).
+//!
+//! Every child gets, between `fork` and `exec`: its own session (pipes and
+//! PTY; for a PTY the terminal becomes its controlling terminal), the child
+//! subreaper attribute (see `tree`), `SIGKILL` when the runner dies, default
+//! signal dispositions, and close-on-exec on every fd above 2.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use cordon_ipc::{Signal, Size, SpawnError, SpawnErrorKind};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::libc;
+use nix::pty::{Winsize, openpty};
+use nix::sys::signal::{Signal as NixSignal, killpg};
+use nix::sys::termios::{SpecialCharacterIndices, tcgetattr};
+use nix::unistd::{AccessFlags, Pid, access, tcgetpgrp};
+
+/// `PATH` used when the child's environment has none.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// How the child's stdio is wired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdioMode {
+    /// Separate stdout and stderr pipes; a stdin pipe or `/dev/null`.
+    Pipes {
+        /// Whether to give the child a stdin pipe.
+        stdin: bool,
+    },
+    /// A new pseudo-terminal of this size for all three.
+    Pty(Size),
+    /// The runner's own fds 0, 1, 2, in the runner's process group (so the
+    /// user's terminal job control keeps working).
+    Inherit,
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec<'a> {
+    /// Program and arguments.
+    pub argv: &'a [String],
+    /// Working directory, if not the runner's.
+    pub cwd: Option<&'a Path>,
+    /// The complete environment.
+    pub env: &'a BTreeMap<String, String>,
+    /// Stdio wiring.
+    pub stdio: StdioMode,
+}
+
+/// A started child: its pid and the runner's ends of its stdio, all
+/// non-blocking and close-on-exec.
+#[derive(Debug)]
+pub struct Child {
+    /// The child's pid (also its session and process group id, except in
+    /// `Inherit` mode).
+    pub pid: u32,
+    /// Write end of the stdin pipe.
+    pub stdin: Option<OwnedFd>,
+    /// Read end of the stdout pipe.
+    pub stdout: Option<OwnedFd>,
+    /// Read end of the stderr pipe.
+    pub stderr: Option<OwnedFd>,
+    /// The PTY master: read for output, write for input.
+    pub pty: Option<OwnedFd>,
+}
+
+/// Starts a process. Failures are classified for `SpawnFailed`.
+pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
+    let Some(name) = spec.argv.first() else {
+        return Err(spawn_error(SpawnErrorKind::InvalidRequest, "argv is empty".into(), None));
+    };
+    if spec.argv.iter().any(|a| a.contains('\0'))
+        || spec.env.iter().any(|(k, v)| k.contains(['\0', '=']) || k.is_empty() || v.contains('\0'))
+    {
+        return Err(spawn_error(
+            SpawnErrorKind::InvalidRequest,
+            "argv or env contains a NUL byte or a malformed variable name".into(),
+            None,
+        ));
+    }
+    if let Some(cwd) = spec.cwd {
+        match cwd.metadata() {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(spawn_error(
+                    SpawnErrorKind::BadCwd,
+                    format!("working directory {} is not a directory", cwd.display()),
+                    Some(libc::ENOTDIR),
+                ));
+            }
+            Err(err) => {
+                return Err(spawn_error(
+                    SpawnErrorKind::BadCwd,
+                    format!("working directory {}: {err}", cwd.display()),
+                    err.raw_os_error(),
+                ));
+            }
+        }
+    }
+    let program = resolve_program(name, spec.env.get("PATH").map(String::as_str), spec.cwd)?;
+
+    let mut command = Command::new(&program);
+    command.arg0(name).args(&spec.argv[1..]).env_clear().envs(spec.env);
+    if let Some(cwd) = spec.cwd {
+        command.current_dir(cwd);
+    }
+    let mut master = None;
+    match spec.stdio {
+        StdioMode::Pipes { stdin } => {
+            command
+                .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+        }
+        StdioMode::Pty(size) => {
+            let winsize = Winsize { ws_row: size.rows, ws_col: size.cols, ws_xpixel: 0, ws_ypixel: 0 };
+            let pair = openpty(&winsize, None).map_err(|e| os_error("openpty", e))?;
+            for fd in [&pair.master, &pair.slave] {
+                fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(|e| os_error("fcntl", e))?;
+            }
+            let slave = |fd: &OwnedFd| fd.try_clone().map(Stdio::from).map_err(|e| io_error("dup", e));
+            command.stdin(slave(&pair.slave)?).stdout(slave(&pair.slave)?).stderr(slave(&pair.slave)?);
+            master = Some(pair.master);
+        }
+        StdioMode::Inherit => {
+            command.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        }
+    }
+    let setup = ChildSetup {
+        runner_pid: std::process::id() as libc::pid_t,
+        new_session: spec.stdio != StdioMode::Inherit,
+        controlling_tty: matches!(spec.stdio, StdioMode::Pty(_)),
+    };
+    // SAFETY: the closure only makes async-signal-safe system calls.
+    unsafe { command.pre_exec(move || setup.run()) };
+
+    let mut child = command.spawn().map_err(|err| classify_exec_error(&program, err))?;
+    // The Command holds the PTY slave copies; drop them so the runner keeps
+    // no slave open and sees EOF (EIO) once the child's tree is gone.
+    drop(command);
+    let pid = child.id();
+    let stdin = child.stdin.take().map(OwnedFd::from);
+    let stdout = child.stdout.take().map(OwnedFd::from);
+    let stderr = child.stderr.take().map(OwnedFd::from);
+    // The std handle is dropped without waiting: the Reaper owns exit
+    // statuses.
+    drop(child);
+    for fd in stdin.iter().chain(&stdout).chain(&stderr).chain(&master) {
+        set_nonblocking(fd).map_err(|e| os_error("fcntl", e))?;
+    }
+    Ok(Child { pid, stdin, stdout, stderr, pty: master })
+}
+
+/// What the child does between `fork` and `exec`.
+#[derive(Clone, Copy)]
+struct ChildSetup {
+    runner_pid: libc::pid_t,
+    new_session: bool,
+    controlling_tty: bool,
+}
+
+impl ChildSetup {
+    /// Runs in the forked child: async-signal-safe calls only.
+    fn run(self) -> io::Result<()> {
+        // SAFETY: plain system calls on the child's own state.
+        unsafe {
+            if self.new_session && libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if self.controlling_tty && libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The runner may have died before the line above took effect.
+            if libc::getppid() != self.runner_pid {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            for sig in [
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGPIPE,
+                libc::SIGCHLD,
+                libc::SIGTSTP,
+                libc::SIGTTIN,
+                libc::SIGTTOU,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            // Only 0, 1 and 2 survive exec. Marking (not closing) keeps
+            // std's own exec-error pipe working; a kernel without
+            // close_range leaves the runner's fds, which are all
+            // close-on-exec already.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+        }
+        Ok(())
+    }
+}
+
+/// Finds the program the way `execvp` would, so that "not found" and "not
+/// executable" are told apart before forking.
+fn resolve_program(name: &str, path: Option<&str>, cwd: Option<&Path>) -> Result<PathBuf, SpawnError> {
+    let in_cwd = |p: &Path| match cwd {
+        Some(cwd) if p.is_relative() => cwd.join(p),
+        _ => p.to_path_buf(),
+    };
+    if name.is_empty() {
+        return Err(spawn_error(SpawnErrorKind::NotFound, "empty program name".into(), Some(libc::ENOENT)));
+    }
+    if name.contains('/') {
+        let candidate = in_cwd(Path::new(name));
+        return match check_executable(&candidate) {
+            Ok(()) => Ok(candidate),
+            Err(kind) => Err(program_error(kind, name, &candidate)),
+        };
+    }
+    let path = path.unwrap_or(DEFAULT_PATH);
+    let mut not_executable = None;
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(dir) };
+        let candidate = in_cwd(&dir.join(name));
+        match check_executable(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(SpawnErrorKind::NotExecutable) if not_executable.is_none() => {
+                not_executable = Some(candidate)
+            }
+            Err(_) => {}
+        }
+    }
+    match not_executable {
+        Some(candidate) => Err(program_error(SpawnErrorKind::NotExecutable, name, &candidate)),
+        None => Err(spawn_error(
+            SpawnErrorKind::NotFound,
+            format!("{name}: command not found in PATH={path}"),
+            Some(libc::ENOENT),
+        )),
+    }
+}
+
+fn check_executable(path: &Path) -> Result<(), SpawnErrorKind> {
+    match path.metadata() {
+        Err(_) => Err(SpawnErrorKind::NotFound),
+        Ok(meta) if meta.is_dir() => Err(SpawnErrorKind::NotExecutable),
+        Ok(_) => access(path, AccessFlags::X_OK).map_err(|_| SpawnErrorKind::NotExecutable),
+    }
+}
+
+fn program_error(kind: SpawnErrorKind, name: &str, path: &Path) -> SpawnError {
+    let (what, code) = match kind {
+        SpawnErrorKind::NotFound => ("no such file", libc::ENOENT),
+        _ => ("not executable", libc::EACCES),
+    };
+    spawn_error(kind, format!("{name}: {what} ({})", path.display()), Some(code))
+}
+
+fn classify_exec_error(program: &Path, err: io::Error) -> SpawnError {
+    let kind = match err.raw_os_error() {
+        Some(libc::ENOENT) | Some(libc::ENOTDIR) => SpawnErrorKind::NotFound,
+        Some(libc::EACCES) | Some(libc::ENOEXEC) | Some(libc::EISDIR) | Some(libc::ETXTBSY) => {
+            SpawnErrorKind::NotExecutable
+        }
+        _ => SpawnErrorKind::Os,
+    };
+    spawn_error(kind, format!("cannot execute {}: {err}", program.display()), err.raw_os_error())
+}
+
+fn spawn_error(kind: SpawnErrorKind, message: String, os_code: Option<i32>) -> SpawnError {
+    SpawnError { kind, message, os_code }
+}
+
+fn os_error(what: &str, errno: Errno) -> SpawnError {
+    spawn_error(SpawnErrorKind::Os, format!("{what}: {}", errno.desc()), Some(errno as i32))
+}
+
+fn io_error(what: &str, err: io::Error) -> SpawnError {
+    spawn_error(SpawnErrorKind::Os, format!("{what}: {err}"), err.raw_os_error())
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// Delivers `signal` the way a terminal would: to the PTY's foreground
+/// process group, or to the child's own process group.
+pub fn signal(pid: u32, pty: Option<BorrowedFd<'_>>, signal: Signal) -> nix::Result<()> {
+    let sig = match signal {
+        Signal::Interrupt => NixSignal::SIGINT,
+        Signal::Terminate => NixSignal::SIGTERM,
+        Signal::Kill => NixSignal::SIGKILL,
+        Signal::Hangup => NixSignal::SIGHUP,
+    };
+    let group = pty.and_then(|master| tcgetpgrp(master).ok()).unwrap_or(Pid::from_raw(pid as i32));
+    killpg(group, sig)
+}
+
+nix::ioctl_write_ptr_bad!(set_window_size, libc::TIOCSWINSZ, libc::winsize);
+
+/// Sets the PTY's window size; the kernel sends `SIGWINCH` to its
+/// foreground process group.
+pub fn resize(master: BorrowedFd<'_>, size: Size) -> nix::Result<()> {
+    let winsize = libc::winsize { ws_row: size.rows, ws_col: size.cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: a valid fd and a valid winsize.
+    unsafe { set_window_size(master.as_raw_fd(), &winsize) }.map(drop)
+}
+
+/// The bytes that make the PTY's line discipline report end of file: its
+/// `VEOF` character (normally Ctrl-D), twice when the current line is not
+/// empty (the first only ends the line).
+pub fn eof_bytes(master: impl AsFd, line_pending: bool) -> Vec<u8> {
+    let veof = tcgetattr(master).map(|t| t.control_chars[SpecialCharacterIndices::VEOF as usize]).unwrap_or(4);
+    if line_pending { vec![veof, veof] } else { vec![veof] }
+}

@@ -1,0 +1,113 @@
+//! Killing whole process trees.
+//!
+//! Every spawned process is made a child subreaper (the attribute survives
+//! `execve`), so a descendant that calls `setsid` and double-forks is
+//! re-parented to that process, not to init: the tree stays a tree under the
+//! spawned pid, and walking `/proc` parent links finds all of it. To kill it
+//! without racing a process that forks while we look, the tree is first
+//! stopped (`SIGSTOP`) top-down until a walk finds nothing new, then killed.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Enough walks for any tree that is not forking faster than we stop it.
+const MAX_WALKS: usize = 64;
+
+/// Kills `root` and every descendant of it.
+pub fn kill_tree(root: u32) {
+    let _ = kill(Pid::from_raw(root as i32), Signal::SIGSTOP);
+    let members = stop_descendants(root);
+    for pid in members.iter().copied().chain([root]) {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+}
+
+/// Kills every descendant of the calling process (the runner itself
+/// survives).
+pub fn kill_all_descendants() {
+    let members = stop_descendants(std::process::id());
+    for pid in members {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    }
+}
+
+/// Stops every descendant of `root`, walking again until nothing new turns
+/// up; returns them.
+fn stop_descendants(root: u32) -> HashSet<u32> {
+    let mut stopped = HashSet::new();
+    for _ in 0..MAX_WALKS {
+        let fresh: Vec<u32> = descendants(root).into_iter().filter(|p| !stopped.contains(p)).collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for pid in fresh {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGSTOP);
+            stopped.insert(pid);
+        }
+    }
+    stopped
+}
+
+/// Every live descendant of `root`, from the parent links in `/proc`.
+pub(crate) fn descendants(root: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        if let Some(ppid) = parent_of(pid) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut found = Vec::new();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        if let Some(kids) = children.get(&pid) {
+            for &kid in kids {
+                found.push(kid);
+                queue.push(kid);
+            }
+        }
+    }
+    found
+}
+
+/// The parent pid from `/proc/PID/stat`, whose second field (the command
+/// name) may itself contain spaces and parentheses.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_comm.split_whitespace();
+    let _state = fields.next()?;
+    fields.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_of_self_is_our_parent() {
+        let me = std::process::id();
+        assert_eq!(parent_of(me), Some(nix::unistd::getppid().as_raw() as u32));
+    }
+
+    #[test]
+    fn descendants_finds_a_grandchild() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line)
+            .unwrap();
+        let grandchild: u32 = line.trim().parse().unwrap();
+        let found = descendants(child.id());
+        kill_tree(child.id());
+        child.wait().unwrap();
+        assert!(found.contains(&grandchild), "{found:?} lacks {grandchild}");
+    }
+}
