@@ -8,6 +8,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The range of versions this crate speaks, lowest first.
 pub const SUPPORTED_VERSIONS: (u32, u32) = (PROTOCOL_VERSION, PROTOCOL_VERSION);
 
+/// The environment variable that carries the handshake token to the runner
+/// at launch. The runner removes it before anything else; children never see
+/// the runner's environment.
+pub const TOKEN_ENV: &str = "CORDON_RUNNER_TOKEN";
+
 /// Default maximum frame body: 1 MiB.
 pub const DEFAULT_MAX_FRAME: u32 = 1 << 20;
 

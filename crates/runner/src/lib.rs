@@ -16,7 +16,3 @@ pub mod request_file;
 pub mod session;
 pub mod sys;
 
-/// The environment variable that carries the handshake token to the runner.
-/// The runner removes it from its environment before anything else, and
-/// children never see the runner's environment anyway.
-pub const TOKEN_ENV: &str = "CORDON_RUNNER_TOKEN";

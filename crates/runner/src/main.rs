@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{ArgGroup, Parser};
-use cordon_ipc::{DEFAULT_MAX_FRAME, oneshot::EXIT_CORDON_FAILED};
-use cordon_runner::TOKEN_ENV;
+use cordon_ipc::{DEFAULT_MAX_FRAME, TOKEN_ENV, oneshot::EXIT_CORDON_FAILED};
 use cordon_runner::session::{self, SessionConfig};
 use cordon_sandbox::Policy;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};

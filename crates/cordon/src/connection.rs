@@ -1,0 +1,251 @@
+//! The client end of one channel: a writer task that sends frames, a reader
+//! task that routes each incoming message to whoever waits for it, and the
+//! rule that when the channel dies every waiter learns why, at once.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cordon_ipc::{ErrorKind, Message, MessageCodec, ProcessId, ProcessStatus, SpawnError, Stream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::process::ExitStatus;
+use crate::{Error, Result};
+
+/// An event of one process, in the order the runner sent it.
+#[derive(Debug)]
+pub(crate) enum Routed {
+    Output { stream: Stream, data: Vec<u8> },
+    Exited(ExitStatus),
+    Error { kind: ErrorKind, message: String },
+}
+
+/// Per-process state the reader fills in.
+#[derive(Debug, Default)]
+pub(crate) struct ProcessShared {
+    pub exit: OnceLock<ExitStatus>,
+}
+
+#[derive(Default)]
+struct Waiters {
+    spawns: HashMap<ProcessId, oneshot::Sender<Result<u32, SpawnError>>>,
+    routes: HashMap<ProcessId, (mpsc::UnboundedSender<Routed>, Arc<ProcessShared>)>,
+    polls: HashMap<ProcessId, VecDeque<oneshot::Sender<Result<ProcessStatus>>>>,
+    lists: VecDeque<oneshot::Sender<Vec<ProcessStatus>>>,
+    /// Why the channel died, once it has.
+    dead: Option<String>,
+}
+
+/// A live channel to a runner.
+pub(crate) struct Connection {
+    out: mpsc::UnboundedSender<Message>,
+    waiters: Arc<Mutex<Waiters>>,
+    closed: tokio::sync::watch::Receiver<bool>,
+    pub max_frame: u32,
+}
+
+impl Connection {
+    /// Starts the reader and writer tasks on an established (handshaken)
+    /// channel.
+    pub fn start<R, W>(
+        frames: FramedRead<R, MessageCodec>,
+        sink: FramedWrite<W, MessageCodec>,
+        max_frame: u32,
+    ) -> Connection
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (out, out_rx) = mpsc::unbounded_channel();
+        let waiters = Arc::new(Mutex::new(Waiters::default()));
+        let (closed_tx, closed) = tokio::sync::watch::channel(false);
+        tokio::spawn(write_loop(sink, out_rx, waiters.clone()));
+        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx));
+        Connection { out, waiters, closed, max_frame }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        self.waiters.lock().expect("connection lock")
+    }
+
+    fn gone(&self) -> Error {
+        Error::RunnerGone(self.lock().dead.clone().unwrap_or_else(|| "the channel is closed".into()))
+    }
+
+    /// Queues a message for the runner.
+    pub fn send(&self, message: Message) -> Result<()> {
+        if self.lock().dead.is_some() {
+            return Err(self.gone());
+        }
+        self.out.send(message).map_err(|_| self.gone())
+    }
+
+    /// Sends `Spawn` and waits for `Spawned` or `SpawnFailed`. The route for
+    /// the process's events exists before the request leaves.
+    pub async fn spawn(
+        &self,
+        spawn: cordon_ipc::Spawn,
+    ) -> Result<(u32, mpsc::UnboundedReceiver<Routed>, Arc<ProcessShared>)> {
+        let id = spawn.id;
+        let (reply_tx, reply) = oneshot::channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let shared = Arc::new(ProcessShared::default());
+        {
+            let mut w = self.lock();
+            if let Some(reason) = &w.dead {
+                return Err(Error::RunnerGone(reason.clone()));
+            }
+            w.spawns.insert(id, reply_tx);
+            w.routes.insert(id, (events_tx, shared.clone()));
+        }
+        self.send(Message::Spawn(spawn))?;
+        match reply.await {
+            Ok(Ok(pid)) => Ok((pid, events, shared)),
+            Ok(Err(e)) => Err(Error::Spawn { kind: e.kind, message: e.message, os_code: e.os_code }),
+            Err(_) => Err(self.gone()),
+        }
+    }
+
+    /// Sends `Poll` and waits for the answer.
+    pub async fn poll(&self, id: ProcessId) -> Result<ProcessStatus> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().polls.entry(id).or_default().push_back(tx);
+        self.send(Message::Poll { id })?;
+        rx.await.map_err(|_| self.gone())?
+    }
+
+    /// Sends `List` and waits for the answer.
+    pub async fn list(&self) -> Result<Vec<ProcessStatus>> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().lists.push_back(tx);
+        self.send(Message::List {})?;
+        rx.await.map_err(|_| self.gone())
+    }
+
+    /// Resolves once the channel is closed (by either side).
+    pub async fn closed(&self) {
+        let mut closed = self.closed.clone();
+        let _ = closed.wait_for(|c| *c).await;
+    }
+
+    /// Why the channel died, if it has.
+    pub fn dead_reason(&self) -> Option<String> {
+        self.lock().dead.clone()
+    }
+}
+
+/// Marks the channel dead and fails every waiter (dropping their senders).
+fn kill(waiters: &Mutex<Waiters>, reason: String) {
+    let mut w = waiters.lock().expect("connection lock");
+    if w.dead.is_none() {
+        tracing::debug!(%reason, "channel closed");
+        w.dead = Some(reason);
+    }
+    w.spawns.clear();
+    w.routes.clear();
+    w.polls.clear();
+    w.lists.clear();
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut sink: FramedWrite<W, MessageCodec>,
+    mut queue: mpsc::UnboundedReceiver<Message>,
+    waiters: Arc<Mutex<Waiters>>,
+) {
+    while let Some(message) = queue.recv().await {
+        let mut result = sink.feed(message).await;
+        while result.is_ok() {
+            match queue.try_recv() {
+                Ok(message) => result = sink.feed(message).await,
+                Err(_) => break,
+            }
+        }
+        if result.is_ok() {
+            result = sink.flush().await;
+        }
+        if let Err(err) = result {
+            kill(&waiters, format!("writing to the runner failed: {err}"));
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut frames: FramedRead<R, MessageCodec>,
+    waiters: Arc<Mutex<Waiters>>,
+    closed: tokio::sync::watch::Sender<bool>,
+) {
+    let reason = loop {
+        let message = match frames.next().await {
+            None => break "the runner closed the channel".to_string(),
+            Some(Err(err)) => break format!("reading from the runner failed: {err}"),
+            Some(Ok(message)) => message,
+        };
+        if let Err(reason) = route(message, &waiters) {
+            break reason;
+        }
+    };
+    kill(&waiters, reason);
+    let _ = closed.send(true);
+}
+
+/// Hands one message to its waiter. `Err` ends the channel.
+fn route(message: Message, waiters: &Mutex<Waiters>) -> Result<(), String> {
+    let mut w = waiters.lock().expect("connection lock");
+    match message {
+        Message::Spawned { id, pid } => {
+            if let Some(tx) = w.spawns.remove(&id) {
+                let _ = tx.send(Ok(pid));
+            }
+        }
+        Message::SpawnFailed { id, error } => {
+            w.routes.remove(&id);
+            if let Some(tx) = w.spawns.remove(&id) {
+                let _ = tx.send(Err(error));
+            }
+        }
+        Message::Output { id, stream, data } => {
+            if let Some((tx, _)) = w.routes.get(&id) {
+                let _ = tx.send(Routed::Output { stream, data });
+            }
+        }
+        Message::Exited(exited) => {
+            if let Some((tx, shared)) = w.routes.remove(&exited.id) {
+                let status = ExitStatus::from(&exited);
+                let _ = shared.exit.set(status);
+                let _ = tx.send(Routed::Exited(status));
+            }
+        }
+        Message::Status(status) => {
+            if let Some(tx) = w.polls.get_mut(&status.id).and_then(VecDeque::pop_front) {
+                let _ = tx.send(Ok(status));
+            }
+        }
+        Message::Processes { processes } => {
+            if let Some(tx) = w.lists.pop_front() {
+                let _ = tx.send(processes);
+            }
+        }
+        Message::Error { id: Some(id), kind, message } => {
+            let poll = match kind {
+                ErrorKind::UnknownProcess => w.polls.get_mut(&id).and_then(VecDeque::pop_front),
+                _ => None,
+            };
+            if let Some(tx) = poll {
+                let _ = tx.send(Err(Error::Request { kind, message }));
+            } else if let Some((tx, _)) = w.routes.get(&id) {
+                let _ = tx.send(Routed::Error { kind, message });
+            } else {
+                tracing::debug!(id, ?kind, %message, "runner error about a process nobody follows");
+            }
+        }
+        Message::Error { id: None, kind, message } => {
+            return Err(format!("the runner reported a {kind:?} error: {message}"));
+        }
+        other => return Err(format!("the runner sent {}, which only a parent may send", other.name())),
+    }
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! Commands, processes and their events.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cordon_ipc::{ErrorKind, Exited, Message, ProcessId, ProcessStatus, Signal, Size, Stream};
+use tokio::sync::mpsc;
+
+use crate::connection::{Connection, ProcessShared, Routed};
+use crate::{Error, Result};
+
+/// Room in a frame for everything of a `Stdin` message but its data.
+const STDIN_OVERHEAD: usize = 64;
+
+/// What to run. Like `std::process::Command`: the environment starts as the
+/// calling process's unless [`Command::env_clear`] is called.
+#[derive(Debug, Clone)]
+pub struct Command {
+    pub(crate) argv: Vec<String>,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) tty: Option<Size>,
+    pub(crate) stdin: bool,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl Command {
+    /// A command running `program` (looked up in the child's `PATH` unless it
+    /// contains a `/`).
+    pub fn new(program: impl Into<String>) -> Self {
+        Command {
+            argv: vec![program.into()],
+            cwd: None,
+            env: std::env::vars().collect(),
+            tty: None,
+            stdin: false,
+            timeout: None,
+        }
+    }
+
+    /// Adds one argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.argv.push(arg.into());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.argv.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the working directory (default: the runner's).
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.remove(key);
+        self
+    }
+
+    /// Starts from an empty environment.
+    pub fn env_clear(mut self) -> Self {
+        self.env.clear();
+        self
+    }
+
+    /// Runs on a new pseudo-terminal of this size (output arrives as
+    /// [`Stream::Pty`]; input is always available).
+    pub fn tty(mut self, size: Size) -> Self {
+        self.tty = Some(size);
+        self
+    }
+
+    /// In pipe mode, gives the process a stdin pipe (default: `/dev/null`).
+    pub fn stdin(mut self, enabled: bool) -> Self {
+        self.stdin = enabled;
+        self
+    }
+
+    /// Kills the tree and reports `timed_out` after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub(crate) fn into_spawn(self, id: ProcessId) -> Result<cordon_ipc::Spawn> {
+        let cwd = match self.cwd {
+            Some(dir) => Some(dir.into_os_string().into_string().map_err(|dir| Error::Spawn {
+                kind: cordon_ipc::SpawnErrorKind::InvalidRequest,
+                message: format!("working directory {dir:?} is not valid UTF-8"),
+                os_code: None,
+            })?),
+            None => None,
+        };
+        Ok(cordon_ipc::Spawn {
+            id,
+            argv: self.argv,
+            cwd,
+            env: self.env,
+            tty: self.tty,
+            stdin: self.stdin,
+            timeout_ms: self.timeout.map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),
+        })
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus {
+    /// Exit code, if it exited.
+    pub code: Option<i32>,
+    /// Signal number, if a signal ended it.
+    pub signal: Option<i32>,
+    /// Whether its timeout expired (its tree was killed).
+    pub timed_out: bool,
+    /// Wall time from spawn to exit.
+    pub duration: Duration,
+}
+
+impl ExitStatus {
+    /// Exited with code 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0) && !self.timed_out
+    }
+
+    /// The shell's convention: the code, `128 + N` for signal `N`, 124 for
+    /// a timeout.
+    pub fn exit_code(&self) -> i32 {
+        cordon_ipc::oneshot::exit_code(self.code, self.signal, self.timed_out)
+    }
+}
+
+impl From<&Exited> for ExitStatus {
+    fn from(e: &Exited) -> Self {
+        ExitStatus {
+            code: e.code,
+            signal: e.signal,
+            timed_out: e.timed_out,
+            duration: Duration::from_millis(e.duration_ms),
+        }
+    }
+}
+
+/// Something that happened to a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A chunk of output, in order.
+    Output {
+        /// Which stream.
+        stream: Stream,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The runner refused or failed a request about this process (stdin
+    /// after it closed, resize of a pipe process, …). The process goes on.
+    Error {
+        /// The class of failure.
+        kind: ErrorKind,
+        /// Details.
+        message: String,
+    },
+    /// The process ended; no event follows.
+    Exited(ExitStatus),
+}
+
+/// Everything a finished process wrote, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// How it ended.
+    pub status: ExitStatus,
+    /// Its stdout (or, on a PTY, the terminal's output).
+    pub stdout: Vec<u8>,
+    /// Its stderr (empty on a PTY).
+    pub stderr: Vec<u8>,
+}
+
+/// Where a process is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessState {
+    /// Still running, as the runner sees it.
+    Running(ProcessStatus),
+    /// Ended.
+    Exited(ExitStatus),
+}
+
+/// A process running in the sandbox.
+///
+/// Output is consumed through [`Process::next_event`]; consuming it is what
+/// lets the runner send more (flow control), so a process whose events are
+/// not read stalls on its writes, like a process writing to a full pipe,
+/// while other processes go on. Dropping a `Process` before it exited kills
+/// its tree.
+#[derive(Debug)]
+pub struct Process {
+    id: ProcessId,
+    pid: u32,
+    tty: bool,
+    conn: Arc<Connection>,
+    events: mpsc::UnboundedReceiver<Routed>,
+    shared: Arc<ProcessShared>,
+    finished: bool,
+}
+
+impl Process {
+    pub(crate) fn new(
+        id: ProcessId,
+        pid: u32,
+        tty: bool,
+        conn: Arc<Connection>,
+        events: mpsc::UnboundedReceiver<Routed>,
+        shared: Arc<ProcessShared>,
+    ) -> Self {
+        Process { id, pid, tty, conn, events, shared, finished: false }
+    }
+
+    /// The id on the channel.
+    pub fn id(&self) -> ProcessId {
+        self.id
+    }
+
+    /// The operating-system pid, as the runner sees it.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The next event; `Ok(None)` after [`Event::Exited`] was returned. If the
+    /// runner dies first, `Err(Error::RunnerGone)`.
+    pub async fn next_event(&mut self) -> Result<Option<Event>> {
+        if self.finished {
+            return Ok(None);
+        }
+        match self.events.recv().await {
+            Some(Routed::Output { stream, data }) => {
+                // Consumed: open the window by as much.
+                let _ = self.conn.send(Message::Ack { id: self.id, bytes: data.len() as u64 });
+                Ok(Some(Event::Output { stream, data }))
+            }
+            Some(Routed::Error { kind, message }) => Ok(Some(Event::Error { kind, message })),
+            Some(Routed::Exited(status)) => {
+                self.finished = true;
+                Ok(Some(Event::Exited(status)))
+            }
+            None => Err(Error::RunnerGone(
+                self.conn.dead_reason().unwrap_or_else(|| "the channel is closed".into()),
+            )),
+        }
+    }
+
+    /// Writes to the process's stdin (or terminal). Large writes are split
+    /// into frames; the runner queues them in order.
+    pub async fn write_stdin(&self, data: impl AsRef<[u8]>) -> Result<()> {
+        self.check_running()?;
+        let max = self.conn.max_frame as usize - STDIN_OVERHEAD;
+        for chunk in data.as_ref().chunks(max) {
+            self.conn.send(Message::Stdin { id: self.id, data: chunk.to_vec() })?;
+        }
+        Ok(())
+    }
+
+    /// Ends the process's input: closes the pipe, or sends the terminal's
+    /// end-of-file character.
+    pub async fn close_stdin(&self) -> Result<()> {
+        self.check_running()?;
+        self.conn.send(Message::CloseStdin { id: self.id })
+    }
+
+    /// Resizes the process's terminal.
+    pub async fn resize(&self, size: Size) -> Result<()> {
+        self.check_running()?;
+        if !self.tty {
+            return Err(Error::Request {
+                kind: ErrorKind::InvalidRequest,
+                message: "resize: the process has no terminal".into(),
+            });
+        }
+        self.conn.send(Message::Resize { id: self.id, rows: size.rows, cols: size.cols })
+    }
+
+    /// Sends a signal to the process's group (on a PTY, its foreground group).
+    pub async fn signal(&self, signal: Signal) -> Result<()> {
+        self.check_running()?;
+        self.conn.send(Message::Signal { id: self.id, signal })
+    }
+
+    /// Kills the process and all its descendants. Its `Exited` follows.
+    pub async fn terminate(&self) -> Result<()> {
+        if self.shared.exit.get().is_some() {
+            return Ok(());
+        }
+        self.conn.send(Message::Terminate { id: self.id })
+    }
+
+    /// Asks the runner where the process is.
+    pub async fn status(&self) -> Result<ProcessState> {
+        if let Some(status) = self.shared.exit.get() {
+            return Ok(ProcessState::Exited(*status));
+        }
+        match self.conn.poll(self.id).await {
+            Ok(status) => Ok(ProcessState::Running(status)),
+            // The Exited was read before the answer: the reader recorded it.
+            Err(err) => match self.shared.exit.get() {
+                Some(status) => Ok(ProcessState::Exited(*status)),
+                None => Err(err),
+            },
+        }
+    }
+
+    /// Waits for the end, discarding output.
+    pub async fn wait(&mut self) -> Result<ExitStatus> {
+        loop {
+            match self.next_event().await? {
+                Some(Event::Exited(status)) => return Ok(status),
+                Some(_) => {}
+                None => return self.shared.exit.get().copied().ok_or(Error::Exited),
+            }
+        }
+    }
+
+    /// Waits for the end, collecting all output.
+    pub async fn output(mut self) -> Result<Output> {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        loop {
+            match self.next_event().await? {
+                Some(Event::Output { stream: Stream::Stderr, data }) => stderr.extend_from_slice(&data),
+                Some(Event::Output { data, .. }) => stdout.extend_from_slice(&data),
+                Some(Event::Error { kind, message }) => tracing::warn!(?kind, %message, "runner error"),
+                Some(Event::Exited(status)) => return Ok(Output { status, stdout, stderr }),
+                None => return Err(Error::Exited),
+            }
+        }
+    }
+
+    fn check_running(&self) -> Result<()> {
+        if self.shared.exit.get().is_some() { Err(Error::Exited) } else { Ok(()) }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.shared.exit.get().is_none() {
+            let _ = self.conn.send(Message::Terminate { id: self.id });
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Launching a runner and talking to it.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use cordon_ipc::{
+    DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Hello, HelloAck, Message, MessageCodec, ProcessStatus, SUPPORTED_VERSIONS,
+    TOKEN_ENV,
+};
+use cordon_sandbox::Policy;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::connection::Connection;
+use crate::process::{Command, Output, Process};
+use crate::{Error, Result};
+
+/// The environment variable naming the runner executable, overriding the
+/// search next to the current executable.
+pub const RUNNER_ENV: &str = "CORDON_RUNNER";
+
+/// How the channel to the runner is carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// A socketpair; the runner inherits its end as fd 3 (`--ipc-fd 3`).
+    #[default]
+    SocketPair,
+    /// The runner's stdin and stdout (`--ipc-stdio`).
+    Stdio,
+}
+
+/// How to start a runner.
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    runner: Option<PathBuf>,
+    policy: Policy,
+    transport: Transport,
+    max_frame: u32,
+    window: u32,
+    handshake_timeout: Duration,
+}
+
+impl LaunchOptions {
+    /// Options for a runner under `policy`, with defaults for the rest.
+    pub fn new(policy: Policy) -> Self {
+        LaunchOptions {
+            runner: None,
+            policy,
+            transport: Transport::default(),
+            max_frame: DEFAULT_MAX_FRAME,
+            window: DEFAULT_WINDOW,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// Uses this runner executable instead of searching for one.
+    pub fn runner(mut self, path: impl Into<PathBuf>) -> Self {
+        self.runner = Some(path.into());
+        self
+    }
+
+    /// Carries the channel this way.
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Largest frame body to accept (the runner may lower it).
+    pub fn max_frame(mut self, bytes: u32) -> Self {
+        self.max_frame = bytes;
+        self
+    }
+
+    /// Flow-control window per process.
+    pub fn window(mut self, bytes: u32) -> Self {
+        self.window = bytes;
+        self
+    }
+
+    /// How long the runner has to start and answer the handshake.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+}
+
+/// Finds the runner: `$CORDON_RUNNER` if set, else `cordon-runner` next to
+/// the current executable (or one directory up, where Cargo puts binaries
+/// relative to test executables).
+pub fn locate_runner(explicit: Option<PathBuf>) -> Result<PathBuf> {
+    let mut looked = Vec::new();
+    let candidates: Vec<PathBuf> = if let Some(path) = explicit {
+        vec![path]
+    } else if let Some(path) = std::env::var_os(RUNNER_ENV) {
+        vec![PathBuf::from(path)]
+    } else {
+        let exe = std::env::current_exe().map_err(|e| Error::Launch(format!("current executable: {e}")))?;
+        let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+        let mut c = vec![dir.join("cordon-runner")];
+        if let Some(up) = dir.parent() {
+            c.push(up.join("cordon-runner"));
+        }
+        c
+    };
+    for candidate in candidates {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+        looked.push(candidate);
+    }
+    Err(Error::RunnerNotFound { looked })
+}
+
+/// A runner inside its sandbox, and the channel to it.
+///
+/// Dropping a `Sandbox` closes the channel: the runner kills every process
+/// it started and exits. [`Sandbox::shutdown`] does the same and waits for
+/// it.
+///
+/// The runner is started with `PR_SET_PDEATHSIG`, which Linux ties to the
+/// *thread* that started it: launch from a thread that outlives the sandbox
+/// (the main thread or a runtime worker, not a `spawn_blocking` thread).
+#[derive(Debug)]
+pub struct Sandbox {
+    conn: Arc<Connection>,
+    runner: tokio::process::Child,
+    info: HelloAck,
+    next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("max_frame", &self.max_frame).finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Starts a runner under the options' policy and completes the
+    /// handshake.
+    pub async fn launch(options: LaunchOptions) -> Result<Sandbox> {
+        let runner_path = locate_runner(options.runner.clone())?;
+        let token = new_token()?;
+        let policy_json = serde_json::to_string(&options.policy).map_err(|e| Error::Launch(e.to_string()))?;
+        let mut command = tokio::process::Command::new(&runner_path);
+        command
+            .arg("--policy-json")
+            .arg(&policy_json)
+            .arg("--parent-pid")
+            .arg(std::process::id().to_string())
+            .env(TOKEN_ENV, &token)
+            .stderr(Stdio::inherit())
+            .kill_on_drop(false);
+        let launch_error = |e: std::io::Error| Error::Launch(format!("{}: {e}", runner_path.display()));
+        match options.transport {
+            Transport::SocketPair => {
+                let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(launch_error)?;
+                let theirs = OwnedFd::from(theirs);
+                let raw = theirs.as_raw_fd();
+                command.arg("--ipc-fd").arg("3").stdin(Stdio::null()).stdout(Stdio::null());
+                // SAFETY: dup2/fcntl are async-signal-safe.
+                unsafe {
+                    command.pre_exec(move || {
+                        let ok = if raw == 3 {
+                            nix::libc::fcntl(3, nix::libc::F_SETFD, 0) == 0
+                        } else {
+                            nix::libc::dup2(raw, 3) == 3
+                        };
+                        if ok { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+                    })
+                };
+                let child = command.spawn().map_err(launch_error)?;
+                drop(theirs);
+                ours.set_nonblocking(true).map_err(launch_error)?;
+                let stream = tokio::net::UnixStream::from_std(ours).map_err(launch_error)?;
+                let (reader, writer) = stream.into_split();
+                Self::handshake(child, reader, writer, token, &options).await
+            }
+            Transport::Stdio => {
+                command.arg("--ipc-stdio").stdin(Stdio::piped()).stdout(Stdio::piped());
+                let mut child = command.spawn().map_err(launch_error)?;
+                let writer = child.stdin.take().expect("piped stdin");
+                let reader = child.stdout.take().expect("piped stdout");
+                Self::handshake(child, reader, writer, token, &options).await
+            }
+        }
+    }
+
+    async fn handshake<R, W>(
+        mut runner: tokio::process::Child,
+        reader: R,
+        writer: W,
+        token: String,
+        options: &LaunchOptions,
+    ) -> Result<Sandbox>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut frames = FramedRead::new(reader, MessageCodec::new(options.max_frame));
+        let mut sink = FramedWrite::new(writer, MessageCodec::new(options.max_frame));
+        let hello =
+            Hello { versions: SUPPORTED_VERSIONS, token, max_frame: options.max_frame, window: options.window };
+        let exchange = async {
+            sink.send(Message::Hello(hello)).await.map_err(|e| e.to_string())?;
+            match frames.next().await {
+                Some(Ok(Message::HelloAck(ack))) => Ok(ack),
+                Some(Ok(Message::HelloReject { reason })) => Err(format!("rejected: {reason}")),
+                Some(Ok(other)) => Err(format!("expected HelloAck, got {}", other.name())),
+                Some(Err(err)) => Err(err.to_string()),
+                None => Err("the runner closed the channel".to_string()),
+            }
+        };
+        let outcome = match tokio::time::timeout(options.handshake_timeout, exchange).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("no answer within {:?}", options.handshake_timeout)),
+        };
+        let ack = match outcome {
+            Ok(ack) => ack,
+            Err(reason) => {
+                let _ = runner.start_kill();
+                let status = tokio::time::timeout(Duration::from_secs(1), runner.wait()).await;
+                let suffix = match status {
+                    Ok(Ok(status)) => format!(" (runner {status})"),
+                    _ => String::new(),
+                };
+                return Err(Error::Handshake(format!("{reason}{suffix}")));
+            }
+        };
+        if !(SUPPORTED_VERSIONS.0..=SUPPORTED_VERSIONS.1).contains(&ack.version) {
+            let _ = runner.start_kill();
+            return Err(Error::Handshake(format!("the runner chose unsupported version {}", ack.version)));
+        }
+        frames.decoder_mut().set_max_frame(ack.max_frame);
+        sink.encoder_mut().set_max_frame(ack.max_frame);
+        let conn = Arc::new(Connection::start(frames, sink, ack.max_frame));
+        Ok(Sandbox { conn, runner, info: ack, next_id: AtomicU64::new(1) })
+    }
+
+    /// What the runner said in the handshake: its version, pid, platform,
+    /// and what it enforces.
+    pub fn info(&self) -> &HelloAck {
+        &self.info
+    }
+
+    /// Starts a process.
+    pub async fn spawn(&self, command: Command) -> Result<Process> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let tty = command.tty.is_some();
+        let spawn = command.into_spawn(id)?;
+        let (pid, events, shared) = self.conn.spawn(spawn).await?;
+        Ok(Process::new(id, pid, tty, self.conn.clone(), events, shared))
+    }
+
+    /// Runs a command to its end and collects its output.
+    pub async fn run(&self, command: Command) -> Result<Output> {
+        self.spawn(command).await?.output().await
+    }
+
+    /// Every process the runner is running.
+    pub async fn list(&self) -> Result<Vec<ProcessStatus>> {
+        self.conn.list().await
+    }
+
+    /// Kills every process tree, closes the channel and waits for the runner
+    /// to exit.
+    pub async fn shutdown(mut self) -> Result<()> {
+        let _ = self.conn.send(Message::Shutdown {});
+        self.conn.closed().await;
+        self.runner.wait().await.map_err(|e| Error::Launch(format!("waiting for the runner: {e}")))?;
+        Ok(())
+    }
+
+    /// Resolves when the channel to the runner is closed (the runner exited
+    /// or was killed).
+    pub async fn closed(&self) {
+        self.conn.closed().await
+    }
+
+    /// The runner's pid.
+    pub fn runner_pid(&self) -> Option<u32> {
+        self.runner.id()
+    }
+}
+
+/// 32 random bytes, hex-encoded.
+fn new_token() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Launch(format!("no randomness for the token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
