@@ -1,1 +1,110 @@
-fn main(){}
+//! `cordon`: run commands and shells inside cordon's sandbox.
+
+mod options;
+mod request_file;
+mod session;
+mod terminal;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cordon_ipc::oneshot::EXIT_CORDON_FAILED;
+
+use crate::options::{Bootstrap, SandboxArgs};
+use crate::session::Mode;
+
+/// Run untrusted commands inside an OS sandbox.
+#[derive(Debug, Parser)]
+#[command(name = "cordon", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Run a command in the sandbox, streaming its output and forwarding
+    /// stdin. Exit status: the command's; 128+N if killed by signal N; 124
+    /// on timeout; 125 if cordon failed; 126 not executable; 127 not found.
+    Run(RunArgs),
+    /// An interactive terminal session in the sandbox (default: $SHELL or
+    /// /bin/sh).
+    Shell(ShellArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    /// Run the command on a pseudo-terminal.
+    #[arg(long)]
+    tty: bool,
+    /// Print one JSON object at the end (exit_code, signal, timed_out,
+    /// duration_ms, stdout, stderr) instead of streaming.
+    #[arg(long)]
+    json: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ShellArgs {
+    #[command(flatten)]
+    sandbox: SandboxArgs,
+    /// The command (default: $SHELL or /bin/sh).
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { EXIT_CORDON_FAILED as u8 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("CORDON_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let code = match execute(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("cordon: {err:#}");
+            EXIT_CORDON_FAILED
+        }
+    };
+    // Exit at once: a blocked read of cordon's stdin must not hold us.
+    std::process::exit(code)
+}
+
+fn execute(cli: Cli) -> anyhow::Result<i32> {
+    let (sandbox, argv, tty, mode) = match cli.command {
+        Commands::Run(run) => {
+            let mode = if run.json { Mode::Json } else { Mode::Stream };
+            (run.sandbox, run.command, run.tty, mode)
+        }
+        Commands::Shell(shell) => {
+            let argv = if shell.command.is_empty() {
+                vec![std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into())]
+            } else {
+                shell.command
+            };
+            (shell.sandbox, argv, true, Mode::Shell)
+        }
+    };
+    sandbox.check_policy()?;
+    if sandbox.bootstrap == Bootstrap::RequestFile {
+        if mode == Mode::Json || (tty && mode != Mode::Shell) {
+            anyhow::bail!(
+                "--json and --tty need the IPC bootstrap: with --bootstrap request-file the command \
+                 runs on cordon's own stdio"
+            );
+        }
+        return request_file::run(&sandbox, &argv);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(session::run(&sandbox, &argv, tty, mode))
+}

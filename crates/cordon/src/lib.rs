@@ -51,7 +51,7 @@ mod process;
 mod sandbox;
 
 pub use cordon_ipc::{ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream};
-pub use cordon_sandbox::Policy;
+pub use cordon_sandbox::{Policy, UnknownPolicy};
 pub use error::{Error, Result};
 pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState};
 pub use sandbox::{LaunchOptions, RUNNER_ENV, Sandbox, Transport, locate_runner};

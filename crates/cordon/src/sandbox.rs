@@ -167,9 +167,10 @@ impl Sandbox {
                 let theirs = OwnedFd::from(theirs);
                 let raw = theirs.as_raw_fd();
                 command.arg("--ipc-fd").arg("3").stdin(Stdio::null()).stdout(Stdio::null());
-                // SAFETY: dup2/fcntl are async-signal-safe.
+                // SAFETY: setpgid/dup2/fcntl are async-signal-safe.
                 unsafe {
                     command.pre_exec(move || {
+                        own_process_group()?;
                         let ok = if raw == 3 {
                             nix::libc::fcntl(3, nix::libc::F_SETFD, 0) == 0
                         } else {
@@ -187,6 +188,8 @@ impl Sandbox {
             }
             Transport::Stdio => {
                 command.arg("--ipc-stdio").stdin(Stdio::piped()).stdout(Stdio::piped());
+                // SAFETY: setpgid is async-signal-safe.
+                unsafe { command.pre_exec(own_process_group) };
                 let mut child = command.spawn().map_err(launch_error)?;
                 let writer = child.stdin.take().expect("piped stdin");
                 let reader = child.stdout.take().expect("piped stdout");
@@ -290,6 +293,14 @@ impl Sandbox {
     pub fn runner_pid(&self) -> Option<u32> {
         self.runner.id()
     }
+}
+
+/// Moves the runner out of the caller's process group, so that a
+/// terminal's Ctrl-C reaches the caller (which forwards it as a `Signal`)
+/// and not the runner. Runs between fork and exec.
+fn own_process_group() -> std::io::Result<()> {
+    // SAFETY: async-signal-safe system call on the calling process.
+    if unsafe { nix::libc::setpgid(0, 0) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// 32 random bytes, hex-encoded.

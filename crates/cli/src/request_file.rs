@@ -1,0 +1,53 @@
+//! `--bootstrap request-file`: the legacy one-shot path. The request goes
+//! into a private file (directory 0700, file 0600); the runner reads and
+//! deletes it and runs the command on cordon's own stdio.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::ExitStatusExt;
+
+use anyhow::Context as _;
+use cordon_ipc::oneshot::OneShotRequest;
+use nix::sys::signal::{SigHandler, Signal, signal};
+
+use crate::options::SandboxArgs;
+
+/// Runs `argv` through a request file and returns the runner's exit status.
+pub fn run(args: &SandboxArgs, argv: &[String]) -> anyhow::Result<i32> {
+    let runner = cordon::locate_runner(None)?;
+    let request = OneShotRequest {
+        argv: argv.to_vec(),
+        cwd: args.cwd.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        env: args.environment(),
+        timeout_ms: args.timeout.map(|t| t.as_millis() as u64),
+        policy: args.policy,
+    };
+    let dir = tempfile::Builder::new().prefix("cordon-request-").tempdir().context("creating a private directory")?;
+    let path = dir.path().join("request.json");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    serde_json::to_writer(&mut file, &request)?;
+    file.flush()?;
+    drop(file);
+
+    let mut child = std::process::Command::new(&runner)
+        .arg("--request-file")
+        .arg(&path)
+        .arg("--parent-pid")
+        .arg(std::process::id().to_string())
+        .spawn()
+        .with_context(|| format!("starting {}", runner.display()))?;
+    // The terminal's Ctrl-C reaches the command (same process group); cordon
+    // waits for the runner to report.
+    // SAFETY: setting a disposition to SIG_IGN.
+    unsafe {
+        let _ = signal(Signal::SIGINT, SigHandler::SigIgn);
+        let _ = signal(Signal::SIGQUIT, SigHandler::SigIgn);
+    }
+    let status = child.wait().context("waiting for the runner")?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}

@@ -1,0 +1,176 @@
+//! `cordon run` and `cordon shell` over the IPC channel: launch a runner,
+//! spawn the command, and pump between it and cordon's own stdio until it
+//! exits.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+use cordon::{Command, Event, LaunchOptions, Process, Sandbox, Signal, Stream};
+use cordon_ipc::oneshot::spawn_failure_exit_code;
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::options::SandboxArgs;
+use crate::terminal::{self, RawMode};
+
+/// Exit status when cordon's stdout closed under it (128 + SIGPIPE).
+const EXIT_BROKEN_PIPE: i32 = 141;
+
+/// What the pump does with the command's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Stream to cordon's stdout/stderr as it comes.
+    Stream,
+    /// Collect, print one JSON object at the end.
+    Json,
+    /// An interactive terminal session: raw mode, resize on `SIGWINCH`.
+    Shell,
+}
+
+/// Runs `argv` under `args` and returns cordon's exit status.
+pub async fn run(args: &SandboxArgs, argv: &[String], tty: bool, mode: Mode) -> anyhow::Result<i32> {
+    let sandbox = Sandbox::launch(LaunchOptions::new(args.policy)).await?;
+    let mut command = Command::new(&argv[0]).args(&argv[1..]).env_clear().stdin(true);
+    for (key, value) in args.environment() {
+        command = command.env(key, value);
+    }
+    if let Some(cwd) = &args.cwd {
+        command = command.cwd(cwd);
+    }
+    if let Some(timeout) = args.timeout {
+        command = command.timeout(timeout);
+    }
+    if tty {
+        command = command.tty(terminal::current_size().unwrap_or_default());
+    }
+    let process = match sandbox.spawn(command).await {
+        Ok(process) => process,
+        Err(cordon::Error::Spawn { kind, message, .. }) => {
+            let code = spawn_failure_exit_code(kind);
+            if mode == Mode::Json {
+                let error = json!({ "kind": kind, "message": message });
+                print_json(code, None, None, false, 0, b"", b"", Some(error))?;
+            } else {
+                eprintln!("cordon: {message}");
+            }
+            return Ok(code);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let raw = if mode == Mode::Shell { RawMode::enable()? } else { None };
+    let code = pump(process, mode).await;
+    drop(raw);
+    let code = code?;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sandbox.shutdown()).await;
+    Ok(code)
+}
+
+async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
+    let mut stdin = tokio::io::stdin();
+    let mut stdin_open = true;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut interrupts = signal(SignalKind::interrupt())?;
+    let mut terminates = signal(SignalKind::terminate())?;
+    let mut hangups = signal(SignalKind::hangup())?;
+    let mut resizes = signal(SignalKind::window_change())?;
+    let (mut stdout_buf, mut stderr_buf) = (Vec::new(), Vec::new());
+    let status = loop {
+        tokio::select! {
+            event = process.next_event() => match event? {
+                Some(Event::Output { stream, data }) => {
+                    if mode == Mode::Json {
+                        match stream {
+                            Stream::Stderr => stderr_buf.extend_from_slice(&data),
+                            _ => stdout_buf.extend_from_slice(&data),
+                        }
+                    } else if let Err(err) = write_out(stream, &data) {
+                        process.terminate().await.ok();
+                        if err.kind() == std::io::ErrorKind::BrokenPipe {
+                            return Ok(EXIT_BROKEN_PIPE);
+                        }
+                        return Err(err).context("writing the command's output");
+                    }
+                }
+                Some(Event::Error { message, .. }) => tracing::warn!(%message, "runner"),
+                Some(Event::Exited(status)) => break status,
+                None => anyhow::bail!("the process ended without an exit status"),
+            },
+            read = stdin.read(&mut buf), if stdin_open => match read {
+                Ok(0) | Err(_) => {
+                    stdin_open = false;
+                    let _ = process.close_stdin().await;
+                }
+                Ok(n) => {
+                    let _ = process.write_stdin(&buf[..n]).await;
+                }
+            },
+            _ = interrupts.recv() => { let _ = process.signal(Signal::Interrupt).await; }
+            _ = terminates.recv() => { let _ = process.signal(Signal::Terminate).await; }
+            _ = hangups.recv() => { let _ = process.signal(Signal::Hangup).await; }
+            _ = resizes.recv() => {
+                if mode == Mode::Shell && let Some(size) = terminal::current_size() {
+                    let _ = process.resize(size).await;
+                }
+            }
+        }
+    };
+    if mode == Mode::Json {
+        print_json(
+            status.exit_code(),
+            status.code,
+            status.signal,
+            status.timed_out,
+            status.duration.as_millis() as u64,
+            &stdout_buf,
+            &stderr_buf,
+            None,
+        )?;
+    }
+    Ok(status.exit_code())
+}
+
+fn write_out(stream: Stream, data: &[u8]) -> std::io::Result<()> {
+    match stream {
+        Stream::Stderr => {
+            let mut err = std::io::stderr().lock();
+            err.write_all(data)?;
+            err.flush()
+        }
+        _ => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(data)?;
+            out.flush()
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_json(
+    exit_code: i32,
+    code: Option<i32>,
+    signal: Option<i32>,
+    timed_out: bool,
+    duration_ms: u64,
+    stdout: &[u8],
+    stderr: &[u8],
+    error: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let mut report = json!({
+        "exit_code": exit_code,
+        "code": code,
+        "signal": signal,
+        "timed_out": timed_out,
+        "duration_ms": duration_ms,
+        "stdout": String::from_utf8_lossy(stdout),
+        "stderr": String::from_utf8_lossy(stderr),
+    });
+    if let Some(error) = error {
+        report["error"] = error;
+    }
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &report)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
