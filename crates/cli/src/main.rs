@@ -88,7 +88,9 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
         }
         Commands::Shell(shell) => {
             let argv = if shell.command.is_empty() {
-                vec![std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into())]
+                vec![
+                    std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into()),
+                ]
             } else {
                 shell.command
             };

@@ -22,7 +22,10 @@ pub fn run(args: &SandboxArgs, argv: &[String]) -> anyhow::Result<i32> {
         timeout_ms: args.timeout.map(|t| t.as_millis() as u64),
         policy: args.policy,
     };
-    let dir = tempfile::Builder::new().prefix("cordon-request-").tempdir().context("creating a private directory")?;
+    let dir = tempfile::Builder::new()
+        .prefix("cordon-request-")
+        .tempdir()
+        .context("creating a private directory")?;
     let path = dir.path().join("request.json");
     let mut file = std::fs::OpenOptions::new()
         .write(true)

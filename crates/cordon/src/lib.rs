@@ -50,7 +50,9 @@ mod error;
 mod process;
 mod sandbox;
 
-pub use cordon_ipc::{ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream};
+pub use cordon_ipc::{
+    ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
+};
 pub use cordon_sandbox::{Policy, UnknownPolicy};
 pub use error::{Error, Result};
 pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState};

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cordon_ipc::{
-    DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Hello, HelloAck, Message, MessageCodec, ProcessStatus, SUPPORTED_VERSIONS,
-    TOKEN_ENV,
+    DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Hello, HelloAck, Message, MessageCodec, ProcessStatus,
+    SUPPORTED_VERSIONS, TOKEN_ENV,
 };
 use cordon_sandbox::Policy;
 use futures_util::{SinkExt, StreamExt};
@@ -211,8 +211,12 @@ impl Sandbox {
     {
         let mut frames = FramedRead::new(reader, MessageCodec::new(options.max_frame));
         let mut sink = FramedWrite::new(writer, MessageCodec::new(options.max_frame));
-        let hello =
-            Hello { versions: SUPPORTED_VERSIONS, token, max_frame: options.max_frame, window: options.window };
+        let hello = Hello {
+            versions: SUPPORTED_VERSIONS,
+            token,
+            max_frame: options.max_frame,
+            window: options.window,
+        };
         let exchange = async {
             sink.send(Message::Hello(hello)).await.map_err(|e| e.to_string())?;
             match frames.next().await {

@@ -15,4 +15,3 @@ pub mod process;
 pub mod request_file;
 pub mod session;
 pub mod sys;
-

@@ -40,9 +40,7 @@ struct Args {
 fn main() -> ExitCode {
     // Taken before anything else (and before any thread exists) so no
     // child can ever inherit it.
-    let token = std::env::var(TOKEN_ENV).ok();
-    // SAFETY: single-threaded at this point.
-    unsafe { std::env::remove_var(TOKEN_ENV) };
+    let token = take_token();
 
     let args = Args::parse();
     tracing_subscriber::fmt()
@@ -88,6 +86,31 @@ fn serve(args: Args, token: Option<String>) -> anyhow::Result<()> {
         tracing::debug!(?ending, "runner exiting");
         Ok(())
     })
+}
+
+/// Takes the handshake token out of the environment. Removing the variable
+/// is not enough: `/proc/PID/environ` shows the environment block as it was
+/// at exec, so the bytes are overwritten in place first.
+fn take_token() -> Option<String> {
+    let token = std::env::var(TOKEN_ENV).ok()?;
+    let prefix = format!("{TOKEN_ENV}=");
+    // SAFETY: single-threaded at this point; `environ` is a NULL-terminated
+    // array of NUL-terminated strings that this process may write.
+    unsafe {
+        unsafe extern "C" {
+            static mut environ: *mut *mut nix::libc::c_char;
+        }
+        let mut entry = environ;
+        while !entry.is_null() && !(*entry).is_null() {
+            let bytes = std::ffi::CStr::from_ptr(*entry).to_bytes();
+            if bytes.starts_with(prefix.as_bytes()) {
+                std::ptr::write_bytes((*entry).add(prefix.len()), b'0', bytes.len() - prefix.len());
+            }
+            entry = entry.add(1);
+        }
+        std::env::remove_var(TOKEN_ENV);
+    }
+    Some(token)
 }
 
 /// Adopts an inherited fd, marking it close-on-exec so children never see it.

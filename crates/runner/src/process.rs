@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cordon_ipc::{
-    ErrorKind, Exited, FlowWindow, Message, ProcessId, ProcessStatus, Signal, Size, Spawn, SpawnError,
-    Stream,
+    ErrorKind, Exited, FlowWindow, Message, ProcessId, ProcessStatus, Signal, Size, Spawn, SpawnError, Stream,
 };
 use nix::errno::Errno;
 use tokio::io::unix::AsyncFd;
@@ -111,7 +110,8 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
         Some(size) => StdioMode::Pty(size),
         None => StdioMode::Pipes { stdin: spawn.stdin },
     };
-    let spec = SpawnSpec { argv: &spawn.argv, cwd: spawn.cwd.as_deref().map(Path::new), env: &spawn.env, stdio };
+    let spec =
+        SpawnSpec { argv: &spawn.argv, cwd: spawn.cwd.as_deref().map(Path::new), env: &spawn.env, stdio };
     let child = sys::spawn(&spec)?;
     let started = Instant::now();
     // Registered before any await: the reaper cannot miss this pid.
@@ -119,20 +119,27 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
     let wrap = |fd: Option<OwnedFd>| -> Result<Option<AsyncFd<OwnedFd>>, SpawnError> {
         // SAFETY: the fd is owned by the AsyncFd and closed only when it is
         // dropped.
-        fd.map(|fd| unsafe { AsyncFd::register(fd) }).transpose().map_err(|e| e.into_parts().1).map_err(|e| SpawnError {
-            kind: cordon_ipc::SpawnErrorKind::Os,
-            message: format!("registering the child's fds: {e}"),
-            os_code: e.raw_os_error(),
+        fd.map(|fd| unsafe { AsyncFd::register(fd) }).transpose().map_err(|e| e.into_parts().1).map_err(|e| {
+            SpawnError {
+                kind: cordon_ipc::SpawnErrorKind::Os,
+                message: format!("registering the child's fds: {e}"),
+                os_code: e.raw_os_error(),
+            }
         })
     };
     let pid = child.pid;
-    let (stdin, stdout, stderr, pty) = match (wrap(child.stdin), wrap(child.stdout), wrap(child.stderr), wrap(child.pty)) {
-        (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-        (a, b, c, d) => {
-            sys::kill_tree(pid);
-            return Err([a.err(), b.err(), c.err(), d.err()].into_iter().flatten().next().expect("one failed"));
-        }
-    };
+    let (stdin, stdout, stderr, pty) =
+        match (wrap(child.stdin), wrap(child.stdout), wrap(child.stderr), wrap(child.pty)) {
+            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+            (a, b, c, d) => {
+                sys::kill_tree(pid);
+                return Err([a.err(), b.err(), c.err(), d.err()]
+                    .into_iter()
+                    .flatten()
+                    .next()
+                    .expect("one failed"));
+            }
+        };
     let state = Arc::new(Mutex::new(Snapshot {
         id: spawn.id,
         pid,
@@ -457,7 +464,8 @@ async fn read_chunk(fd: Option<&AsyncFd<OwnedFd>>, max: usize) -> io::Result<Vec
     let Some(fd) = fd else { return pending().await };
     loop {
         let mut guard = fd.readable().await?;
-        match guard.try_io(|fd| read_now(fd.get_ref(), max)?.ok_or_else(|| io::ErrorKind::WouldBlock.into())) {
+        match guard.try_io(|fd| read_now(fd.get_ref(), max)?.ok_or_else(|| io::ErrorKind::WouldBlock.into()))
+        {
             Ok(result) => return result,
             Err(_would_block) => continue,
         }

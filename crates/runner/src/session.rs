@@ -123,7 +123,11 @@ where
             None => break Ending::ChannelClosed,
             Some(Err(err)) => {
                 tracing::warn!(%err, "bad frame from the parent; closing the channel");
-                let _ = out.send(Message::Error { id: None, kind: ErrorKind::Protocol, message: err.to_string() });
+                let _ = out.send(Message::Error {
+                    id: None,
+                    kind: ErrorKind::Protocol,
+                    message: err.to_string(),
+                });
                 break Ending::ChannelClosed;
             }
             Some(Ok(Message::Shutdown {})) => break Ending::Shutdown,
@@ -144,7 +148,9 @@ where
     }
     if ending == Ending::Shutdown {
         let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        while !cx.table.lock().expect("process table lock").is_empty() && tokio::time::Instant::now() < deadline {
+        while !cx.table.lock().expect("process table lock").is_empty()
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }

@@ -321,6 +321,7 @@ pub fn resize(master: BorrowedFd<'_>, size: Size) -> nix::Result<()> {
 /// `VEOF` character (normally Ctrl-D), twice when the current line is not
 /// empty (the first only ends the line).
 pub fn eof_bytes(master: impl AsFd, line_pending: bool) -> Vec<u8> {
-    let veof = tcgetattr(master).map(|t| t.control_chars[SpecialCharacterIndices::VEOF as usize]).unwrap_or(4);
+    let veof =
+        tcgetattr(master).map(|t| t.control_chars[SpecialCharacterIndices::VEOF as usize]).unwrap_or(4);
     if line_pending { vec![veof, veof] } else { vec![veof] }
 }

@@ -1,0 +1,613 @@
+//! End-to-end tests of the `cordon` binary, run as a user would run it.
+//!
+//! Every child is waited for with a deadline: a test that would hang kills
+//! what it started and fails instead.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::pty::{Winsize, openpty};
+use nix::sys::termios::{LocalFlags, Termios, tcgetattr};
+
+/// How long any one cordon invocation may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+const FULL: &str = "--policy=full-access";
+
+fn cordon_path() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_cordon"))
+}
+
+fn runner_path() -> PathBuf {
+    cordon_path().with_file_name("cordon-runner")
+}
+
+/// `cordon ARGS...`, with the runner found next to it as a user would have it.
+fn cordon<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut cmd = Command::new(cordon_path());
+    cmd.args(args).env_remove("CORDON_RUNNER").env_remove("CORDON_LOG");
+    cmd
+}
+
+/// `cordon run --policy full-access [EXTRA...] -- CMD...`
+fn run_cmd(extra: &[&str], command: &[&str]) -> Command {
+    let mut args = vec!["run", FULL];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(command);
+    cordon(args)
+}
+
+#[derive(Debug)]
+struct Finished {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    elapsed: Duration,
+}
+
+impl Finished {
+    fn code(&self) -> i32 {
+        self.status
+            .code()
+            .unwrap_or_else(|| panic!("cordon itself died: {:?}\n{}", self.status, self.describe()))
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+
+    fn describe(&self) -> String {
+        format!("status: {:?}\nstdout: {:?}\nstderr: {:?}", self.status, self.stdout(), self.stderr())
+    }
+
+    #[track_caller]
+    fn assert_code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code(), expected, "unexpected exit code\n{}", self.describe());
+        self
+    }
+
+    /// A failure message on stderr: one that starts with `prefix` and
+    /// mentions each of `words`.
+    #[track_caller]
+    fn assert_message(&self, prefix: &str, words: &[&str]) -> &Self {
+        let stderr = self.stderr();
+        assert!(stderr.starts_with(prefix), "stderr should start with {prefix:?}\n{}", self.describe());
+        for word in words {
+            assert!(stderr.contains(word), "stderr should mention {word:?}\n{}", self.describe());
+        }
+        self
+    }
+}
+
+/// Kills `child` and fails the test.
+fn kill_and_fail(child: &mut Child, what: &str) -> ! {
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("{what} did not finish within {DEADLINE:?}; killed it");
+}
+
+/// Waits for `child` until `deadline`; kills it and fails the test after.
+fn wait_until(child: &mut Child, deadline: Instant, what: &str) -> ExitStatus {
+    loop {
+        match child.try_wait().expect("waiting for the child") {
+            Some(status) => return status,
+            None if Instant::now() >= deadline => kill_and_fail(child, what),
+            None => thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Reads `source` to the end on a thread.
+fn collect(mut source: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut data = Vec::new();
+        let _ = source.read_to_end(&mut data);
+        let _ = tx.send(data);
+    });
+    rx
+}
+
+/// Runs `cmd` with `stdin` (or /dev/null) and captures its output, within
+/// [`DEADLINE`].
+fn run_with(mut cmd: Command, stdin: Option<Vec<u8>>) -> Finished {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let deadline = start + DEADLINE;
+    let mut child = cmd.spawn().expect("starting cordon");
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        // Dropping the pipe at the end is the EOF.
+        thread::spawn(move || {
+            let _ = pipe.write_all(&data);
+        });
+    }
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    let status = wait_until(&mut child, deadline, "cordon");
+    let elapsed = start.elapsed();
+    let grace = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(5));
+    let stdout = stdout.recv_timeout(grace).expect("cordon's stdout still open after it exited");
+    let stderr = stderr.recv_timeout(grace).expect("cordon's stderr still open after it exited");
+    Finished { status, stdout, stderr, elapsed }
+}
+
+fn run(cmd: Command) -> Finished {
+    run_with(cmd, None)
+}
+
+fn json_of(finished: &Finished) -> serde_json::Value {
+    let stdout = finished.stdout();
+    assert_eq!(
+        stdout.matches('\n').count(),
+        1,
+        "--json prints exactly one line, the JSON object\n{}",
+        finished.describe()
+    );
+    let value: serde_json::Value = serde_json::from_str(stdout.trim_end())
+        .unwrap_or_else(|e| panic!("stdout is not one JSON value: {e}\n{}", finished.describe()));
+    assert!(value.is_object(), "not a JSON object: {value}");
+    for key in ["exit_code", "signal", "timed_out", "duration_ms", "stdout", "stderr"] {
+        assert!(value.get(key).is_some(), "missing {key:?} in {value}");
+    }
+    value
+}
+
+/// A regular file that is not executable (mode 0600).
+fn non_executable_file() -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().prefix("cordon-noexec-").tempfile().unwrap();
+    file.write_all(b"#!/bin/sh\necho should-not-run\n").unwrap();
+    file.flush().unwrap();
+    file
+}
+
+// ---------------------------------------------------------------------------
+// Exit codes of `cordon run`
+// ---------------------------------------------------------------------------
+
+#[test]
+fn run_exits_with_the_commands_exit_code() {
+    run(run_cmd(&[], &["sh", "-c", "exit 3"])).assert_code(3);
+    run(run_cmd(&[], &["true"])).assert_code(0);
+}
+
+#[test]
+fn run_exits_128_plus_n_when_the_command_is_killed_by_signal_n() {
+    run(run_cmd(&[], &["sh", "-c", "kill -9 $$"])).assert_code(137);
+    run(run_cmd(&[], &["sh", "-c", "kill -TERM $$"])).assert_code(143);
+}
+
+#[test]
+fn run_exits_124_on_timeout_and_returns_promptly() {
+    let finished = run(run_cmd(&["--timeout", "300ms"], &["sleep", "10"]));
+    finished.assert_code(124);
+    assert!(finished.elapsed < Duration::from_secs(5), "took {:?} for a 300ms timeout", finished.elapsed);
+}
+
+#[test]
+fn run_exits_126_for_a_file_that_is_not_executable() {
+    let file = non_executable_file();
+    let path = file.path().to_str().unwrap();
+    let finished = run(run_cmd(&[], &[path]));
+    finished.assert_code(126).assert_message("cordon:", &[path, "not executable"]);
+    assert!(finished.stdout.is_empty(), "{}", finished.describe());
+}
+
+#[test]
+fn run_exits_126_for_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    run(run_cmd(&[], &[path])).assert_code(126).assert_message("cordon:", &[path]);
+}
+
+#[test]
+fn run_exits_127_for_a_command_not_on_path() {
+    run(run_cmd(&[], &["cordon-no-such-command-xyz"]))
+        .assert_code(127)
+        .assert_message("cordon:", &["cordon-no-such-command-xyz", "not found"]);
+}
+
+#[test]
+fn run_exits_127_for_a_nonexistent_absolute_path() {
+    run(run_cmd(&[], &["/nonexistent/cordon-test/binary"]))
+        .assert_code(127)
+        .assert_message("cordon:", &["/nonexistent/cordon-test/binary"]);
+}
+
+#[test]
+fn run_refuses_every_policy_but_full_access_with_125() {
+    // No --policy at all: the default (workspace-write) is refused too.
+    let finished = run(cordon(["run", "--", "true"]));
+    finished.assert_code(125).assert_message("cordon:", &["workspace-write", "full-access"]);
+    assert!(finished.stdout.is_empty());
+    for policy in ["read-only", "workspace-write"] {
+        let finished = run(cordon(["run", "--policy", policy, "--", "sh", "-c", "echo ran"]));
+        finished.assert_code(125).assert_message("cordon:", &[policy, "full-access"]);
+        assert!(finished.stdout.is_empty(), "the command must not run\n{}", finished.describe());
+    }
+}
+
+#[test]
+fn run_exits_125_for_a_nonexistent_cwd() {
+    run(run_cmd(&["--cwd", "/nonexistent/cordon-test-dir"], &["true"]))
+        .assert_code(125)
+        .assert_message("cordon:", &["/nonexistent/cordon-test-dir"]);
+}
+
+// Usage errors come from the argument parser, whose messages start with
+// "error:" rather than "cordon:".
+#[test]
+fn run_exits_125_for_a_malformed_timeout() {
+    let finished = run(run_cmd(&["--timeout", "2x"], &["true"]));
+    finished.assert_code(125).assert_message("error:", &["--timeout", "2x"]);
+}
+
+#[test]
+fn run_exits_125_for_a_malformed_env() {
+    let finished = run(run_cmd(&["--env", "NOEQUALS"], &["true"]));
+    finished.assert_code(125).assert_message("error:", &["--env", "NOEQUALS", "KEY=VALUE"]);
+}
+
+// ---------------------------------------------------------------------------
+// Versions
+// ---------------------------------------------------------------------------
+
+#[test]
+fn version_flags_print_the_program_name_and_version() {
+    let version = env!("CARGO_PKG_VERSION");
+    let finished = run(cordon(["--version"]));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout().trim_end(), format!("cordon {version}"));
+
+    let runner = runner_path();
+    assert!(runner.is_file(), "{} is missing: build the workspace first", runner.display());
+    let mut cmd = Command::new(runner);
+    cmd.arg("--version");
+    let finished = run(cmd);
+    finished.assert_code(0);
+    assert_eq!(finished.stdout().trim_end(), format!("cordon-runner {version}"));
+}
+
+// ---------------------------------------------------------------------------
+// Streams, stdin, environment, working directory
+// ---------------------------------------------------------------------------
+
+#[test]
+fn run_streams_stdout_and_stderr_separately() {
+    let finished = run(run_cmd(&[], &["sh", "-c", "echo out; echo err >&2"]));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "out\n", "{}", finished.describe());
+    assert_eq!(finished.stderr(), "err\n", "{}", finished.describe());
+}
+
+#[test]
+fn run_forwards_stdin_to_the_command() {
+    let finished = run_with(run_cmd(&[], &["cat"]), Some(b"line1\nline2\n".to_vec()));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "line1\nline2\n", "{}", finished.describe());
+}
+
+#[test]
+fn run_forwards_large_stdin_and_its_eof() {
+    let data: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let finished = run_with(run_cmd(&[], &["wc", "-c"]), Some(data));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout().trim(), "100000", "{}", finished.describe());
+}
+
+#[test]
+fn run_passes_env_options_to_the_command() {
+    let finished =
+        run(run_cmd(&["--env", "KEY=some value=with equals"], &["sh", "-c", "printf %s \"$KEY\""]));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "some value=with equals");
+}
+
+#[test]
+fn run_inherits_cordons_environment() {
+    let mut cmd = run_cmd(&[], &["sh", "-c", "printf %s \"$CORDON_TEST_INHERITED\""]);
+    cmd.env("CORDON_TEST_INHERITED", "from-the-parent");
+    let finished = run(cmd);
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "from-the-parent");
+}
+
+#[test]
+fn run_uses_cwd_as_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = dir.path().canonicalize().unwrap();
+    let finished = run(run_cmd(&["--cwd", dir.path().to_str().unwrap()], &["pwd"]));
+    finished.assert_code(0);
+    assert_eq!(PathBuf::from(finished.stdout().trim_end()), expected, "{}", finished.describe());
+}
+
+// ---------------------------------------------------------------------------
+// --json
+// ---------------------------------------------------------------------------
+
+#[test]
+fn json_reports_a_normal_exit_with_both_streams() {
+    let finished = run(run_cmd(&["--json"], &["sh", "-c", "echo out; echo err >&2; exit 2"]));
+    finished.assert_code(2);
+    let v = json_of(&finished);
+    assert_eq!(v["exit_code"], 2, "{v}");
+    assert_eq!(v["signal"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["timed_out"], false, "{v}");
+    assert!(v["duration_ms"].is_u64(), "{v}");
+    assert_eq!(v["stdout"], "out\n", "{v}");
+    assert_eq!(v["stderr"], "err\n", "{v}");
+    assert!(v.get("error").is_none(), "{v}");
+}
+
+#[test]
+fn json_reports_a_signal_death() {
+    let finished = run(run_cmd(&["--json"], &["sh", "-c", "kill -9 $$"]));
+    finished.assert_code(137);
+    let v = json_of(&finished);
+    assert_eq!(v["exit_code"], 137, "{v}");
+    assert_eq!(v["signal"], 9, "{v}");
+    assert_eq!(v["timed_out"], false, "{v}");
+}
+
+#[test]
+fn json_reports_a_timeout() {
+    let finished = run(run_cmd(&["--json", "--timeout", "300ms"], &["sleep", "10"]));
+    finished.assert_code(124);
+    assert!(finished.elapsed < Duration::from_secs(5), "took {:?}", finished.elapsed);
+    let v = json_of(&finished);
+    assert_eq!(v["exit_code"], 124, "{v}");
+    assert_eq!(v["timed_out"], true, "{v}");
+    let ms = v["duration_ms"].as_u64().unwrap();
+    assert!((250..5000).contains(&ms), "duration_ms {ms} for a 300ms timeout");
+}
+
+#[test]
+fn json_reports_a_command_not_found() {
+    let finished = run(run_cmd(&["--json"], &["cordon-no-such-command-xyz"]));
+    finished.assert_code(127);
+    let v = json_of(&finished);
+    assert_eq!(v["exit_code"], 127, "{v}");
+    assert_eq!(v["error"]["kind"], "not_found", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("cordon-no-such-command-xyz"), "{v}");
+}
+
+// ---------------------------------------------------------------------------
+// --tty
+// ---------------------------------------------------------------------------
+
+#[test]
+fn tty_runs_the_command_on_a_terminal() {
+    let finished = run(run_cmd(&["--tty"], &["sh", "-c", "test -t 0 && test -t 1 && echo tty"]));
+    finished.assert_code(0);
+    assert!(finished.stdout().contains("tty"), "{}", finished.describe());
+}
+
+// ---------------------------------------------------------------------------
+// --bootstrap request-file
+// ---------------------------------------------------------------------------
+
+fn request_file(extra: &[&str], command: &[&str]) -> Command {
+    let mut args = vec!["--bootstrap", "request-file"];
+    args.extend_from_slice(extra);
+    run_cmd(&args, command)
+}
+
+#[test]
+fn request_file_exit_codes() {
+    run(request_file(&[], &["sh", "-c", "exit 3"])).assert_code(3);
+    run(request_file(&[], &["true"])).assert_code(0);
+    run(request_file(&[], &["sh", "-c", "kill -9 $$"])).assert_code(137);
+
+    let finished = run(request_file(&["--timeout", "300ms"], &["sleep", "10"]));
+    finished.assert_code(124);
+    assert!(finished.elapsed < Duration::from_secs(5), "took {:?}", finished.elapsed);
+
+    run(request_file(&[], &["cordon-no-such-command-xyz"]))
+        .assert_code(127)
+        .assert_message("cordon", &["cordon-no-such-command-xyz", "not found"]);
+
+    let file = non_executable_file();
+    let path = file.path().to_str().unwrap();
+    run(request_file(&[], &[path])).assert_code(126).assert_message("cordon", &[path, "not executable"]);
+}
+
+#[test]
+fn request_file_passes_stdout_stderr_and_stdin_through() {
+    let finished = run(request_file(&[], &["sh", "-c", "echo out; echo err >&2"]));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "out\n", "{}", finished.describe());
+    assert_eq!(finished.stderr(), "err\n", "{}", finished.describe());
+
+    let finished = run_with(request_file(&[], &["cat"]), Some(b"line1\nline2\n".to_vec()));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "line1\nline2\n", "{}", finished.describe());
+}
+
+#[test]
+fn request_file_refuses_json_with_125() {
+    let finished = run(request_file(&["--json"], &["sh", "-c", "echo ran"]));
+    finished.assert_code(125).assert_message("cordon:", &["--json"]);
+    assert!(finished.stdout.is_empty(), "the command must not run\n{}", finished.describe());
+}
+
+// ---------------------------------------------------------------------------
+// cordon shell, on a pseudo-terminal the test owns
+// ---------------------------------------------------------------------------
+
+nix::ioctl_write_int_bad!(set_controlling_terminal, nix::libc::TIOCSCTTY);
+
+/// A `cordon` on a fresh pseudo-terminal: the slave is its stdin, stdout,
+/// stderr and controlling terminal.
+struct PtySession {
+    child: Child,
+    master: std::fs::File,
+    slave: Option<OwnedFd>,
+    output: Arc<Mutex<Vec<u8>>>,
+    reader: mpsc::Receiver<()>,
+    deadline: Instant,
+    /// The terminal's settings before cordon started.
+    initial: Termios,
+}
+
+impl PtySession {
+    fn start(mut cmd: Command, rows: u16, cols: u16) -> PtySession {
+        let size = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let pty = openpty(Some(&size), None).expect("openpty");
+        for fd in [&pty.master, &pty.slave] {
+            fcntl(fd.as_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).unwrap();
+        }
+        let initial = tcgetattr(&pty.slave).expect("tcgetattr before");
+        cmd.stdin(Stdio::from(pty.slave.try_clone().unwrap()))
+            .stdout(Stdio::from(pty.slave.try_clone().unwrap()))
+            .stderr(Stdio::from(pty.slave.try_clone().unwrap()));
+        // SAFETY: only async-signal-safe calls (setsid, ioctl) between fork
+        // and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()?;
+                set_controlling_terminal(0, 0)?;
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("starting cordon on a pty");
+        // Close our copies of the child's stdio.
+        drop(cmd);
+
+        let master = std::fs::File::from(pty.master);
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let (done, reader) = mpsc::channel();
+        let mut source = master.try_clone().unwrap();
+        let sink = Arc::clone(&output);
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // EOF, or EIO once every slave descriptor is closed.
+            while let Ok(n) = source.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+            let _ = done.send(());
+        });
+        PtySession {
+            child,
+            master,
+            slave: Some(pty.slave),
+            output,
+            reader,
+            deadline: Instant::now() + DEADLINE,
+            initial,
+        }
+    }
+
+    fn slave(&self) -> &OwnedFd {
+        self.slave.as_ref().unwrap()
+    }
+
+    fn output(&self) -> String {
+        String::from_utf8_lossy(&self.output.lock().unwrap()).into_owned()
+    }
+
+    /// Waits for cordon to exit; kills it and fails the test, showing the
+    /// output so far, past the deadline.
+    fn wait(&mut self) -> ExitStatus {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for cordon") {
+                return status;
+            }
+            if Instant::now() >= self.deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("cordon did not exit in time; killed it. Terminal output: {:?}", self.output());
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// After cordon exited: waits for the output to contain `expected` (it
+    /// may still sit in the terminal), closes our slave and waits for the
+    /// reader to see the end. Returns all the output.
+    fn drain(&mut self, expected: &str) -> String {
+        let settle = Instant::now() + Duration::from_secs(5);
+        while !self.output().contains(expected) && Instant::now() < settle {
+            thread::sleep(Duration::from_millis(10));
+        }
+        self.slave = None;
+        let grace = self.deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(5));
+        // A descendant still holding the slave open would keep it blocked.
+        self.reader.recv_timeout(grace).expect("the terminal still open after cordon exited");
+        self.output()
+    }
+}
+
+impl Drop for PtySession {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+#[ignore = "bug: cordon hangs after the command exits while its stdin is a terminal with no pending \
+            input (the tokio runtime dropped in main.rs execute() waits for the blocked stdin read)"]
+fn shell_runs_on_a_terminal_of_the_same_size_and_restores_its_settings() {
+    let mut session =
+        PtySession::start(cordon(["shell", FULL, "--", "sh", "-c", "stty size; exit 5"]), 33, 101);
+    let before = session.initial.clone();
+    assert!(before.local_flags.contains(LocalFlags::ICANON | LocalFlags::ECHO), "a cooked terminal to start");
+    let status = session.wait();
+    let after = tcgetattr(session.slave()).expect("tcgetattr after");
+    let output = session.drain("33 101");
+    assert!(output.contains("33 101"), "stty size should print the terminal's size; output: {output:?}");
+    assert_eq!(status.code(), Some(5), "exit status {status:?}; output: {output:?}");
+    assert_eq!(after.local_flags, before.local_flags, "local flags not restored");
+    assert_eq!(after.input_flags, before.input_flags, "input flags not restored");
+    assert_eq!(after.output_flags, before.output_flags, "output flags not restored");
+}
+
+#[test]
+#[ignore = "bug: cordon hangs after the command exits while its stdin is a terminal with no pending \
+            input (the tokio runtime dropped in main.rs execute() waits for the blocked stdin read)"]
+fn shell_without_a_command_runs_the_users_shell() {
+    let mut cmd = cordon(["shell", FULL]);
+    cmd.env("SHELL", "/bin/sh");
+    let mut session = PtySession::start(cmd, 24, 80);
+    session.master.write_all(b"echo marker-$((40+2)); exit 9\n").unwrap();
+    let status = session.wait();
+    let output = session.drain("marker-42");
+    assert!(output.contains("marker-42"), "the shell should run the input; output: {output:?}");
+    assert_eq!(status.code(), Some(9), "exit status {status:?}; output: {output:?}");
+}
+
+#[test]
+#[ignore = "bug: cordon hangs after the command exits while its stdin is a terminal with no pending \
+            input (the tokio runtime dropped in main.rs execute() waits for the blocked stdin read)"]
+fn run_exits_when_its_stdin_is_an_idle_terminal() {
+    let mut session = PtySession::start(cordon(["run", FULL, "--", "sh", "-c", "echo done; exit 4"]), 24, 80);
+    session.deadline = Instant::now() + Duration::from_secs(10);
+    let status = session.wait();
+    let output = session.drain("done");
+    assert!(output.contains("done"), "output: {output:?}");
+    assert_eq!(status.code(), Some(4), "exit status {status:?}; output: {output:?}");
+}

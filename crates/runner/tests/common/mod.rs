@@ -1,0 +1,196 @@
+//! Helpers shared by the runner's integration tests. Every test starts the
+//! real `cordon-runner` binary and speaks to it through the client library or
+//! directly on the wire.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+use cordon::{LaunchOptions, Policy, Sandbox};
+use cordon_ipc::{
+    DEFAULT_MAX_FRAME, FrameReader, FrameWriter, Hello, Message, SUPPORTED_VERSIONS, TOKEN_ENV,
+};
+use sha2::{Digest, Sha256};
+
+pub const RUNNER: &str = env!("CARGO_BIN_EXE_cordon-runner");
+
+/// No test may hang: everything async runs under this bound.
+pub const TEST_DEADLINE: Duration = Duration::from_secs(60);
+
+pub async fn bounded<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(TEST_DEADLINE, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("{what}: did not finish within {TEST_DEADLINE:?}"),
+    }
+}
+
+pub fn options() -> LaunchOptions {
+    LaunchOptions::new(Policy::FullAccess).runner(RUNNER)
+}
+
+pub async fn launch() -> Sandbox {
+    Sandbox::launch(options()).await.expect("launch the runner")
+}
+
+/// Whether `pid` is gone (no such process, or a zombie nobody reaped yet).
+pub fn is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => {
+            let after = &stat[stat.rfind(')').unwrap() + 1..];
+            after.split_whitespace().next() == Some("Z")
+        }
+    }
+}
+
+/// Waits up to 10 s for `pid` to be gone.
+pub fn wait_gone(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if is_gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Waits up to 10 s for a file to hold a pid.
+pub fn read_pid_file(path: &Path) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(pid) = text.trim().parse()
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no pid in {}", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), fast in debug builds.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A temp dir holding `data` in a file; returns the dir, the path and the
+/// data's SHA-256.
+pub fn data_file(data: &[u8]) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.bin");
+    std::fs::File::create(&path).unwrap().write_all(data).unwrap();
+    (dir, path, Sha256::digest(data).to_vec())
+}
+
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    Sha256::digest(data).to_vec()
+}
+
+/// A runner spoken to directly on the wire, over a socketpair (fd 3).
+pub struct RawRunner {
+    pub child: Child,
+    pub reader: FrameReader<UnixStream>,
+    pub writer: FrameWriter<UnixStream>,
+    pub token: String,
+}
+
+impl RawRunner {
+    /// Starts the runner; no handshake yet.
+    pub fn start(token: &str) -> RawRunner {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let theirs = OwnedFd::from(theirs);
+        let raw = theirs.as_raw_fd();
+        let mut command = StdCommand::new(RUNNER);
+        command
+            .args(["--ipc-fd", "3", "--policy-json", "\"full-access\""])
+            .env(TOKEN_ENV, token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        // SAFETY: dup2 is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                if nix::libc::dup2(raw, 3) == 3 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+            });
+        }
+        let child = command.spawn().unwrap();
+        drop(theirs);
+        ours.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let reader = FrameReader::new(ours.try_clone().unwrap(), DEFAULT_MAX_FRAME);
+        let writer = FrameWriter::new(ours, DEFAULT_MAX_FRAME);
+        RawRunner { child, reader, writer, token: token.to_string() }
+    }
+
+    /// Starts the runner and completes the handshake.
+    pub fn connect() -> RawRunner {
+        let mut runner = RawRunner::start("raw-token");
+        runner.send(&Message::Hello(Hello {
+            versions: SUPPORTED_VERSIONS,
+            token: runner.token.clone(),
+            max_frame: DEFAULT_MAX_FRAME,
+            window: cordon_ipc::DEFAULT_WINDOW,
+        }));
+        match runner.recv() {
+            Some(Message::HelloAck(_)) => runner,
+            other => panic!("expected HelloAck, got {other:?}"),
+        }
+    }
+
+    pub fn send(&mut self, message: &Message) {
+        self.writer.write_message(message).unwrap();
+    }
+
+    pub fn recv(&mut self) -> Option<Message> {
+        self.reader.read_message().expect("read a frame")
+    }
+
+    /// Waits up to 10 s for the runner to exit; its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the runner did not exit within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for RawRunner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn spawn_msg(id: u64, argv: &[&str]) -> Message {
+    Message::Spawn(cordon_ipc::Spawn {
+        id,
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        cwd: None,
+        env: std::env::vars().collect(),
+        tty: None,
+        stdin: false,
+        timeout_ms: None,
+    })
+}

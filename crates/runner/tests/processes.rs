@@ -1,0 +1,460 @@
+//! Process control through the client library against the real runner:
+//! pipes and PTYs, stdin, resize, signals, tree kill, timeouts, many
+//! processes, large and binary output, flow control.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use cordon::{Command, Error, Event, ProcessState, Signal, Size, SpawnErrorKind, Stream};
+
+/// Reads events until `needle` shows up in the process's output; returns
+/// all output read so far.
+async fn read_until(process: &mut cordon::Process, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        match process.next_event().await.expect("event") {
+            Some(Event::Output { data, .. }) => {
+                seen.push_str(&String::from_utf8_lossy(&data));
+                if seen.contains(needle) {
+                    return seen;
+                }
+            }
+            Some(Event::Error { message, .. }) => panic!("runner error: {message}"),
+            Some(Event::Exited(status)) => panic!("exited ({status:?}) before {needle:?}; output: {seen:?}"),
+            None => panic!("no more events before {needle:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn stdout_and_stderr_stay_separate() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let script = "for i in 1 2 3; do echo out$i; echo err$i >&2; done";
+        let out = sandbox.run(Command::new("sh").args(["-c", script])).await.unwrap();
+        assert_eq!(out.stdout, b"out1\nout2\nout3\n");
+        assert_eq!(out.stderr, b"err1\nerr2\nerr3\n");
+        assert!(out.status.success());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn output_arrives_in_order_and_before_exited() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let mut p = sandbox.spawn(Command::new("seq").args(["1", "50000"])).await.unwrap();
+        let mut text = Vec::new();
+        let status = loop {
+            match p.next_event().await.unwrap() {
+                Some(Event::Output { stream, data }) => {
+                    assert_eq!(stream, Stream::Stdout);
+                    text.extend_from_slice(&data);
+                }
+                Some(Event::Exited(status)) => break status,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert!(status.success());
+        assert!(p.next_event().await.unwrap().is_none(), "nothing may follow Exited");
+        let expected: String = (1..=50000).map(|i| format!("{i}\n")).collect();
+        assert_eq!(String::from_utf8(text).unwrap(), expected);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn output_written_just_before_exit_is_not_lost() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        for round in 0..20 {
+            let out = sandbox.run(Command::new("sh").args(["-c", "echo last-words"])).await.unwrap();
+            assert_eq!(out.stdout, b"last-words\n", "round {round}");
+            let out = sandbox
+                .run(Command::new("sh").args(["-c", "echo last-words"]).tty(Size::default()))
+                .await
+                .unwrap();
+            assert_eq!(out.stdout, b"last-words\r\n", "pty round {round}");
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn stdin_over_time_and_eof_in_pipe_mode() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let mut cat = sandbox.spawn(Command::new("cat").stdin(true)).await.unwrap();
+        for i in 0..5 {
+            cat.write_stdin(format!("line {i}\n")).await.unwrap();
+            read_until(&mut cat, &format!("line {i}\n")).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        cat.close_stdin().await.unwrap();
+        let status = cat.wait().await.unwrap();
+        assert_eq!(status.code, Some(0), "cat exits on EOF");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn stdin_over_time_and_eof_in_pty_mode() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let mut cat = sandbox.spawn(Command::new("cat").tty(Size::default())).await.unwrap();
+        cat.write_stdin("hello\n").await.unwrap();
+        // The terminal echoes the line, then cat writes it back.
+        let seen = read_until(&mut cat, "hello\r\nhello\r\n").await;
+        assert_eq!(seen, "hello\r\nhello\r\n");
+        // A partial line, then EOF: the first VEOF ends the line, the second
+        // is end of file.
+        cat.write_stdin("tail").await.unwrap();
+        cat.close_stdin().await.unwrap();
+        let out = cat.output().await.unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("tail"), "{:?}", out.stdout);
+        assert_eq!(out.status.code, Some(0), "cat exits on the terminal's EOF");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn pipe_process_without_stdin_reads_eof() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let out = sandbox.run(Command::new("cat")).await.unwrap();
+        assert!(out.status.success());
+        assert!(out.stdout.is_empty());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn pty_has_the_initial_size_and_resize_is_seen_by_the_child() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let script = "stty size; trap 'echo winch; stty size' WINCH; echo ready; \
+                      while :; do sleep 0.02; done";
+        let mut sh = sandbox
+            .spawn(Command::new("sh").args(["-c", script]).tty(Size { rows: 30, cols: 100 }))
+            .await
+            .unwrap();
+        let seen = read_until(&mut sh, "ready").await;
+        assert!(seen.contains("30 100"), "initial size: {seen:?}");
+        sh.resize(Size { rows: 50, cols: 132 }).await.unwrap();
+        let seen = read_until(&mut sh, "50 132").await;
+        assert!(seen.contains("winch"), "SIGWINCH: {seen:?}");
+        sh.terminate().await.unwrap();
+        sh.wait().await.unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn resize_of_a_pipe_process_is_refused() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let p = sandbox.spawn(Command::new("sleep").arg("10")).await.unwrap();
+        assert!(matches!(p.resize(Size::default()).await, Err(Error::Request { .. })));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn each_signal_reaches_the_process() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        for (signal, number) in
+            [(Signal::Interrupt, 2), (Signal::Terminate, 15), (Signal::Kill, 9), (Signal::Hangup, 1)]
+        {
+            let mut p = sandbox.spawn(Command::new("sleep").arg("30")).await.unwrap();
+            p.signal(signal).await.unwrap();
+            let status = p.wait().await.unwrap();
+            assert_eq!(status.signal, Some(number), "{signal:?}");
+            assert_eq!(status.exit_code(), 128 + number);
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn interrupt_on_a_pty_reaches_the_foreground_job_and_a_trap_runs() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let script = "trap 'echo got-int; exit 7' INT; echo ready; while :; do sleep 0.05; done";
+        let mut sh =
+            sandbox.spawn(Command::new("sh").args(["-c", script]).tty(Size::default())).await.unwrap();
+        read_until(&mut sh, "ready").await;
+        sh.signal(Signal::Interrupt).await.unwrap();
+        let out = sh.output().await.unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("got-int"));
+        assert_eq!(out.status.code, Some(7));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn terminate_kills_a_setsid_double_forked_grandchild() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("daemon.pid");
+        // The subshell forks and exits (double fork); the daemon leaves the
+        // session with setsid.
+        let script = format!(
+            "(setsid sh -c 'sleep 300 & echo $! > {}; exit 0' &); echo started; sleep 300",
+            pid_file.display()
+        );
+        let mut p = sandbox.spawn(Command::new("sh").args(["-c", &script])).await.unwrap();
+        read_until(&mut p, "started").await;
+        let daemon = read_pid_file(&pid_file);
+        assert!(!is_gone(daemon), "the daemon runs");
+        let sid = std::fs::read_to_string(format!("/proc/{daemon}/stat")).unwrap();
+        let fields: Vec<&str> = sid[sid.rfind(')').unwrap() + 2..].split(' ').collect();
+        assert_ne!(fields[3], p.pid().to_string(), "the daemon left the process's session");
+        p.terminate().await.unwrap();
+        let status = p.wait().await.unwrap();
+        assert_eq!(status.signal, Some(9));
+        assert!(wait_gone(daemon), "the setsid'ed grandchild {daemon} survived Terminate");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn timeout_kills_the_tree_and_reports_timed_out() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child.pid");
+        let script = format!("sleep 300 & echo $! > {}; wait", pid_file.display());
+        let started = std::time::Instant::now();
+        let mut p = sandbox
+            .spawn(Command::new("sh").args(["-c", &script]).timeout(Duration::from_millis(500)))
+            .await
+            .unwrap();
+        let grandchild = read_pid_file(&pid_file);
+        let status = p.wait().await.unwrap();
+        assert!(status.timed_out);
+        assert_eq!(status.exit_code(), 124);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(wait_gone(grandchild), "the timed-out tree's child {grandchild} survived");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn sixty_four_processes_at_once_on_one_runner() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let mut processes = Vec::new();
+        for i in 0..64 {
+            let script = format!("echo start-{i}; read x; echo end-{i}-$x >&2");
+            processes
+                .push(sandbox.spawn(Command::new("sh").args(["-c", &script]).stdin(true)).await.unwrap());
+        }
+        let listed = sandbox.list().await.unwrap();
+        assert_eq!(listed.len(), 64, "all 64 are live at once");
+        assert!(listed.iter().all(|p| p.running));
+        for (i, p) in processes.iter().enumerate() {
+            p.write_stdin(format!("{}\n", i * 2)).await.unwrap();
+        }
+        let results = futures_util::future::join_all(processes.into_iter().map(|p| p.output())).await;
+        for (i, out) in results.into_iter().enumerate() {
+            let out = out.unwrap();
+            assert!(out.status.success());
+            assert_eq!(out.stdout, format!("start-{i}\n").as_bytes());
+            assert_eq!(out.stderr, format!("end-{i}-{}\n", i * 2).as_bytes());
+        }
+        assert!(sandbox.list().await.unwrap().is_empty());
+    })
+    .await
+}
+
+const HUNDRED_MIB: usize = 100 << 20;
+
+#[tokio::test]
+async fn hundred_mib_of_pipe_output_is_byte_exact() {
+    bounded("test", async {
+        let (_dir, path, digest) = data_file(&pseudo_random(HUNDRED_MIB, 1));
+        let sandbox = launch().await;
+        let out = sandbox.run(Command::new("cat").arg(path.to_str().unwrap())).await.unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), HUNDRED_MIB);
+        assert_eq!(sha256(&out.stdout), digest);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn hundred_mib_of_pty_output_is_byte_exact() {
+    bounded("test", async {
+        let (_dir, path, digest) = data_file(&pseudo_random(HUNDRED_MIB, 2));
+        let sandbox = launch().await;
+        // Raw mode: the line discipline passes bytes through untouched.
+        let script = format!("stty raw -echo; cat {}", path.display());
+        let out = sandbox.run(Command::new("sh").args(["-c", &script]).tty(Size::default())).await.unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), HUNDRED_MIB);
+        assert_eq!(sha256(&out.stdout), digest);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn binary_output_is_byte_exact() {
+    bounded("test", async {
+        let data: Vec<u8> = (0..=255u8).cycle().take(256 * 64).collect();
+        let (_dir, path, _) = data_file(&data);
+        let sandbox = launch().await;
+        let out = sandbox.run(Command::new("cat").arg(path.to_str().unwrap())).await.unwrap();
+        assert_eq!(out.stdout, data);
+        let script = format!("cat {} >&2", path.display());
+        let out = sandbox.run(Command::new("sh").args(["-c", &script])).await.unwrap();
+        assert_eq!(out.stderr, data);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_consumer_that_stops_reading_one_process_does_not_stall_another() {
+    bounded("test", async {
+        let data = pseudo_random(8 << 20, 3);
+        let (_dir, path, digest) = data_file(&data);
+        let sandbox = launch().await;
+        let mut stalled = sandbox.spawn(Command::new("cat").arg(path.to_str().unwrap())).await.unwrap();
+        // Nobody reads `stalled` while another process runs to its end.
+        let out = sandbox.run(Command::new("seq").args(["1", "100000"])).await.unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout.len(), (1..=100000).map(|i: u32| i.to_string().len() + 1).sum::<usize>());
+        // The stalled process is bounded by its window, not buffered.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        match stalled.status().await.unwrap() {
+            ProcessState::Running(status) => {
+                assert!(status.running);
+                assert_eq!(status.unacked_bytes, cordon_ipc::DEFAULT_WINDOW as u64, "window full, no more");
+            }
+            other => panic!("the unread process cannot have finished: {other:?}"),
+        }
+        // Reading resumes it, and nothing was lost.
+        let mut received = Vec::new();
+        loop {
+            match stalled.next_event().await.unwrap() {
+                Some(Event::Output { data, .. }) => received.extend_from_slice(&data),
+                Some(Event::Exited(status)) => {
+                    assert!(status.success());
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(sha256(&received), digest);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn spawn_failures_are_structured() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain.txt");
+        std::fs::write(&plain, "not a program").unwrap();
+        let cases = [
+            (Command::new("no-such-command-anywhere"), SpawnErrorKind::NotFound),
+            (Command::new("/no/such/path"), SpawnErrorKind::NotFound),
+            (Command::new(plain.to_str().unwrap()), SpawnErrorKind::NotExecutable),
+            (Command::new(dir.path().to_str().unwrap()), SpawnErrorKind::NotExecutable),
+            (Command::new("true").cwd("/no/such/dir"), SpawnErrorKind::BadCwd),
+            (Command::new("true").cwd(plain.clone()), SpawnErrorKind::BadCwd),
+            (Command::new("true").env("BAD\0NAME", "x"), SpawnErrorKind::InvalidRequest),
+        ];
+        for (command, expected) in cases {
+            let what = format!("{command:?}");
+            match sandbox.spawn(command).await {
+                Err(Error::Spawn { kind, message, .. }) => {
+                    assert_eq!(kind, expected, "{what}: {message}");
+                    assert!(!message.is_empty());
+                }
+                other => panic!("{what}: expected a spawn failure, got {other:?}"),
+            }
+        }
+        // The runner is still fine afterwards.
+        assert!(sandbox.run(Command::new("true")).await.unwrap().status.success());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn children_get_only_fds_0_1_2() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        for tty in [None, Some(Size::default())] {
+            let mut command = Command::new("sh").args(["-c", "ls /proc/$$/fd"]);
+            if let Some(size) = tty {
+                command = command.tty(size);
+            }
+            let out = sandbox.run(command).await.unwrap();
+            let fds: Vec<String> =
+                String::from_utf8_lossy(&out.stdout).split_whitespace().map(String::from).collect();
+            assert_eq!(fds, ["0", "1", "2"], "tty={tty:?}");
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_handshake_token_is_invisible_to_children() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let runner_pid = sandbox.info().pid;
+        // The child's own environment, and the runner's as /proc shows it.
+        let script = format!("env; tr '\\0' '\\n' < /proc/{runner_pid}/environ");
+        let out = sandbox.run(Command::new("sh").args(["-c", &script])).await.unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        for line in text.lines() {
+            if let Some(value) = line.strip_prefix("CORDON_RUNNER_TOKEN=") {
+                assert!(value.bytes().all(|b| b == b'0'), "token visible to a child: {line}");
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn status_and_list_report_live_processes() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let mut p = sandbox.spawn(Command::new("sleep").arg("30")).await.unwrap();
+        match p.status().await.unwrap() {
+            ProcessState::Running(s) => {
+                assert_eq!(s.pid, p.pid());
+                assert_eq!(s.argv, ["sleep", "30"]);
+                assert!(!s.tty);
+            }
+            other => panic!("{other:?}"),
+        }
+        let list = sandbox.list().await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].id, p.id());
+        p.terminate().await.unwrap();
+        let status = p.wait().await.unwrap();
+        assert_eq!(p.status().await.unwrap(), ProcessState::Exited(status));
+        assert!(matches!(p.write_stdin("x").await, Err(Error::Exited)));
+        assert!(sandbox.list().await.unwrap().is_empty());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dropping_a_process_kills_its_tree() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let p = sandbox.spawn(Command::new("sleep").arg("30")).await.unwrap();
+        let pid = p.pid();
+        drop(p);
+        assert!(tokio::task::spawn_blocking(move || wait_gone(pid)).await.unwrap());
+    })
+    .await
+}
