@@ -108,5 +108,9 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
         return request_file::run(&sandbox, &argv);
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(session::run(&sandbox, &argv, tty, mode))
+    let code = runtime.block_on(session::run(&sandbox, &argv, tty, mode));
+    // A read of cordon's stdin may still be blocked in a runtime thread; do
+    // not wait for it.
+    runtime.shutdown_background();
+    code
 }

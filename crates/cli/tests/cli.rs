@@ -569,8 +569,6 @@ impl Drop for PtySession {
 }
 
 #[test]
-#[ignore = "bug: cordon hangs after the command exits while its stdin is a terminal with no pending \
-            input (the tokio runtime dropped in main.rs execute() waits for the blocked stdin read)"]
 fn shell_runs_on_a_terminal_of_the_same_size_and_restores_its_settings() {
     let mut session =
         PtySession::start(cordon(["shell", FULL, "--", "sh", "-c", "stty size; exit 5"]), 33, 101);
@@ -587,8 +585,6 @@ fn shell_runs_on_a_terminal_of_the_same_size_and_restores_its_settings() {
 }
 
 #[test]
-#[ignore = "bug: cordon hangs after the command exits while its stdin is a terminal with no pending \
-            input (the tokio runtime dropped in main.rs execute() waits for the blocked stdin read)"]
 fn shell_without_a_command_runs_the_users_shell() {
     let mut cmd = cordon(["shell", FULL]);
     cmd.env("SHELL", "/bin/sh");
@@ -601,8 +597,6 @@ fn shell_without_a_command_runs_the_users_shell() {
 }
 
 #[test]
-#[ignore = "bug: cordon hangs after the command exits while its stdin is a terminal with no pending \
-            input (the tokio runtime dropped in main.rs execute() waits for the blocked stdin read)"]
 fn run_exits_when_its_stdin_is_an_idle_terminal() {
     let mut session = PtySession::start(cordon(["run", FULL, "--", "sh", "-c", "echo done; exit 4"]), 24, 80);
     session.deadline = Instant::now() + Duration::from_secs(10);

@@ -38,20 +38,36 @@ pub fn encode_frame(message: &Message, max_frame: u32) -> Result<Vec<u8>> {
 /// type this version does not know gives [`Error::UnknownMessage`]; anything
 /// else that is not a `Message` gives [`Error::Malformed`].
 pub fn decode_body(body: &[u8]) -> Result<Message> {
-    match rmp_serde::from_slice::<Message>(body) {
+    match decode_whole::<Message>(body) {
         Ok(message) => Ok(message),
         Err(err) => {
             // Tell "a message from a newer peer" apart from "garbage".
-            if let Ok(map) = rmp_serde::from_slice::<BTreeMap<String, IgnoredAny>>(body)
+            if let Ok(map) = decode_whole::<BTreeMap<String, IgnoredAny>>(body)
                 && map.len() == 1
                 && let Some(name) = map.keys().next()
                 && !Message::NAMES.contains(&name.as_str())
             {
                 return Err(Error::UnknownMessage(name.clone()));
             }
-            Err(Error::Malformed(err.to_string()))
+            Err(Error::Malformed(err))
         }
     }
+}
+
+/// The deepest nesting a valid message has is 5; anything much deeper is
+/// refused before it can exhaust the stack.
+const MAX_DEPTH: usize = 32;
+
+/// Decodes exactly one value that spans the whole body.
+fn decode_whole<'de, T: serde::Deserialize<'de>>(body: &[u8]) -> std::result::Result<T, String> {
+    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(body));
+    de.set_max_depth(MAX_DEPTH);
+    let value = T::deserialize(&mut de).map_err(|e| e.to_string())?;
+    let used = de.position();
+    if used != body.len() as u64 {
+        return Err(format!("{} bytes after the end of the message", body.len() as u64 - used));
+    }
+    Ok(value)
 }
 
 /// Checks a length prefix against the maximum, before anything is allocated.

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Identifies one process on one channel. Chosen by the parent, unique for
-/// the life of the channel.
+/// Identifies one process on one channel. Chosen by the parent, unique among
+/// the channel's live processes (an id may be reused once its `Exited` or
+/// `SpawnFailed` has arrived).
 pub type ProcessId = u64;
 
 /// One protocol message, in either direction.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{ArgGroup, Parser};
-use cordon_ipc::{DEFAULT_MAX_FRAME, TOKEN_ENV, oneshot::EXIT_CORDON_FAILED};
+use cordon_ipc::{DEFAULT_MAX_FRAME, MIN_MAX_FRAME, TOKEN_ENV, oneshot::EXIT_CORDON_FAILED};
 use cordon_runner::session::{self, SessionConfig};
 use cordon_sandbox::Policy;
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
@@ -33,7 +33,8 @@ struct Args {
     #[arg(long, value_name = "PID")]
     parent_pid: Option<u32>,
     /// The largest frame body to accept, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME)]
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME,
+          value_parser = clap::value_parser!(u32).range(MIN_MAX_FRAME as i64..))]
     max_frame: u32,
 }
 
@@ -71,21 +72,105 @@ fn serve(args: Args, token: Option<String>) -> anyhow::Result<()> {
     let sandbox = cordon_sandbox::enforce(&policy)?;
     let config = SessionConfig { token, max_frame: args.max_frame, sandbox };
 
+    // The channel's fds are adopted before the runtime opens fds of its own.
+    let channel = match args.ipc_fd {
+        Some(fd) => Channel::Socket(take_fd(fd)?),
+        None => Channel::Stdio(stdio_fds()?),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let ending = if let Some(fd) = args.ipc_fd {
-            let socket = take_fd(fd)?;
-            let stream = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(socket))
-                .context("--ipc-fd must be a connected unix socket")?;
-            let (reader, writer) = stream.into_split();
-            session::serve(reader, writer, config).await?
-        } else {
-            let (reader, writer) = stdio_channel()?;
-            session::serve(reader, writer, config).await?
-        };
+        let (reader, writer) = channel.into_async()?;
+        let ending = session::serve(reader, writer, config).await?;
         tracing::debug!(?ending, "runner exiting");
         Ok(())
     })
+}
+
+type BoxedReader = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+type BoxedWriter = Box<dyn tokio::io::AsyncWrite + Unpin + Send>;
+
+/// The fds that carry the channel, before they are handed to the runtime.
+enum Channel {
+    /// One connected socket (`--ipc-fd`).
+    Socket(OwnedFd),
+    /// Separate input and output (`--ipc-stdio`).
+    Stdio((OwnedFd, OwnedFd)),
+}
+
+impl Channel {
+    fn into_async(self) -> anyhow::Result<(BoxedReader, BoxedWriter)> {
+        match self {
+            Channel::Socket(fd) => {
+                let stream = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))
+                    .context("--ipc-fd must be a connected unix socket")?;
+                let (reader, writer) = stream.into_split();
+                Ok((Box::new(reader), Box::new(writer)))
+            }
+            Channel::Stdio((input, output)) => Ok((async_reader(input)?, async_writer(output)?)),
+        }
+    }
+}
+
+/// Adopts an inherited fd, marking it close-on-exec so children never see it.
+fn take_fd(fd: RawFd) -> anyhow::Result<OwnedFd> {
+    if fd < 3 {
+        bail!("--ipc-fd {fd}: the channel cannot be a standard stream (use --ipc-stdio)");
+    }
+    // SAFETY: only probes whether the number is an open fd.
+    fcntl(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, FcntlArg::F_GETFD)
+        .with_context(|| format!("--ipc-fd {fd} is not an open fd"))?;
+    // SAFETY: the fd is open (checked above) and nothing else in this
+    // process owns it: no other fd has been opened yet.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    fcntl(&owned, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+    set_nonblocking(&owned)?;
+    Ok(owned)
+}
+
+/// The runner's stdin/stdout as the channel. Both are duplicated (close on
+/// exec) and fd 1 is pointed at stderr, so a stray print can never corrupt
+/// the channel.
+fn stdio_fds() -> anyhow::Result<(OwnedFd, OwnedFd)> {
+    use std::os::fd::AsFd;
+    let input = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let output = std::io::stdout().as_fd().try_clone_to_owned()?;
+    nix::unistd::dup2_stdout(std::io::stderr())?;
+    Ok((input, output))
+}
+
+fn is_socket(fd: &OwnedFd) -> anyhow::Result<bool> {
+    let stat = nix::sys::stat::fstat(fd)?;
+    Ok(nix::sys::stat::SFlag::from_bits_truncate(stat.st_mode).contains(nix::sys::stat::SFlag::S_IFSOCK))
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> anyhow::Result<()> {
+    let flags = nix::fcntl::OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// A pipe or a socket (ssh and kubectl give either) as an async reader.
+fn async_reader(fd: OwnedFd) -> anyhow::Result<BoxedReader> {
+    if is_socket(&fd)? {
+        set_nonblocking(&fd)?;
+        let stream = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
+        return Ok(Box::new(stream));
+    }
+    let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)
+        .context("--ipc-stdio needs stdin to be a pipe or a socket")?;
+    Ok(Box::new(pipe))
+}
+
+/// A pipe or a socket as an async writer.
+fn async_writer(fd: OwnedFd) -> anyhow::Result<BoxedWriter> {
+    if is_socket(&fd)? {
+        set_nonblocking(&fd)?;
+        let stream = tokio::net::UnixStream::from_std(std::os::unix::net::UnixStream::from(fd))?;
+        return Ok(Box::new(stream));
+    }
+    let pipe = tokio::net::unix::pipe::Sender::from_owned_fd(fd)
+        .context("--ipc-stdio needs stdout to be a pipe or a socket")?;
+    Ok(Box::new(pipe))
 }
 
 /// Takes the handshake token out of the environment. Removing the variable
@@ -111,36 +196,4 @@ fn take_token() -> Option<String> {
         std::env::remove_var(TOKEN_ENV);
     }
     Some(token)
-}
-
-/// Adopts an inherited fd, marking it close-on-exec so children never see it.
-fn take_fd(fd: RawFd) -> anyhow::Result<OwnedFd> {
-    if fd < 3 {
-        bail!("--ipc-fd {fd}: the channel cannot be a standard stream (use --ipc-stdio)");
-    }
-    let flags = fcntl(unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }, FcntlArg::F_GETFD)
-        .with_context(|| format!("--ipc-fd {fd} is not an open fd"))?;
-    let _ = flags;
-    // SAFETY: the fd is open (checked above) and nothing else in this
-    // process owns it.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    fcntl(&owned, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
-    let std_socket = std::os::unix::net::UnixStream::from(owned.try_clone()?);
-    std_socket.set_nonblocking(true)?;
-    Ok(owned)
-}
-
-/// The runner's stdin/stdout as the channel. Both are duplicated (close on
-/// exec) and fd 1 is pointed at stderr, so a stray print can never corrupt
-/// the channel.
-fn stdio_channel() -> anyhow::Result<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::Sender)> {
-    use std::os::fd::AsFd;
-    let input = std::io::stdin().as_fd().try_clone_to_owned()?;
-    let output = std::io::stdout().as_fd().try_clone_to_owned()?;
-    nix::unistd::dup2_stdout(std::io::stderr())?;
-    let reader = tokio::net::unix::pipe::Receiver::from_owned_fd(input)
-        .context("--ipc-stdio needs stdin to be a pipe")?;
-    let writer = tokio::net::unix::pipe::Sender::from_owned_fd(output)
-        .context("--ipc-stdio needs stdout to be a pipe")?;
-    Ok((reader, writer))
 }

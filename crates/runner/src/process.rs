@@ -170,6 +170,7 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
         control: control_rx,
         exit_rx: exit,
         exit: None,
+        exited_after: None,
         timed_out: false,
         stdout,
         stderr,
@@ -206,6 +207,7 @@ struct ProcessTask {
     control: mpsc::UnboundedReceiver<Control>,
     exit_rx: oneshot::Receiver<ExitStatus>,
     exit: Option<ExitStatus>,
+    exited_after: Option<Duration>,
     timed_out: bool,
     stdout: Option<AsyncFd<OwnedFd>>,
     stderr: Option<AsyncFd<OwnedFd>>,
@@ -253,7 +255,8 @@ impl ProcessTask {
                 read = read_chunk(self.pty.as_ref(), budget), if self.pty_output_open && budget > 0 => {
                     self.on_read(Stream::Pty, read);
                 }
-                _ = sleep_until_opt(self.pty_quiet_until), if self.exit.is_some() && self.pty_output_open => {
+                // Quiet is only counted while the window lets us read.
+                _ = sleep_until_opt(self.pty_quiet_until), if self.exit.is_some() && self.pty_output_open && budget > 0 => {
                     self.pty_output_open = false;
                 }
                 written = write_some(input_fd, &self.pending_input), if input_fd.is_some() && !self.pending_input.is_empty() => {
@@ -262,7 +265,7 @@ impl ProcessTask {
             }
         }
         let exit = self.exit.expect("loop ends after exit");
-        let duration_ms = self.started.elapsed().as_millis() as u64;
+        let duration_ms = self.exited_after.unwrap_or_default().as_millis() as u64;
         let _ = self.cx.out.send(Message::Exited(Exited {
             id: self.id,
             code: exit.code,
@@ -270,7 +273,6 @@ impl ProcessTask {
             timed_out: self.timed_out,
             duration_ms,
         }));
-        self.state.lock().expect("process state lock").running = false;
         self.cx.table.lock().expect("process table lock").remove(&self.id);
     }
 
@@ -281,6 +283,9 @@ impl ProcessTask {
                     self.error(ErrorKind::Protocol, err.to_string());
                 }
                 self.state.lock().expect("process state lock").unacked = self.window.in_flight();
+                if self.exit.is_some() {
+                    self.pty_quiet_until = Some(TokioInstant::now() + PTY_QUIET_AFTER_EXIT);
+                }
             }
             Control::Stdin(data) => self.on_stdin(data),
             Control::CloseStdin => self.on_close_stdin(),
@@ -376,6 +381,8 @@ impl ProcessTask {
     fn on_exit(&mut self, status: ExitStatus) {
         tracing::debug!(?status, "exited");
         self.exit = Some(status);
+        self.exited_after = Some(self.started.elapsed());
+        self.state.lock().expect("process state lock").running = false;
         self.pty_quiet_until = Some(TokioInstant::now() + PTY_QUIET_AFTER_EXIT);
         self.pending_input.clear();
         self.input = Input::Closed;

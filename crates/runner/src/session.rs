@@ -55,6 +55,9 @@ pub enum Ending {
     Shutdown,
     /// The channel closed.
     ChannelClosed,
+    /// The parent broke the protocol; the runner reported it and closed the
+    /// channel.
+    ProtocolError,
     /// The runner was told to terminate (`SIGTERM`, e.g. from the parent's
     /// death).
     Terminated,
@@ -128,39 +131,55 @@ where
                     kind: ErrorKind::Protocol,
                     message: err.to_string(),
                 });
-                break Ending::ChannelClosed;
+                break Ending::ProtocolError;
             }
             Some(Ok(Message::Shutdown {})) => break Ending::Shutdown,
             Some(Ok(message)) => {
                 if let Err(reason) = dispatch(message, &cx) {
+                    tracing::warn!(%reason, "protocol violation; closing the channel");
                     let _ = out.send(Message::Error { id: None, kind: ErrorKind::Protocol, message: reason });
-                    break Ending::ChannelClosed;
+                    break Ending::ProtocolError;
                 }
             }
         }
     };
     tracing::debug!(?ending, "session ending");
 
-    // Kill every tree; on Shutdown, also let each process report Exited.
+    // Kill every tree.
     let handles: Vec<_> = cx.table.lock().expect("process table lock").values().cloned().collect();
     for handle in &handles {
         let _ = handle.control.send(Control::Terminate);
     }
     if ending == Ending::Shutdown {
-        let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        while !cx.table.lock().expect("process table lock").is_empty()
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        // Every process reports its Exited after the rest of its output, so
+        // keep reading the parent's Acks until the table is empty.
+        let deadline = tokio::time::sleep(SHUTDOWN_GRACE);
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(Duration::from_millis(5));
+        while !cx.table.lock().expect("process table lock").is_empty() {
+            tokio::select! {
+                _ = &mut deadline => break,
+                _ = tick.tick() => {}
+                next = frames.next() => match next {
+                    Some(Ok(Message::Ack { id, bytes })) => {
+                        let _ = dispatch(Message::Ack { id, bytes }, &cx);
+                    }
+                    Some(Ok(other)) => tracing::debug!(message = other.name(), "ignored during shutdown"),
+                    Some(Err(_)) | None => break,
+                },
+            }
         }
     }
     sys::kill_all_descendants();
     drop(cx);
     drop(out);
-    if ending == Ending::Shutdown {
-        let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
-    } else {
-        writer.abort();
+    match ending {
+        // Deliver what is queued (the Exited reports, or the protocol
+        // error) before closing.
+        Ending::Shutdown | Ending::ProtocolError => {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
+        }
+        Ending::ChannelClosed | Ending::Terminated => writer.abort(),
     }
     Ok(ending)
 }
