@@ -122,6 +122,11 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// The underlying stream.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The underlying stream.
     pub fn into_inner(self) -> R {
         self.inner
     }
@@ -165,6 +170,11 @@ impl<W: Write> FrameWriter<W> {
         self.inner.write_all(&frame)?;
         self.inner.flush()?;
         Ok(())
+    }
+
+    /// The underlying stream, e.g. to write raw bytes.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
     }
 
     /// The underlying stream.

@@ -139,12 +139,17 @@ impl RawRunner {
 
     /// Starts the runner and completes the handshake.
     pub fn connect() -> RawRunner {
+        RawRunner::connect_with_window(cordon_ipc::DEFAULT_WINDOW)
+    }
+
+    /// Starts the runner and completes the handshake with this window.
+    pub fn connect_with_window(window: u32) -> RawRunner {
         let mut runner = RawRunner::start("raw-token");
         runner.send(&Message::Hello(Hello {
             versions: SUPPORTED_VERSIONS,
             token: runner.token.clone(),
             max_frame: DEFAULT_MAX_FRAME,
-            window: cordon_ipc::DEFAULT_WINDOW,
+            window,
         }));
         match runner.recv() {
             Some(Message::HelloAck(_)) => runner,
