@@ -78,8 +78,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 
     println!("cordon-bench: {} MiB x {} runs, {} spawns per side", args.mib, args.runs, args.spawns);
     println!();
-    println!("| measure                        | baseline                 | baseline     | cordon       | ratio | target  |");
-    println!("|--------------------------------|--------------------------|--------------|--------------|-------|---------|");
+    println!(
+        "| measure                        | baseline                 | baseline     | cordon       | ratio | target  |"
+    );
+    println!(
+        "|--------------------------------|--------------------------|--------------|--------------|-------|---------|"
+    );
     println!(
         "| output throughput (median)     | pipe read directly       | {:>8.0} MiB/s | {:>8.0} MiB/s | {:.2}x | >= {:.1}x {} |",
         direct_mib,
@@ -132,7 +136,8 @@ async fn direct_throughput(bytes: u64) -> anyhow::Result<Duration> {
 
 async fn runner_throughput(sandbox: &Sandbox, bytes: u64) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    let mut process = sandbox.spawn(Command::new("head").args(["-c", &bytes.to_string(), "/dev/zero"])).await?;
+    let mut process =
+        sandbox.spawn(Command::new("head").args(["-c", &bytes.to_string(), "/dev/zero"])).await?;
     let mut total = 0u64;
     loop {
         match process.next_event().await? {

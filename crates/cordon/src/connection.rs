@@ -43,7 +43,11 @@ pub(crate) struct Connection {
     out: mpsc::UnboundedSender<Message>,
     waiters: Arc<Mutex<Waiters>>,
     closed: tokio::sync::watch::Receiver<bool>,
+    /// The negotiated maximum frame body.
     pub max_frame: u32,
+    /// Consumed output is acknowledged once this much has built up (or the
+    /// process's window would otherwise stay shut).
+    pub ack_threshold: u64,
 }
 
 impl Connection {
@@ -53,6 +57,7 @@ impl Connection {
         frames: FramedRead<R, MessageCodec>,
         sink: FramedWrite<W, MessageCodec>,
         max_frame: u32,
+        window: u32,
     ) -> Connection
     where
         R: AsyncRead + Unpin + Send + 'static,
@@ -63,7 +68,9 @@ impl Connection {
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         tokio::spawn(write_loop(sink, out_rx, waiters.clone()));
         tokio::spawn(read_loop(frames, waiters.clone(), closed_tx));
-        Connection { out, waiters, closed, max_frame }
+        // A quarter window: the runner never runs dry while acks are batched.
+        let ack_threshold = (window as u64 / 4).max(1);
+        Connection { out, waiters, closed, max_frame, ack_threshold }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {

@@ -215,6 +215,8 @@ pub struct Process {
     events: mpsc::UnboundedReceiver<Routed>,
     shared: Arc<ProcessShared>,
     finished: bool,
+    /// Output handed to the application and not yet acknowledged.
+    consumed: u64,
 }
 
 impl Process {
@@ -226,7 +228,7 @@ impl Process {
         events: mpsc::UnboundedReceiver<Routed>,
         shared: Arc<ProcessShared>,
     ) -> Self {
-        Process { id, pid, tty, conn, events, shared, finished: false }
+        Process { id, pid, tty, conn, events, shared, finished: false, consumed: 0 }
     }
 
     /// The id on the channel.
@@ -247,8 +249,14 @@ impl Process {
         }
         match self.events.recv().await {
             Some(Routed::Output { stream, data }) => {
-                // Consumed: open the window by as much.
-                let _ = self.conn.send(Message::Ack { id: self.id, bytes: data.len() as u64 });
+                // Consumed: open the window by as much, in batches. The
+                // batch is a fraction of the window, so a full window always
+                // has an acknowledgement on its way.
+                self.consumed += data.len() as u64;
+                if self.consumed >= self.conn.ack_threshold {
+                    let _ = self.conn.send(Message::Ack { id: self.id, bytes: self.consumed });
+                    self.consumed = 0;
+                }
                 Ok(Some(Event::Output { stream, data }))
             }
             Some(Routed::Error { kind, message }) => Ok(Some(Event::Error { kind, message })),

@@ -209,7 +209,8 @@ impl Sandbox {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let mut frames = FramedRead::new(reader, MessageCodec::new(options.max_frame));
+        // Room for a few whole output frames per read.
+        let mut frames = FramedRead::with_capacity(reader, MessageCodec::new(options.max_frame), 256 * 1024);
         let mut sink = FramedWrite::new(writer, MessageCodec::new(options.max_frame));
         let hello = Hello {
             versions: SUPPORTED_VERSIONS,
@@ -249,7 +250,7 @@ impl Sandbox {
         }
         frames.decoder_mut().set_max_frame(ack.max_frame);
         sink.encoder_mut().set_max_frame(ack.max_frame);
-        let conn = Arc::new(Connection::start(frames, sink, ack.max_frame));
+        let conn = Arc::new(Connection::start(frames, sink, ack.max_frame, ack.window));
         Ok(Sandbox { conn, runner, info: ack, next_id: AtomicU64::new(1) })
     }
 

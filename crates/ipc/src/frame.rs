@@ -59,15 +59,67 @@ pub fn decode_body(body: &[u8]) -> Result<Message> {
 const MAX_DEPTH: usize = 32;
 
 /// Decodes exactly one value that spans the whole body.
-fn decode_whole<'de, T: serde::Deserialize<'de>>(body: &[u8]) -> std::result::Result<T, String> {
-    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(body));
-    de.set_max_depth(MAX_DEPTH);
-    let value = T::deserialize(&mut de).map_err(|e| e.to_string())?;
-    let used = de.position();
-    if used != body.len() as u64 {
-        return Err(format!("{} bytes after the end of the message", body.len() as u64 - used));
+fn decode_whole<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> std::result::Result<T, String> {
+    let end = value_end(body, 0, MAX_DEPTH)?;
+    if end != body.len() {
+        return Err(format!("{} bytes after the end of the message", body.len() - end));
     }
-    Ok(value)
+    let mut de = rmp_serde::Deserializer::from_read_ref(body);
+    de.set_max_depth(MAX_DEPTH);
+    T::deserialize(&mut de).map_err(|e| e.to_string())
+}
+
+/// Where the MessagePack value starting at `at` ends: a structural walk
+/// that copies nothing, so the length check and the depth limit cost no
+/// more than a scan of the markers.
+fn value_end(body: &[u8], at: usize, depth: usize) -> std::result::Result<usize, String> {
+    use rmp::Marker;
+    let truncated = || "message ends inside a value".to_string();
+    let byte = *body.get(at).ok_or_else(truncated)?;
+    let uint = |width: usize| -> std::result::Result<usize, String> {
+        let bytes = body.get(at + 1..at + 1 + width).ok_or_else(truncated)?;
+        Ok(bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
+    };
+    // (header bytes, payload bytes, nested values)
+    let (header, payload, items) = match Marker::from_u8(byte) {
+        Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (1, 0, 0),
+        Marker::U8 | Marker::I8 => (1, 1, 0),
+        Marker::U16 | Marker::I16 => (1, 2, 0),
+        Marker::U32 | Marker::I32 | Marker::F32 => (1, 4, 0),
+        Marker::U64 | Marker::I64 | Marker::F64 => (1, 8, 0),
+        Marker::FixStr(n) => (1, n as usize, 0),
+        Marker::Str8 | Marker::Bin8 => (2, uint(1)?, 0),
+        Marker::Str16 | Marker::Bin16 => (3, uint(2)?, 0),
+        Marker::Str32 | Marker::Bin32 => (5, uint(4)?, 0),
+        Marker::FixExt1 => (2, 1, 0),
+        Marker::FixExt2 => (2, 2, 0),
+        Marker::FixExt4 => (2, 4, 0),
+        Marker::FixExt8 => (2, 8, 0),
+        Marker::FixExt16 => (2, 16, 0),
+        Marker::Ext8 => (3, uint(1)?, 0),
+        Marker::Ext16 => (4, uint(2)?, 0),
+        Marker::Ext32 => (6, uint(4)?, 0),
+        Marker::FixArray(n) => (1, 0, n as usize),
+        Marker::Array16 => (3, 0, uint(2)?),
+        Marker::Array32 => (5, 0, uint(4)?),
+        Marker::FixMap(n) => (1, 0, 2 * n as usize),
+        Marker::Map16 => (3, 0, 2 * uint(2)?),
+        Marker::Map32 => (5, 0, 2 * uint(4)?),
+        Marker::Reserved => return Err("reserved MessagePack marker 0xc1".into()),
+    };
+    let mut end = at.checked_add(header).and_then(|e| e.checked_add(payload)).ok_or_else(truncated)?;
+    if end > body.len() {
+        return Err(truncated());
+    }
+    if items > 0 {
+        if depth == 0 {
+            return Err(format!("message nested deeper than {MAX_DEPTH} levels"));
+        }
+        for _ in 0..items {
+            end = value_end(body, end, depth - 1)?;
+        }
+    }
+    Ok(end)
 }
 
 /// Checks a length prefix against the maximum, before anything is allocated.

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::future::pending;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -481,16 +481,24 @@ async fn read_chunk(fd: Option<&AsyncFd<OwnedFd>>, max: usize) -> io::Result<Vec
 
 /// Reads up to `max` bytes without waiting: `Ok(None)` if nothing is there.
 fn read_now(fd: &OwnedFd, max: usize) -> io::Result<Option<Vec<u8>>> {
-    let mut buf = vec![0u8; max];
+    let mut buf: Vec<u8> = Vec::with_capacity(max);
     loop {
-        match nix::unistd::read(fd, &mut buf) {
-            Ok(n) => {
-                buf.truncate(n);
-                return Ok(Some(buf));
+        // SAFETY: the kernel writes at most `max` bytes into the vector's
+        // spare capacity; the length is set to what it wrote.
+        let n = unsafe { nix::libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), max) };
+        if n >= 0 {
+            unsafe { buf.set_len(n as usize) };
+            // A short read must not pin a whole chunk of memory while it
+            // waits in the window.
+            if buf.len() < max / 2 {
+                buf.shrink_to_fit();
             }
-            Err(Errno::EAGAIN) => return Ok(None),
-            Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(errno.into()),
+            return Ok(Some(buf));
+        }
+        match Errno::last() {
+            Errno::EAGAIN => return Ok(None),
+            Errno::EINTR => continue,
+            errno => return Err(errno.into()),
         }
     }
 }
