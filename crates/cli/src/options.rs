@@ -53,7 +53,7 @@ impl SandboxArgs {
 
     /// The command's environment: cordon's own plus `--env`.
     pub fn environment(&self) -> std::collections::BTreeMap<String, String> {
-        let mut env: std::collections::BTreeMap<_, _> = std::env::vars().collect();
+        let mut env = cordon::utf8_environment();
         env.extend(self.env.iter().cloned());
         env
     }

@@ -67,9 +67,24 @@ pub async fn run(args: &SandboxArgs, argv: &[String], tty: bool, mode: Mode) -> 
 }
 
 async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
-    let mut stdin = tokio::io::stdin();
-    let mut stdin_open = true;
-    let mut buf = vec![0u8; 64 * 1024];
+    // Input goes in its own task: it waits for the stdin window while this
+    // loop keeps draining output, so neither side can block the other.
+    let stdin = process.stdin_writer();
+    let forward = tokio::spawn(async move {
+        let mut input = tokio::io::stdin();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match input.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if stdin.write(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = stdin.close().await;
+    });
     let mut interrupts = signal(SignalKind::interrupt())?;
     let mut terminates = signal(SignalKind::terminate())?;
     let mut hangups = signal(SignalKind::hangup())?;
@@ -92,18 +107,9 @@ async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
                         return Err(err).context("writing the command's output");
                     }
                 }
-                Some(Event::Error { message, .. }) => tracing::warn!(%message, "runner"),
+                Some(Event::Error { message, .. }) => tracing::debug!(%message, "runner"),
                 Some(Event::Exited(status)) => break status,
                 None => anyhow::bail!("the process ended without an exit status"),
-            },
-            read = stdin.read(&mut buf), if stdin_open => match read {
-                Ok(0) | Err(_) => {
-                    stdin_open = false;
-                    let _ = process.close_stdin().await;
-                }
-                Ok(n) => {
-                    let _ = process.write_stdin(&buf[..n]).await;
-                }
             },
             _ = interrupts.recv() => { let _ = process.signal(Signal::Interrupt).await; }
             _ = terminates.recv() => { let _ = process.signal(Signal::Terminate).await; }
@@ -115,6 +121,7 @@ async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
             }
         }
     };
+    forward.abort();
     if mode == Mode::Json {
         print_json(
             status.exit_code(),

@@ -605,3 +605,16 @@ fn run_exits_when_its_stdin_is_an_idle_terminal() {
     assert!(output.contains("done"), "output: {output:?}");
     assert_eq!(status.code(), Some(4), "exit status {status:?}; output: {output:?}");
 }
+
+#[test]
+fn a_non_utf8_environment_variable_is_skipped_not_fatal() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["run", "--policy", "full-access", "--", "sh", "-c", "echo ok"])
+        .env(std::ffi::OsStr::from_bytes(b"CORDON_TEST_BAD"), std::ffi::OsStr::from_bytes(b"\xff\xfe"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"ok\n");
+}

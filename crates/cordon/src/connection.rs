@@ -25,13 +25,35 @@ pub(crate) enum Routed {
 /// Per-process state the reader fills in.
 #[derive(Debug, Default)]
 pub(crate) struct ProcessShared {
+    /// Set when `Exited` arrives.
     pub exit: OnceLock<ExitStatus>,
+    /// Input sent and not yet acknowledged by `StdinAck`.
+    pub input_in_flight: Mutex<u64>,
+    /// Woken on `StdinAck`, `Exited` and the channel's death.
+    pub input_changed: tokio::sync::Notify,
+}
+
+/// Where a process's events go. A detached process (its `Process` was
+/// dropped, or its spawn abandoned) has its output acknowledged and
+/// discarded, so its window never stays shut.
+#[derive(Debug)]
+struct Route {
+    events: Option<mpsc::UnboundedSender<Routed>>,
+    shared: Arc<ProcessShared>,
+}
+
+/// What the writer task is asked to do.
+#[derive(Debug)]
+enum Outgoing {
+    Message(Message),
+    /// Close the channel (the runner then kills everything and exits).
+    Close,
 }
 
 #[derive(Default)]
 struct Waiters {
     spawns: HashMap<ProcessId, oneshot::Sender<Result<u32, SpawnError>>>,
-    routes: HashMap<ProcessId, (mpsc::UnboundedSender<Routed>, Arc<ProcessShared>)>,
+    routes: HashMap<ProcessId, Route>,
     polls: HashMap<ProcessId, VecDeque<oneshot::Sender<Result<ProcessStatus>>>>,
     lists: VecDeque<oneshot::Sender<Vec<ProcessStatus>>>,
     /// Why the channel died, once it has.
@@ -40,7 +62,7 @@ struct Waiters {
 
 /// A live channel to a runner.
 pub(crate) struct Connection {
-    out: mpsc::UnboundedSender<Message>,
+    out: mpsc::UnboundedSender<Outgoing>,
     waiters: Arc<Mutex<Waiters>>,
     closed: tokio::sync::watch::Receiver<bool>,
     /// The negotiated maximum frame body.
@@ -48,6 +70,8 @@ pub(crate) struct Connection {
     /// Consumed output is acknowledged once this much has built up (or the
     /// process's window would otherwise stay shut).
     pub ack_threshold: u64,
+    /// Input a process may have unacknowledged.
+    pub stdin_window: u64,
 }
 
 impl Connection {
@@ -58,6 +82,7 @@ impl Connection {
         sink: FramedWrite<W, MessageCodec>,
         max_frame: u32,
         window: u32,
+        stdin_window: u32,
     ) -> Connection
     where
         R: AsyncRead + Unpin + Send + 'static,
@@ -67,10 +92,10 @@ impl Connection {
         let waiters = Arc::new(Mutex::new(Waiters::default()));
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         tokio::spawn(write_loop(sink, out_rx, waiters.clone()));
-        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx));
+        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx, out.clone()));
         // A quarter window: the runner never runs dry while acks are batched.
         let ack_threshold = (window as u64 / 4).max(1);
-        Connection { out, waiters, closed, max_frame, ack_threshold }
+        Connection { out, waiters, closed, max_frame, ack_threshold, stdin_window: stdin_window.into() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {
@@ -86,7 +111,25 @@ impl Connection {
         if self.lock().dead.is_some() {
             return Err(self.gone());
         }
-        self.out.send(message).map_err(|_| self.gone())
+        self.out.send(Outgoing::Message(message)).map_err(|_| self.gone())
+    }
+
+    /// Whether the channel has died.
+    pub fn is_dead(&self) -> bool {
+        self.lock().dead.is_some()
+    }
+
+    /// Stops delivering the process's events: its output is acknowledged
+    /// and dropped as it arrives.
+    pub fn detach(&self, id: ProcessId) {
+        if let Some(route) = self.lock().routes.get_mut(&id) {
+            route.events = None;
+        }
+    }
+
+    /// Closes the channel; the runner kills every process and exits.
+    pub fn close(&self) {
+        let _ = self.out.send(Outgoing::Close);
     }
 
     /// Sends `Spawn` and waits for `Spawned` or `SpawnFailed`. The route for
@@ -105,7 +148,7 @@ impl Connection {
                 return Err(Error::RunnerGone(reason.clone()));
             }
             w.spawns.insert(id, reply_tx);
-            w.routes.insert(id, (events_tx, shared.clone()));
+            w.routes.insert(id, Route { events: Some(events_tx), shared: shared.clone() });
         }
         self.send(Message::Spawn(spawn))?;
         match reply.await {
@@ -151,6 +194,9 @@ fn kill(waiters: &Mutex<Waiters>, reason: String) {
         w.dead = Some(reason);
     }
     w.spawns.clear();
+    for route in w.routes.values() {
+        route.shared.input_changed.notify_waiters();
+    }
     w.routes.clear();
     w.polls.clear();
     w.lists.clear();
@@ -158,14 +204,20 @@ fn kill(waiters: &Mutex<Waiters>, reason: String) {
 
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut sink: FramedWrite<W, MessageCodec>,
-    mut queue: mpsc::UnboundedReceiver<Message>,
+    mut queue: mpsc::UnboundedReceiver<Outgoing>,
     waiters: Arc<Mutex<Waiters>>,
 ) {
-    while let Some(message) = queue.recv().await {
+    let mut next = queue.recv().await;
+    while let Some(Outgoing::Message(message)) = next {
         let mut result = sink.feed(message).await;
+        next = None;
         while result.is_ok() {
             match queue.try_recv() {
-                Ok(message) => result = sink.feed(message).await,
+                Ok(Outgoing::Message(message)) => result = sink.feed(message).await,
+                Ok(Outgoing::Close) => {
+                    next = Some(Outgoing::Close);
+                    break;
+                }
                 Err(_) => break,
             }
         }
@@ -176,6 +228,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             kill(&waiters, format!("writing to the runner failed: {err}"));
             return;
         }
+        if next.is_none() {
+            next = queue.recv().await;
+        }
     }
     let _ = sink.close().await;
 }
@@ -184,6 +239,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     mut frames: FramedRead<R, MessageCodec>,
     waiters: Arc<Mutex<Waiters>>,
     closed: tokio::sync::watch::Sender<bool>,
+    out: mpsc::UnboundedSender<Outgoing>,
 ) {
     let reason = loop {
         let message = match frames.next().await {
@@ -191,7 +247,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
             Some(Err(err)) => break format!("reading from the runner failed: {err}"),
             Some(Ok(message)) => message,
         };
-        if let Err(reason) = route(message, &waiters) {
+        if let Err(reason) = route(message, &waiters, &out) {
             break reason;
         }
     };
@@ -200,12 +256,23 @@ async fn read_loop<R: AsyncRead + Unpin>(
 }
 
 /// Hands one message to its waiter. `Err` ends the channel.
-fn route(message: Message, waiters: &Mutex<Waiters>) -> Result<(), String> {
+fn route(
+    message: Message,
+    waiters: &Mutex<Waiters>,
+    out: &mpsc::UnboundedSender<Outgoing>,
+) -> Result<(), String> {
     let mut w = waiters.lock().expect("connection lock");
     match message {
         Message::Spawned { id, pid } => {
-            if let Some(tx) = w.spawns.remove(&id) {
-                let _ = tx.send(Ok(pid));
+            let delivered = w.spawns.remove(&id).is_some_and(|tx| tx.send(Ok(pid)).is_ok());
+            if !delivered {
+                // Nobody waits for it any more (the spawn was cancelled): it
+                // must not run unsupervised.
+                tracing::debug!(id, "spawn abandoned; terminating it");
+                if let Some(route) = w.routes.get_mut(&id) {
+                    route.events = None;
+                }
+                let _ = out.send(Outgoing::Message(Message::Terminate { id }));
             }
         }
         Message::SpawnFailed { id, error } => {
@@ -214,16 +281,30 @@ fn route(message: Message, waiters: &Mutex<Waiters>) -> Result<(), String> {
                 let _ = tx.send(Err(error));
             }
         }
-        Message::Output { id, stream, data } => {
-            if let Some((tx, _)) = w.routes.get(&id) {
+        Message::Output { id, stream, data } => match w.routes.get(&id) {
+            Some(Route { events: Some(tx), .. }) => {
                 let _ = tx.send(Routed::Output { stream, data });
+            }
+            Some(Route { events: None, .. }) => {
+                let _ = out.send(Outgoing::Message(Message::Ack { id, bytes: data.len() as u64 }));
+            }
+            None => {}
+        },
+        Message::StdinAck { id, bytes } => {
+            if let Some(route) = w.routes.get(&id) {
+                let mut in_flight = route.shared.input_in_flight.lock().expect("input lock");
+                *in_flight = in_flight.saturating_sub(bytes);
+                route.shared.input_changed.notify_waiters();
             }
         }
         Message::Exited(exited) => {
-            if let Some((tx, shared)) = w.routes.remove(&exited.id) {
+            if let Some(route) = w.routes.remove(&exited.id) {
                 let status = ExitStatus::from(&exited);
-                let _ = shared.exit.set(status);
-                let _ = tx.send(Routed::Exited(status));
+                let _ = route.shared.exit.set(status);
+                route.shared.input_changed.notify_waiters();
+                if let Some(tx) = route.events {
+                    let _ = tx.send(Routed::Exited(status));
+                }
             }
         }
         Message::Status(status) => {
@@ -243,7 +324,7 @@ fn route(message: Message, waiters: &Mutex<Waiters>) -> Result<(), String> {
             };
             if let Some(tx) = poll {
                 let _ = tx.send(Err(Error::Request { kind, message }));
-            } else if let Some((tx, _)) = w.routes.get(&id) {
+            } else if let Some(Route { events: Some(tx), .. }) = w.routes.get(&id) {
                 let _ = tx.send(Routed::Error { kind, message });
             } else {
                 tracing::debug!(id, ?kind, %message, "runner error about a process nobody follows");

@@ -55,5 +55,5 @@ pub use cordon_ipc::{
 };
 pub use cordon_sandbox::{Policy, UnknownPolicy};
 pub use error::{Error, Result};
-pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState};
+pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};
 pub use sandbox::{LaunchOptions, RUNNER_ENV, Sandbox, Transport, locate_runner};

@@ -33,7 +33,7 @@ impl Command {
         Command {
             argv: vec![program.into()],
             cwd: None,
-            env: std::env::vars().collect(),
+            env: utf8_environment(),
             tty: None,
             stdin: false,
             timeout: None,
@@ -118,6 +118,20 @@ impl Command {
             timeout_ms: self.timeout.map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),
         })
     }
+}
+
+/// The calling process's environment, without the variables whose name or
+/// value is not UTF-8 (the protocol carries strings), which are reported.
+pub fn utf8_environment() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(key, value)| match (key.into_string(), value.into_string()) {
+            (Ok(key), Ok(value)) => Some((key, value)),
+            (key, _) => {
+                tracing::warn!(variable = ?key, "environment variable is not UTF-8; not passed on");
+                None
+            }
+        })
+        .collect()
 }
 
 /// How a process ended.
@@ -271,21 +285,24 @@ impl Process {
     }
 
     /// Writes to the process's stdin (or terminal). Large writes are split
-    /// into frames; the runner queues them in order.
+    /// into frames. Input is flow-controlled: this waits while the runner
+    /// holds a full stdin window of this process's input, so a process that
+    /// does not read its input slows its writer down rather than losing
+    /// bytes. Returns once the bytes are on their way to the runner.
     pub async fn write_stdin(&self, data: impl AsRef<[u8]>) -> Result<()> {
-        self.check_running()?;
-        let max = self.conn.max_frame as usize - STDIN_OVERHEAD;
-        for chunk in data.as_ref().chunks(max) {
-            self.conn.send(Message::Stdin { id: self.id, data: chunk.to_vec() })?;
-        }
-        Ok(())
+        self.stdin_writer().write(data).await
     }
 
     /// Ends the process's input: closes the pipe, or sends the terminal's
     /// end-of-file character.
     pub async fn close_stdin(&self) -> Result<()> {
-        self.check_running()?;
-        self.conn.send(Message::CloseStdin { id: self.id })
+        self.stdin_writer().close().await
+    }
+
+    /// A handle for the process's input that can live in another task while
+    /// this one reads events.
+    pub fn stdin_writer(&self) -> StdinWriter {
+        StdinWriter { id: self.id, conn: self.conn.clone(), shared: self.shared.clone() }
     }
 
     /// Resizes the process's terminal.
@@ -362,7 +379,74 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if self.shared.exit.get().is_none() {
+            // Nobody will read its output: have it discarded (and
+            // acknowledged) as it comes, so the tree dies and reports.
+            self.conn.detach(self.id);
+            // What was routed here before the detach is acknowledged too.
+            let mut unacked = self.consumed;
+            while let Ok(event) = self.events.try_recv() {
+                if let Routed::Output { data, .. } = event {
+                    unacked += data.len() as u64;
+                }
+            }
+            if unacked > 0 {
+                let _ = self.conn.send(Message::Ack { id: self.id, bytes: unacked });
+            }
             let _ = self.conn.send(Message::Terminate { id: self.id });
         }
+    }
+}
+
+/// The input side of a [`Process`], usable from another task.
+#[derive(Debug, Clone)]
+pub struct StdinWriter {
+    id: ProcessId,
+    conn: Arc<Connection>,
+    shared: Arc<ProcessShared>,
+}
+
+impl StdinWriter {
+    /// Writes to the process's input; see [`Process::write_stdin`].
+    pub async fn write(&self, data: impl AsRef<[u8]>) -> Result<()> {
+        let frame_room = self.conn.max_frame as usize - STDIN_OVERHEAD;
+        let max = frame_room.min(self.conn.stdin_window as usize);
+        for chunk in data.as_ref().chunks(max) {
+            self.reserve(chunk.len() as u64).await?;
+            self.conn.send(Message::Stdin { id: self.id, data: chunk.to_vec() })?;
+        }
+        Ok(())
+    }
+
+    /// Ends the process's input; see [`Process::close_stdin`].
+    pub async fn close(&self) -> Result<()> {
+        self.check_running()?;
+        self.conn.send(Message::CloseStdin { id: self.id })
+    }
+
+    /// Waits until `bytes` more fit in the stdin window, and takes them.
+    async fn reserve(&self, bytes: u64) -> Result<()> {
+        loop {
+            let changed = self.shared.input_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            self.check_running()?;
+            if self.conn.is_dead() {
+                return Err(Error::RunnerGone(
+                    self.conn.dead_reason().unwrap_or_else(|| "the channel is closed".into()),
+                ));
+            }
+            {
+                let mut in_flight = self.shared.input_in_flight.lock().expect("input lock");
+                if *in_flight + bytes <= self.conn.stdin_window {
+                    *in_flight += bytes;
+                    return Ok(());
+                }
+            }
+            changed.await;
+        }
+    }
+
+    fn check_running(&self) -> Result<()> {
+        if self.shared.exit.get().is_some() { Err(Error::Exited) } else { Ok(()) }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cordon_ipc::{
-    DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Hello, HelloAck, Message, MessageCodec, ProcessStatus,
+    DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Hello, HelloAck, MIN_MAX_FRAME, Message, MessageCodec, ProcessStatus,
     SUPPORTED_VERSIONS, TOKEN_ENV,
 };
 use cordon_sandbox::Policy;
@@ -123,9 +123,10 @@ pub fn locate_runner(explicit: Option<PathBuf>) -> Result<PathBuf> {
 
 /// A runner inside its sandbox, and the channel to it.
 ///
-/// Dropping a `Sandbox` closes the channel: the runner kills every process
-/// it started and exits. [`Sandbox::shutdown`] does the same and waits for
-/// it.
+/// Dropping a `Sandbox` closes the channel, even while `Process` handles
+/// remain: the runner kills every process it started and exits, and the
+/// remaining handles report [`Error::RunnerGone`]. [`Sandbox::shutdown`]
+/// does the same in order and waits for it.
 ///
 /// The runner is started with `PR_SET_PDEATHSIG`, which Linux ties to the
 /// *thread* that started it: launch from a thread that outlives the sandbox
@@ -248,9 +249,19 @@ impl Sandbox {
             let _ = runner.start_kill();
             return Err(Error::Handshake(format!("the runner chose unsupported version {}", ack.version)));
         }
-        frames.decoder_mut().set_max_frame(ack.max_frame);
-        sink.encoder_mut().set_max_frame(ack.max_frame);
-        let conn = Arc::new(Connection::start(frames, sink, ack.max_frame, ack.window));
+        // The runner lives inside the sandbox: never take its word for a
+        // larger frame than we asked for, nor one too small to work with.
+        let max_frame = ack.max_frame.min(options.max_frame);
+        if max_frame < MIN_MAX_FRAME || ack.window == 0 {
+            let _ = runner.start_kill();
+            return Err(Error::Handshake(format!(
+                "the runner chose an unusable max_frame {} / window {}",
+                ack.max_frame, ack.window
+            )));
+        }
+        frames.decoder_mut().set_max_frame(max_frame);
+        sink.encoder_mut().set_max_frame(max_frame);
+        let conn = Arc::new(Connection::start(frames, sink, max_frame, ack.window, ack.stdin_window.max(1)));
         Ok(Sandbox { conn, runner, info: ack, next_id: AtomicU64::new(1) })
     }
 
@@ -303,6 +314,12 @@ impl Sandbox {
 /// Moves the runner out of the caller's process group, so that a
 /// terminal's Ctrl-C reaches the caller (which forwards it as a `Signal`)
 /// and not the runner. Runs between fork and exec.
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.conn.close();
+    }
+}
+
 fn own_process_group() -> std::io::Result<()> {
     // SAFETY: async-signal-safe system call on the calling process.
     if unsafe { nix::libc::setpgid(0, 0) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }

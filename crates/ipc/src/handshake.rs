@@ -20,6 +20,9 @@ pub const DEFAULT_MAX_FRAME: u32 = 1 << 20;
 /// a useful output chunk must fit.
 pub const MIN_MAX_FRAME: u32 = 4096;
 
+/// Input a parent may have in flight per process before a `StdinAck`: 8 MiB.
+pub const DEFAULT_STDIN_WINDOW: u32 = 8 << 20;
+
 /// Default flow-control window per process: 256 KiB.
 pub const DEFAULT_WINDOW: u32 = 256 * 1024;
 

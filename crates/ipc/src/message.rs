@@ -114,6 +114,16 @@ pub enum Message {
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
+    /// Flow control of input: `bytes` of the process's input (from `Stdin`)
+    /// are done with: written to the process, or dropped (an `Error` says
+    /// why). The parent may have at most `HelloAck.stdin_window` bytes of
+    /// input unacknowledged per process.
+    StdinAck {
+        /// The process.
+        id: ProcessId,
+        /// Bytes done with.
+        bytes: u64,
+    },
     /// The process ended; all its output has been sent before this.
     Exited(Exited),
     /// Answer to `Poll`.
@@ -155,6 +165,7 @@ impl Message {
             Message::Spawned { .. } => "Spawned",
             Message::SpawnFailed { .. } => "SpawnFailed",
             Message::Output { .. } => "Output",
+            Message::StdinAck { .. } => "StdinAck",
             Message::Exited(_) => "Exited",
             Message::Status(_) => "Status",
             Message::Processes { .. } => "Processes",
@@ -180,6 +191,7 @@ impl Message {
         "Spawned",
         "SpawnFailed",
         "Output",
+        "StdinAck",
         "Exited",
         "Status",
         "Processes",
@@ -226,6 +238,15 @@ pub struct HelloAck {
     pub max_frame: u32,
     /// The flow-control window per process in force, in bytes.
     pub window: u32,
+    /// Input bytes per process the parent may have sent and not yet seen
+    /// acknowledged by `StdinAck` (optional; default
+    /// [`crate::DEFAULT_STDIN_WINDOW`]).
+    #[serde(default = "default_stdin_window")]
+    pub stdin_window: u32,
+}
+
+fn default_stdin_window() -> u32 {
+    crate::DEFAULT_STDIN_WINDOW
 }
 
 /// What confinement is in force around the runner, layer by layer.
@@ -400,8 +421,10 @@ pub enum ErrorKind {
     /// The request does not apply to this process (resize of a pipe
     /// process, stdin after `CloseStdin`, …).
     InvalidRequest,
-    /// The peer broke the protocol (bad ack, message out of place); the
-    /// sender closes the channel after this.
+    /// The peer broke the protocol. Without an id (a malformed frame, a
+    /// message out of place) the sender closes the channel after this; with
+    /// an id (an over-acknowledgement, input past the stdin window) the
+    /// request is refused and the channel goes on.
     Protocol,
     /// An operating-system call failed.
     Os,

@@ -83,12 +83,31 @@ fn hello_ack() -> impl Strategy<Value = HelloAck> {
         text(),
         sandbox_report(),
         vec(text(), 0..4),
-        any::<u32>(),
-        any::<u32>(),
+        (any::<u32>(), any::<u32>(), any::<u32>()),
     )
-        .prop_map(|(version, runner_version, pid, platform, sandbox, features, max_frame, window)| {
-            HelloAck { version, runner_version, pid, platform, sandbox, features, max_frame, window }
-        })
+        .prop_map(
+            |(
+                version,
+                runner_version,
+                pid,
+                platform,
+                sandbox,
+                features,
+                (max_frame, window, stdin_window),
+            )| {
+                HelloAck {
+                    version,
+                    runner_version,
+                    pid,
+                    platform,
+                    sandbox,
+                    features,
+                    max_frame,
+                    window,
+                    stdin_window,
+                }
+            },
+        )
 }
 
 fn spawn() -> impl Strategy<Value = Spawn> {
@@ -188,6 +207,7 @@ fn message() -> BoxedStrategy<Message> {
         (id(), any::<u32>()).prop_map(|(id, pid)| Message::Spawned { id, pid }),
         (id(), spawn_error()).prop_map(|(id, error)| Message::SpawnFailed { id, error }),
         (id(), stream(), data()).prop_map(|(id, stream, data)| Message::Output { id, stream, data }),
+        (id(), any::<u64>()).prop_map(|(id, bytes)| Message::StdinAck { id, bytes }),
         exited().prop_map(Message::Exited),
         process_status().prop_map(Message::Status),
         vec(process_status(), 0..5).prop_map(|processes| Message::Processes { processes }),
@@ -221,6 +241,7 @@ fn variant_name(message: &Message) -> &'static str {
         Message::Spawned { .. } => "Spawned",
         Message::SpawnFailed { .. } => "SpawnFailed",
         Message::Output { .. } => "Output",
+        Message::StdinAck { .. } => "StdinAck",
         Message::Exited(_) => "Exited",
         Message::Status(_) => "Status",
         Message::Processes { .. } => "Processes",
@@ -1001,6 +1022,8 @@ fn unknown_fields_are_ignored() {
         features: vec!["pty".into()],
         max_frame: DEFAULT_MAX_FRAME,
         window: DEFAULT_WINDOW,
+        // Absent on the wire: the default applies.
+        stdin_window: cordon_ipc::DEFAULT_STDIN_WINDOW,
     });
     assert_eq!(decode_body(&to_body(&body)).unwrap(), expected);
 }

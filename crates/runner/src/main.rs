@@ -43,6 +43,7 @@ fn main() -> ExitCode {
     // child can ever inherit it.
     let token = take_token();
 
+    mark_inherited_fds_close_on_exec();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("CORDON_LOG"))
@@ -171,6 +172,20 @@ fn async_writer(fd: OwnedFd) -> anyhow::Result<BoxedWriter> {
     let pipe = tokio::net::unix::pipe::Sender::from_owned_fd(fd)
         .context("--ipc-stdio needs stdout to be a pipe or a socket")?;
     Ok(Box::new(pipe))
+}
+
+/// Whatever fds the runner inherited must not reach its children, even on a
+/// kernel without `close_range`: mark them all close-on-exec while the
+/// runner is still single-threaded. The channel fd is adopted later.
+fn mark_inherited_fds_close_on_exec() {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<RawFd> =
+        entries.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).filter(|fd| *fd > 2).collect();
+    for fd in fds {
+        // SAFETY: only sets a flag; a closed fd (the directory's own) fails
+        // harmlessly.
+        unsafe { nix::libc::fcntl(fd, nix::libc::F_SETFD, nix::libc::FD_CLOEXEC) };
+    }
 }
 
 /// Takes the handshake token out of the environment. Removing the variable

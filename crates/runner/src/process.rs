@@ -25,13 +25,23 @@ use tracing::Instrument;
 
 use crate::sys::{self, ExitStatus, Reaper, SpawnSpec, StdioMode};
 
-/// Input accepted for a process and not yet written, at most. Past it a
-/// `Stdin` is refused with an error rather than buffered without bound.
-pub const MAX_PENDING_INPUT: usize = 8 << 20;
+/// Input accepted for a process and not yet written, at most: the stdin
+/// window announced in `HelloAck`. A parent that sends past it gets an error
+/// rather than a buffer without bound.
+pub const MAX_PENDING_INPUT: usize = cordon_ipc::DEFAULT_STDIN_WINDOW as usize;
 
 /// After a PTY process exits, output still in the terminal's buffers is
-/// read until this much quiet (or the terminal's end of file).
+/// read until this much quiet (or the terminal's end of file)...
 const PTY_QUIET_AFTER_EXIT: Duration = Duration::from_millis(100);
+
+/// ...but for no longer than this, counted while the window lets us read: a
+/// descendant that keeps the terminal open and keeps writing cannot hold
+/// back the `Exited`.
+const PTY_DRAIN_LIMIT: Duration = Duration::from_secs(1);
+
+/// After `Shutdown`, how long a killed process's remaining output is still
+/// offered before it is dropped and `Exited` is sent regardless.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(1);
 
 /// What the session asks of a process.
 #[derive(Debug)]
@@ -46,6 +56,9 @@ pub enum Control {
     Signal(Signal),
     /// Kill its whole tree.
     Terminate,
+    /// The session is ending: kill the tree, offer the rest of the output
+    /// briefly, then report `Exited` even if the parent stopped reading.
+    Shutdown,
     /// The parent consumed this many output bytes.
     Ack(u64),
 }
@@ -177,8 +190,12 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
         pty_output_open: pty.is_some(),
         pty,
         pty_quiet_until: None,
+        pty_drain_spent: Duration::ZERO,
+        pty_drain_since: None,
+        discard_at: None,
         input,
         pending_input: Vec::new(),
+        unacked_input: 0,
         input_line_pending: false,
         close_input_when_flushed: false,
         window: FlowWindow::new(cx.window),
@@ -214,8 +231,14 @@ struct ProcessTask {
     pty: Option<AsyncFd<OwnedFd>>,
     pty_output_open: bool,
     pty_quiet_until: Option<TokioInstant>,
+    pty_drain_spent: Duration,
+    pty_drain_since: Option<TokioInstant>,
+    discard_at: Option<TokioInstant>,
     input: Input,
     pending_input: Vec<u8>,
+    /// Input bytes from the parent accepted and not yet acknowledged with
+    /// `StdinAck`.
+    unacked_input: u64,
     input_line_pending: bool,
     close_input_when_flushed: bool,
     window: FlowWindow,
@@ -226,16 +249,21 @@ impl ProcessTask {
         loop {
             if self.exit.is_some() {
                 self.drain_after_exit();
+            }
+            let budget = self.window.available().min(self.cx.chunk as u64) as usize;
+            if self.exit.is_some() {
+                self.account_pty_drain(budget > 0);
                 if self.stdout.is_none() && self.stderr.is_none() && !self.pty_output_open {
                     break;
                 }
             }
-            let budget = self.window.available().min(self.cx.chunk as u64) as usize;
             let input_fd = match &self.input {
                 Input::Pipe(fd) => Some(fd),
                 Input::Pty => self.pty.as_ref(),
                 Input::Closed => None,
             };
+            let drain_limit =
+                self.pty_drain_since.map(|since| since + (PTY_DRAIN_LIMIT - self.pty_drain_spent));
             tokio::select! {
                 Some(request) = self.control.recv() => self.on_control(request),
                 status = &mut self.exit_rx, if self.exit.is_none() => {
@@ -257,6 +285,15 @@ impl ProcessTask {
                 }
                 // Quiet is only counted while the window lets us read.
                 _ = sleep_until_opt(self.pty_quiet_until), if self.exit.is_some() && self.pty_output_open && budget > 0 => {
+                    self.pty_output_open = false;
+                }
+                // Wakes the loop to account the drain time.
+                _ = sleep_until_opt(drain_limit), if drain_limit.is_some() => {}
+                _ = sleep_until_opt(self.discard_at), if self.discard_at.is_some() => {
+                    tracing::debug!("shutdown: dropping output nobody read");
+                    self.discard_at = None;
+                    self.stdout = None;
+                    self.stderr = None;
                     self.pty_output_open = false;
                 }
                 written = write_some(input_fd, &self.pending_input), if input_fd.is_some() && !self.pending_input.is_empty() => {
@@ -284,6 +321,7 @@ impl ProcessTask {
                 }
                 self.state.lock().expect("process state lock").unacked = self.window.in_flight();
                 if self.exit.is_some() {
+                    // The quiet period restarts once reading can resume.
                     self.pty_quiet_until = Some(TokioInstant::now() + PTY_QUIET_AFTER_EXIT);
                 }
             }
@@ -310,20 +348,31 @@ impl ProcessTask {
                     sys::kill_tree(self.pid);
                 }
             }
+            Control::Shutdown => {
+                if self.exit.is_none() {
+                    sys::kill_tree(self.pid);
+                }
+                self.discard_at.get_or_insert(TokioInstant::now() + SHUTDOWN_DRAIN);
+            }
         }
     }
 
     fn on_stdin(&mut self, data: Vec<u8>) {
+        let len = data.len() as u64;
         if matches!(self.input, Input::Closed) || self.close_input_when_flushed {
+            // Acknowledged all the same, so the parent's credit comes back.
+            self.ack_input(len);
             let why = if self.exit.is_some() { "the process has exited" } else { "its stdin is closed" };
-            return self.error(ErrorKind::InvalidRequest, format!("stdin: {why}"));
+            return self
+                .error(ErrorKind::InvalidRequest, format!("stdin: {} bytes not delivered: {why}", len));
         }
         if self.pending_input.len() + data.len() > MAX_PENDING_INPUT {
+            self.ack_input(len);
             return self.error(
-                ErrorKind::InvalidRequest,
+                ErrorKind::Protocol,
                 format!(
-                    "stdin: {} bytes refused: the process is not reading and {} bytes are already queued",
-                    data.len(),
+                    "stdin: {len} bytes refused: more than the stdin window of {MAX_PENDING_INPUT} bytes \
+                     unacknowledged ({} queued)",
                     self.pending_input.len()
                 ),
             );
@@ -331,7 +380,25 @@ impl ProcessTask {
         if let Some(&last) = data.last() {
             self.input_line_pending = last != b'\n' && last != b'\r';
         }
+        self.unacked_input += len;
         self.pending_input.extend_from_slice(&data);
+    }
+
+    /// Tells the parent that `bytes` of its input are done with (written,
+    /// or dropped with an error), returning its credit.
+    fn ack_input(&mut self, bytes: u64) {
+        if bytes > 0 {
+            let _ = self.cx.out.send(Message::StdinAck { id: self.id, bytes });
+        }
+    }
+
+    /// Drops queued input, acknowledging the parent's part of it.
+    fn drop_pending_input(&mut self) -> u64 {
+        let dropped = self.unacked_input;
+        self.pending_input.clear();
+        self.unacked_input = 0;
+        self.ack_input(dropped);
+        dropped
     }
 
     fn on_close_stdin(&mut self) {
@@ -359,14 +426,18 @@ impl ProcessTask {
         match written {
             Ok(n) => {
                 self.pending_input.drain(..n);
+                // The parent's bytes come first in the queue; a PTY's VEOF
+                // bytes, added by the runner, come last.
+                let acked = (n as u64).min(self.unacked_input);
+                self.unacked_input -= acked;
+                self.ack_input(acked);
                 if self.pending_input.is_empty() && self.close_input_when_flushed {
                     // A PTY keeps its master for output; only a pipe closes.
                     self.input = Input::Closed;
                 }
             }
             Err(err) => {
-                let dropped = self.pending_input.len();
-                self.pending_input.clear();
+                let dropped = self.drop_pending_input();
                 self.input = Input::Closed;
                 if self.exit.is_none() {
                     self.error(
@@ -384,7 +455,7 @@ impl ProcessTask {
         self.exited_after = Some(self.started.elapsed());
         self.state.lock().expect("process state lock").running = false;
         self.pty_quiet_until = Some(TokioInstant::now() + PTY_QUIET_AFTER_EXIT);
-        self.pending_input.clear();
+        self.drop_pending_input();
         self.input = Input::Closed;
     }
 
@@ -418,6 +489,25 @@ impl ProcessTask {
             Stream::Stdout => self.stdout = None,
             Stream::Stderr => self.stderr = None,
             Stream::Pty => self.pty_output_open = false,
+        }
+    }
+
+    /// Counts the time spent draining a PTY after exit while reading was
+    /// possible, and stops at the limit.
+    fn account_pty_drain(&mut self, can_read: bool) {
+        if !self.pty_output_open {
+            self.pty_drain_since = None;
+            return;
+        }
+        let now = TokioInstant::now();
+        if let Some(since) = self.pty_drain_since.take() {
+            self.pty_drain_spent += now - since;
+        }
+        if self.pty_drain_spent >= PTY_DRAIN_LIMIT {
+            tracing::debug!("pty still written to after exit; stop reading it");
+            self.pty_output_open = false;
+        } else if can_read {
+            self.pty_drain_since = Some(now);
         }
     }
 

@@ -24,6 +24,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `Shutdown` waits for killed processes to be reported.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// How long the last messages have to reach the parent at the end.
+const FLUSH_GRACE: Duration = Duration::from_secs(1);
+
 /// Largest `Output` chunk, before the frame maximum is taken into account.
 const MAX_CHUNK: usize = 64 * 1024;
 
@@ -101,6 +104,7 @@ where
         features: ["pty", "tree-kill", "flow-control", "timeout"].map(String::from).to_vec(),
         max_frame: negotiated.max_frame,
         window: negotiated.window,
+        stdin_window: process::MAX_PENDING_INPUT as u32,
     }))
     .await
     .context("sending HelloAck")?;
@@ -148,7 +152,7 @@ where
     // Kill every tree.
     let handles: Vec<_> = cx.table.lock().expect("process table lock").values().cloned().collect();
     for handle in &handles {
-        let _ = handle.control.send(Control::Terminate);
+        let _ = handle.control.send(Control::Shutdown);
     }
     if ending == Ending::Shutdown {
         // Every process reports its Exited after the rest of its output, so
@@ -177,7 +181,7 @@ where
         // Deliver what is queued (the Exited reports, or the protocol
         // error) before closing.
         Ending::Shutdown | Ending::ProtocolError => {
-            let _ = tokio::time::timeout(SHUTDOWN_GRACE, writer).await;
+            let _ = tokio::time::timeout(FLUSH_GRACE, writer).await;
         }
         Ending::ChannelClosed | Ending::Terminated => writer.abort(),
     }

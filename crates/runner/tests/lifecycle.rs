@@ -520,3 +520,40 @@ fn a_spawn_with_an_empty_argv_is_an_invalid_request() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn input_is_acknowledged_and_input_past_the_window_is_refused() {
+    let mut runner = RawRunner::connect();
+    let mut spawn = spawn_msg(1, &["sh", "-c", "sleep 2; wc -c"]);
+    if let Message::Spawn(s) = &mut spawn {
+        s.stdin = true;
+    }
+    runner.send(&spawn);
+    assert!(matches!(runner.recv(), Some(Message::Spawned { .. })));
+    // Twice the stdin window while nothing is read: a parent that ignores
+    // its credit.
+    let window = cordon_ipc::DEFAULT_STDIN_WINDOW as u64;
+    let chunk = 512 * 1024u64;
+    for _ in 0..2 * window / chunk {
+        runner.send(&Message::Stdin { id: 1, data: vec![b'a'; chunk as usize] });
+    }
+    runner.send(&Message::CloseStdin { id: 1 });
+    let (mut acked, mut refused, mut output) = (0u64, 0u64, Vec::new());
+    while let Some(message) = runner.recv() {
+        match message {
+            Message::StdinAck { bytes, .. } => acked += bytes,
+            Message::Error { id: Some(1), kind: ErrorKind::Protocol, .. } => refused += 1,
+            Message::Output { id, data, .. } => {
+                runner.send(&Message::Ack { id, bytes: data.len() as u64 });
+                output.extend_from_slice(&data);
+            }
+            Message::Exited(_) => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(refused > 0, "input past the window is refused with an error");
+    assert_eq!(acked, 2 * window, "every input byte is acknowledged, refused ones too");
+    let delivered: u64 = String::from_utf8_lossy(&output).trim().parse().unwrap();
+    assert_eq!(delivered, 2 * window - refused * chunk, "all accepted input arrived");
+    assert!(delivered >= window, "at least a window's worth is accepted");
+}

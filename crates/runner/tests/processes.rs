@@ -458,3 +458,159 @@ async fn dropping_a_process_kills_its_tree() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_pty_process_reports_exited_while_a_descendant_keeps_writing() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("chatty.pid");
+        // The descendant keeps the terminal open and writes more often than
+        // the quiet period.
+        let script = format!(
+            "setsid sh -c 'echo $$ > {}; while :; do echo x; sleep 0.02; done' & sleep 0.2; exit 3",
+            pid_file.display()
+        );
+        let started = std::time::Instant::now();
+        let mut p =
+            sandbox.spawn(Command::new("sh").args(["-c", &script]).tty(Size::default())).await.unwrap();
+        let status = p.wait().await.unwrap();
+        assert_eq!(status.code, Some(3));
+        assert!(started.elapsed() < Duration::from_secs(5), "Exited took {:?}", started.elapsed());
+        let chatty = read_pid_file(&pid_file);
+        sandbox.shutdown().await.unwrap();
+        assert!(wait_gone(chatty), "session end kills the leftover descendant");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn stdin_is_flow_controlled_and_loses_nothing() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        // The process reads nothing for a while: far more than the stdin
+        // window must wait, not be dropped.
+        let p = sandbox.spawn(Command::new("sh").args(["-c", "sleep 0.5; wc -c"]).stdin(true)).await.unwrap();
+        let data = vec![b'x'; 20_000_000];
+        p.write_stdin(&data).await.unwrap();
+        p.close_stdin().await.unwrap();
+        let out = p.output().await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "20000000");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn input_waits_for_a_slow_reader_while_output_flows() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        // cat echoes everything: input and output windows both fill.
+        let mut cat = sandbox.spawn(Command::new("cat").stdin(true)).await.unwrap();
+        let data = pseudo_random(30 << 20, 9);
+        let writer = cat.stdin_writer();
+        let expected = sha256(&data);
+        let feeder = tokio::spawn(async move {
+            writer.write(&data).await.unwrap();
+            writer.close().await.unwrap();
+        });
+        let mut received = Vec::new();
+        loop {
+            match cat.next_event().await.unwrap() {
+                Some(Event::Output { data, .. }) => received.extend_from_slice(&data),
+                Some(Event::Exited(status)) => {
+                    assert!(status.success());
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        feeder.await.unwrap();
+        assert_eq!(sha256(&received), expected);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dropping_an_unread_process_frees_it_in_the_runner() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let yes = sandbox.spawn(Command::new("yes")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(yes);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !sandbox.list().await.unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the dropped process never left the runner");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_cancelled_spawn_does_not_leave_a_process_behind() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let cancelled =
+            tokio::time::timeout(Duration::from_nanos(1), sandbox.spawn(Command::new("sleep").arg("100")));
+        assert!(cancelled.await.is_err(), "the spawn was cancelled");
+        // Let the Spawned arrive, then the runner must end it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let list = sandbox.list().await.unwrap();
+            if list.is_empty() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "orphaned spawn still runs: {list:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn shutdown_with_an_unread_process_is_prompt_and_reports_exited() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let mut yes = sandbox.spawn(Command::new("yes")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        let reader = tokio::spawn(async move {
+            // Start reading only after Shutdown went out.
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            yes.wait().await
+        });
+        sandbox.shutdown().await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(4), "shutdown took {:?}", started.elapsed());
+        let status = reader.await.unwrap().unwrap();
+        assert_eq!(status.signal, Some(9), "Exited is reported for a killed, unread process");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dropping_the_sandbox_ends_every_process_even_with_live_handles() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let mut p = sandbox.spawn(Command::new("sleep").arg("300")).await.unwrap();
+        let pid = p.pid();
+        drop(sandbox);
+        assert!(matches!(p.next_event().await, Err(Error::RunnerGone(_))));
+        assert!(tokio::task::spawn_blocking(move || wait_gone(pid)).await.unwrap());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_relative_program_runs_in_a_relative_working_directory() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let dir = tempfile::tempdir_in(".").unwrap();
+        let name = dir.path().file_name().unwrap().to_str().unwrap().to_string();
+        let script = dir.path().join("hello.sh");
+        std::fs::write(&script, "#!/bin/sh\necho hello from $(basename $(pwd))\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let out = sandbox.run(Command::new("./hello.sh").cwd(&name)).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("hello from {name}\n"));
+    })
+    .await
+}

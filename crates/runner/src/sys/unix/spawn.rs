@@ -84,7 +84,20 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
             None,
         ));
     }
-    if let Some(cwd) = spec.cwd {
+    // Absolute from here on: the program is looked up relative to it in the
+    // runner, and the child changes into it before exec.
+    let cwd = match spec.cwd.map(std::path::absolute).transpose() {
+        Ok(cwd) => cwd,
+        Err(err) => {
+            return Err(spawn_error(
+                SpawnErrorKind::BadCwd,
+                format!("working directory: {err}"),
+                err.raw_os_error(),
+            ));
+        }
+    };
+    let cwd = cwd.as_deref();
+    if let Some(cwd) = cwd {
         match cwd.metadata() {
             Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
@@ -103,11 +116,11 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
             }
         }
     }
-    let program = resolve_program(name, spec.env.get("PATH").map(String::as_str), spec.cwd)?;
+    let program = resolve_program(name, spec.env.get("PATH").map(String::as_str), cwd)?;
 
     let mut command = Command::new(&program);
     command.arg0(name).args(&spec.argv[1..]).env_clear().envs(spec.env);
-    if let Some(cwd) = spec.cwd {
+    if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }
     let mut master = None;
