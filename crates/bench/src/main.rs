@@ -69,6 +69,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         direct_lat.push(direct_spawn().await?);
         runner_lat.push(runner_spawn(&sandbox).await?);
     }
+    let mut round_trips = Vec::new();
+    for _ in 0..args.spawns {
+        let started = Instant::now();
+        sandbox.list().await?;
+        round_trips.push(started.elapsed());
+    }
     sandbox.shutdown().await?;
 
     let (d50, d90) = (percentile(&mut direct_lat, 50), percentile(&mut direct_lat, 90));
@@ -105,6 +111,10 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         micros(d90),
         micros(r90),
         r90.as_secs_f64() / d90.as_secs_f64()
+    );
+    println!(
+        "| channel round trip (List), p50 | -                        |            - | {:>9.0} us |     - |         |",
+        micros(percentile(&mut round_trips, 50))
     );
     Ok(())
 }

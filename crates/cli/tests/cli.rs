@@ -618,3 +618,32 @@ fn a_non_utf8_environment_variable_is_skipped_not_fatal() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, b"ok\n");
 }
+
+#[test]
+fn a_missing_runner_is_reported_with_where_cordon_looked() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["run", "--policy", "full-access", "--", "true"])
+        .env("CORDON_RUNNER", "/nonexistent/cordon-runner")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot find cordon-runner") && stderr.contains("/nonexistent/cordon-runner"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_runner_is_found_through_cordon_runner() {
+    let runner = std::path::Path::new(env!("CARGO_BIN_EXE_cordon")).with_file_name("cordon-runner");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cordon"))
+        .args(["run", "--policy", "full-access", "--", "sh", "-c", "echo found"])
+        .env("CORDON_RUNNER", &runner)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, b"found\n");
+}
