@@ -6,6 +6,9 @@
 //!   pipe read directly by this process with `tokio::process`.
 //! - Spawn-to-exit latency of `true`: through a warm runner vs
 //!   `tokio::process` directly.
+//! - Cold `cordon run -- true` (launch, sandbox, spawn, exit) under the
+//!   default policy, against `bwrap --ro-bind / / --dev /dev --proc /proc
+//!   --unshare-all --die-with-parent true` and `true` run directly.
 //!
 //! Run it on a release build: `cargo build --release --workspace &&
 //! target/release/cordon-bench`.
@@ -33,6 +36,9 @@ struct Args {
     /// Spawns of `true` per side.
     #[arg(long, default_value_t = 500)]
     spawns: usize,
+    /// Cold launches per side.
+    #[arg(long, default_value_t = 100)]
+    launches: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -42,7 +48,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn bench(args: Args) -> anyhow::Result<()> {
-    let sandbox = Sandbox::launch(LaunchOptions::new(Policy::FullAccess))
+    let sandbox = Sandbox::launch(LaunchOptions::new(Policy::full_access()))
         .await
         .context("launching the runner (build it first: cargo build --release --workspace)")?;
     let bytes = args.mib << 20;
@@ -116,7 +122,83 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         "| channel round trip (List), p50 | -                        |            - | {:>9.0} us |     - |         |",
         micros(percentile(&mut round_trips, 50))
     );
+    cold_launches(args.launches)?;
     Ok(())
+}
+
+/// `cordon run -- true` from cold, side by side with bwrap and `true`.
+fn cold_launches(n: usize) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let cordon = exe.with_file_name("cordon");
+    anyhow::ensure!(cordon.exists(), "{} not built (cargo build --release --workspace)", cordon.display());
+    let time = |program: &std::path::Path, args: &[&str]| -> anyhow::Result<Duration> {
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            let started = Instant::now();
+            let status =
+                std::process::Command::new(program).args(args).stdin(std::process::Stdio::null()).status()?;
+            anyhow::ensure!(status.success(), "{} {:?} failed: {status}", program.display(), args);
+            samples.push(started.elapsed());
+        }
+        Ok(percentile(&mut samples, 50))
+    };
+    let direct = time(std::path::Path::new("true"), &[])?;
+    let ours = time(&cordon, &["run", "--", "true"])?;
+    println!();
+    println!("| cold launch, p50 ({n} runs)                          | time      | vs bwrap |");
+    println!("|-----------------------------------------------------|-----------|----------|");
+    let bwrap_args = [
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--unshare-all",
+        "--die-with-parent",
+        "true",
+    ];
+    let bwrap = match which("bwrap") {
+        Some(path) => Some(time(&path, &bwrap_args)?),
+        None => {
+            println!("| bwrap: not installed (apt-get install bubblewrap)   |         - |        - |");
+            None
+        }
+    };
+    let vs = |d: Duration| {
+        bwrap.map(|b| format!("{:.2}x", d.as_secs_f64() / b.as_secs_f64())).unwrap_or("-".into())
+    };
+    println!(
+        "| `true` directly                                     | {:>6.2} ms | {:>8} |",
+        millis(direct),
+        vs(direct)
+    );
+    if let Some(b) = bwrap {
+        println!(
+            "| bwrap --unshare-all ... true                        | {:>6.2} ms |    1.00x |",
+            millis(b)
+        );
+    }
+    println!(
+        "| cordon run -- true (workspace-write, IPC bootstrap) | {:>6.2} ms | {:>8} | target <= 1.0x {}",
+        millis(ours),
+        vs(ours),
+        bwrap.map(|b| verdict(ours <= b)).unwrap_or("")
+    );
+    Ok(())
+}
+
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(program))
+        .find(|p| p.is_file())
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 fn verdict(ok: bool) -> &'static str {

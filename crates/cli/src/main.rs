@@ -1,5 +1,6 @@
 //! `cordon`: run commands and shells inside cordon's sandbox.
 
+mod doctor;
 mod options;
 mod request_file;
 mod session;
@@ -30,6 +31,16 @@ enum Commands {
     /// An interactive terminal session in the sandbox (default: $SHELL or
     /// /bin/sh).
     Shell(ShellArgs),
+    /// Probe what this machine can enforce, and say for each policy whether
+    /// it can be enforced fully.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct DoctorArgs {
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -96,8 +107,9 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
             };
             (shell.sandbox, argv, true, Mode::Shell)
         }
+        Commands::Doctor(doctor) => return doctor::run(doctor.json),
     };
-    sandbox.check_policy()?;
+    let prepared = sandbox.prepare()?;
     if sandbox.bootstrap == Bootstrap::RequestFile {
         if mode == Mode::Json || (tty && mode != Mode::Shell) {
             anyhow::bail!(
@@ -105,10 +117,10 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
                  runs on cordon's own stdio"
             );
         }
-        return request_file::run(&sandbox, &argv);
+        return request_file::run(&sandbox, &prepared, &argv);
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let code = runtime.block_on(session::run(&sandbox, &argv, tty, mode));
+    let code = runtime.block_on(session::run(&sandbox, &prepared, &argv, tty, mode));
     // A read of cordon's stdin may still be blocked in a runtime thread; do
     // not wait for it.
     runtime.shutdown_background();

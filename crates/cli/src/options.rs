@@ -1,10 +1,17 @@
-//! Options shared by `cordon run` and `cordon shell`, and their parsing.
+//! Options shared by `cordon run` and `cordon shell`, `cordon.toml`, and how
+//! they become a [`Policy`].
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use cordon::Policy;
+use cordon::{Limits, Policy, PolicyBuilder, Preset};
+use serde::Deserialize;
+
+/// The config file looked for in the working directory.
+pub const CONFIG_FILE: &str = "cordon.toml";
 
 /// How the runner is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -19,16 +26,47 @@ pub enum Bootstrap {
 /// What every command that runs something accepts.
 #[derive(Debug, Clone, Args)]
 pub struct SandboxArgs {
-    /// The sandbox policy: read-only, workspace-write or full-access.
-    #[arg(long, value_name = "POLICY", default_value = "workspace-write", value_parser = parse_policy)]
-    pub policy: Policy,
+    /// The sandbox policy: read-only, workspace-write (default) or full-access.
+    #[arg(long, value_name = "POLICY", value_parser = parse_preset)]
+    pub policy: Option<Preset>,
+    /// Another writable directory (repeatable).
+    #[arg(long = "allow-write", value_name = "DIR")]
+    pub allow_write: Vec<PathBuf>,
+    /// A path the command may neither read nor write (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub deny: Vec<PathBuf>,
+    /// Allow network access (default: off).
+    #[arg(long)]
+    pub network: bool,
+    /// At most this many processes in the sandbox.
+    #[arg(long, value_name = "N")]
+    pub max_procs: Option<u64>,
+    /// Memory limit (512M, 2G, …).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// CPU time limit per process (500ms, 2s, 1m; whole seconds are enforced).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub cpu_time: Option<Duration>,
+    /// Start the command from almost no environment (PATH, HOME, TERM, LANG).
+    #[arg(long)]
+    pub clear_env: bool,
+    /// Run even if some sandbox layer cannot be enforced (see --explain).
+    #[arg(long)]
+    pub best_effort: bool,
+    /// Read the policy from this file instead of ./cordon.toml.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the effective policy and what is enforced to stderr first.
+    #[arg(long)]
+    pub explain: bool,
     /// Working directory of the command.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
     /// Kill the command's whole tree after this long (500ms, 2s, 1m, 1h).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
-    /// Set an environment variable for the command (repeatable).
+    /// Set an environment variable for the command (repeatable; always
+    /// passed, even if its name looks like a secret).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
     /// How to start the runner.
@@ -36,31 +74,147 @@ pub struct SandboxArgs {
     pub bootstrap: Bootstrap,
 }
 
+/// `cordon.toml`: a policy that flags may override.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    policy: Option<String>,
+    network: Option<bool>,
+    #[serde(default)]
+    allow_write: Vec<PathBuf>,
+    #[serde(default)]
+    deny: Vec<PathBuf>,
+    protected: Option<Vec<String>>,
+    clear_env: Option<bool>,
+    best_effort: Option<bool>,
+    #[serde(default)]
+    limits: ConfigLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigLimits {
+    max_procs: Option<u64>,
+    memory: Option<String>,
+    cpu_time: Option<String>,
+    file_size: Option<String>,
+    open_files: Option<u64>,
+}
+
+/// What the command will run under.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The policy.
+    pub policy: Policy,
+    /// The command's environment.
+    pub env: BTreeMap<String, String>,
+    /// The private temp directory (`TMPDIR`) of `workspace-write`, removed
+    /// when dropped: held here so it lives as long as the command.
+    #[expect(dead_code, reason = "held for its Drop")]
+    pub temp_dir: Option<tempfile::TempDir>,
+}
+
 impl SandboxArgs {
-    /// Refuses what this build cannot do. The confining policies are not
-    /// enforced yet, and cordon never runs a command unconfined under a name
-    /// that promises confinement.
-    pub fn check_policy(&self) -> anyhow::Result<()> {
-        if self.policy != Policy::FullAccess {
-            anyhow::bail!(
-                "policy {} cannot be enforced by this build (no sandbox enforcement yet); \
-                 pass --policy full-access to run without a sandbox",
-                self.policy
-            );
+    /// Reads the config, applies the flags, builds and validates the policy,
+    /// and makes the command's environment.
+    pub fn prepare(&self) -> anyhow::Result<Prepared> {
+        let config = self.read_config()?;
+        let preset = match (self.policy, &config.policy) {
+            (Some(p), _) => p,
+            (None, Some(name)) => parse_preset(name).map_err(anyhow::Error::msg)?,
+            (None, None) => Preset::WorkspaceWrite,
+        };
+        let cwd = match &self.cwd {
+            Some(dir) => std::path::absolute(dir)?,
+            None => std::env::current_dir()?,
+        };
+        let temp_dir = if preset == Preset::WorkspaceWrite {
+            Some(
+                tempfile::Builder::new()
+                    .prefix("cordon-tmp-")
+                    .tempdir()
+                    .context("creating the private temp dir")?,
+            )
+        } else {
+            None
+        };
+        let size = |s: &Option<String>| s.as_deref().map(parse_size).transpose().map_err(anyhow::Error::msg);
+        let secs =
+            |s: &Option<String>| s.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg);
+        let limits = Limits {
+            processes: self.max_procs.or(config.limits.max_procs),
+            memory: self.memory.or(size(&config.limits.memory)?),
+            cpu_time: self.cpu_time.or(secs(&config.limits.cpu_time)?).map(|d| d.as_secs().max(1)),
+            file_size: size(&config.limits.file_size)?,
+            open_files: config.limits.open_files,
+        };
+        let mut builder = PolicyBuilder::new(preset)
+            .cwd(&cwd)
+            .network(self.network || config.network.unwrap_or(false))
+            .limits(limits)
+            .clear_env(self.clear_env || config.clear_env.unwrap_or(false))
+            .best_effort(self.best_effort || config.best_effort.unwrap_or(false));
+        if let Some(names) = config.protected {
+            builder = builder.protected_names(names);
         }
-        Ok(())
+        if let Some(tmp) = &temp_dir {
+            builder = builder.temp_dir(tmp.path());
+        }
+        for dir in config.allow_write.iter().chain(&self.allow_write) {
+            builder = builder.allow_write(dir);
+        }
+        for path in config.deny.iter().chain(&self.deny) {
+            builder = builder.deny(path);
+        }
+        let policy = builder.build()?;
+        let mut explicit: BTreeMap<String, String> = self.env.iter().cloned().collect();
+        if let Some(tmp) = &temp_dir {
+            explicit.entry("TMPDIR".into()).or_insert_with(|| tmp.path().display().to_string());
+        }
+        let env = policy.env.apply(&cordon::utf8_environment(), &explicit);
+        Ok(Prepared { policy, env, temp_dir })
     }
 
-    /// The command's environment: cordon's own plus `--env`.
-    pub fn environment(&self) -> std::collections::BTreeMap<String, String> {
-        let mut env = cordon::utf8_environment();
-        env.extend(self.env.iter().cloned());
-        env
+    fn read_config(&self) -> anyhow::Result<ConfigFile> {
+        let path = match &self.config {
+            Some(path) => path.clone(),
+            None => {
+                let dir = self.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
+                let candidate = dir.join(CONFIG_FILE);
+                if !candidate.exists() {
+                    return Ok(ConfigFile::default());
+                }
+                candidate
+            }
+        };
+        read_config_file(&path)
     }
 }
 
-fn parse_policy(s: &str) -> Result<Policy, String> {
+fn read_config_file(path: &Path) -> anyhow::Result<ConfigFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config {}", path.display()))
+}
+
+fn parse_preset(s: &str) -> Result<Preset, String> {
     s.parse().map_err(|e: cordon::UnknownPolicy| e.to_string())
+}
+
+/// Parses `512M`, `2G`, `100k`, or a bare number of bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: u64 = number.parse().map_err(|_| format!("invalid size {s:?}: expected e.g. 512M, 2G"))?;
+    let factor: u64 = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("invalid size {s:?}: unknown unit {unit:?} (use K, M, G)")),
+    };
+    value.checked_mul(factor).ok_or_else(|| format!("invalid size {s:?}: too large"))
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h`, or a bare number of seconds.
@@ -104,10 +258,37 @@ mod tests {
     }
 
     #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("2G").unwrap(), 2 << 30);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("100k").unwrap(), 100 << 10);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("M").is_err());
+    }
+
+    #[test]
     fn env_pairs() {
         assert_eq!(parse_env("A=b=c").unwrap(), ("A".into(), "b=c".into()));
         assert_eq!(parse_env("A=").unwrap(), ("A".into(), "".into()));
         assert!(parse_env("=x").is_err());
         assert!(parse_env("novalue").is_err());
+    }
+
+    #[test]
+    fn config_files_parse_and_refuse_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cordon.toml");
+        std::fs::write(
+            &path,
+            "policy = \"read-only\"\nnetwork = true\n[limits]\nmax_procs = 64\nmemory = \"1G\"\n",
+        )
+        .unwrap();
+        let config = read_config_file(&path).unwrap();
+        assert_eq!(config.policy.as_deref(), Some("read-only"));
+        assert_eq!(config.limits.max_procs, Some(64));
+        std::fs::write(&path, "polcy = \"read-only\"\n").unwrap();
+        assert!(read_config_file(&path).is_err());
     }
 }

@@ -10,17 +10,20 @@ use anyhow::Context as _;
 use cordon_ipc::oneshot::OneShotRequest;
 use nix::sys::signal::{SigHandler, Signal, signal};
 
-use crate::options::SandboxArgs;
+use crate::options::{Prepared, SandboxArgs};
 
 /// Runs `argv` through a request file and returns the runner's exit status.
-pub fn run(args: &SandboxArgs, argv: &[String]) -> anyhow::Result<i32> {
+pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[String]) -> anyhow::Result<i32> {
+    if args.explain {
+        crate::session::explain(&prepared.policy, None);
+    }
     let runner = cordon::locate_runner(None)?;
     let request = OneShotRequest {
         argv: argv.to_vec(),
         cwd: args.cwd.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        env: args.environment(),
+        env: prepared.env.clone(),
         timeout_ms: args.timeout.map(|t| t.as_millis() as u64),
-        policy: args.policy,
+        policy: prepared.policy.clone(),
     };
     let dir = tempfile::Builder::new()
         .prefix("cordon-request-")
@@ -38,6 +41,8 @@ pub fn run(args: &SandboxArgs, argv: &[String]) -> anyhow::Result<i32> {
     drop(file);
 
     let mut child = std::process::Command::new(&runner)
+        .env_clear()
+        .envs(cordon::runner_environment())
         .arg("--request-file")
         .arg(&path)
         .arg("--parent-pid")

@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::options::SandboxArgs;
+use crate::options::{Prepared, SandboxArgs};
 use crate::terminal::{self, RawMode};
 
 /// Exit status when cordon's stdout closed under it (128 + SIGPIPE).
@@ -29,10 +29,19 @@ pub enum Mode {
 }
 
 /// Runs `argv` under `args` and returns cordon's exit status.
-pub async fn run(args: &SandboxArgs, argv: &[String], tty: bool, mode: Mode) -> anyhow::Result<i32> {
-    let sandbox = Sandbox::launch(LaunchOptions::new(args.policy)).await?;
+pub async fn run(
+    args: &SandboxArgs,
+    prepared: &Prepared,
+    argv: &[String],
+    tty: bool,
+    mode: Mode,
+) -> anyhow::Result<i32> {
+    let sandbox = Sandbox::launch(LaunchOptions::new(prepared.policy.clone())).await?;
+    if args.explain {
+        explain(&prepared.policy, Some(&sandbox.info().sandbox));
+    }
     let mut command = Command::new(&argv[0]).args(&argv[1..]).env_clear().stdin(true);
-    for (key, value) in args.environment() {
+    for (key, value) in &prepared.env {
         command = command.env(key, value);
     }
     if let Some(cwd) = &args.cwd {
@@ -135,6 +144,23 @@ async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
         )?;
     }
     Ok(status.exit_code())
+}
+
+/// `--explain`: the effective policy and what the runner enforces, on
+/// stderr.
+pub fn explain(policy: &cordon::Policy, report: Option<&cordon::SandboxReport>) {
+    let policy = serde_json::to_string_pretty(policy).unwrap_or_default();
+    eprintln!("cordon: effective policy:\n{policy}");
+    match report {
+        Some(report) => {
+            eprintln!("cordon: enforcement ({}):", report.summary);
+            for layer in &report.layers {
+                let state = serde_json::to_value(layer.state).ok().and_then(|v| v.as_str().map(String::from));
+                eprintln!("  {:<14} {:<13} {}", layer.name, state.unwrap_or_default(), layer.detail);
+            }
+        }
+        None => eprintln!("cordon: enforcement: reported by the runner only over the IPC bootstrap"),
+    }
 }
 
 fn write_out(stream: Stream, data: &[u8]) -> std::io::Result<()> {

@@ -55,7 +55,7 @@ struct Waiters {
     spawns: HashMap<ProcessId, oneshot::Sender<Result<u32, SpawnError>>>,
     routes: HashMap<ProcessId, Route>,
     polls: HashMap<ProcessId, VecDeque<oneshot::Sender<Result<ProcessStatus>>>>,
-    lists: VecDeque<oneshot::Sender<Vec<ProcessStatus>>>,
+    lists: VecDeque<oneshot::Sender<Result<Vec<ProcessStatus>>>>,
     /// Why the channel died, once it has.
     dead: Option<String>,
 }
@@ -171,7 +171,7 @@ impl Connection {
         let (tx, rx) = oneshot::channel();
         self.lock().lists.push_back(tx);
         self.send(Message::List {})?;
-        rx.await.map_err(|_| self.gone())
+        rx.await.map_err(|_| self.gone())?
     }
 
     /// Resolves once the channel is closed (by either side).
@@ -314,7 +314,7 @@ fn route(
         }
         Message::Processes { processes } => {
             if let Some(tx) = w.lists.pop_front() {
-                let _ = tx.send(processes);
+                let _ = tx.send(Ok(processes));
             }
         }
         Message::Error { id: Some(id), kind, message } => {
@@ -330,9 +330,17 @@ fn route(
                 tracing::debug!(id, ?kind, %message, "runner error about a process nobody follows");
             }
         }
-        Message::Error { id: None, kind, message } => {
-            return Err(format!("the runner reported a {kind:?} error: {message}"));
+        Message::Error { id: None, kind: ErrorKind::Protocol, message } => {
+            return Err(format!("the runner reported a protocol error: {message}"));
         }
+        // The only other error without an id: an answer to List too large
+        // for a frame.
+        Message::Error { id: None, kind, message } => match w.lists.pop_front() {
+            Some(tx) => {
+                let _ = tx.send(Err(Error::Request { kind, message }));
+            }
+            None => tracing::warn!(?kind, %message, "runner error"),
+        },
         other => return Err(format!("the runner sent {}, which only a parent may send", other.name())),
     }
     Ok(())

@@ -22,7 +22,7 @@
 //! # }
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), cordon::Error> {
-//! let sandbox = Sandbox::launch(LaunchOptions::new(Policy::FullAccess).runner(runner())).await?;
+//! let sandbox = Sandbox::launch(LaunchOptions::new(Policy::full_access()).runner(runner())).await?;
 //!
 //! // One-shot: run to the end, collect the output.
 //! let out = sandbox.run(Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"])).await?;
@@ -53,7 +53,7 @@ mod sandbox;
 pub use cordon_ipc::{
     ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };
-pub use cordon_sandbox::{Policy, UnknownPolicy};
+pub use cordon_sandbox::{Limits, Policy, PolicyBuilder, Preset, UnknownPolicy};
 pub use error::{Error, Result};
 pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};
-pub use sandbox::{LaunchOptions, RUNNER_ENV, Sandbox, Transport, locate_runner};
+pub use sandbox::{LaunchOptions, RUNNER_ENV, Sandbox, Transport, locate_runner, runner_environment};

@@ -15,12 +15,16 @@ use crate::{Error, Result};
 const STDIN_OVERHEAD: usize = 64;
 
 /// What to run. Like `std::process::Command`: the environment starts as the
-/// calling process's unless [`Command::env_clear`] is called.
+/// calling process's unless [`Command::env_clear`] is called — filtered by
+/// the sandbox policy's environment rule (secrets out), while variables set
+/// with [`Command::env`] always pass.
 #[derive(Debug, Clone)]
 pub struct Command {
     pub(crate) argv: Vec<String>,
     pub(crate) cwd: Option<PathBuf>,
-    pub(crate) env: BTreeMap<String, String>,
+    inherit: bool,
+    explicit: BTreeMap<String, String>,
+    removed: std::collections::BTreeSet<String>,
     pub(crate) tty: Option<Size>,
     pub(crate) stdin: bool,
     pub(crate) timeout: Option<Duration>,
@@ -33,7 +37,9 @@ impl Command {
         Command {
             argv: vec![program.into()],
             cwd: None,
-            env: utf8_environment(),
+            inherit: true,
+            explicit: BTreeMap::new(),
+            removed: Default::default(),
             tty: None,
             stdin: false,
             timeout: None,
@@ -62,21 +68,26 @@ impl Command {
         self
     }
 
-    /// Sets an environment variable.
+    /// Sets an environment variable (passed even if its name looks like a
+    /// secret).
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.insert(key.into(), value.into());
+        let key = key.into();
+        self.removed.remove(&key);
+        self.explicit.insert(key, value.into());
         self
     }
 
     /// Removes an environment variable.
     pub fn env_remove(mut self, key: &str) -> Self {
-        self.env.remove(key);
+        self.explicit.remove(key);
+        self.removed.insert(key.to_string());
         self
     }
 
     /// Starts from an empty environment.
     pub fn env_clear(mut self) -> Self {
-        self.env.clear();
+        self.inherit = false;
+        self.explicit.clear();
         self
     }
 
@@ -99,7 +110,22 @@ impl Command {
         self
     }
 
-    pub(crate) fn into_spawn(self, id: ProcessId) -> Result<cordon_ipc::Spawn> {
+    /// The environment the command gets under `rule`.
+    pub(crate) fn environment(&self, rule: &cordon_sandbox::EnvPolicy) -> BTreeMap<String, String> {
+        let parent = if self.inherit { utf8_environment() } else { BTreeMap::new() };
+        let mut env = rule.apply(&parent, &self.explicit);
+        for key in &self.removed {
+            env.remove(key);
+        }
+        env
+    }
+
+    pub(crate) fn into_spawn(
+        self,
+        id: ProcessId,
+        rule: &cordon_sandbox::EnvPolicy,
+    ) -> Result<cordon_ipc::Spawn> {
+        let env = self.environment(rule);
         let cwd = match self.cwd {
             Some(dir) => Some(dir.into_os_string().into_string().map_err(|dir| Error::Spawn {
                 kind: cordon_ipc::SpawnErrorKind::InvalidRequest,
@@ -112,7 +138,7 @@ impl Command {
             id,
             argv: self.argv,
             cwd,
-            env: self.env,
+            env,
             tty: self.tty,
             stdin: self.stdin,
             timeout_ms: self.timeout.map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),

@@ -89,8 +89,8 @@ impl LaunchOptions {
     }
 
     /// The policy.
-    pub fn policy(&self) -> Policy {
-        self.policy
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 }
 
@@ -136,6 +136,7 @@ pub struct Sandbox {
     conn: Arc<Connection>,
     runner: tokio::process::Child,
     info: HelloAck,
+    policy: Policy,
     next_id: AtomicU64,
 }
 
@@ -153,6 +154,10 @@ impl Sandbox {
         let token = new_token()?;
         let policy_json = serde_json::to_string(&options.policy).map_err(|e| Error::Launch(e.to_string()))?;
         let mut command = tokio::process::Command::new(&runner_path);
+        // The runner shares its sandbox with the commands, so it gets no
+        // more of the parent's environment than a command would: secrets
+        // must not be readable from /proc/<runner>/environ.
+        command.env_clear().envs(runner_environment());
         command
             .arg("--policy-json")
             .arg(&policy_json)
@@ -261,8 +266,13 @@ impl Sandbox {
         }
         frames.decoder_mut().set_max_frame(max_frame);
         sink.encoder_mut().set_max_frame(max_frame);
-        let conn = Arc::new(Connection::start(frames, sink, max_frame, ack.window, ack.stdin_window.max(1)));
-        Ok(Sandbox { conn, runner, info: ack, next_id: AtomicU64::new(1) })
+        let conn = Arc::new(Connection::start(frames, sink, max_frame, ack.window, stdin_window(&ack)));
+        Ok(Sandbox { conn, runner, info: ack, policy: options.policy.clone(), next_id: AtomicU64::new(1) })
+    }
+
+    /// The policy the runner enforces.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// What the runner said in the handshake: its version, pid, platform,
@@ -275,7 +285,7 @@ impl Sandbox {
     pub async fn spawn(&self, command: Command) -> Result<Process> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let tty = command.tty.is_some();
-        let spawn = command.into_spawn(id)?;
+        let spawn = command.into_spawn(id, &self.policy.env)?;
         let (pid, events, shared) = self.conn.spawn(spawn).await?;
         Ok(Process::new(id, pid, tty, self.conn.clone(), events, shared))
     }
@@ -311,18 +321,32 @@ impl Sandbox {
     }
 }
 
-/// Moves the runner out of the caller's process group, so that a
-/// terminal's Ctrl-C reaches the caller (which forwards it as a `Signal`)
-/// and not the runner. Runs between fork and exec.
+/// The input credit per process: the runner's `stdin_window` if it
+/// acknowledges input (feature `stdin-ack`), else unlimited.
+fn stdin_window(ack: &HelloAck) -> u32 {
+    if ack.features.iter().any(|f| f == "stdin-ack") { ack.stdin_window.max(1) } else { u32::MAX }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.conn.close();
     }
 }
 
+/// Moves the runner out of the caller's process group, so that a
+/// terminal's Ctrl-C reaches the caller (which forwards it as a `Signal`)
+/// and not the runner. Runs between fork and exec.
 fn own_process_group() -> std::io::Result<()> {
     // SAFETY: async-signal-safe system call on the calling process.
     if unsafe { nix::libc::setpgid(0, 0) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// What the runner inherits: only what it needs to start and to log.
+pub fn runner_environment() -> Vec<(String, String)> {
+    ["PATH", "HOME", "LANG", "TERM", "CORDON_LOG", "RUST_BACKTRACE"]
+        .into_iter()
+        .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+        .collect()
 }
 
 /// 32 random bytes, hex-encoded.

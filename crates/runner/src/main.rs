@@ -71,6 +71,11 @@ fn serve(args: Args, token: Option<String>) -> anyhow::Result<()> {
     let policy: Policy = serde_json::from_str(args.policy_json.as_deref().unwrap_or_default())
         .context("--policy-json is not a valid policy")?;
     let sandbox = cordon_sandbox::enforce(&policy)?;
+    cordon_runner::sys::rearm()?;
+    // The parent may have died while the sandbox was being set up.
+    if args.parent_pid.is_some_and(|p| nix::unistd::getppid().as_raw() as u32 != p) {
+        bail!("the parent exited while the runner was starting");
+    }
     let config = SessionConfig { token, max_frame: args.max_frame, sandbox };
 
     // The channel's fds are adopted before the runtime opens fds of its own.

@@ -34,6 +34,10 @@ fn execute(request: OneShotRequest<Policy>) -> i32 {
         eprintln!("cordon-runner: {err}");
         return EXIT_CORDON_FAILED;
     }
+    if let Err(err) = sys::rearm() {
+        eprintln!("cordon-runner: {err}");
+        return EXIT_CORDON_FAILED;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {

@@ -101,7 +101,7 @@ where
         pid: std::process::id(),
         platform: std::env::consts::OS.to_string(),
         sandbox: config.sandbox.clone(),
-        features: ["pty", "tree-kill", "flow-control", "timeout"].map(String::from).to_vec(),
+        features: ["pty", "tree-kill", "flow-control", "timeout", "stdin-ack"].map(String::from).to_vec(),
         max_frame: negotiated.max_frame,
         window: negotiated.window,
         stdin_window: process::MAX_PENDING_INPUT as u32,
@@ -262,19 +262,40 @@ fn dispatch(message: Message, cx: &Context) -> Result<(), String> {
     Ok(())
 }
 
+/// Queues one message. One that cannot be encoded (larger than the frame
+/// maximum: a `Processes` list of very long command lines, say) is replaced
+/// by an `Error` saying so, rather than silently ending the channel.
+async fn feed<W: AsyncWrite + Unpin>(
+    sink: &mut FramedWrite<W, MessageCodec>,
+    message: Message,
+) -> Result<(), ()> {
+    let name = message.name();
+    let result = match sink.feed(message).await {
+        Err(cordon_ipc::Error::Encode(reason)) => {
+            tracing::warn!(%reason, "message dropped");
+            let error = Message::Error {
+                id: None,
+                kind: ErrorKind::InvalidRequest,
+                message: format!("the {name} answer does not fit in a frame: {reason}"),
+            };
+            sink.feed(error).await
+        }
+        other => other,
+    };
+    result.map_err(|err| tracing::debug!(%err, "writing to the parent failed"))
+}
+
 /// Writes queued messages, flushing whenever the queue runs dry.
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut sink: FramedWrite<W, MessageCodec>,
     mut queue: mpsc::UnboundedReceiver<Message>,
 ) {
     while let Some(message) = queue.recv().await {
-        if let Err(err) = sink.feed(message).await {
-            tracing::debug!(%err, "writing to the parent failed");
+        if feed(&mut sink, message).await.is_err() {
             return;
         }
         while let Ok(message) = queue.try_recv() {
-            if let Err(err) = sink.feed(message).await {
-                tracing::debug!(%err, "writing to the parent failed");
+            if feed(&mut sink, message).await.is_err() {
                 return;
             }
         }

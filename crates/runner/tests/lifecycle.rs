@@ -498,9 +498,26 @@ fn a_bad_request_file_is_a_clear_error_with_status_125() {
     let unknown = run_request(&request_file(dir.path(), r#"{"argv":["true"],"policy":"full-access","x":1}"#));
     assert_eq!(unknown.status.code(), Some(125), "unknown fields are refused");
 
-    let refused = run_request(&request_file(dir.path(), r#"{"argv":["true"],"policy":"workspace-write"}"#));
-    assert_eq!(refused.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("cannot be enforced"));
+    let bad_policy = run_request(&request_file(dir.path(), r#"{"argv":["true"],"policy":"everything"}"#));
+    assert_eq!(bad_policy.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&bad_policy.stderr).contains("malformed request file"));
+}
+
+#[test]
+fn the_request_file_bootstrap_enforces_its_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("written");
+    let request = serde_json::json!({
+        "argv": ["sh", "-c", format!("touch {} 2>&1; echo done", target.display())],
+        "env": { "PATH": std::env::var("PATH").unwrap() },
+        "policy": "read-only",
+    });
+    let out = run_request(&request_file(dir.path(), &request.to_string()));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Permission denied") && stdout.contains("done"), "{stdout}");
+    assert!(!target.exists(), "read-only let the command write outside");
 }
 
 #[test]

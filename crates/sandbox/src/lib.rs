@@ -1,126 +1,88 @@
-//! cordon's sandbox policy and its enforcement.
+//! cordon's sandbox: the policy model and its enforcement.
 //!
-//! A [`Policy`] says what commands in a sandbox may do. It travels from the
-//! parent to `cordon-runner` (on its command line, or inside a request file),
-//! and the runner calls [`enforce`] on itself before it reads its first
+//! A [`Policy`] says what commands in a sandbox may do. The parent builds it
+//! once with a [`PolicyBuilder`] and hands it to `cordon-runner` (on its
+//! command line, or inside a request file); the runner calls [`enforce`] on
+//! itself, while still single-threaded and before it reads its first
 //! request, so that it and everything it spawns live under the policy.
 //!
-//! This version knows the policy presets and enforces one of them:
-//! `full-access`, which applies no confinement and says so. The confining
-//! presets are refused with [`EnforceError::Unsupported`] rather than run
-//! unconfined under a name that promises confinement.
+//! On Linux the layers are: namespaces (user, mount, IPC, and network when it
+//! is off), read-only bind mounts over protected paths, resource limits,
+//! dropped capabilities, `no_new_privs`, Landlock and seccomp. Each is
+//! independent and reported in the returned [`SandboxReport`]; a layer the
+//! policy needs that cannot be applied fails the launch, unless the policy
+//! asks for best effort.
 //!
 //! ```
-//! use cordon_sandbox::{Policy, enforce};
+//! use cordon_sandbox::{Policy, PolicyBuilder, Preset};
 //!
-//! let policy: Policy = "full-access".parse()?;
-//! let report = enforce(&policy)?;
+//! let policy = PolicyBuilder::new(Preset::ReadOnly).network(false).build()?;
+//! assert!(policy.filesystem.read_everything);
+//! assert!(!policy.network);
+//! // Full access applies nothing, and says so.
+//! let report = cordon_sandbox::enforce(&Policy::full_access())?;
 //! assert!(report.layers.is_empty());
-//!
-//! let confining: Policy = "workspace-write".parse()?;
-//! assert!(enforce(&confining).is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fmt;
-use std::str::FromStr;
+mod policy;
+mod sys;
 
 use cordon_ipc::SandboxReport;
+pub use policy::{
+    CLEAR_ENV_KEEPS, DEFAULT_PROTECTED_NAMES, EnvPolicy, FilesystemPolicy, Limits, Policy, PolicyBuilder,
+    PolicyError, Preset, SECRET_MARKERS, UnknownPolicy, WRITABLE_DEVICES, is_secret,
+};
 use serde::{Deserialize, Serialize};
-
-/// What commands in the sandbox may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Policy {
-    /// Read everything, write nothing, no network.
-    ReadOnly,
-    /// Read everything; write the working directory and a private temp
-    /// directory (`.git` and other protected names stay read-only); no
-    /// network.
-    WorkspaceWrite,
-    /// No sandbox at all. Explicit opt-in only.
-    FullAccess,
-}
-
-impl Policy {
-    /// Every preset, in order of increasing access.
-    pub const ALL: [Policy; 3] = [Policy::ReadOnly, Policy::WorkspaceWrite, Policy::FullAccess];
-
-    /// The preset's name, as written on command lines and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Policy::ReadOnly => "read-only",
-            Policy::WorkspaceWrite => "workspace-write",
-            Policy::FullAccess => "full-access",
-        }
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A policy name that is not one of the presets.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown policy {0:?}: expected read-only, workspace-write or full-access")]
-pub struct UnknownPolicy(pub String);
-
-impl FromStr for Policy {
-    type Err = UnknownPolicy;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Policy::ALL.into_iter().find(|p| p.name() == s).ok_or_else(|| UnknownPolicy(s.to_string()))
-    }
-}
 
 /// Why a policy could not be put in force.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EnforceError {
-    /// This build cannot enforce the policy at all.
+    /// This platform has no enforcement for confining policies.
     #[error(
-        "policy {0} cannot be enforced: this build of cordon has no sandbox enforcement yet; \
-         use --policy full-access to run without a sandbox"
+        "policy {0} cannot be enforced on this platform; use --policy full-access to run without a sandbox"
     )]
-    Unsupported(Policy),
+    Unsupported(Preset),
+    /// A layer the policy needs could not be applied.
+    #[error("cannot enforce the {layer} layer: {reason}. {hint}")]
+    Layer {
+        /// The layer.
+        layer: &'static str,
+        /// What failed.
+        reason: String,
+        /// What the user can do.
+        hint: &'static str,
+    },
 }
 
-/// Puts `policy` in force on the calling process (and so on everything it
-/// spawns afterwards), and reports what is enforced.
+/// Puts `policy` in force on the calling process and everything it spawns
+/// afterwards, and reports what is enforced. Call it while the process is
+/// single-threaded.
 pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
-    match policy {
-        Policy::FullAccess => Ok(SandboxReport {
-            policy: policy.name().to_string(),
-            layers: Vec::new(),
-            summary: "no enforcement: policy full-access runs commands without a sandbox".to_string(),
-        }),
-        other => Err(EnforceError::Unsupported(*other)),
-    }
+    sys::enforce(policy)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One capability of the machine, as `cordon doctor` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The feature (`"landlock"`, `"user namespaces"`, …).
+    pub name: String,
+    /// Whether it is there.
+    pub available: bool,
+    /// Version, or why not.
+    pub detail: String,
+}
 
-    #[test]
-    fn names_round_trip() {
-        for p in Policy::ALL {
-            assert_eq!(p.name().parse::<Policy>().unwrap(), p);
-            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.name()));
-        }
-        assert!("everything".parse::<Policy>().is_err());
-    }
+/// What the machine offers, without confining anything.
+pub fn probe() -> Vec<Probe> {
+    sys::probe()
+}
 
-    #[test]
-    fn only_full_access_is_enforceable_and_it_reports_no_layers() {
-        let report = enforce(&Policy::FullAccess).unwrap();
-        assert_eq!(report.policy, "full-access");
-        assert!(report.layers.is_empty());
-        assert!(matches!(enforce(&Policy::ReadOnly), Err(EnforceError::Unsupported(Policy::ReadOnly))));
-        assert!(matches!(
-            enforce(&Policy::WorkspaceWrite),
-            Err(EnforceError::Unsupported(Policy::WorkspaceWrite))
-        ));
+/// The report of a policy that applies no sandbox.
+pub(crate) fn full_access_report() -> SandboxReport {
+    SandboxReport {
+        policy: Preset::FullAccess.name().to_string(),
+        layers: Vec::new(),
+        summary: "no enforcement: policy full-access runs commands without a sandbox".to_string(),
     }
 }

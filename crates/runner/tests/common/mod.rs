@@ -31,7 +31,7 @@ pub async fn bounded<F: Future>(what: &str, fut: F) -> F::Output {
 }
 
 pub fn options() -> LaunchOptions {
-    LaunchOptions::new(Policy::FullAccess).runner(RUNNER)
+    LaunchOptions::new(Policy::full_access()).runner(RUNNER)
 }
 
 pub async fn launch() -> Sandbox {
@@ -198,4 +198,28 @@ pub fn spawn_msg(id: u64, argv: &[&str]) -> Message {
         stdin: false,
         timeout_ms: None,
     })
+}
+
+/// Every live descendant of `root`, from the parent links in `/proc` (the
+/// command name in `/proc/PID/stat` may hold spaces and parentheses).
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Some(close) = stat.rfind(')') else { continue };
+        if let Some(ppid) = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut found = Vec::new();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        for &kid in children.get(&pid).map(Vec::as_slice).unwrap_or_default() {
+            found.push(kid);
+            queue.push(kid);
+        }
+    }
+    found
 }

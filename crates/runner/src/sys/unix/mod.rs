@@ -29,3 +29,12 @@ pub fn startup(expected_parent: Option<u32>) -> anyhow::Result<()> {
     prctl::set_child_subreaper(true)?;
     Ok(())
 }
+
+/// Arms the death signal and the subreaper attribute again after the
+/// sandbox is in force: entering a user namespace changes the credentials,
+/// and a credential change clears the death signal.
+pub fn rearm() -> anyhow::Result<()> {
+    prctl::set_pdeathsig(NixSignal::SIGTERM)?;
+    prctl::set_child_subreaper(true)?;
+    Ok(())
+}

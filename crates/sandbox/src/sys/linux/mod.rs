@@ -1,0 +1,130 @@
+//! Linux enforcement. The layers run in an order where each one's setup is
+//! still allowed by the ones before it: namespaces and mounts first (they
+//! need privileges the later layers take away), then limits, capabilities,
+//! `no_new_privs`, Landlock, and seccomp last (it forbids `mount` and
+//! `unshare`).
+
+mod landlock;
+mod limits;
+mod namespaces;
+mod privileges;
+mod seccomp;
+
+use cordon_ipc::{LayerState, SandboxLayer, SandboxReport};
+
+use crate::{EnforceError, Policy, Probe};
+
+/// A layer: its name, whether the policy cannot do without it, what to tell
+/// the user when it is missing, and how to apply it.
+struct Layer {
+    name: &'static str,
+    required: fn(&Policy) -> bool,
+    hint: &'static str,
+    apply: fn(&Policy) -> Result<SandboxLayer, String>,
+}
+
+const LAYERS: &[Layer] = &[
+    Layer {
+        name: "limits",
+        required: |p| p.limits != crate::Limits::default(),
+        hint: "the requested limits cannot be set here; drop them or pass --best-effort",
+        apply: limits::apply,
+    },
+    Layer {
+        name: "namespaces",
+        required: |p| !p.filesystem.protected.is_empty(),
+        hint: "protected paths need a mount namespace: allow unprivileged user namespaces \
+               (sysctl kernel.unprivileged_userns_clone=1, or the AppArmor userns restriction), \
+               or pass --best-effort",
+        apply: namespaces::apply,
+    },
+    Layer {
+        name: "capabilities",
+        required: |_| true,
+        hint: "the runner could not drop its capabilities",
+        apply: privileges::drop_capabilities,
+    },
+    Layer {
+        name: "no_new_privs",
+        required: |_| true,
+        hint: "PR_SET_NO_NEW_PRIVS is refused; this kernel is too old for cordon",
+        apply: privileges::no_new_privs,
+    },
+    Layer {
+        name: "landlock",
+        required: |_| true,
+        hint: "filesystem rules need Landlock (Linux 5.13+, enabled with lsm=landlock); \
+               run `cordon doctor`, or pass --best-effort to run without filesystem confinement",
+        apply: landlock::apply,
+    },
+    Layer {
+        name: "seccomp",
+        required: |_| true,
+        hint: "system-call filtering needs seccomp (CONFIG_SECCOMP_FILTER)",
+        apply: seccomp::apply,
+    },
+];
+
+/// Applies every layer in order; see the module docs.
+pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
+    if !policy.is_confining() {
+        return Ok(crate::full_access_report());
+    }
+    let mut layers = Vec::new();
+    // Without the namespaces layer there is no private /dev/pts: the host's
+    // terminals are then denied outright (and commands get no new PTYs).
+    let mut effective = policy.clone();
+    for layer in LAYERS {
+        let policy = &effective;
+        let outcome = (layer.apply)(policy);
+        if layer.name == "namespaces" && outcome.is_err() {
+            effective.filesystem.write.retain(|p| p != std::path::Path::new("/dev/pts"));
+            effective.filesystem.deny.push("/dev/pts".into());
+        }
+        let policy = &effective;
+        match outcome {
+            Ok(applied) => layers.push(applied),
+            Err(reason) => {
+                if (layer.required)(policy) && !policy.best_effort {
+                    let reason = reason.trim_end_matches('.').to_string();
+                    return Err(EnforceError::Layer { layer: layer.name, reason, hint: layer.hint });
+                }
+                layers.push(SandboxLayer {
+                    name: layer.name.to_string(),
+                    state: LayerState::Unavailable,
+                    detail: reason,
+                });
+            }
+        }
+    }
+    let gaps: Vec<&str> = layers
+        .iter()
+        .filter(|l| matches!(l.state, LayerState::Unavailable | LayerState::Partial))
+        .map(|l| l.name.as_str())
+        .collect();
+    let summary = if gaps.is_empty() {
+        format!("policy {}: every layer enforced", policy.preset)
+    } else {
+        format!("policy {}: enforced with gaps in {}", policy.preset, gaps.join(", "))
+    };
+    Ok(SandboxReport { policy: policy.preset.name().to_string(), layers, summary })
+}
+
+/// What the machine offers.
+pub fn probe() -> Vec<Probe> {
+    let mut probes = vec![landlock::probe(), seccomp::probe()];
+    probes.extend(namespaces::probe());
+    probes.extend(limits::probe());
+    probes.push(privileges::probe());
+    probes
+}
+
+/// A layer in force.
+pub(crate) fn active(name: &str, detail: impl Into<String>) -> SandboxLayer {
+    SandboxLayer { name: name.to_string(), state: LayerState::Active, detail: detail.into() }
+}
+
+/// A layer the policy does not ask for.
+pub(crate) fn not_requested(name: &str, detail: impl Into<String>) -> SandboxLayer {
+    SandboxLayer { name: name.to_string(), state: LayerState::NotRequested, detail: detail.into() }
+}

@@ -1,0 +1,188 @@
+//! Namespaces: a new user namespace (mapping the runner's own uid and gid,
+//! so files keep their owners), a mount namespace in which protected paths
+//! are bind-mounted read-only over themselves, an IPC namespace, and — with
+//! the network off — a network namespace with only loopback. Where the
+//! kernel refuses them (inside some containers, or an AppArmor user
+//! namespace restriction), the other layers still apply.
+
+use std::fs;
+use std::path::Path;
+
+use cordon_ipc::SandboxLayer;
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::statvfs::{FsFlags, statvfs};
+
+use super::active;
+use crate::{Policy, Probe};
+
+/// Enters the namespaces and protects the protected paths.
+pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
+    let uid = nix::unistd::geteuid();
+    let gid = nix::unistd::getegid();
+    let mut flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC;
+    if !policy.network {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let mut entered = Vec::new();
+    match unshare(flags) {
+        Ok(()) => {
+            map_own_ids(uid.as_raw(), gid.as_raw())?;
+            entered.push(format!("user (uid {uid} and gid {gid} mapped to themselves)"));
+        }
+        // Root may create the others without a user namespace.
+        Err(err) if uid.is_root() => {
+            unshare(flags - CloneFlags::CLONE_NEWUSER)
+                .map_err(|e| format!("unshare refused ({err}; without a user namespace: {e})"))?;
+            entered.push(format!("no user namespace ({err})"));
+        }
+        Err(err) => return Err(format!("unshare(CLONE_NEWUSER|CLONE_NEWNS|…) refused: {err}")),
+    }
+    // Nothing mounted here may propagate back to the host.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| format!("making / private: {e}"))?;
+    for path in &policy.filesystem.protected {
+        read_only_bind(path)?;
+    }
+    private_devpts()?;
+    entered.push(format!(
+        "mount ({} protected path(s) read-only, private /dev/pts)",
+        policy.filesystem.protected.len()
+    ));
+    entered.push("ipc".into());
+    if !policy.network {
+        match loopback_up() {
+            Ok(()) => entered.push("net (loopback only)".into()),
+            Err(err) => entered.push(format!("net (no interfaces; loopback down: {err})")),
+        }
+    }
+    Ok(active("namespaces", entered.join(", ")))
+}
+
+/// Writes the one-line id maps an unprivileged process may write for
+/// itself.
+fn map_own_ids(uid: u32, gid: u32) -> Result<(), String> {
+    let write = |file: &str, content: String| {
+        fs::write(Path::new("/proc/self").join(file), content)
+            .map_err(|e| format!("writing /proc/self/{file}: {e}"))
+    };
+    write("setgroups", "deny".into())?;
+    write("uid_map", format!("{uid} {uid} 1"))?;
+    write("gid_map", format!("{gid} {gid} 1"))?;
+    Ok(())
+}
+
+/// Bind-mounts `path` over itself and remounts it read-only, keeping the
+/// flags of the mount it lives on (a user namespace may not clear them).
+fn read_only_bind(path: &Path) -> Result<(), String> {
+    let fail = |what: &str, e: nix::Error| format!("{what} {}: {e}", path.display());
+    mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+        .map_err(|e| fail("bind-mounting", e))?;
+    let existing = statvfs(path).map_err(|e| fail("statvfs", e))?.flags();
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    for (from, to) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if existing.contains(from) {
+            flags |= to;
+        }
+    }
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(|e| fail("remounting read-only", e))
+}
+
+/// Mounts a new devpts instance over `/dev/pts` (and its `ptmx` over
+/// `/dev/ptmx`): the sandbox sees only the terminals it creates, never the
+/// host's, whose slaves are other sessions' screens and keystrokes.
+fn private_devpts() -> Result<(), String> {
+    mount(
+        Some("devpts"),
+        "/dev/pts",
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620"),
+    )
+    .map_err(|e| format!("mounting a private devpts on /dev/pts: {e}"))?;
+    mount(Some("/dev/pts/ptmx"), "/dev/ptmx", None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| format!("binding /dev/pts/ptmx over /dev/ptmx: {e}"))
+}
+
+/// Brings `lo` up in the new network namespace.
+fn loopback_up() -> Result<(), String> {
+    use nix::libc;
+    // SAFETY: a datagram socket used only for two interface ioctls, with a
+    // zeroed ifreq naming "lo".
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let result = if libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) < 0 {
+            Err(std::io::Error::last_os_error().to_string())
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) < 0 {
+                Err(std::io::Error::last_os_error().to_string())
+            } else {
+                Ok(())
+            }
+        };
+        libc::close(fd);
+        result
+    }
+}
+
+/// Which namespaces this process could create, tried in a short-lived
+/// child so the caller is not affected.
+pub fn probe() -> Vec<Probe> {
+    let kinds = [
+        ("user namespace", CloneFlags::CLONE_NEWUSER),
+        ("mount namespace", CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS),
+        ("network namespace", CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET),
+        ("ipc namespace", CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWIPC),
+        ("pid namespace", CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID),
+    ];
+    kinds
+        .into_iter()
+        .map(|(name, flags)| {
+            let result = try_in_child(flags);
+            Probe {
+                name: name.into(),
+                available: result.is_ok(),
+                detail: match result {
+                    Ok(()) => "can be created".into(),
+                    Err(e) => format!("refused: {e}"),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Forks, tries `unshare(flags)` in the child, reports its errno.
+fn try_in_child(flags: CloneFlags) -> Result<(), nix::Error> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::{ForkResult, fork};
+    // SAFETY: the child only calls unshare and _exit.
+    match unsafe { fork() }? {
+        ForkResult::Child => {
+            let code = match unshare(flags) {
+                Ok(()) => 0,
+                Err(e) => e as i32,
+            };
+            unsafe { nix::libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => match waitpid(child, None)? {
+            WaitStatus::Exited(_, 0) => Ok(()),
+            WaitStatus::Exited(_, code) => Err(nix::Error::from_raw(code)),
+            _ => Err(nix::Error::ECHILD),
+        },
+    }
+}

@@ -1,0 +1,18 @@
+//! Enforcement, per platform. Each platform module provides:
+//!
+//! - `enforce(&Policy) -> Result<SandboxReport, EnforceError>`: confine the
+//!   calling process (which must still be single-threaded) and everything it
+//!   spawns afterwards, layer by layer, failing closed unless the policy asks
+//!   for best effort.
+//! - `probe() -> Vec<Probe>`: what the machine offers, for `cordon doctor`,
+//!   without confining anything.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub use linux::{enforce, probe};
+
+#[cfg(not(target_os = "linux"))]
+mod unsupported;
+#[cfg(not(target_os = "linux"))]
+pub use unsupported::{enforce, probe};
