@@ -202,6 +202,9 @@ fn text(out: &Output) -> String {
 /// denied"), and never printed [`ESCAPED`]. Returns its output.
 #[track_caller]
 fn assert_refused(out: &Output, errors: &[&str]) -> String {
+    // Outside the writable roots every mount is read-only: a write the
+    // mount refuses before Landlock sees it is refused all the same.
+    let errors: Vec<&str> = errors.iter().copied().chain(errors.contains(&EACCES).then_some(EROFS)).collect();
     let text = text(out);
     assert!(!out.status.timed_out, "the command timed out instead of being refused:\n{text}");
     assert!(!text.contains(ESCAPED), "the attack succeeded:\n{text}");
@@ -589,11 +592,6 @@ async fn rename_of_an_outside_file_into_the_workspace_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "HOLE: metadata outside the writable roots can be changed: on outside/keep.txt (0644, owned by \
-            the test's uid, in a directory the policy does not make writable) `chmod 777` exits 0 and the \
-            mode becomes 0777, `touch -d 2001-01-01` exits 0 and sets the mtime, `chown $(id -u):$(id -g)` \
-            and python `os.setxattr(..., 'user.x', b'x')` exit 0 (Landlock ABI 7 has no right for \
-            chmod, chown, utimes or xattrs, and the sandbox runs as the files' owner)"]
 async fn changing_metadata_outside_the_workspace_is_refused() {
     bounded("test", async {
         let dirs = Dirs::new();

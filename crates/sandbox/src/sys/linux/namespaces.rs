@@ -6,7 +6,7 @@
 //! namespace restriction), the other layers still apply.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cordon_ipc::SandboxLayer;
 use nix::mount::{MsFlags, mount};
@@ -41,12 +41,19 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     // Nothing mounted here may propagate back to the host.
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(|e| format!("making / private: {e}"))?;
+    let read_only = read_only_except(&policy.filesystem.write)?;
+    // The working directory still points into the mount it was entered
+    // through; enter it again by path, through the new mounts.
+    if let Ok(cwd) = std::env::current_dir() {
+        std::env::set_current_dir(&cwd).map_err(|e| format!("re-entering {}: {e}", cwd.display()))?;
+    }
     for path in &policy.filesystem.protected {
         read_only_bind(path)?;
     }
     private_devpts()?;
     entered.push(format!(
-        "mount ({} protected path(s) read-only, private /dev/pts)",
+        "mount ({read_only} mounts read-only outside the writable roots, {} protected path(s) read-only, \
+         private /dev/pts)",
         policy.filesystem.protected.len()
     ));
     entered.push("ipc".into());
@@ -72,12 +79,83 @@ fn map_own_ids(uid: u32, gid: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Bind-mounts `path` over itself and remounts it read-only, keeping the
-/// flags of the mount it lives on (a user namespace may not clear them).
+/// Makes every mount read-only except the writable roots, which are first
+/// bind-mounted over themselves and so keep their own (writable) mounts.
+/// Outside the writable roots nothing can then change, not even metadata
+/// (modes, owners, times, extended attributes), which Landlock does not
+/// cover. Returns how many mounts were made read-only.
+fn read_only_except(write: &[PathBuf]) -> Result<usize, String> {
+    let writable: Vec<&PathBuf> = write.iter().filter(|p| !p.starts_with("/dev/pts") && p.exists()).collect();
+    for root in &writable {
+        mount(
+            Some(root.as_path()),
+            root.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| format!("bind-mounting writable root {}: {e}", root.display()))?;
+    }
+    let mut count = 0;
+    for point in mount_points()? {
+        if writable.iter().any(|root| point.starts_with(root)) {
+            continue;
+        }
+        match remount_read_only(&point) {
+            Ok(()) => count += 1,
+            Err(err) if point == Path::new("/") => return Err(err),
+            // A mount hidden under another, or one the kernel keeps as it
+            // is: Landlock still guards its contents.
+            Err(_) => {}
+        }
+    }
+    Ok(count)
+}
+
+/// Every mount point, from `/proc/self/mountinfo`, shallowest first.
+fn mount_points() -> Result<Vec<PathBuf>, String> {
+    let text = fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("reading mountinfo: {e}"))?;
+    let mut points: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|field| PathBuf::from(unescape(field)))
+        .collect();
+    points.sort_by_key(|p| p.components().count());
+    points.dedup();
+    Ok(points)
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, …).
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\'
+            && i + 3 < bytes.len()
+            && let Ok(value) = u8::from_str_radix(&field[i + 1..i + 4], 8)
+        {
+            out.push(value);
+            i += 4;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Bind-mounts `path` over itself and remounts it read-only.
 fn read_only_bind(path: &Path) -> Result<(), String> {
-    let fail = |what: &str, e: nix::Error| format!("{what} {}: {e}", path.display());
     mount(Some(path), path, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| fail("bind-mounting", e))?;
+        .map_err(|e| format!("bind-mounting {}: {e}", path.display()))?;
+    remount_read_only(path)
+}
+
+/// Remounts the mount at `path` read-only, keeping the flags it has (a user
+/// namespace may not clear them).
+fn remount_read_only(path: &Path) -> Result<(), String> {
+    let fail = |what: &str, e: nix::Error| format!("{what} {}: {e}", path.display());
     let existing = statvfs(path).map_err(|e| fail("statvfs", e))?.flags();
     let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
     for (from, to) in [
