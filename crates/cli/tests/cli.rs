@@ -676,3 +676,106 @@ fn the_runner_is_found_through_cordon_runner() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, b"found\n");
 }
+
+// ---------------------------------------------------------------------------
+// The sandbox from the command line
+// ---------------------------------------------------------------------------
+
+#[test]
+fn doctor_reports_every_policy_as_json() {
+    let finished = run(cordon(["doctor", "--json"]));
+    let report: serde_json::Value =
+        serde_json::from_slice(&finished.stdout).expect("doctor --json prints JSON");
+    let policies = report["policies"].as_array().unwrap();
+    let names: Vec<&str> = policies.iter().map(|p| p["policy"].as_str().unwrap()).collect();
+    assert_eq!(names, ["read-only", "workspace-write", "full-access"]);
+    assert!(report["probes"].as_array().unwrap().iter().any(|p| p["name"] == "landlock"));
+    // The exit status says whether everything can be enforced.
+    let all = policies.iter().all(|p| p["fully_enforced"] == true);
+    finished.assert_code(if all { 0 } else { 1 });
+}
+
+#[test]
+fn explain_prints_the_policy_and_each_enforced_layer() {
+    let workspace = tempfile::tempdir().unwrap();
+    let finished =
+        run(cordon(["run", "--explain", "--cwd", workspace.path().to_str().unwrap(), "--", "true"]));
+    finished.assert_code(0);
+    let stderr = finished.stderr();
+    for word in ["\"preset\": \"workspace-write\"", "landlock", "seccomp", "namespaces", "no_new_privs"] {
+        assert!(stderr.contains(word), "--explain lacks {word}\n{}", finished.describe());
+    }
+}
+
+#[test]
+fn a_config_file_sets_the_policy_and_flags_override_it() {
+    let workspace = tempfile::tempdir().unwrap();
+    let secret = workspace.path().join("secret");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::write(secret.join("key"), "hidden").unwrap();
+    // Beside a denied path, only existing directories take new entries (see
+    // docs/sandbox.md): write into one.
+    std::fs::create_dir(workspace.path().join("work")).unwrap();
+    std::fs::write(
+        workspace.path().join("cordon.toml"),
+        format!("policy = \"read-only\"\ndeny = [\"{}\"]\n", secret.display()),
+    )
+    .unwrap();
+    let cwd = workspace.path().to_str().unwrap();
+    let script = "cat secret/key; touch work/new && echo wrote";
+    let finished = run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", script]));
+    assert!(!finished.stdout().contains("hidden"), "the denied path was read\n{}", finished.describe());
+    assert!(
+        !finished.stdout().contains("wrote"),
+        "read-only from the config was not applied\n{}",
+        finished.describe()
+    );
+    // A flag overrides the file's policy.
+    let finished =
+        run(cordon(["run", "--policy", "workspace-write", "--cwd", cwd, "--", "sh", "-c", script]));
+    assert!(finished.stdout().contains("wrote"), "{}", finished.describe());
+    assert!(!finished.stdout().contains("hidden"), "{}", finished.describe());
+}
+
+#[test]
+fn a_malformed_config_file_is_refused_with_125() {
+    let workspace = tempfile::tempdir().unwrap();
+    std::fs::write(workspace.path().join("cordon.toml"), "polcy = \"read-only\"\n").unwrap();
+    run(cordon(["run", "--cwd", workspace.path().to_str().unwrap(), "--", "true"]))
+        .assert_code(125)
+        .assert_message("cordon:", &["cordon.toml"]);
+}
+
+#[test]
+fn secrets_stay_out_unless_passed_explicitly_and_clear_env_keeps_little() {
+    let workspace = tempfile::tempdir().unwrap();
+    let cwd = workspace.path().to_str().unwrap();
+    let script = "echo \"token=$CORDON_CLI_TEST_TOKEN key=$MY_API_KEY editor=$CORDON_CLI_TEST_EDITOR\"";
+    let mut cmd = cordon(["run", "--cwd", cwd, "--env", "MY_API_KEY=given", "--", "sh", "-c", script]);
+    cmd.env("CORDON_CLI_TEST_TOKEN", "leak").env("CORDON_CLI_TEST_EDITOR", "vi");
+    let finished = run(cmd);
+    assert!(finished.stdout().contains("token= key=given editor=vi"), "{}", finished.describe());
+    let mut cmd = cordon(["run", "--clear-env", "--cwd", cwd, "--", "sh", "-c", script]);
+    cmd.env("CORDON_CLI_TEST_EDITOR", "vi");
+    let finished = run(cmd);
+    assert!(
+        finished.stdout().contains("editor=\n") || finished.stdout().ends_with("editor=\n"),
+        "{}",
+        finished.describe()
+    );
+}
+
+#[test]
+fn the_network_is_off_by_default_and_on_with_network() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let workspace = tempfile::tempdir().unwrap();
+    let cwd = workspace.path().to_str().unwrap();
+    let script = format!(
+        "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 2); print(\"connected\")'"
+    );
+    let finished = run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", &script]));
+    assert!(!finished.stdout().contains("connected"), "{}", finished.describe());
+    let finished = run(cordon(["run", "--network", "--cwd", cwd, "--", "sh", "-c", &script]));
+    assert!(finished.stdout().contains("connected"), "{}", finished.describe());
+}
