@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::path::Path;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -51,8 +52,13 @@ fn stop_descendants(root: u32) -> HashSet<u32> {
     stopped
 }
 
-/// Every live descendant of `root`, from the parent links in `/proc`.
+/// Every live descendant of `root`: from the kernel's per-thread
+/// `children` lists where it has them (a walk of the tree alone), else from
+/// the parent links of every process in `/proc`.
 pub(crate) fn descendants(root: u32) -> Vec<u32> {
+    if let Some(found) = descendants_from_children_files(root) {
+        return found;
+    }
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
     for entry in entries.flatten() {
@@ -72,6 +78,28 @@ pub(crate) fn descendants(root: u32) -> Vec<u32> {
         }
     }
     found
+}
+
+/// The walk through `/proc/PID/task/TID/children` (`CONFIG_PROC_CHILDREN`);
+/// `None` if the kernel does not provide those files.
+fn descendants_from_children_files(root: u32) -> Option<Vec<u32>> {
+    if !Path::new(&format!("/proc/{root}/task/{root}/children")).exists() {
+        return None;
+    }
+    let mut found = Vec::new();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        // A process that just exited has no task directory: no children.
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else { continue };
+        for task in tasks.flatten() {
+            let Ok(list) = fs::read_to_string(task.path().join("children")) else { continue };
+            for kid in list.split_whitespace().filter_map(|k| k.parse::<u32>().ok()) {
+                found.push(kid);
+                queue.push(kid);
+            }
+        }
+    }
+    Some(found)
 }
 
 /// The parent pid from `/proc/PID/stat`, whose second field (the command
