@@ -9,25 +9,6 @@ use std::time::Duration;
 use common::*;
 use cordon::{Command, Error, Event, ProcessState, Signal, Size, SpawnErrorKind, Stream};
 
-/// Reads events until `needle` shows up in the process's output; returns
-/// all output read so far.
-async fn read_until(process: &mut cordon::Process, needle: &str) -> String {
-    let mut seen = String::new();
-    loop {
-        match process.next_event().await.expect("event") {
-            Some(Event::Output { data, .. }) => {
-                seen.push_str(&String::from_utf8_lossy(&data));
-                if seen.contains(needle) {
-                    return seen;
-                }
-            }
-            Some(Event::Error { message, .. }) => panic!("runner error: {message}"),
-            Some(Event::Exited(status)) => panic!("exited ({status:?}) before {needle:?}; output: {seen:?}"),
-            None => panic!("no more events before {needle:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn stdout_and_stderr_stay_separate() {
     bounded("test", async {

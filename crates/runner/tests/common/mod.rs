@@ -223,3 +223,24 @@ pub fn descendants(root: u32) -> Vec<u32> {
     }
     found
 }
+
+/// Reads events until `needle` shows up in the process's output; returns
+/// all output read so far.
+pub async fn read_until(process: &mut cordon::Process, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        match process.next_event().await.expect("event") {
+            Some(cordon::Event::Output { data, .. }) => {
+                seen.push_str(&String::from_utf8_lossy(&data));
+                if seen.contains(needle) {
+                    return seen;
+                }
+            }
+            Some(cordon::Event::Error { message, .. }) => panic!("runner error: {message}"),
+            Some(cordon::Event::Exited(status)) => {
+                panic!("exited ({status:?}) before {needle:?}; output: {seen:?}")
+            }
+            None => panic!("no more events before {needle:?}"),
+        }
+    }
+}
