@@ -24,6 +24,8 @@
 //! # Ok::<(), cordon_ipc::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "tokio")]
 mod codec;
 mod error;

@@ -11,6 +11,8 @@
 //! When the channel closes, the runner kills everything it started and
 //! exits; when its parent dies, it gets `SIGTERM` and does the same.
 
+#![warn(missing_docs)]
+
 pub mod process;
 pub mod request_file;
 pub mod session;
