@@ -20,7 +20,7 @@ use clap::Parser;
 use cordon::{Command, Event, LaunchOptions, Policy, Sandbox};
 use tokio::io::AsyncReadExt;
 
-/// Targets from the issue that asked for these numbers.
+/// The targets cordon holds itself to.
 const THROUGHPUT_TARGET: f64 = 0.8;
 const SPAWN_TARGET: f64 = 1.5;
 
