@@ -74,6 +74,12 @@ pub(crate) struct Connection {
     pub stdin_window: u64,
 }
 
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("max_frame", &self.max_frame).finish_non_exhaustive()
+    }
+}
+
 impl Connection {
     /// Starts the reader and writer tasks on an established (handshaken)
     /// channel.

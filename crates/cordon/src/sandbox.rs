@@ -140,12 +140,6 @@ pub struct Sandbox {
     next_id: AtomicU64,
 }
 
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("max_frame", &self.max_frame).finish_non_exhaustive()
-    }
-}
-
 impl Sandbox {
     /// Starts a runner under the options' policy and completes the
     /// handshake.

@@ -114,6 +114,8 @@ pub struct Context {
     pub chunk: usize,
     /// The session's process table; a process removes itself after `Exited`.
     pub table: Table,
+    /// Woken whenever a process leaves the table.
+    pub left: Arc<tokio::sync::Notify>,
 }
 
 /// Spawns the process, sends `Spawned` and starts its task; or returns why
@@ -311,6 +313,7 @@ impl ProcessTask {
             duration_ms,
         }));
         self.cx.table.lock().expect("process table lock").remove(&self.id);
+        self.cx.left.notify_waiters();
     }
 
     fn on_control(&mut self, request: Control) {

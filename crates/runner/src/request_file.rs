@@ -12,9 +12,10 @@ use crate::sys::{self, Reaper, SpawnSpec, StdioMode};
 
 /// Runs the request in `path` and returns the exit status for the runner.
 /// Every failure of cordon's own is printed to stderr and gives 125.
-pub fn run(path: &Path) -> i32 {
+/// `parent` is the pid that started the runner, if known.
+pub fn run(path: &Path, parent: Option<u32>) -> i32 {
     match load(path) {
-        Ok(request) => execute(request),
+        Ok(request) => execute(request, parent),
         Err(message) => {
             eprintln!("cordon-runner: {message}");
             EXIT_CORDON_FAILED
@@ -29,12 +30,12 @@ fn load(path: &Path) -> Result<OneShotRequest<Policy>, String> {
     serde_json::from_str(&text).map_err(|e| format!("malformed request file {}: {e}", path.display()))
 }
 
-fn execute(request: OneShotRequest<Policy>) -> i32 {
+fn execute(request: OneShotRequest<Policy>, parent: Option<u32>) -> i32 {
     if let Err(err) = cordon_sandbox::enforce(&request.policy) {
         eprintln!("cordon-runner: {err}");
         return EXIT_CORDON_FAILED;
     }
-    if let Err(err) = sys::rearm() {
+    if let Err(err) = sys::startup(parent) {
         eprintln!("cordon-runner: {err}");
         return EXIT_CORDON_FAILED;
     }

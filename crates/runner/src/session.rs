@@ -9,7 +9,7 @@ use cordon_ipc::{
     DEFAULT_MAX_FRAME, ErrorKind, HelloAck, Message, MessageCodec, SandboxReport, SpawnError, SpawnErrorKind,
     accept_hello,
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -118,6 +118,7 @@ where
         window: negotiated.window,
         chunk: MAX_CHUNK.min(negotiated.max_frame as usize - OUTPUT_OVERHEAD),
         table: Table::default(),
+        left: Default::default(),
     };
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
 
@@ -159,11 +160,18 @@ where
         // keep reading the parent's Acks until the table is empty.
         let deadline = tokio::time::sleep(SHUTDOWN_GRACE);
         tokio::pin!(deadline);
-        let mut tick = tokio::time::interval(Duration::from_millis(5));
-        while !cx.table.lock().expect("process table lock").is_empty() {
+        loop {
+            // Armed before the check, so a process leaving in between is
+            // not missed.
+            let left = cx.left.notified();
+            tokio::pin!(left);
+            left.as_mut().enable();
+            if cx.table.lock().expect("process table lock").is_empty() {
+                break;
+            }
             tokio::select! {
                 _ = &mut deadline => break,
-                _ = tick.tick() => {}
+                _ = &mut left => {}
                 next = frames.next() => match next {
                     Some(Ok(Message::Ack { id, bytes })) => {
                         let _ = dispatch(Message::Ack { id, bytes }, &cx);
@@ -182,6 +190,10 @@ where
         // error) before closing.
         Ending::Shutdown | Ending::ProtocolError => {
             let _ = tokio::time::timeout(FLUSH_GRACE, writer).await;
+            // Consume what the parent already sent (late Acks): closing a
+            // socket with unread data makes the parent's read end in
+            // ECONNRESET instead of a clean end of stream.
+            while let Some(Some(_)) = frames.next().now_or_never() {}
         }
         Ending::ChannelClosed | Ending::Terminated => writer.abort(),
     }

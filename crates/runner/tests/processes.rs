@@ -308,8 +308,17 @@ async fn a_consumer_that_stops_reading_one_process_does_not_stall_another() {
         let out = sandbox.run(Command::new("seq").args(["1", "100000"])).await.unwrap();
         assert!(out.status.success());
         assert_eq!(out.stdout.len(), (1..=100000).map(|i: u32| i.to_string().len() + 1).sum::<usize>());
-        // The stalled process is bounded by its window, not buffered.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The stalled process is bounded by its window, not buffered: wait
+        // for the window to fill, then check it holds there.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match stalled.status().await.unwrap() {
+                ProcessState::Running(s) if s.unacked_bytes < cordon_ipc::DEFAULT_WINDOW as u64 => {}
+                _ => break,
+            }
+            assert!(std::time::Instant::now() < deadline, "the window never filled");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         match stalled.status().await.unwrap() {
             ProcessState::Running(status) => {
                 assert!(status.running);

@@ -11,7 +11,12 @@
 //! - `kill_tree(pid)`: kill a process and every descendant, also those that
 //!   left its session.
 //! - `signal(&Child, Signal)`, `resize(&Child, Size)`, `eof_bytes(&Child)`.
-//! - `startup(...)`: die with the parent, adopt orphans.
+//! - `startup(...)`: die with the parent, adopt orphans (again after the
+//!   sandbox is in force).
+//! - `take_secret_env`, `mark_inherited_fds_close_on_exec`: keep what the
+//!   runner inherited away from its children.
+//! - `Channel`: the channel's inherited fds, adopted before the runtime
+//!   starts and turned into async reader and writer halves inside it.
 
 #[cfg(unix)]
 mod unix;

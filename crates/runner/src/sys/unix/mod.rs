@@ -1,9 +1,13 @@
 //! Linux (and other Unix) implementation of the runner's platform layer.
 
+mod bootstrap;
 mod reap;
 mod spawn;
 mod tree;
 
+pub use bootstrap::{
+    Channel, ChannelReader, ChannelWriter, mark_inherited_fds_close_on_exec, take_secret_env,
+};
 pub use reap::{ExitStatus, Reaper};
 pub use spawn::{Child, SpawnSpec, StdioMode, eof_bytes, resize, signal, spawn};
 pub use tree::{kill_all_descendants, kill_tree};
@@ -14,6 +18,10 @@ use nix::sys::signal::Signal as NixSignal;
 /// Ties the runner's life to its parent's and makes it the reaper of every
 /// orphan in its trees. `expected_parent`, when given, closes the race where
 /// the parent died before the death signal was armed.
+///
+/// Call it at start-up and again once the sandbox is in force: entering a
+/// user namespace changes the credentials, and a credential change clears
+/// the death signal (the parent may also have died meanwhile).
 pub fn startup(expected_parent: Option<u32>) -> anyhow::Result<()> {
     // SIGTERM rather than SIGKILL: the runner catches it and kills its trees
     // before it exits.
@@ -26,15 +34,6 @@ pub fn startup(expected_parent: Option<u32>) -> anyhow::Result<()> {
     }
     // Orphans of any tree are re-parented to the runner, never to init, so
     // that shutdown can still find and kill them.
-    prctl::set_child_subreaper(true)?;
-    Ok(())
-}
-
-/// Arms the death signal and the subreaper attribute again after the
-/// sandbox is in force: entering a user namespace changes the credentials,
-/// and a credential change clears the death signal.
-pub fn rearm() -> anyhow::Result<()> {
-    prctl::set_pdeathsig(NixSignal::SIGTERM)?;
     prctl::set_child_subreaper(true)?;
     Ok(())
 }

@@ -317,7 +317,8 @@ fn io_error(what: &str, err: io::Error) -> SpawnError {
     spawn_error(SpawnErrorKind::Os, format!("{what}: {err}"), err.raw_os_error())
 }
 
-fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+/// Sets `O_NONBLOCK`, for a fd the runtime will poll.
+pub(super) fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     Ok(())

@@ -5,7 +5,7 @@
 //! whole hierarchy beneath it. A denied path therefore cannot be carved out
 //! of a rule on `/` (or on a writable root); instead the rule is expanded:
 //! every ancestor of a denied path is replaced by its children, except the
-//! one leading to the denied path (see [`read_roots`]). The cost is that
+//! one leading to the denied path (see [`beneath`]). The cost is that
 //! those ancestors themselves can be traversed but not listed, nothing new
 //! can be created directly in them, and entries that appear in them after
 //! the sandbox starts are not covered.
@@ -58,7 +58,7 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     let deny = existing(&fs.deny);
 
     let read = if fs.read_everything {
-        read_roots(&fs.deny)
+        beneath(Path::new("/"), &deny)
     } else {
         fs.read
             .iter()
@@ -242,6 +242,7 @@ fn add_rule(
 /// rules that replace one on `/`): for every directory on the way from `/`
 /// to a denied path, each child except the one leading there. Denied paths
 /// that do not exist change nothing; denying `/` leaves nothing.
+#[cfg(test)]
 fn read_roots(deny: &[PathBuf]) -> Vec<PathBuf> {
     beneath(Path::new("/"), &existing(deny))
 }
