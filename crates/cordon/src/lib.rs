@@ -51,6 +51,7 @@ mod connection;
 mod error;
 mod process;
 mod sandbox;
+mod sys;
 
 pub use cordon_ipc::{
     ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
@@ -58,4 +59,6 @@ pub use cordon_ipc::{
 pub use cordon_sandbox::{Limits, Policy, PolicyBuilder, Preset, UnknownPolicy};
 pub use error::{Error, Result};
 pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};
-pub use sandbox::{LaunchOptions, RUNNER_ENV, Sandbox, Transport, locate_runner, runner_environment};
+pub use sandbox::{
+    LaunchOptions, RUNNER_ENV, Sandbox, Transport, WindowsMode, locate_runner, runner_environment,
+};

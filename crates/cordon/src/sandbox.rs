@@ -1,8 +1,6 @@
 //! Launching a runner and talking to it.
 
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,20 +16,41 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::connection::Connection;
 use crate::process::{Command, Output, Process};
-use crate::{Error, Result};
+use crate::{Error, Result, sys};
 
 /// The environment variable naming the runner executable, overriding the
 /// search next to the current executable.
 pub const RUNNER_ENV: &str = "CORDON_RUNNER";
 
 /// How the channel to the runner is carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// A socketpair; the runner inherits its end as fd 3 (`--ipc-fd 3`).
-    #[default]
+    /// Unix only; the default there.
     SocketPair,
+    /// A named pipe the parent creates for the runner's identity alone
+    /// (`--pipe NAME`). Windows only; the default there.
+    NamedPipe,
     /// The runner's stdin and stdout (`--ipc-stdio`).
     Stdio,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        if cfg!(windows) { Transport::NamedPipe } else { Transport::SocketPair }
+    }
+}
+
+/// Which security context the runner is started in on Windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WindowsMode {
+    /// As a dedicated local sandbox user created by `cordon setup`
+    /// (the offline one for a policy without network).
+    Elevated,
+    /// As the current user under a write-restricted token: writes succeed
+    /// only where a writable root's capability SID is granted.
+    #[default]
+    RestrictedToken,
 }
 
 /// How to start a runner.
@@ -40,6 +59,7 @@ pub struct LaunchOptions {
     runner: Option<PathBuf>,
     policy: Policy,
     transport: Transport,
+    windows_mode: WindowsMode,
     max_frame: u32,
     window: u32,
     handshake_timeout: Duration,
@@ -52,6 +72,7 @@ impl LaunchOptions {
             runner: None,
             policy,
             transport: Transport::default(),
+            windows_mode: WindowsMode::default(),
             max_frame: DEFAULT_MAX_FRAME,
             window: DEFAULT_WINDOW,
             handshake_timeout: Duration::from_secs(10),
@@ -67,6 +88,12 @@ impl LaunchOptions {
     /// Carries the channel this way.
     pub fn transport(mut self, transport: Transport) -> Self {
         self.transport = transport;
+        self
+    }
+
+    /// The security context of the runner on Windows (ignored elsewhere).
+    pub fn windows_mode(mut self, mode: WindowsMode) -> Self {
+        self.windows_mode = mode;
         self
     }
 
@@ -106,9 +133,10 @@ pub fn locate_runner(explicit: Option<PathBuf>) -> Result<PathBuf> {
     } else {
         let exe = std::env::current_exe().map_err(|e| Error::Launch(format!("current executable: {e}")))?;
         let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
-        let mut c = vec![dir.join("cordon-runner")];
+        let name = format!("cordon-runner{}", std::env::consts::EXE_SUFFIX);
+        let mut c = vec![dir.join(&name)];
         if let Some(up) = dir.parent() {
-            c.push(up.join("cordon-runner"));
+            c.push(up.join(&name));
         }
         c
     };
@@ -134,7 +162,7 @@ pub fn locate_runner(explicit: Option<PathBuf>) -> Result<PathBuf> {
 #[derive(Debug)]
 pub struct Sandbox {
     conn: Arc<Connection>,
-    runner: tokio::process::Child,
+    runner: sys::Runner,
     info: HelloAck,
     policy: Policy,
     next_id: AtomicU64,
@@ -147,59 +175,31 @@ impl Sandbox {
         let runner_path = locate_runner(options.runner.clone())?;
         let token = new_token()?;
         let policy_json = serde_json::to_string(&options.policy).map_err(|e| Error::Launch(e.to_string()))?;
-        let mut command = tokio::process::Command::new(&runner_path);
         // The runner shares its sandbox with the commands, so it gets no
         // more of the parent's environment than a command would: secrets
-        // must not be readable from /proc/<runner>/environ.
-        command.env_clear().envs(runner_environment());
-        command
-            .arg("--policy-json")
-            .arg(&policy_json)
-            .arg("--parent-pid")
-            .arg(std::process::id().to_string())
-            .env(TOKEN_ENV, &token)
-            .stderr(Stdio::inherit())
-            .kill_on_drop(false);
-        let launch_error = |e: std::io::Error| Error::Launch(format!("{}: {e}", runner_path.display()));
-        match options.transport {
-            Transport::SocketPair => {
-                let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(launch_error)?;
-                let theirs = OwnedFd::from(theirs);
-                let raw = theirs.as_raw_fd();
-                command.arg("--ipc-fd").arg("3").stdin(Stdio::null()).stdout(Stdio::null());
-                // SAFETY: setpgid/dup2/fcntl are async-signal-safe.
-                unsafe {
-                    command.pre_exec(move || {
-                        own_process_group()?;
-                        let ok = if raw == 3 {
-                            nix::libc::fcntl(3, nix::libc::F_SETFD, 0) == 0
-                        } else {
-                            nix::libc::dup2(raw, 3) == 3
-                        };
-                        if ok { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-                    })
-                };
-                let child = command.spawn().map_err(launch_error)?;
-                drop(theirs);
-                ours.set_nonblocking(true).map_err(launch_error)?;
-                let stream = tokio::net::UnixStream::from_std(ours).map_err(launch_error)?;
-                let (reader, writer) = stream.into_split();
-                Self::handshake(child, reader, writer, token, &options).await
-            }
-            Transport::Stdio => {
-                command.arg("--ipc-stdio").stdin(Stdio::piped()).stdout(Stdio::piped());
-                // SAFETY: setpgid is async-signal-safe.
-                unsafe { command.pre_exec(own_process_group) };
-                let mut child = command.spawn().map_err(launch_error)?;
-                let writer = child.stdin.take().expect("piped stdin");
-                let reader = child.stdout.take().expect("piped stdout");
-                Self::handshake(child, reader, writer, token, &options).await
-            }
-        }
+        // must not be readable from its environment.
+        let mut env = runner_environment();
+        env.push((TOKEN_ENV.to_string(), token.clone()));
+        let spec = sys::RunnerLaunch {
+            path: &runner_path,
+            args: vec![
+                "--policy-json".into(),
+                policy_json,
+                "--parent-pid".into(),
+                std::process::id().to_string(),
+            ],
+            env,
+            transport: options.transport,
+            windows_mode: options.windows_mode,
+            policy: &options.policy,
+            connect_timeout: options.handshake_timeout,
+        };
+        let launched = sys::launch(&spec).await?;
+        Self::handshake(launched.runner, launched.reader, launched.writer, token, &options).await
     }
 
     async fn handshake<R, W>(
-        mut runner: tokio::process::Child,
+        mut runner: sys::Runner,
         reader: R,
         writer: W,
         token: String,
@@ -327,20 +327,26 @@ impl Drop for Sandbox {
     }
 }
 
-/// Moves the runner out of the caller's process group, so that a
-/// terminal's Ctrl-C reaches the caller (which forwards it as a `Signal`)
-/// and not the runner. Runs between fork and exec.
-fn own_process_group() -> std::io::Result<()> {
-    // SAFETY: async-signal-safe system call on the calling process.
-    if unsafe { nix::libc::setpgid(0, 0) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-}
-
 /// What the runner inherits: only what it needs to start and to log.
 pub fn runner_environment() -> Vec<(String, String)> {
-    ["PATH", "HOME", "LANG", "TERM", "CORDON_LOG", "RUST_BACKTRACE"]
-        .into_iter()
-        .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
-        .collect()
+    const INHERITED: &[&str] = if cfg!(windows) {
+        &[
+            "PATH",
+            "PATHEXT",
+            "SystemRoot",
+            "SystemDrive",
+            "windir",
+            "TEMP",
+            "TMP",
+            "USERPROFILE",
+            "COMSPEC",
+            "CORDON_LOG",
+            "RUST_BACKTRACE",
+        ]
+    } else {
+        &["PATH", "HOME", "LANG", "TERM", "CORDON_LOG", "RUST_BACKTRACE"]
+    };
+    INHERITED.iter().filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?))).collect()
 }
 
 /// 32 random bytes, hex-encoded.

@@ -1,6 +1,5 @@
 //! The `cordon-runner` executable: parse the bootstrap, confine, serve.
 
-use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,11 +14,14 @@ use cordon_sandbox::Policy;
 /// (or the cordon library), not by hand.
 #[derive(Debug, Parser)]
 #[command(name = "cordon-runner", version, about)]
-#[command(group(ArgGroup::new("bootstrap").required(true).args(["ipc_fd", "ipc_stdio", "request_file"])))]
+#[command(group(ArgGroup::new("bootstrap").required(true).args(["ipc_fd", "pipe", "ipc_stdio", "request_file"])))]
 struct Args {
     /// Serve the channel on this inherited socket fd.
     #[arg(long, value_name = "FD")]
-    ipc_fd: Option<RawFd>,
+    ipc_fd: Option<i32>,
+    /// Serve the channel on this named pipe, created by the parent (Windows).
+    #[arg(long, value_name = "NAME")]
+    pipe: Option<String>,
     /// Serve the channel on stdin/stdout (for ssh, kubectl exec -i, …).
     #[arg(long)]
     ipc_stdio: bool,
@@ -74,9 +76,10 @@ fn serve(args: Args, token: Option<String>) -> anyhow::Result<()> {
     let config = SessionConfig { token, max_frame: args.max_frame, sandbox };
 
     // The channel's fds are adopted before the runtime opens fds of its own.
-    let channel = match args.ipc_fd {
-        Some(fd) => sys::Channel::inherited(fd)?,
-        None => sys::Channel::stdio()?,
+    let channel = match (args.ipc_fd, &args.pipe) {
+        (Some(fd), _) => sys::Channel::inherited(fd)?,
+        (None, Some(name)) => sys::Channel::pipe(name)?,
+        (None, None) => sys::Channel::stdio()?,
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {

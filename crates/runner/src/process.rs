@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::future::pending;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,13 +16,13 @@ use std::time::{Duration, Instant};
 use cordon_ipc::{
     ErrorKind, Exited, FlowWindow, Message, ProcessId, ProcessStatus, Signal, Size, Spawn, SpawnError, Stream,
 };
-use nix::errno::Errno;
-use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant as TokioInstant, sleep_until};
 use tracing::Instrument;
 
-use crate::sys::{self, ExitStatus, Reaper, SpawnSpec, StdioMode};
+use crate::sys::{
+    self, ExitStatus, InputPipe, OutputPipe, ProcessTree, Reaper, SpawnSpec, StdioMode, Terminal,
+};
 
 /// Input accepted for a process and not yet written, at most: the stdin
 /// window announced in `HelloAck`. A parent that sends past it gets an error
@@ -129,32 +128,9 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
         SpawnSpec { argv: &spawn.argv, cwd: spawn.cwd.as_deref().map(Path::new), env: &spawn.env, stdio };
     let child = sys::spawn(&spec)?;
     let started = Instant::now();
-    // Registered before any await: the reaper cannot miss this pid.
-    let exit = cx.reaper.register(child.pid);
-    let wrap = |fd: Option<OwnedFd>| -> Result<Option<AsyncFd<OwnedFd>>, SpawnError> {
-        // SAFETY: the fd is owned by the AsyncFd and closed only when it is
-        // dropped.
-        fd.map(|fd| unsafe { AsyncFd::register(fd) }).transpose().map_err(|e| e.into_parts().1).map_err(|e| {
-            SpawnError {
-                kind: cordon_ipc::SpawnErrorKind::Os,
-                message: format!("registering the child's fds: {e}"),
-                os_code: e.raw_os_error(),
-            }
-        })
-    };
-    let pid = child.pid;
-    let (stdin, stdout, stderr, pty) =
-        match (wrap(child.stdin), wrap(child.stdout), wrap(child.stderr), wrap(child.pty)) {
-            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-            (a, b, c, d) => {
-                sys::kill_tree(pid);
-                return Err([a.err(), b.err(), c.err(), d.err()]
-                    .into_iter()
-                    .flatten()
-                    .next()
-                    .expect("one failed"));
-            }
-        };
+    // Watched before any await: the reaper cannot miss this child.
+    let exit = cx.reaper.watch(&child);
+    let sys::Child { pid, tree, stdin, stdout, stderr, pty, .. } = child;
     let state = Arc::new(Mutex::new(Snapshot {
         id: spawn.id,
         pid,
@@ -168,16 +144,16 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
     let handle = Handle { control: control_tx, state: state.clone() };
     let _ = cx.out.send(Message::Spawned { id: spawn.id, pid });
     let input = if pty.is_some() {
-        Input::Pty
+        Input::Terminal
     } else {
         match stdin {
-            Some(fd) => Input::Pipe(fd),
+            Some(pipe) => Input::Pipe(pipe),
             None => Input::Closed,
         }
     };
     let task = ProcessTask {
         id: spawn.id,
-        pid,
+        tree,
         started,
         deadline: spawn.timeout_ms.map(|ms| TokioInstant::now() + Duration::from_millis(ms)),
         cx: cx.clone(),
@@ -211,14 +187,14 @@ enum Input {
     /// No input (pipe mode without stdin, or after `CloseStdin`).
     Closed,
     /// The stdin pipe.
-    Pipe(AsyncFd<OwnedFd>),
-    /// The PTY master (shared with output).
-    Pty,
+    Pipe(InputPipe),
+    /// The terminal (shared with output).
+    Terminal,
 }
 
 struct ProcessTask {
     id: ProcessId,
-    pid: u32,
+    tree: ProcessTree,
     started: Instant,
     deadline: Option<TokioInstant>,
     cx: Context,
@@ -228,9 +204,9 @@ struct ProcessTask {
     exit: Option<ExitStatus>,
     exited_after: Option<Duration>,
     timed_out: bool,
-    stdout: Option<AsyncFd<OwnedFd>>,
-    stderr: Option<AsyncFd<OwnedFd>>,
-    pty: Option<AsyncFd<OwnedFd>>,
+    stdout: Option<OutputPipe>,
+    stderr: Option<OutputPipe>,
+    pty: Option<Terminal>,
     pty_output_open: bool,
     pty_quiet_until: Option<TokioInstant>,
     pty_drain_spent: Duration,
@@ -259,9 +235,9 @@ impl ProcessTask {
                     break;
                 }
             }
-            let input_fd = match &self.input {
-                Input::Pipe(fd) => Some(fd),
-                Input::Pty => self.pty.as_ref(),
+            let input = match &self.input {
+                Input::Pipe(pipe) => Some(Writable::Pipe(pipe)),
+                Input::Terminal => self.pty.as_ref().map(Writable::Terminal),
                 Input::Closed => None,
             };
             let drain_limit =
@@ -274,15 +250,15 @@ impl ProcessTask {
                 _ = sleep_until_opt(self.deadline), if self.exit.is_none() && !self.timed_out => {
                     tracing::debug!("timeout: killing the tree");
                     self.timed_out = true;
-                    sys::kill_tree(self.pid);
+                    self.tree.kill();
                 }
-                read = read_chunk(self.stdout.as_ref(), budget), if self.stdout.is_some() && budget > 0 => {
+                read = read_pipe(self.stdout.as_ref(), budget), if self.stdout.is_some() && budget > 0 => {
                     self.on_read(Stream::Stdout, read);
                 }
-                read = read_chunk(self.stderr.as_ref(), budget), if self.stderr.is_some() && budget > 0 => {
+                read = read_pipe(self.stderr.as_ref(), budget), if self.stderr.is_some() && budget > 0 => {
                     self.on_read(Stream::Stderr, read);
                 }
-                read = read_chunk(self.pty.as_ref(), budget), if self.pty_output_open && budget > 0 => {
+                read = read_terminal(self.pty.as_ref(), budget), if self.pty_output_open && budget > 0 => {
                     self.on_read(Stream::Pty, read);
                 }
                 // Quiet is only counted while the window lets us read.
@@ -298,7 +274,7 @@ impl ProcessTask {
                     self.stderr = None;
                     self.pty_output_open = false;
                 }
-                written = write_some(input_fd, &self.pending_input), if input_fd.is_some() && !self.pending_input.is_empty() => {
+                written = write_some(input, &self.pending_input), if input.is_some() && !self.pending_input.is_empty() => {
                     self.on_written(written);
                 }
             }
@@ -331,8 +307,8 @@ impl ProcessTask {
             Control::Stdin(data) => self.on_stdin(data),
             Control::CloseStdin => self.on_close_stdin(),
             Control::Resize(size) => match &self.pty {
-                Some(master) => {
-                    if let Err(err) = sys::resize(master.as_fd(), size) {
+                Some(terminal) => {
+                    if let Err(err) = terminal.resize(size) {
                         self.error(ErrorKind::Os, format!("resize: {err}"));
                     }
                 }
@@ -340,20 +316,19 @@ impl ProcessTask {
             },
             Control::Signal(signal) => {
                 if self.exit.is_none() {
-                    let master = self.pty.as_ref().map(|m| m.as_fd());
-                    if let Err(err) = sys::signal(self.pid, master, signal) {
+                    if let Err(err) = self.tree.signal(signal, self.pty.as_ref()) {
                         self.error(ErrorKind::Os, format!("signal {signal:?}: {err}"));
                     }
                 }
             }
             Control::Terminate => {
                 if self.exit.is_none() {
-                    sys::kill_tree(self.pid);
+                    self.tree.kill();
                 }
             }
             Control::Shutdown => {
                 if self.exit.is_none() {
-                    sys::kill_tree(self.pid);
+                    self.tree.kill();
                 }
                 self.discard_at.get_or_insert(TokioInstant::now() + SHUTDOWN_DRAIN);
             }
@@ -407,11 +382,11 @@ impl ProcessTask {
     fn on_close_stdin(&mut self) {
         match &self.input {
             Input::Closed => {}
-            Input::Pty => {
+            Input::Terminal => {
                 if !self.close_input_when_flushed
-                    && let Some(master) = &self.pty
+                    && let Some(terminal) = &self.pty
                 {
-                    let eof = sys::eof_bytes(master.get_ref(), self.input_line_pending);
+                    let eof = terminal.eof_input(self.input_line_pending);
                     self.pending_input.extend_from_slice(&eof);
                     self.close_input_when_flushed = true;
                 }
@@ -472,10 +447,7 @@ impl ProcessTask {
             }
             Ok(_) => self.close_output(stream),
             Err(err) => {
-                // EIO is how a PTY master reports that every slave is closed.
-                if err.raw_os_error() != Some(Errno::EIO as i32) {
-                    self.error(ErrorKind::Os, format!("reading {stream:?}: {err}"));
-                }
+                self.error(ErrorKind::Os, format!("reading {stream:?}: {err}"));
                 self.close_output(stream);
             }
         }
@@ -526,13 +498,15 @@ impl ProcessTask {
                 if budget == 0 {
                     return;
                 }
-                let fd = match stream {
-                    Stream::Stdout => self.stdout.as_ref(),
-                    Stream::Stderr => self.stderr.as_ref(),
-                    Stream::Pty => self.pty.as_ref().filter(|_| self.pty_output_open),
+                let read = match stream {
+                    Stream::Stdout => self.stdout.as_ref().map(|p| p.read_now(budget)),
+                    Stream::Stderr => self.stderr.as_ref().map(|p| p.read_now(budget)),
+                    Stream::Pty => {
+                        self.pty.as_ref().filter(|_| self.pty_output_open).map(|t| t.read_now(budget))
+                    }
                 };
-                let Some(fd) = fd else { break };
-                match read_now(fd.get_ref(), budget) {
+                let Some(read) = read else { break };
+                match read {
                     Ok(Some(data)) => self.on_read(stream, Ok(data)),
                     Ok(None) => {
                         if stream != Stream::Pty {
@@ -558,52 +532,31 @@ async fn sleep_until_opt(deadline: Option<TokioInstant>) {
     }
 }
 
-/// Waits until `fd` is readable and reads up to `max` bytes (empty: end of
-/// file).
-async fn read_chunk(fd: Option<&AsyncFd<OwnedFd>>, max: usize) -> io::Result<Vec<u8>> {
-    let Some(fd) = fd else { return pending().await };
-    loop {
-        let mut guard = fd.readable().await?;
-        match guard.try_io(|fd| read_now(fd.get_ref(), max)?.ok_or_else(|| io::ErrorKind::WouldBlock.into()))
-        {
-            Ok(result) => return result,
-            Err(_would_block) => continue,
-        }
+async fn read_pipe(pipe: Option<&OutputPipe>, max: usize) -> io::Result<Vec<u8>> {
+    match pipe {
+        Some(pipe) => pipe.read(max).await,
+        None => pending().await,
     }
 }
 
-/// Reads up to `max` bytes without waiting: `Ok(None)` if nothing is there.
-fn read_now(fd: &OwnedFd, max: usize) -> io::Result<Option<Vec<u8>>> {
-    let mut buf: Vec<u8> = Vec::with_capacity(max);
-    loop {
-        // SAFETY: the kernel writes at most `max` bytes into the vector's
-        // spare capacity; the length is set to what it wrote.
-        let n = unsafe { nix::libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), max) };
-        if n >= 0 {
-            unsafe { buf.set_len(n as usize) };
-            // A short read must not pin a whole chunk of memory while it
-            // waits in the window.
-            if buf.len() < max / 2 {
-                buf.shrink_to_fit();
-            }
-            return Ok(Some(buf));
-        }
-        match Errno::last() {
-            Errno::EAGAIN => return Ok(None),
-            Errno::EINTR => continue,
-            errno => return Err(errno.into()),
-        }
+async fn read_terminal(terminal: Option<&Terminal>, max: usize) -> io::Result<Vec<u8>> {
+    match terminal {
+        Some(terminal) => terminal.read(max).await,
+        None => pending().await,
     }
 }
 
-/// Waits until `fd` is writable and writes a prefix of `data`.
-async fn write_some(fd: Option<&AsyncFd<OwnedFd>>, data: &[u8]) -> io::Result<usize> {
-    let Some(fd) = fd else { return pending().await };
-    loop {
-        let mut guard = fd.writable().await?;
-        match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(io::Error::from)) {
-            Ok(result) => return result,
-            Err(_would_block) => continue,
-        }
+/// Where a process's input goes.
+enum Writable<'a> {
+    Pipe(&'a InputPipe),
+    Terminal(&'a Terminal),
+}
+
+/// Waits until the input takes data and writes a prefix of `data`.
+async fn write_some(input: Option<Writable<'_>>, data: &[u8]) -> io::Result<usize> {
+    match input {
+        Some(Writable::Pipe(pipe)) => pipe.write(data).await,
+        Some(Writable::Terminal(terminal)) => terminal.write(data).await,
+        None => pending().await,
     }
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use cordon_ipc::oneshot::{self, EXIT_CORDON_FAILED, OneShotRequest};
 use cordon_sandbox::Policy;
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::sys::{self, Reaper, SpawnSpec, StdioMode};
 
@@ -53,14 +52,8 @@ fn execute(request: OneShotRequest<Policy>, parent: Option<u32>) -> i32 {
             env: &request.env,
             stdio: StdioMode::Inherit,
         };
-        let (reaper, mut interrupts, mut quits, mut terms, mut hangups) = match (
-            Reaper::start(),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::quit()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) {
-            (Ok(r), Ok(i), Ok(q), Ok(t), Ok(h)) => (r, i, q, t, h),
+        let (reaper, mut termination) = match (Reaper::start(), sys::Termination::foreground()) {
+            (Ok(r), Ok(t)) => (r, t),
             _ => {
                 eprintln!("cordon-runner: cannot install signal handlers");
                 return EXIT_CORDON_FAILED;
@@ -73,7 +66,7 @@ fn execute(request: OneShotRequest<Policy>, parent: Option<u32>) -> i32 {
                 return oneshot::spawn_failure_exit_code(err.kind);
             }
         };
-        let mut exit = reaper.register(child.pid);
+        let mut exit = reaper.watch(&child);
         let timeout = async {
             match request.timeout_ms {
                 Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
@@ -91,14 +84,9 @@ fn execute(request: OneShotRequest<Policy>, parent: Option<u32>) -> i32 {
                 }
                 _ = &mut timeout, if !timed_out => {
                     timed_out = true;
-                    sys::kill_tree(child.pid);
+                    child.tree.kill();
                 }
-                // The terminal delivers these to the command too (it shares
-                // the runner's process group); the runner waits for it.
-                _ = interrupts.recv() => {}
-                _ = quits.recv() => {}
-                _ = terms.recv() => sys::kill_tree(child.pid),
-                _ = hangups.recv() => sys::kill_tree(child.pid),
+                _ = termination.recv() => child.tree.kill(),
             }
         }
     })

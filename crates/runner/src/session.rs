@@ -11,7 +11,6 @@ use cordon_ipc::{
 };
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
@@ -120,12 +119,12 @@ where
         table: Table::default(),
         left: Default::default(),
     };
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut termination = sys::Termination::new().context("installing the termination handler")?;
 
     let ending = loop {
         let message = tokio::select! {
             next = frames.next() => next,
-            _ = sigterm.recv() => break Ending::Terminated,
+            _ = termination.recv() => break Ending::Terminated,
         };
         match message {
             None => break Ending::ChannelClosed,

@@ -17,6 +17,7 @@
 //! succeeds is a hole in the sandbox: its test stays as it is, marked
 //! `#[ignore = "HOLE: …"]` with what was observed, until the sandbox closes
 //! it.
+#![cfg(unix)]
 
 mod common;
 

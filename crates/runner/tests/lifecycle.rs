@@ -1,5 +1,6 @@
 //! The runner's life and the wire guarantees: handshake, bootstraps,
 //! protocol errors, shutdown, channel loss, runner death, parent death.
+#![cfg(unix)]
 
 mod common;
 

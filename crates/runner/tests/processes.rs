@@ -1,6 +1,7 @@
 //! Process control through the client library against the real runner:
 //! pipes and PTYs, stdin, resize, signals, tree kill, timeouts, many
 //! processes, large and binary output, flow control.
+#![cfg(unix)]
 
 mod common;
 

@@ -13,6 +13,10 @@
 //! policy needs that cannot be applied fails the launch, unless the policy
 //! asks for best effort.
 //!
+//! Windows security decisions (SIDs, DACLs, the restricted token, what
+//! `cordon setup` does) are pure functions in [`windows`], compiled and
+//! tested on every platform.
+//!
 //! ```
 //! use cordon_sandbox::{Policy, PolicyBuilder, Preset};
 //!
@@ -29,6 +33,7 @@
 
 mod policy;
 mod sys;
+pub mod windows;
 
 use cordon_ipc::SandboxReport;
 pub use policy::{

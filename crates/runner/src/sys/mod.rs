@@ -1,24 +1,31 @@
 //! The platform layer of the runner. Each platform module provides:
 //!
 //! - `spawn(&SpawnSpec) -> Result<Child, SpawnError>`: start a process on
-//!   pipes, a pseudo-terminal, or the runner's own stdio, in its own session,
-//!   with only fds 0, 1 and 2, dying with the runner.
-//! - `Child`: the pid and the parent ends (`stdin`, `stdout`, `stderr`,
-//!   `pty`) as non-blocking fds.
-//! - `Reaper`: collects exit statuses of every child of the runner, including
-//!   orphans that were re-parented to it, and hands each spawned child's
-//!   status to whoever registered for it.
-//! - `kill_tree(pid)`: kill a process and every descendant, also those that
-//!   left its session.
-//! - `signal(&Child, Signal)`, `resize(&Child, Size)`, `eof_bytes(&Child)`.
+//!   pipes, a pseudo-terminal, or the runner's own stdio, as a tree of its
+//!   own, with only its stdio inherited, dying with the runner.
+//! - `Child`: the pid, the `ProcessTree`, and the runner's ends of its stdio:
+//!   `InputPipe`, `OutputPipe`s, or a `Terminal`, all async.
+//! - `ProcessTree`: `kill()` the process and every descendant, `signal()` it
+//!   the way a terminal would.
+//! - `Terminal`: read, write, `resize`, and the input that means end of file.
+//! - `Reaper`: hands each spawned child's exit status to whoever watches it
+//!   (on Unix it also reaps orphans re-parented to the runner).
+//! - `kill_all_descendants()`: the last sweep when the session ends.
 //! - `startup(...)`: die with the parent, adopt orphans (again after the
 //!   sandbox is in force).
 //! - `take_secret_env`, `mark_inherited_fds_close_on_exec`: keep what the
 //!   runner inherited away from its children.
-//! - `Channel`: the channel's inherited fds, adopted before the runtime
+//! - `Channel`: the channel's inherited handles, adopted before the runtime
 //!   starts and turned into async reader and writer halves inside it.
+//! - `termination()`: resolves when the runner is asked to stop (SIGTERM,
+//!   or the console closing).
 
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 pub use unix::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;

@@ -12,7 +12,12 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::{enforce, probe};
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::{enforce, probe};
+
+#[cfg(not(any(target_os = "linux", windows)))]
 mod unsupported;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub use unsupported::{enforce, probe};

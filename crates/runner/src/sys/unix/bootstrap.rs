@@ -42,6 +42,11 @@ impl Channel {
         Ok(Channel::Socket(owned))
     }
 
+    /// A named pipe: a Windows transport.
+    pub fn pipe(name: &str) -> anyhow::Result<Channel> {
+        bail!("--pipe {name}: named pipes are a Windows transport; on Unix use --ipc-fd")
+    }
+
     /// The runner's stdin/stdout. Both are duplicated (close on exec) and
     /// fd 1 is pointed at stderr, so a stray print can never corrupt the
     /// channel.

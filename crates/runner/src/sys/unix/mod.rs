@@ -1,6 +1,7 @@
 //! Linux (and other Unix) implementation of the runner's platform layer.
 
 mod bootstrap;
+mod io;
 mod reap;
 mod spawn;
 mod tree;
@@ -8,9 +9,10 @@ mod tree;
 pub use bootstrap::{
     Channel, ChannelReader, ChannelWriter, mark_inherited_fds_close_on_exec, take_secret_env,
 };
+pub use io::{InputPipe, OutputPipe, Terminal};
 pub use reap::{ExitStatus, Reaper};
-pub use spawn::{Child, SpawnSpec, StdioMode, eof_bytes, resize, signal, spawn};
-pub use tree::{kill_all_descendants, kill_tree};
+pub use spawn::{Child, SpawnSpec, StdioMode, spawn};
+pub use tree::{ProcessTree, kill_all_descendants};
 
 use nix::sys::prctl;
 use nix::sys::signal::Signal as NixSignal;
@@ -36,4 +38,48 @@ pub fn startup(expected_parent: Option<u32>) -> anyhow::Result<()> {
     // that shutdown can still find and kill them.
     prctl::set_child_subreaper(true)?;
     Ok(())
+}
+
+/// The requests to stop that the runner heeds.
+#[derive(Debug)]
+pub struct Termination {
+    terms: tokio::signal::unix::Signal,
+    hangups: Option<tokio::signal::unix::Signal>,
+    /// Delivered by a terminal to its whole foreground group, the command
+    /// included: the runner lets the command decide and waits for it. (The
+    /// handlers stay installed while these are held.)
+    _ignored: Vec<tokio::signal::unix::Signal>,
+}
+
+impl Termination {
+    /// Listens for `SIGTERM` (also what the parent's death delivers).
+    pub fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Termination { terms: signal(SignalKind::terminate())?, hangups: None, _ignored: Vec::new() })
+    }
+
+    /// For a runner that shares the user's terminal with its one command:
+    /// `SIGHUP` stops it too; `SIGINT` and `SIGQUIT` are left to the command.
+    pub fn foreground() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Termination {
+            terms: signal(SignalKind::terminate())?,
+            hangups: Some(signal(SignalKind::hangup())?),
+            _ignored: vec![signal(SignalKind::interrupt())?, signal(SignalKind::quit())?],
+        })
+    }
+
+    /// Resolves at the next request to stop.
+    pub async fn recv(&mut self) {
+        let hangup = async {
+            match &mut self.hangups {
+                Some(hangups) => hangups.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.terms.recv() => {}
+            _ = hangup => {}
+        }
+    }
 }

@@ -48,9 +48,11 @@ impl Reaper {
         Ok(reaper)
     }
 
-    /// Registers interest in `pid`'s exit. Call it right after the spawn,
-    /// before the next `.await`, so the reaping task cannot run in between.
-    pub fn register(&self, pid: u32) -> oneshot::Receiver<ExitStatus> {
+    /// Registers interest in the child's exit. Call it right after the
+    /// spawn, before the next `.await`, so the reaping task cannot run in
+    /// between.
+    pub fn watch(&self, child: &super::Child) -> oneshot::Receiver<ExitStatus> {
+        let pid = child.pid;
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().expect("reaper lock").insert(pid, tx);
         rx

@@ -8,18 +8,18 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cordon_ipc::{Signal, Size, SpawnError, SpawnErrorKind};
+use cordon_ipc::{Size, SpawnError, SpawnErrorKind};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
-use nix::sys::signal::{Signal as NixSignal, killpg};
-use nix::sys::termios::{SpecialCharacterIndices, tcgetattr};
-use nix::unistd::{AccessFlags, Pid, access, tcgetpgrp};
+use nix::unistd::{AccessFlags, access};
+
+use super::{InputPipe, OutputPipe, ProcessTree, Terminal};
 
 /// `PATH` used when the child's environment has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -52,21 +52,23 @@ pub struct SpawnSpec<'a> {
     pub stdio: StdioMode,
 }
 
-/// A started child: its pid and the runner's ends of its stdio, all
-/// non-blocking and close-on-exec.
+/// A started child: its pid, its tree, and the runner's ends of its stdio,
+/// registered with the runtime.
 #[derive(Debug)]
 pub struct Child {
     /// The child's pid (also its session and process group id, except in
     /// `Inherit` mode).
     pub pid: u32,
+    /// The child and its descendants, to signal and kill.
+    pub tree: ProcessTree,
     /// Write end of the stdin pipe.
-    pub stdin: Option<OwnedFd>,
+    pub stdin: Option<InputPipe>,
     /// Read end of the stdout pipe.
-    pub stdout: Option<OwnedFd>,
+    pub stdout: Option<OutputPipe>,
     /// Read end of the stderr pipe.
-    pub stderr: Option<OwnedFd>,
+    pub stderr: Option<OutputPipe>,
     /// The PTY master: read for output, write for input.
-    pub pty: Option<OwnedFd>,
+    pub pty: Option<Terminal>,
 }
 
 /// Starts a process. Failures are classified for `SpawnFailed`.
@@ -159,10 +161,25 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     // The std handle is dropped without waiting: the Reaper owns exit
     // statuses.
     drop(child);
-    for fd in stdin.iter().chain(&stdout).chain(&stderr).chain(&master) {
-        set_nonblocking(fd).map_err(|e| os_error("fcntl", e))?;
+    let tree = ProcessTree::new(pid);
+    let wired = (|| -> io::Result<_> {
+        for fd in stdin.iter().chain(&stdout).chain(&stderr).chain(&master) {
+            set_nonblocking(fd)?;
+        }
+        Ok((
+            stdin.map(InputPipe::new).transpose()?,
+            stdout.map(OutputPipe::new).transpose()?,
+            stderr.map(OutputPipe::new).transpose()?,
+            master.map(Terminal::new).transpose()?,
+        ))
+    })();
+    match wired {
+        Ok((stdin, stdout, stderr, pty)) => Ok(Child { pid, tree, stdin, stdout, stderr, pty }),
+        Err(err) => {
+            tree.kill();
+            Err(io_error("registering the child's stdio", err))
+        }
     }
-    Ok(Child { pid, stdin, stdout, stderr, pty: master })
 }
 
 /// A new pseudo-terminal of `size`: the master, and the slave opened from
@@ -182,7 +199,7 @@ fn open_pty(size: Size) -> Result<(OwnedFd, OwnedFd), SpawnError> {
     // SAFETY: a fresh fd from the kernel, owned by nobody else.
     let slave = unsafe { OwnedFd::from_raw_fd(slave) };
     let master = OwnedFd::from(master);
-    resize(master.as_fd(), size).map_err(|e| os_error("setting the window size", e))?;
+    super::io::set_size(master.as_fd(), size).map_err(|e| io_error("setting the window size", e))?;
     Ok((master, slave))
 }
 
@@ -318,40 +335,8 @@ fn io_error(what: &str, err: io::Error) -> SpawnError {
 }
 
 /// Sets `O_NONBLOCK`, for a fd the runtime will poll.
-pub(super) fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
+pub(super) fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     Ok(())
-}
-
-/// Delivers `signal` the way a terminal would: to the PTY's foreground
-/// process group, or to the child's own process group.
-pub fn signal(pid: u32, pty: Option<BorrowedFd<'_>>, signal: Signal) -> nix::Result<()> {
-    let sig = match signal {
-        Signal::Interrupt => NixSignal::SIGINT,
-        Signal::Terminate => NixSignal::SIGTERM,
-        Signal::Kill => NixSignal::SIGKILL,
-        Signal::Hangup => NixSignal::SIGHUP,
-    };
-    let group = pty.and_then(|master| tcgetpgrp(master).ok()).unwrap_or(Pid::from_raw(pid as i32));
-    killpg(group, sig)
-}
-
-nix::ioctl_write_ptr_bad!(set_window_size, libc::TIOCSWINSZ, libc::winsize);
-
-/// Sets the PTY's window size; the kernel sends `SIGWINCH` to its
-/// foreground process group.
-pub fn resize(master: BorrowedFd<'_>, size: Size) -> nix::Result<()> {
-    let winsize = libc::winsize { ws_row: size.rows, ws_col: size.cols, ws_xpixel: 0, ws_ypixel: 0 };
-    // SAFETY: a valid fd and a valid winsize.
-    unsafe { set_window_size(master.as_raw_fd(), &winsize) }.map(drop)
-}
-
-/// The bytes that make the PTY's line discipline report end of file: its
-/// `VEOF` character (normally Ctrl-D), twice when the current line is not
-/// empty (the first only ends the line).
-pub fn eof_bytes(master: impl AsFd, line_pending: bool) -> Vec<u8> {
-    let veof =
-        tcgetattr(master).map(|t| t.control_chars[SpecialCharacterIndices::VEOF as usize]).unwrap_or(4);
-    if line_pending { vec![veof, veof] } else { vec![veof] }
 }

@@ -11,14 +11,49 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use std::io;
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::{Pid, tcgetpgrp};
+
+use super::Terminal;
 
 /// Enough walks for any tree that is not forking faster than we stop it.
 const MAX_WALKS: usize = 64;
 
+/// A spawned process and its descendants, signalled and killed as one.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessTree {
+    pid: u32,
+}
+
+impl ProcessTree {
+    pub(super) fn new(pid: u32) -> Self {
+        ProcessTree { pid }
+    }
+
+    /// Kills the process and every descendant of it.
+    pub fn kill(&self) {
+        kill_tree(self.pid)
+    }
+
+    /// Delivers `signal` the way a terminal would: to the terminal's
+    /// foreground process group, or to the process's own group.
+    pub fn signal(&self, signal: cordon_ipc::Signal, terminal: Option<&Terminal>) -> io::Result<()> {
+        use cordon_ipc::Signal as S;
+        let sig = match signal {
+            S::Interrupt => Signal::SIGINT,
+            S::Terminate => Signal::SIGTERM,
+            S::Kill => Signal::SIGKILL,
+            S::Hangup => Signal::SIGHUP,
+        };
+        let group = terminal.and_then(|t| tcgetpgrp(t.fd()).ok()).unwrap_or(Pid::from_raw(self.pid as i32));
+        killpg(group, sig).map_err(io::Error::from)
+    }
+}
+
 /// Kills `root` and every descendant of it.
-pub fn kill_tree(root: u32) {
+fn kill_tree(root: u32) {
     let _ = kill(Pid::from_raw(root as i32), Signal::SIGSTOP);
     let members = stop_descendants(root);
     for pid in members.iter().copied().chain([root]) {

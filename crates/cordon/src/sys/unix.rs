@@ -1,0 +1,66 @@
+//! Starting the runner on Unix: a socketpair (the runner's end as fd 3) or
+//! the runner's stdin and stdout.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::Stdio;
+
+use crate::sandbox::Transport;
+use crate::{Error, Result};
+
+use super::{Launched, RunnerLaunch};
+
+/// The started runner.
+pub(crate) type Runner = tokio::process::Child;
+
+pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
+    let mut command = tokio::process::Command::new(spec.path);
+    command.env_clear().envs(spec.env.iter().map(|(k, v)| (k, v))).args(&spec.args);
+    command.stderr(Stdio::inherit()).kill_on_drop(false);
+    let launch_error = |e: std::io::Error| Error::Launch(format!("{}: {e}", spec.path.display()));
+    match spec.transport {
+        Transport::SocketPair => {
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(launch_error)?;
+            let theirs = OwnedFd::from(theirs);
+            let raw = theirs.as_raw_fd();
+            command.arg("--ipc-fd").arg("3").stdin(Stdio::null()).stdout(Stdio::null());
+            // SAFETY: setpgid/dup2/fcntl are async-signal-safe.
+            unsafe {
+                command.pre_exec(move || {
+                    own_process_group()?;
+                    let ok = if raw == 3 {
+                        nix::libc::fcntl(3, nix::libc::F_SETFD, 0) == 0
+                    } else {
+                        nix::libc::dup2(raw, 3) == 3
+                    };
+                    if ok { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+                })
+            };
+            let runner = command.spawn().map_err(launch_error)?;
+            drop(theirs);
+            ours.set_nonblocking(true).map_err(launch_error)?;
+            let stream = tokio::net::UnixStream::from_std(ours).map_err(launch_error)?;
+            let (reader, writer) = stream.into_split();
+            Ok(Launched { runner, reader: Box::new(reader), writer: Box::new(writer) })
+        }
+        Transport::Stdio => {
+            command.arg("--ipc-stdio").stdin(Stdio::piped()).stdout(Stdio::piped());
+            // SAFETY: setpgid is async-signal-safe.
+            unsafe { command.pre_exec(own_process_group) };
+            let mut runner = command.spawn().map_err(launch_error)?;
+            let writer = runner.stdin.take().expect("piped stdin");
+            let reader = runner.stdout.take().expect("piped stdout");
+            Ok(Launched { runner, reader: Box::new(reader), writer: Box::new(writer) })
+        }
+        Transport::NamedPipe => {
+            Err(Error::Launch("named pipes are a Windows transport; use a socketpair or stdio".into()))
+        }
+    }
+}
+
+/// Moves the runner out of the caller's process group, so that a
+/// terminal's Ctrl-C reaches the caller (which forwards it as a `Signal`)
+/// and not the runner. Runs between fork and exec.
+fn own_process_group() -> std::io::Result<()> {
+    // SAFETY: async-signal-safe system call on the calling process.
+    if unsafe { nix::libc::setpgid(0, 0) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}

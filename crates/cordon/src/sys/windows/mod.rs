@@ -1,0 +1,354 @@
+//! Starting the runner on Windows: a named pipe created for the runner's
+//! identity alone, the runner started under a write-restricted token (or as
+//! the sandbox user), inside a kill-on-close job the parent holds, and the
+//! connecting process checked against the runner's pid.
+
+mod security;
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::windows::ffi::OsStrExt;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::os::windows::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::ptr::{null, null_mut};
+use std::sync::Arc;
+
+use cordon_sandbox::windows::command_line::{command_line, environment_block};
+use cordon_sandbox::windows::sddl::{PipeIdentity, pipe_security};
+use cordon_sandbox::windows::sid::capability_sid;
+use cordon_sandbox::windows::token::restricted_token_plan;
+use tokio::net::windows::named_pipe::{NamedPipeServer, ServerOptions};
+use windows_sys::Win32::Foundation::{HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation, WAIT_OBJECT_0};
+use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
+use windows_sys::Win32::System::JobObjects::{
+    CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    JobObjectExtendedLimitInformation, SetInformationJobObject, TerminateJobObject,
+};
+use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
+use windows_sys::Win32::System::Threading::{
+    CREATE_NO_WINDOW, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
+    DeleteProcThreadAttributeList, EXTENDED_STARTUPINFO_PRESENT, GetExitCodeProcess, INFINITE,
+    InitializeProcThreadAttributeList, LPPROC_THREAD_ATTRIBUTE_LIST, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+    PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOEXW,
+    UpdateProcThreadAttribute, WaitForSingleObject,
+};
+
+use super::{Launched, RunnerLaunch};
+use crate::sandbox::{Transport, WindowsMode};
+use crate::{Error, Result};
+
+/// The exit code a runner killed by its parent reports.
+const KILLED: u32 = 1;
+
+/// The started runner, in a job that dies with this handle.
+#[derive(Debug)]
+pub(crate) struct Runner {
+    pid: u32,
+    process: Arc<OwnedHandle>,
+    job: OwnedHandle,
+}
+
+impl Runner {
+    /// The runner's pid.
+    pub(crate) fn id(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+
+    /// Ends the runner and everything in its job.
+    pub(crate) fn start_kill(&mut self) -> io::Result<()> {
+        // SAFETY: a live job handle.
+        if unsafe { TerminateJobObject(self.job.as_raw_handle() as HANDLE, KILLED) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Waits for the runner to exit.
+    pub(crate) async fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
+        let process = self.process.clone();
+        tokio::task::spawn_blocking(move || {
+            let handle = process.as_raw_handle() as HANDLE;
+            // SAFETY: a live process handle.
+            if unsafe { WaitForSingleObject(handle, INFINITE) } != WAIT_OBJECT_0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut code = 0u32;
+            // SAFETY: as above.
+            if unsafe { GetExitCodeProcess(handle, &mut code) } == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(std::process::ExitStatus::from_raw(code))
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
+    let launch_error = |step: &str, e: io::Error| Error::Launch(format!("{step}: {e}"));
+    let token = security::own_token().map_err(|e| launch_error("opening the process token", e))?;
+    let user = security::user_sid(&token).map_err(|e| launch_error("reading the user SID", e))?;
+    let logon = security::logon_sid(&token).map_err(|e| launch_error("reading the logon SID", e))?;
+    let confining = spec.policy.is_confining();
+
+    // The runner's security context.
+    let runner_token = match (spec.windows_mode, confining) {
+        (_, false) => None,
+        (WindowsMode::Elevated, true) => {
+            return Err(Error::Launch(
+                "elevated mode needs the sandbox users of `cordon setup`; use restricted-token mode".into(),
+            ));
+        }
+        (WindowsMode::RestrictedToken, true) => {
+            let logon = logon.clone().ok_or_else(|| {
+                Error::Launch("the process token has no logon SID to restrict the runner with".into())
+            })?;
+            let roots: Vec<PathBuf> = spec.policy.filesystem.write.clone();
+            let plan = restricted_token_plan(&roots, &logon)
+                .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
+            for root in &roots {
+                security::grant_modify(root, &capability_sid(root))
+                    .map_err(|e| launch_error(&format!("granting write on {}", root.display()), e))?;
+            }
+            Some(
+                security::restricted_token(&token, plan.flags, &plan.restricting_sids)
+                    .map_err(|e| launch_error("creating the restricted token", e))?,
+            )
+        }
+    };
+
+    let pipe_name = format!(r"\\.\pipe\cordon-{}-{}", std::process::id(), random_hex()?);
+    let mut args = spec.args.clone();
+    let server = match spec.transport {
+        Transport::NamedPipe => {
+            let identity = match &logon {
+                Some(logon_sid) => {
+                    PipeIdentity::RestrictedToken { user_sid: user.clone(), logon_sid: logon_sid.clone() }
+                }
+                None => PipeIdentity::SandboxUser { runner_sid: user.clone(), owner_sid: user.clone() },
+            };
+            let sddl = pipe_security(&identity).map_err(|e| Error::Launch(format!("pipe security: {e}")))?;
+            let mut descriptor = security::SecurityDescriptor::from_sddl(&sddl)
+                .map_err(|e| launch_error("pipe security descriptor", e))?;
+            // SAFETY: the attributes stay valid for the call.
+            let server = unsafe {
+                ServerOptions::new()
+                    .first_pipe_instance(true)
+                    .reject_remote_clients(true)
+                    .max_instances(1)
+                    .create_with_security_attributes_raw(&pipe_name, descriptor.attributes().cast())
+            }
+            .map_err(|e| launch_error(&format!("creating {pipe_name}"), e))?;
+            args.push("--pipe".into());
+            args.push(pipe_name.clone());
+            server
+        }
+        Transport::SocketPair | Transport::Stdio => {
+            return Err(Error::Launch("on Windows the channel is a named pipe".into()));
+        }
+    };
+
+    let runner = start(spec, &args, runner_token.as_ref())
+        .map_err(|e| launch_error(&format!("starting {}", spec.path.display()), e))?;
+    let mut runner = runner;
+    let connected = tokio::time::timeout(spec.connect_timeout, server.connect()).await;
+    let failure = match connected {
+        Err(_) => {
+            Some(format!("the runner did not connect to {pipe_name} within {:?}", spec.connect_timeout))
+        }
+        Ok(Err(e)) => Some(format!("connecting {pipe_name}: {e}")),
+        Ok(Ok(())) => match client_pid(&server) {
+            Ok(pid) if pid == runner.pid => None,
+            Ok(pid) => Some(format!("{pipe_name}: pid {pid} connected, not the runner (pid {})", runner.pid)),
+            Err(e) => Some(format!("GetNamedPipeClientProcessId: {e}")),
+        },
+    };
+    if let Some(failure) = failure {
+        let _ = runner.start_kill();
+        return Err(Error::Launch(failure));
+    }
+    let (reader, writer) = tokio::io::split(server);
+    Ok(Launched { runner, reader: Box::new(reader), writer: Box::new(writer) })
+}
+
+fn client_pid(server: &NamedPipeServer) -> io::Result<u32> {
+    let mut pid = 0u32;
+    // SAFETY: a live, connected pipe handle.
+    if unsafe { GetNamedPipeClientProcessId(server.as_raw_handle() as HANDLE, &mut pid) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pid)
+}
+
+fn random_hex() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Launch(format!("no randomness for the pipe name: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Starts the runner in a new kill-on-close job, with `NUL` for stdin and
+/// stdout and the parent's stderr for its log.
+fn start(spec: &RunnerLaunch<'_>, args: &[String], token: Option<&OwnedHandle>) -> io::Result<Runner> {
+    let job = new_job()?;
+    let mut argv = vec![spec.path.to_string_lossy().into_owned()];
+    argv.extend(args.iter().cloned());
+    let mut line =
+        command_line(&argv).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let env = environment_block(&spec.env)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+
+    let null_in = inheritable(std::fs::OpenOptions::new().read(true).open("NUL")?.into())?;
+    let null_out = inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?;
+    // SAFETY: no preconditions.
+    let parent_err = unsafe { GetStdHandle(STD_ERROR_HANDLE) };
+    let err = if parent_err.is_null() || parent_err as isize == -1 {
+        inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?
+    } else {
+        // SAFETY: the process's live stderr handle, borrowed to copy it.
+        let borrowed = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(parent_err) };
+        inheritable(borrowed.try_clone_to_owned()?)?
+    };
+    let handles = [&null_in, &null_out, &err].map(|h| h.as_raw_handle() as HANDLE);
+
+    let mut size = 0usize;
+    // SAFETY: the documented size query.
+    unsafe { InitializeProcThreadAttributeList(null_mut(), 2, 0, &mut size) };
+    let mut storage = vec![0usize; size.div_ceil(size_of::<usize>())];
+    let list: LPPROC_THREAD_ATTRIBUTE_LIST = storage.as_mut_ptr().cast();
+    // SAFETY: storage of the size asked for.
+    if unsafe { InitializeProcThreadAttributeList(list, 2, 0, &mut size) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    struct ListGuard(LPPROC_THREAD_ATTRIBUTE_LIST);
+    impl Drop for ListGuard {
+        fn drop(&mut self) {
+            // SAFETY: an initialised list, deleted once.
+            unsafe { DeleteProcThreadAttributeList(self.0) };
+        }
+    }
+    let _guard = ListGuard(list);
+    let jobs = [job.as_raw_handle() as HANDLE];
+    // SAFETY: `handles` and `jobs` outlive the CreateProcess call below.
+    unsafe {
+        if UpdateProcThreadAttribute(
+            list,
+            0,
+            PROC_THREAD_ATTRIBUTE_HANDLE_LIST as usize,
+            handles.as_ptr().cast(),
+            size_of_val(&handles),
+            null_mut(),
+            null(),
+        ) == 0
+            || UpdateProcThreadAttribute(
+                list,
+                0,
+                PROC_THREAD_ATTRIBUTE_JOB_LIST as usize,
+                jobs.as_ptr().cast(),
+                size_of_val(&jobs),
+                null_mut(),
+                null(),
+            ) == 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: plain data.
+    let mut startup: STARTUPINFOEXW = unsafe { std::mem::zeroed() };
+    startup.StartupInfo.cb = size_of::<STARTUPINFOEXW>() as u32;
+    startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    startup.StartupInfo.hStdInput = handles[0];
+    startup.StartupInfo.hStdOutput = handles[1];
+    startup.StartupInfo.hStdError = handles[2];
+    startup.lpAttributeList = list;
+    // A console of its own, hidden: the runner's children share it, so
+    // console control events reach them and never the parent's console.
+    let flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;
+    let app = wide(spec.path.as_os_str());
+    // SAFETY: plain data.
+    let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: every pointer is valid for the call; the command line is a
+    // mutable NUL-terminated buffer.
+    let ok = unsafe {
+        match token {
+            Some(token) => CreateProcessAsUserW(
+                token.as_raw_handle() as HANDLE,
+                app.as_ptr(),
+                line.as_mut_ptr(),
+                null(),
+                null(),
+                1,
+                flags,
+                env.as_ptr().cast(),
+                null(),
+                &startup.StartupInfo,
+                &mut info,
+            ),
+            None => CreateProcessW(
+                app.as_ptr(),
+                line.as_mut_ptr(),
+                null(),
+                null(),
+                1,
+                flags,
+                env.as_ptr().cast(),
+                null(),
+                &startup.StartupInfo,
+                &mut info,
+            ),
+        }
+    };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh handles from CreateProcess, owned by nobody else.
+    let (process, _thread) = unsafe {
+        (
+            OwnedHandle::from_raw_handle(info.hProcess as RawHandle),
+            OwnedHandle::from_raw_handle(info.hThread as RawHandle),
+        )
+    };
+    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job })
+}
+
+fn new_job() -> io::Result<OwnedHandle> {
+    // SAFETY: no name, default security.
+    let raw = unsafe { CreateJobObjectW(null(), null()) };
+    if raw.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh handle owned by nobody else.
+    let job = unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) };
+    // SAFETY: plain data.
+    let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    // SAFETY: a live job and a correctly sized structure.
+    let ok = unsafe {
+        SetInformationJobObject(
+            job.as_raw_handle() as HANDLE,
+            JobObjectExtendedLimitInformation,
+            (&raw const limits).cast(),
+            size_of_val(&limits) as u32,
+        )
+    };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(job)
+}
+
+fn inheritable(handle: OwnedHandle) -> io::Result<OwnedHandle> {
+    // SAFETY: a live handle.
+    if unsafe {
+        SetHandleInformation(handle.as_raw_handle() as HANDLE, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT)
+    } == 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(handle)
+}
+
+fn wide(s: &OsStr) -> Vec<u16> {
+    s.encode_wide().chain([0]).collect()
+}

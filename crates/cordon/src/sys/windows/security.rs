@@ -1,0 +1,269 @@
+//! The Windows security objects a launch needs: the caller's SIDs, a
+//! security descriptor from SDDL, a write-restricted token, and allow ACEs
+//! on writable roots. What they contain is decided by the pure functions of
+//! `cordon_sandbox::windows`; this module only builds them.
+
+use std::ffi::c_void;
+use std::io;
+use std::os::windows::ffi::OsStrExt;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::path::Path;
+use std::ptr::{null, null_mut};
+
+use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, LocalFree};
+use windows_sys::Win32::Security::Authorization::{
+    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
+    EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, SE_FILE_OBJECT, SetEntriesInAclW,
+    SetNamedSecurityInfoW, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+};
+use windows_sys::Win32::Security::{
+    ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, PSECURITY_DESCRIPTOR, PSID,
+    SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SUB_CONTAINERS_AND_OBJECTS_INHERIT, TOKEN_ADJUST_DEFAULT,
+    TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
+};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+/// The attribute bits of a token's logon SID group (winnt.h; defined here
+/// rather than pulling in windows-sys's large SystemServices module).
+const SE_GROUP_LOGON_ID: u32 = 0xC000_0000;
+
+/// A buffer `LocalAlloc`ed by Windows, freed on drop.
+struct Local(*mut c_void);
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: allocated by the API that returned it, freed once.
+            unsafe { LocalFree(self.0 as HLOCAL) };
+        }
+    }
+}
+
+fn wide(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain([0]).collect()
+}
+
+fn last_error(what: &str) -> io::Error {
+    let err = io::Error::last_os_error();
+    io::Error::new(err.kind(), format!("{what}: {err}"))
+}
+
+/// The calling process's token.
+pub(super) fn own_token() -> io::Result<OwnedHandle> {
+    let mut token: HANDLE = null_mut();
+    let access = TOKEN_QUERY | TOKEN_DUPLICATE | TOKEN_ASSIGN_PRIMARY | TOKEN_ADJUST_DEFAULT;
+    // SAFETY: the pseudo-handle of the current process; an out-pointer.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), access, &mut token) } == 0 {
+        return Err(last_error("OpenProcessToken"));
+    }
+    // SAFETY: a fresh handle owned by nobody else.
+    Ok(unsafe { OwnedHandle::from_raw_handle(token as RawHandle) })
+}
+
+fn token_information(token: &OwnedHandle, class: i32) -> io::Result<Vec<u64>> {
+    let mut needed = 0u32;
+    // SAFETY: the documented size query.
+    unsafe { GetTokenInformation(token.as_raw_handle() as HANDLE, class, null_mut(), 0, &mut needed) };
+    // u64 storage: the structures hold pointers and need their alignment.
+    let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+    // SAFETY: a buffer of the size asked for.
+    let ok = unsafe {
+        GetTokenInformation(
+            token.as_raw_handle() as HANDLE,
+            class,
+            buffer.as_mut_ptr().cast(),
+            needed,
+            &mut needed,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error("GetTokenInformation"));
+    }
+    Ok(buffer)
+}
+
+fn sid_string(sid: PSID) -> io::Result<String> {
+    let mut text = null_mut();
+    // SAFETY: a valid SID; the string is LocalAlloc'ed.
+    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
+        return Err(last_error("ConvertSidToStringSidW"));
+    }
+    let _free = Local(text.cast());
+    // SAFETY: a NUL-terminated string from the API.
+    let len = (0..).take_while(|&i| unsafe { *text.add(i) } != 0).count();
+    // SAFETY: `len` units before the NUL.
+    Ok(String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(text, len) }))
+}
+
+/// The user SID of a token, as a string.
+pub(super) fn user_sid(token: &OwnedHandle) -> io::Result<String> {
+    let buffer = token_information(token, TokenUser)?;
+    // SAFETY: GetTokenInformation(TokenUser) filled a TOKEN_USER.
+    let user = unsafe { &*(buffer.as_ptr() as *const TOKEN_USER) };
+    sid_string(user.User.Sid)
+}
+
+/// The logon SID of a token (`S-1-5-5-X-Y`), if it has one.
+pub(super) fn logon_sid(token: &OwnedHandle) -> io::Result<Option<String>> {
+    let buffer = token_information(token, TokenGroups)?;
+    // SAFETY: GetTokenInformation(TokenGroups) filled a TOKEN_GROUPS whose
+    // array has GroupCount entries.
+    let groups = unsafe {
+        let groups = &*(buffer.as_ptr() as *const TOKEN_GROUPS);
+        std::slice::from_raw_parts(groups.Groups.as_ptr(), groups.GroupCount as usize)
+    };
+    for group in groups {
+        if group.Attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID {
+            return sid_string(group.Sid).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+/// A SID parsed from its string form.
+pub(super) struct Sid(Local);
+
+impl Sid {
+    pub(super) fn parse(text: &str) -> io::Result<Sid> {
+        let mut sid: PSID = null_mut();
+        // SAFETY: a NUL-terminated string; the SID is LocalAlloc'ed.
+        if unsafe { ConvertStringSidToSidW(wide(text).as_ptr(), &mut sid) } == 0 {
+            return Err(last_error(&format!("ConvertStringSidToSidW({text})")));
+        }
+        Ok(Sid(Local(sid)))
+    }
+
+    fn as_psid(&self) -> PSID {
+        self.0.0
+    }
+}
+
+/// A security descriptor from SDDL, and `SECURITY_ATTRIBUTES` pointing at
+/// it.
+pub(super) struct SecurityDescriptor {
+    _descriptor: Local,
+    attributes: SECURITY_ATTRIBUTES,
+}
+
+impl SecurityDescriptor {
+    pub(super) fn from_sddl(sddl: &str) -> io::Result<Self> {
+        let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+        // SAFETY: a NUL-terminated string; the descriptor is LocalAlloc'ed.
+        let ok = unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                wide(sddl).as_ptr(),
+                1,
+                &mut descriptor,
+                null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(last_error("ConvertStringSecurityDescriptorToSecurityDescriptorW"));
+        }
+        let attributes = SECURITY_ATTRIBUTES {
+            nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: descriptor,
+            bInheritHandle: 0,
+        };
+        Ok(SecurityDescriptor { _descriptor: Local(descriptor), attributes })
+    }
+
+    /// For APIs that take `SECURITY_ATTRIBUTES*`; valid while `self` lives.
+    pub(super) fn attributes(&mut self) -> *mut SECURITY_ATTRIBUTES {
+        &mut self.attributes
+    }
+}
+
+/// A primary token like `token`, with `flags` and these restricting SIDs.
+pub(super) fn restricted_token(
+    token: &OwnedHandle,
+    flags: u32,
+    restricting: &[String],
+) -> io::Result<OwnedHandle> {
+    let sids = restricting.iter().map(|s| Sid::parse(s)).collect::<io::Result<Vec<_>>>()?;
+    let entries: Vec<SID_AND_ATTRIBUTES> =
+        sids.iter().map(|sid| SID_AND_ATTRIBUTES { Sid: sid.as_psid(), Attributes: 0 }).collect();
+    let mut restricted: HANDLE = null_mut();
+    // SAFETY: a live token; `entries` and the SIDs they point to outlive
+    // the call.
+    let ok = unsafe {
+        CreateRestrictedToken(
+            token.as_raw_handle() as HANDLE,
+            flags,
+            0,
+            null(),
+            0,
+            null(),
+            entries.len() as u32,
+            entries.as_ptr(),
+            &mut restricted,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error("CreateRestrictedToken"));
+    }
+    // SAFETY: a fresh handle owned by nobody else.
+    Ok(unsafe { OwnedHandle::from_raw_handle(restricted as RawHandle) })
+}
+
+/// Adds an inheritable allow-modify ACE for `sid` to `path`'s DACL (a
+/// no-op if an equal one is there).
+pub(super) fn grant_modify(path: &Path, sid: &str) -> io::Result<()> {
+    let sid = Sid::parse(sid)?;
+    let path_w: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+    let mut old_dacl: *mut ACL = null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+    // SAFETY: a NUL-terminated path; out-pointers; the descriptor is
+    // LocalAlloc'ed and owns the DACL.
+    let status = unsafe {
+        GetNamedSecurityInfoW(
+            path_w.as_ptr(),
+            SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            &mut old_dacl,
+            null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    let _descriptor = Local(descriptor);
+    let access = EXPLICIT_ACCESS_W {
+        grfAccessPermissions: cordon_sandbox::windows::sddl::MODIFY,
+        grfAccessMode: GRANT_ACCESS,
+        grfInheritance: SUB_CONTAINERS_AND_OBJECTS_INHERIT,
+        Trustee: TRUSTEE_W {
+            pMultipleTrustee: null_mut(),
+            MultipleTrusteeOperation: 0,
+            TrusteeForm: TRUSTEE_IS_SID,
+            TrusteeType: TRUSTEE_IS_UNKNOWN,
+            ptstrName: sid.as_psid().cast(),
+        },
+    };
+    let mut new_dacl: *mut ACL = null_mut();
+    // SAFETY: one entry; the old DACL is valid (or null).
+    let status = unsafe { SetEntriesInAclW(1, &access, old_dacl, &mut new_dacl) };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    let _new = Local(new_dacl.cast());
+    // SAFETY: a NUL-terminated path and a valid DACL.
+    let status = unsafe {
+        SetNamedSecurityInfoW(
+            path_w.as_ptr() as *mut u16,
+            SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            new_dacl,
+            null(),
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! A small, predictable program for the runner's tests to run as a child,
+//! where the platform's own tools differ (Wine's `cmd` has no `sleep`, no
+//! `cat`). `fixture COMMAND [ARGS]`:
+//!
+//! - `cat`: copy stdin to stdout, one read at a time, until end of file.
+//! - `sleep SECONDS`
+//! - `exit CODE`
+//! - `lines N`: print `line 1` … `line N`.
+//! - `spew MIB`: write MIB mebibytes to stdout, 64 KiB at a time.
+//! - `grandchild PIDFILE`: start `fixture sleep 600` as a child, write its
+//!   pid to PIDFILE, then sleep.
+//! - `alive PID`: exit 0 if the process runs, 1 if not.
+//! - `kill PID`: end that process.
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
+    match arg(0) {
+        "cat" => {
+            let mut buf = [0u8; 4096];
+            let mut stdin = std::io::stdin().lock();
+            let mut stdout = std::io::stdout().lock();
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let _ = stdout.write_all(&buf[..n]);
+                        let _ = stdout.flush();
+                    }
+                }
+            }
+        }
+        "sleep" => std::thread::sleep(Duration::from_secs(arg(1).parse().unwrap_or(1))),
+        "exit" => std::process::exit(arg(1).parse().unwrap_or(0)),
+        "lines" => {
+            for i in 1..=arg(1).parse().unwrap_or(1) {
+                println!("line {i}");
+            }
+        }
+        "spew" => {
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut stdout = std::io::stdout().lock();
+            for _ in 0..arg(1).parse::<usize>().unwrap_or(1) * 16 {
+                if stdout.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        }
+        "grandchild" => {
+            let exe = std::env::current_exe().expect("current exe");
+            let mut child = std::process::Command::new(exe).args(["sleep", "600"]).spawn().expect("spawn");
+            std::fs::write(arg(1), child.id().to_string()).expect("pid file");
+            let _ = child.wait();
+        }
+        "alive" => std::process::exit(if alive(arg(1).parse().expect("pid")) { 0 } else { 1 }),
+        "kill" => kill(arg(1).parse().expect("pid")),
+        other => {
+            eprintln!("fixture: unknown command {other:?}");
+            std::process::exit(2);
+        }
+    }
+}
+
+#[cfg(unix)]
+fn alive(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(unix)]
+fn kill(pid: i32) {
+    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+}
+
+#[cfg(windows)]
+fn alive(pid: i32) -> bool {
+    use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+    use windows_sys::Win32::System::Threading::{
+        GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    };
+    // SAFETY: plain calls; the handle is closed.
+    unsafe {
+        let handle = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid as u32);
+        if handle.is_null() {
+            return false;
+        }
+        let mut code = 0;
+        let running = GetExitCodeProcess(handle, &mut code) != 0 && code == STILL_ACTIVE as u32;
+        CloseHandle(handle);
+        running
+    }
+}
+
+#[cfg(windows)]
+fn kill(pid: i32) {
+    use windows_sys::Win32::Foundation::CloseHandle;
+    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_TERMINATE, TerminateProcess};
+    // SAFETY: plain calls; the handle is closed.
+    unsafe {
+        let handle = OpenProcess(PROCESS_TERMINATE, 0, pid as u32);
+        if !handle.is_null() {
+            TerminateProcess(handle, 9);
+            CloseHandle(handle);
+        }
+    }
+}

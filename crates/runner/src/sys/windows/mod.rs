@@ -1,0 +1,99 @@
+//! Windows implementation of the runner's platform layer.
+
+mod bootstrap;
+mod io;
+mod reap;
+mod spawn;
+mod tree;
+
+pub use bootstrap::{
+    Channel, ChannelReader, ChannelWriter, mark_inherited_fds_close_on_exec, take_secret_env,
+};
+pub use io::{InputPipe, OutputPipe, Terminal};
+pub use reap::{ExitStatus, Reaper};
+pub use spawn::{Child, SpawnSpec, StdioMode, spawn};
+pub use tree::{KILLED_EXIT_CODE, ProcessTree, kill_all_descendants};
+
+use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+use windows_sys::Win32::System::Threading::{
+    GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+};
+
+/// Checks that the parent that started the runner is still there. The
+/// parent holds the runner in a kill-on-close job, so its death ends the
+/// runner and everything under it without further arrangement.
+pub fn startup(expected_parent: Option<u32>) -> anyhow::Result<()> {
+    if let Some(parent) = expected_parent
+        && !process_alive(parent)
+    {
+        anyhow::bail!("the parent (pid {parent}) exited before the runner started");
+    }
+    Ok(())
+}
+
+/// Whether this is Wine rather than Windows (its ntdll exports
+/// `wine_get_version`). Wine differs in how a pseudoconsole's child gets its
+/// console handles.
+pub(crate) fn is_wine() -> bool {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
+    static WINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *WINE.get_or_init(|| {
+        // SAFETY: lookups of a loaded module's export by NUL-terminated names.
+        unsafe {
+            let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
+            !ntdll.is_null() && GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_some()
+        }
+    })
+}
+
+fn process_alive(pid: u32) -> bool {
+    // SAFETY: no preconditions; the handle is closed below.
+    let handle = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+    if handle.is_null() {
+        return false;
+    }
+    let mut code = 0u32;
+    // SAFETY: a live handle, closed once.
+    let alive = unsafe { GetExitCodeProcess(handle, &mut code) } != 0 && code == STILL_ACTIVE as u32;
+    unsafe { CloseHandle(handle) };
+    alive
+}
+
+/// The requests to stop that the runner heeds: its console closing, the
+/// user logging off, the machine shutting down.
+#[derive(Debug)]
+pub struct Termination {
+    close: tokio::signal::windows::CtrlClose,
+    shutdown: tokio::signal::windows::CtrlShutdown,
+    /// Typed at a console the runner shares with its command: the command
+    /// decides what they mean; the runner only must not die of them.
+    _interrupts: Option<(tokio::signal::windows::CtrlC, tokio::signal::windows::CtrlBreak)>,
+}
+
+impl Termination {
+    /// Listens for the console closing and the machine shutting down.
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Termination {
+            close: tokio::signal::windows::ctrl_close()?,
+            shutdown: tokio::signal::windows::ctrl_shutdown()?,
+            _interrupts: None,
+        })
+    }
+
+    /// For a runner that shares the user's console with its one command:
+    /// Ctrl-C and Ctrl-Break are left to the command.
+    pub fn foreground() -> std::io::Result<Self> {
+        let mut termination = Self::new()?;
+        termination._interrupts =
+            Some((tokio::signal::windows::ctrl_c()?, tokio::signal::windows::ctrl_break()?));
+        Ok(termination)
+    }
+
+    /// Resolves at the next request to stop.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.close.recv() => {}
+            _ = self.shutdown.recv() => {}
+        }
+    }
+}

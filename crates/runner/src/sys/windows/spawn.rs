@@ -1,0 +1,461 @@
+//! Starting processes on Windows: on pipes, on a new pseudoconsole, or on
+//! the runner's own stdio (the request-file bootstrap).
+//!
+//! Every child is created inside a job object of its own (through the
+//! `PROC_THREAD_ATTRIBUTE_JOB_LIST` attribute, so not even its first
+//! instruction runs outside it) that kills everything in it when its last
+//! handle closes. Only the stdio handles are inherited, named in a
+//! `PROC_THREAD_ATTRIBUTE_HANDLE_LIST`.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::io;
+use std::os::windows::ffi::OsStrExt;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::path::{Path, PathBuf};
+use std::ptr::{null, null_mut};
+use std::sync::Arc;
+
+use cordon_ipc::{Size, SpawnError, SpawnErrorKind};
+use windows_sys::Win32::Foundation::{
+    ERROR_ACCESS_DENIED, ERROR_BAD_EXE_FORMAT, ERROR_DIRECTORY, ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND,
+    HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, SetHandleInformation,
+};
+use windows_sys::Win32::System::Console::{
+    COORD, CreatePseudoConsole, GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
+};
+use windows_sys::Win32::System::Pipes::CreatePipe;
+use windows_sys::Win32::System::Threading::{
+    CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, CreateProcessW, DeleteProcThreadAttributeList,
+    EXTENDED_STARTUPINFO_PRESENT, InitializeProcThreadAttributeList, LPPROC_THREAD_ATTRIBUTE_LIST,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE,
+    PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOEXW, UpdateProcThreadAttribute,
+};
+
+use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
+use super::tree::{Job, ProcessTree};
+use cordon_sandbox::windows::command_line::{command_line, environment_block};
+
+/// How the child's stdio is wired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdioMode {
+    /// Separate stdout and stderr pipes; a stdin pipe or `NUL`.
+    Pipes {
+        /// Whether to give the child a stdin pipe.
+        stdin: bool,
+    },
+    /// A new pseudoconsole of this size.
+    Pty(Size),
+    /// The runner's own stdio and console.
+    Inherit,
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec<'a> {
+    /// Program and arguments.
+    pub argv: &'a [String],
+    /// Working directory, if not the runner's.
+    pub cwd: Option<&'a Path>,
+    /// The complete environment.
+    pub env: &'a BTreeMap<String, String>,
+    /// Stdio wiring.
+    pub stdio: StdioMode,
+}
+
+/// A started child: its pid, its tree, and the runner's ends of its stdio.
+#[derive(Debug)]
+pub struct Child {
+    /// The child's process id.
+    pub pid: u32,
+    /// The child's job: it and every descendant.
+    pub tree: ProcessTree,
+    /// Write end of the stdin pipe.
+    pub stdin: Option<InputPipe>,
+    /// Read end of the stdout pipe.
+    pub stdout: Option<OutputPipe>,
+    /// Read end of the stderr pipe.
+    pub stderr: Option<OutputPipe>,
+    /// The pseudoconsole.
+    pub pty: Option<Terminal>,
+    pub(super) process: OwnedHandle,
+    pub(super) console: Option<Arc<PseudoConsole>>,
+}
+
+/// Starts a process. Failures are classified for `SpawnFailed`.
+pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
+    let Some(name) = spec.argv.first() else {
+        return Err(spawn_error(SpawnErrorKind::InvalidRequest, "argv is empty".into(), None));
+    };
+    let mut line = command_line(spec.argv)
+        .map_err(|e| spawn_error(SpawnErrorKind::InvalidRequest, format!("argv: {e}"), None))?;
+    let env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let env_block = environment_block(&env)
+        .map_err(|e| spawn_error(SpawnErrorKind::InvalidRequest, format!("env: {e}"), None))?;
+    let cwd = match spec.cwd.map(std::path::absolute).transpose() {
+        Ok(cwd) => cwd,
+        Err(err) => {
+            return Err(spawn_error(
+                SpawnErrorKind::BadCwd,
+                format!("working directory: {err}"),
+                err.raw_os_error(),
+            ));
+        }
+    };
+    if let Some(cwd) = &cwd
+        && !cwd.is_dir()
+    {
+        return Err(spawn_error(
+            SpawnErrorKind::BadCwd,
+            format!("working directory {} is not a directory", cwd.display()),
+            Some(ERROR_DIRECTORY as i32),
+        ));
+    }
+    let program = resolve_program(name, spec.env, cwd.as_deref())?;
+
+    let job = Job::new().map_err(|e| io_error("creating the job object", e))?;
+    let mut wiring = Wiring::new(spec.stdio).map_err(|e| io_error("creating the child's stdio", e))?;
+
+    let mut attributes = Attributes::new(3).map_err(|e| io_error("InitializeProcThreadAttributeList", e))?;
+    let job_list = [job.raw()];
+    attributes
+        .set(PROC_THREAD_ATTRIBUTE_JOB_LIST, job_list.as_ptr().cast(), size_of_val(&job_list))
+        .map_err(|e| io_error("job list attribute", e))?;
+    let inherit: Vec<HANDLE> = wiring.inherited.iter().map(|h| h.as_raw_handle() as HANDLE).collect();
+    if !inherit.is_empty() {
+        attributes
+            .set(PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit.as_ptr().cast(), size_of_val(inherit.as_slice()))
+            .map_err(|e| io_error("handle list attribute", e))?;
+    }
+    let console_handle = wiring.console.as_ref().and_then(|c| c.raw());
+    if let Some(hpcon) = &console_handle {
+        attributes
+            .set(PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, *hpcon as *const _, size_of::<isize>())
+            .map_err(|e| io_error("pseudoconsole attribute", e))?;
+    }
+
+    // SAFETY: plain data, zero is a valid initial state.
+    let mut startup: STARTUPINFOEXW = unsafe { std::mem::zeroed() };
+    startup.StartupInfo.cb = size_of::<STARTUPINFOEXW>() as u32;
+    startup.lpAttributeList = attributes.as_ptr();
+    if let Some([stdin, stdout, stderr]) = &wiring.std_handles {
+        startup.StartupInfo.dwFlags |= STARTF_USESTDHANDLES;
+        startup.StartupInfo.hStdInput = *stdin;
+        startup.StartupInfo.hStdOutput = *stdout;
+        startup.StartupInfo.hStdError = *stderr;
+    }
+    let mut flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT;
+    if matches!(spec.stdio, StdioMode::Pipes { .. }) {
+        // Its own group, so CTRL_BREAK reaches it and not the runner.
+        flags |= CREATE_NEW_PROCESS_GROUP;
+    }
+    let program_w = wide(program.as_os_str());
+    let cwd_w = cwd.as_ref().map(|c| wide(c.as_os_str()));
+    // SAFETY: plain data.
+    let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: every pointer is valid for the call; the command line is a
+    // mutable NUL-terminated buffer as CreateProcessW requires.
+    let ok = unsafe {
+        CreateProcessW(
+            program_w.as_ptr(),
+            line.as_mut_ptr(),
+            null(),
+            null(),
+            i32::from(!inherit.is_empty()),
+            flags,
+            env_block.as_ptr().cast(),
+            cwd_w.as_ref().map_or(null(), |c| c.as_ptr()),
+            &startup.StartupInfo,
+            &mut info,
+        )
+    };
+    if ok == 0 {
+        return Err(classify_create_error(&program, io::Error::last_os_error()));
+    }
+    // SAFETY: fresh handles from CreateProcessW, owned by nobody else.
+    let (process, thread) = unsafe {
+        (
+            OwnedHandle::from_raw_handle(info.hProcess as RawHandle),
+            OwnedHandle::from_raw_handle(info.hThread as RawHandle),
+        )
+    };
+    drop(thread);
+    drop(attributes);
+    // The child has its copies; ours would keep its pipes open forever.
+    wiring.inherited.clear();
+    wiring.console_side.clear();
+    let tree = ProcessTree::new(info.dwProcessId, job);
+    let pid = info.dwProcessId;
+    let wired = (|| -> io::Result<_> {
+        let stdin = wiring.stdin.take().map(InputPipe::new).transpose()?;
+        let stdout = wiring.stdout.take().map(OutputPipe::new).transpose()?;
+        let stderr = wiring.stderr.take().map(OutputPipe::new).transpose()?;
+        let pty = match (wiring.console.clone(), wiring.pty_output.take(), wiring.pty_input.take()) {
+            (Some(console), Some(output), Some(input)) => {
+                Some(Terminal::new(OutputPipe::new(output)?, InputPipe::new(input)?, console))
+            }
+            _ => None,
+        };
+        Ok((stdin, stdout, stderr, pty))
+    })();
+    match wired {
+        Ok((stdin, stdout, stderr, pty)) => {
+            Ok(Child { pid, tree, stdin, stdout, stderr, pty, process, console: wiring.console.take() })
+        }
+        Err(err) => {
+            tree.kill();
+            Err(io_error("wiring the child's stdio", err))
+        }
+    }
+}
+
+/// The handles of one spawn.
+#[derive(Default)]
+struct Wiring {
+    /// The child's ends, inheritable; closed once it has its copies.
+    inherited: Vec<OwnedHandle>,
+    /// The raw values for `STARTUPINFO`, pointing into `inherited` (or at
+    /// the runner's own stdio).
+    std_handles: Option<[HANDLE; 3]>,
+    stdin: Option<OwnedHandle>,
+    stdout: Option<OwnedHandle>,
+    stderr: Option<OwnedHandle>,
+    console: Option<Arc<PseudoConsole>>,
+    /// The pseudoconsole's ends of its pipes; it holds its own copies.
+    console_side: Vec<OwnedHandle>,
+    pty_output: Option<OwnedHandle>,
+    pty_input: Option<OwnedHandle>,
+}
+
+impl Wiring {
+    fn new(mode: StdioMode) -> io::Result<Wiring> {
+        let mut w = Wiring::default();
+        match mode {
+            StdioMode::Pipes { stdin } => {
+                let child_stdin = if stdin {
+                    let (read, write) = pipe(Inherit::Read)?;
+                    w.stdin = Some(write);
+                    read
+                } else {
+                    null_device()?
+                };
+                let (out_read, out_write) = pipe(Inherit::Write)?;
+                let (err_read, err_write) = pipe(Inherit::Write)?;
+                w.stdout = Some(out_read);
+                w.stderr = Some(err_read);
+                w.std_handles =
+                    Some([&child_stdin, &out_write, &err_write].map(|h| h.as_raw_handle() as HANDLE));
+                w.inherited = vec![child_stdin, out_write, err_write];
+            }
+            StdioMode::Pty(size) => {
+                let (in_read, in_write) = pipe(Inherit::Neither)?;
+                let (out_read, out_write) = pipe(Inherit::Neither)?;
+                let mut hpcon = 0;
+                let coord = COORD { X: size.cols.max(1) as i16, Y: size.rows.max(1) as i16 };
+                // SAFETY: valid pipe handles; the console duplicates them.
+                let hr = unsafe {
+                    CreatePseudoConsole(
+                        coord,
+                        in_read.as_raw_handle() as HANDLE,
+                        out_write.as_raw_handle() as HANDLE,
+                        0,
+                        &mut hpcon,
+                    )
+                };
+                if hr < 0 {
+                    return Err(io::Error::from_raw_os_error(hr));
+                }
+                w.console = Some(Arc::new(PseudoConsole::new(hpcon)));
+                // Windows gives the child its console's handles; without
+                // explicitly invalid ones it could end up with the runner's
+                // own and write past the pseudoconsole. Wine instead copies
+                // the runner's standard handles, which reach the
+                // pseudoconsole only when they are console handles (a
+                // runner on a terminal): see docs/windows.md.
+                if !super::is_wine() {
+                    w.std_handles = Some([INVALID_HANDLE_VALUE; 3]);
+                }
+                w.console_side = vec![in_read, out_write];
+                w.pty_output = Some(out_read);
+                w.pty_input = Some(in_write);
+            }
+            StdioMode::Inherit => {
+                let mut raw = [null_mut(); 3];
+                for (slot, which) in
+                    raw.iter_mut().zip([STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE])
+                {
+                    // SAFETY: no preconditions.
+                    let handle = unsafe { GetStdHandle(which) };
+                    if !handle.is_null() && handle as isize != -1 {
+                        // Duplicated inheritable: the runner's own stay as they are.
+                        // SAFETY: the runner's live std handle, borrowed.
+                        let borrowed = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(handle) };
+                        let copy = borrowed.try_clone_to_owned()?;
+                        set_inheritable(&copy, true)?;
+                        *slot = copy.as_raw_handle() as HANDLE;
+                        w.inherited.push(copy);
+                    }
+                }
+                w.std_handles = Some(raw);
+            }
+        }
+        Ok(w)
+    }
+}
+
+/// Which end of a new pipe the child inherits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Inherit {
+    Read,
+    Write,
+    Neither,
+}
+
+fn pipe(inherit: Inherit) -> io::Result<(OwnedHandle, OwnedHandle)> {
+    let (mut read, mut write) = (null_mut(), null_mut());
+    // SAFETY: out-pointers to locals; no security attributes.
+    if unsafe { CreatePipe(&mut read, &mut write, null(), 0) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh handles owned by nobody else.
+    let (read, write) = unsafe {
+        (OwnedHandle::from_raw_handle(read as RawHandle), OwnedHandle::from_raw_handle(write as RawHandle))
+    };
+    match inherit {
+        Inherit::Read => set_inheritable(&read, true)?,
+        Inherit::Write => set_inheritable(&write, true)?,
+        Inherit::Neither => {}
+    }
+    Ok((read, write))
+}
+
+fn null_device() -> io::Result<OwnedHandle> {
+    let file = std::fs::OpenOptions::new().read(true).open("NUL")?;
+    let handle = OwnedHandle::from(file);
+    set_inheritable(&handle, true)?;
+    Ok(handle)
+}
+
+fn set_inheritable(handle: &OwnedHandle, inherit: bool) -> io::Result<()> {
+    let flag = if inherit { HANDLE_FLAG_INHERIT } else { 0 };
+    // SAFETY: a live handle.
+    if unsafe { SetHandleInformation(handle.as_raw_handle() as HANDLE, HANDLE_FLAG_INHERIT, flag) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A `PROC_THREAD_ATTRIBUTE_LIST` and its storage.
+struct Attributes {
+    storage: Vec<usize>,
+}
+
+impl Attributes {
+    fn new(count: u32) -> io::Result<Attributes> {
+        let mut size = 0usize;
+        // SAFETY: the documented size query (fails with the size set).
+        unsafe { InitializeProcThreadAttributeList(null_mut(), count, 0, &mut size) };
+        let mut storage = vec![0usize; size.div_ceil(size_of::<usize>())];
+        // SAFETY: storage of the size asked for.
+        if unsafe { InitializeProcThreadAttributeList(storage.as_mut_ptr().cast(), count, 0, &mut size) } == 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Attributes { storage })
+    }
+
+    fn as_ptr(&mut self) -> LPPROC_THREAD_ATTRIBUTE_LIST {
+        self.storage.as_mut_ptr().cast()
+    }
+
+    /// Sets an attribute. `value` must stay valid until the process is
+    /// created: the list stores the pointer, not the bytes.
+    fn set(&mut self, attribute: u32, value: *const std::ffi::c_void, size: usize) -> io::Result<()> {
+        // SAFETY: an initialised list; the caller keeps `value` alive.
+        let ok = unsafe {
+            UpdateProcThreadAttribute(self.as_ptr(), 0, attribute as usize, value, size, null_mut(), null())
+        };
+        if ok == 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    }
+}
+
+impl Drop for Attributes {
+    fn drop(&mut self) {
+        // SAFETY: an initialised list, deleted once.
+        unsafe { DeleteProcThreadAttributeList(self.as_ptr()) };
+    }
+}
+
+/// Finds the program the way a shell would: a path is taken relative to the
+/// working directory; a bare name is searched in the child's `PATH`, then
+/// the system directory; without an extension, `PATHEXT`'s are tried.
+fn resolve_program(
+    name: &str,
+    env: &BTreeMap<String, String>,
+    cwd: Option<&Path>,
+) -> Result<PathBuf, SpawnError> {
+    let lookup = |key: &str| env.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str());
+    let pathext = lookup("PATHEXT").unwrap_or(".COM;.EXE;.BAT;.CMD");
+    let has_extension = Path::new(name).extension().is_some();
+    let with_extensions = |base: PathBuf| -> Option<PathBuf> {
+        if base.is_file() {
+            return Some(base);
+        }
+        if has_extension {
+            return None;
+        }
+        pathext
+            .split(';')
+            .filter(|e| !e.is_empty())
+            .map(|ext| {
+                let mut p = base.clone().into_os_string();
+                p.push(ext);
+                PathBuf::from(p)
+            })
+            .find(|p| p.is_file())
+    };
+    let not_found = || {
+        spawn_error(SpawnErrorKind::NotFound, format!("{name}: not found"), Some(ERROR_FILE_NOT_FOUND as i32))
+    };
+    if name.contains(['\\', '/', ':']) {
+        let path = match cwd {
+            Some(cwd) => cwd.join(name),
+            None => PathBuf::from(name),
+        };
+        if path.is_dir() {
+            return Err(spawn_error(
+                SpawnErrorKind::NotExecutable,
+                format!("{name}: is a directory"),
+                Some(ERROR_ACCESS_DENIED as i32),
+            ));
+        }
+        return with_extensions(path).ok_or_else(not_found);
+    }
+    let system = std::env::var_os("SystemRoot").map(|root| PathBuf::from(root).join("System32"));
+    let dirs =
+        lookup("PATH").into_iter().flat_map(|p| p.split(';')).filter(|d| !d.is_empty()).map(PathBuf::from);
+    dirs.chain(system).find_map(|dir| with_extensions(dir.join(name))).ok_or_else(not_found)
+}
+
+fn classify_create_error(program: &Path, err: io::Error) -> SpawnError {
+    let code = err.raw_os_error().map(|c| c as u32);
+    let kind = match code {
+        Some(ERROR_FILE_NOT_FOUND) | Some(ERROR_PATH_NOT_FOUND) => SpawnErrorKind::NotFound,
+        Some(ERROR_ACCESS_DENIED) | Some(ERROR_BAD_EXE_FORMAT) => SpawnErrorKind::NotExecutable,
+        Some(ERROR_DIRECTORY) => SpawnErrorKind::BadCwd,
+        _ => SpawnErrorKind::Os,
+    };
+    spawn_error(kind, format!("cannot execute {}: {err}", program.display()), err.raw_os_error())
+}
+
+fn wide(s: &OsStr) -> Vec<u16> {
+    s.encode_wide().chain([0]).collect()
+}
+
+fn spawn_error(kind: SpawnErrorKind, message: String, os_code: Option<i32>) -> SpawnError {
+    SpawnError { kind, message, os_code }
+}
+
+fn io_error(what: &str, err: io::Error) -> SpawnError {
+    spawn_error(SpawnErrorKind::Os, format!("{what}: {err}"), err.raw_os_error())
+}

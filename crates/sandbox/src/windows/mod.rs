@@ -1,0 +1,26 @@
+//! Windows security, as pure functions: the SIDs, security descriptors,
+//! restricted-token plans, setup plans and passwords that cordon's Windows
+//! enforcement applies. Nothing here calls Windows; everything compiles
+//! and is tested on every OS.
+//!
+//! Wine, where cordon's Windows code runs in CI, neither stores nor
+//! enforces DACLs, restricting SIDs, logons or firewall rules. What keeps a
+//! sandbox in on Windows is therefore decided here, where unit tests check
+//! it, and the code that calls the Windows API only carries out the result.
+//!
+//! - [`command_line`]: command lines, environment blocks and console input
+//!   for `CreateProcessW` and ConPTY.
+//! - [`path`]: Windows path rules applied to text (normal form, absolute).
+//! - [`sid`]: well-known SIDs, capability SIDs of writable roots, validation.
+//! - [`sddl`]: the control pipe's DACL and the ACEs on files.
+//! - [`token`]: the write-restricted token and the ACEs it relies on.
+//! - [`setup`]: what `cordon setup` does, checks and undoes.
+//! - [`password`]: passwords for the sandbox accounts.
+
+pub mod command_line;
+pub mod password;
+pub mod path;
+pub mod sddl;
+pub mod setup;
+pub mod sid;
+pub mod token;

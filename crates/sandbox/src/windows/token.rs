@@ -1,0 +1,196 @@
+//! The restricted-token mode: the runner runs as the parent's user under a
+//! token made by `CreateRestrictedToken` with the flags and restricting SIDs
+//! of a [`RestrictedTokenPlan`].
+//!
+//! A write-restricted token passes an access check for writing only if the
+//! DACL grants the write both to the user and to one of the restricting
+//! SIDs. The restricting SIDs are a capability SID per writable root, the
+//! logon SID and Everyone; the roots get an ACE for their capability SID
+//! ([`root_grants`]) and their protected entries a deny ACE for it
+//! ([`protected_denies`]). Reading is not restricted.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use super::path;
+use super::sddl::{allow_modify_ace, deny_write_ace};
+use super::sid::{EVERYONE, InvalidSid, capability_sid, is_logon_sid};
+
+/// `DISABLE_MAX_PRIVILEGE`: every privilege but `SeChangeNotifyPrivilege`
+/// is removed.
+pub const DISABLE_MAX_PRIVILEGE: u32 = 0x1;
+/// `LUA_TOKEN`: the token is a limited (non-elevated) user's token.
+pub const LUA_TOKEN: u32 = 0x4;
+/// `WRITE_RESTRICTED`: the restricting SIDs are checked for write access only.
+pub const WRITE_RESTRICTED: u32 = 0x8;
+
+/// The arguments of `CreateRestrictedToken`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestrictedTokenPlan {
+    /// [`DISABLE_MAX_PRIVILEGE`] `|` [`LUA_TOKEN`] `|` [`WRITE_RESTRICTED`].
+    pub flags: u32,
+    /// The restricting SIDs, in order: the capability SID of each writable
+    /// root (each once), the logon SID, Everyone.
+    pub restricting_sids: Vec<String>,
+}
+
+/// The token plan for `writable_roots`, in the logon session `logon_sid`
+/// (`S-1-5-5-X-Y`, which the control pipe also grants write to).
+///
+/// ```
+/// use std::path::PathBuf;
+/// use cordon_sandbox::windows::sid::capability_sid;
+/// use cordon_sandbox::windows::token::restricted_token_plan;
+///
+/// let roots = [PathBuf::from(r"C:\work")];
+/// let plan = restricted_token_plan(&roots, "S-1-5-5-0-4242")?;
+/// assert_eq!(plan.restricting_sids, [capability_sid(&roots[0]), "S-1-5-5-0-4242".into(), "S-1-1-0".into()]);
+/// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
+/// ```
+pub fn restricted_token_plan(
+    writable_roots: &[PathBuf],
+    logon_sid: &str,
+) -> Result<RestrictedTokenPlan, InvalidSid> {
+    if !is_logon_sid(logon_sid) {
+        return Err(InvalidSid { value: logon_sid.to_string(), expected: "logon SID" });
+    }
+    let mut restricting_sids: Vec<String> =
+        unique_roots(writable_roots).into_iter().map(capability_sid).collect();
+    restricting_sids.push(logon_sid.to_string());
+    restricting_sids.push(EVERYONE.to_string());
+    Ok(RestrictedTokenPlan { flags: DISABLE_MAX_PRIVILEGE | LUA_TOKEN | WRITE_RESTRICTED, restricting_sids })
+}
+
+/// The ACE each writable root needs: modify for its capability SID,
+/// inherited by everything beneath. One entry per root (spellings of one
+/// root count once), in order.
+pub fn root_grants(writable_roots: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    unique_roots(writable_roots)
+        .into_iter()
+        .map(|root| {
+            (root.to_path_buf(), allow_modify_ace(&capability_sid(root)).expect("capability SIDs are valid"))
+        })
+        .collect()
+}
+
+/// The deny ACEs that keep `root\name` read-only for every root and
+/// protected name: one for the capability SID of each writable root that
+/// contains the protected path (a root that contains another root would
+/// otherwise still grant write through its own inherited ACE).
+pub fn protected_denies(writable_roots: &[PathBuf], protected_names: &[String]) -> Vec<(PathBuf, String)> {
+    let roots = unique_roots(writable_roots);
+    let mut denies = Vec::new();
+    for root in &roots {
+        for name in protected_names {
+            let protected = path::join(root, name);
+            let normalized = path::normalize(&protected);
+            for holder in &roots {
+                if path::is_within(&normalized, &path::normalize(holder)) {
+                    let ace = deny_write_ace(&capability_sid(holder)).expect("capability SIDs are valid");
+                    denies.push((protected.clone(), ace));
+                }
+            }
+        }
+    }
+    denies
+}
+
+/// The roots, without later spellings of an earlier one.
+fn unique_roots(roots: &[PathBuf]) -> Vec<&Path> {
+    let mut seen = HashSet::new();
+    roots.iter().filter(|root| seen.insert(path::normalize(root))).map(PathBuf::as_path).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOGON: &str = "S-1-5-5-0-315274";
+
+    fn roots(paths: &[&str]) -> Vec<PathBuf> {
+        paths.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn token_is_write_restricted_without_privileges() {
+        let plan = restricted_token_plan(&roots(&[r"C:\work"]), LOGON).unwrap();
+        assert_eq!(plan.flags, 0x1 | 0x4 | 0x8);
+    }
+
+    #[test]
+    fn restricting_sids_are_roots_then_logon_then_everyone() {
+        let roots = roots(&[r"C:\work", r"C:\tmp\cordon"]);
+        let plan = restricted_token_plan(&roots, LOGON).unwrap();
+        assert_eq!(
+            plan.restricting_sids,
+            vec![
+                capability_sid(&roots[0]),
+                capability_sid(&roots[1]),
+                LOGON.to_string(),
+                EVERYONE.to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn one_root_spelled_twice_gives_one_sid() {
+        let plan = restricted_token_plan(&roots(&[r"C:\work", "c:/WORK/", r"D:\x"]), LOGON).unwrap();
+        assert_eq!(plan.restricting_sids.len(), 4);
+        assert_eq!(plan.restricting_sids[0], capability_sid(Path::new(r"C:\work")));
+        assert_eq!(plan.restricting_sids[1], capability_sid(Path::new(r"D:\x")));
+    }
+
+    #[test]
+    fn no_roots_leaves_logon_and_everyone() {
+        let plan = restricted_token_plan(&[], LOGON).unwrap();
+        assert_eq!(plan.restricting_sids, vec![LOGON.to_string(), EVERYONE.to_string()]);
+    }
+
+    #[test]
+    fn a_logon_sid_that_is_not_one_is_refused() {
+        for logon in [EVERYONE, "S-1-5-21-1-2-3-1001", "S-1-5-5-0-1)(A;;GA;;;WD", ""] {
+            assert!(restricted_token_plan(&[], logon).is_err(), "{logon:?}");
+        }
+    }
+
+    #[test]
+    fn each_root_grants_modify_to_its_own_capability_sid() {
+        let roots = roots(&[r"C:\work", r"C:\Work\", r"D:\tmp"]);
+        let grants = root_grants(&roots);
+        assert_eq!(
+            grants,
+            vec![
+                (roots[0].clone(), format!("(A;OICI;0x1301bf;;;{})", capability_sid(&roots[0]))),
+                (roots[2].clone(), format!("(A;OICI;0x1301bf;;;{})", capability_sid(&roots[2]))),
+            ]
+        );
+    }
+
+    #[test]
+    fn protected_entries_deny_write_to_the_capability_sid_of_their_root() {
+        let roots = roots(&[r"C:\work", r"D:\tmp"]);
+        let names = vec![".git".to_string()];
+        let denies = protected_denies(&roots, &names);
+        assert_eq!(
+            denies,
+            vec![
+                (PathBuf::from(r"C:\work\.git"), format!("(D;OICI;0xd0156;;;{})", capability_sid(&roots[0]))),
+                (PathBuf::from(r"D:\tmp\.git"), format!("(D;OICI;0xd0156;;;{})", capability_sid(&roots[1]))),
+            ]
+        );
+    }
+
+    #[test]
+    fn protected_entry_of_a_nested_root_denies_write_through_the_outer_root_too() {
+        let roots = roots(&[r"C:\work", r"C:\work\sub"]);
+        let denies = protected_denies(&roots, &[".git".to_string()]);
+        let inner: Vec<&String> = denies
+            .iter()
+            .filter(|(path, _)| path == Path::new(r"C:\work\sub\.git"))
+            .map(|(_, ace)| ace)
+            .collect();
+        assert_eq!(inner.len(), 2);
+        assert!(inner.iter().any(|ace| ace.contains(&capability_sid(&roots[0]))));
+        assert!(inner.iter().any(|ace| ace.contains(&capability_sid(&roots[1]))));
+    }
+}
