@@ -4,7 +4,8 @@ mod doctor;
 mod options;
 mod request_file;
 mod session;
-mod terminal;
+mod setup;
+mod sys;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,9 @@ enum Commands {
     /// Probe what this machine can enforce, and say for each policy whether
     /// it can be enforced fully.
     Doctor(DoctorArgs),
+    /// Windows: create the sandbox users, grants and firewall rule of
+    /// elevated mode (through UAC), or check, refresh or remove them.
+    Setup(setup::SetupArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,16 +102,11 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
             (run.sandbox, run.command, run.tty, mode)
         }
         Commands::Shell(shell) => {
-            let argv = if shell.command.is_empty() {
-                vec![
-                    std::env::var("SHELL").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into()),
-                ]
-            } else {
-                shell.command
-            };
+            let argv = if shell.command.is_empty() { vec![sys::shell()] } else { shell.command };
             (shell.sandbox, argv, true, Mode::Shell)
         }
         Commands::Doctor(doctor) => return doctor::run(doctor.json),
+        Commands::Setup(args) => return Ok(setup::run(&args)),
     };
     let prepared = sandbox.prepare()?;
     if sandbox.bootstrap == Bootstrap::RequestFile {

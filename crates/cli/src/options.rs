@@ -72,6 +72,10 @@ pub struct SandboxArgs {
     /// How to start the runner.
     #[arg(long, value_enum, default_value = "ipc")]
     pub bootstrap: Bootstrap,
+    /// Windows: the runner's security context (default: elevated once
+    /// `cordon setup` has run, restricted-token otherwise). Ignored elsewhere.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub windows_mode: Option<WindowsModeArg>,
 }
 
 /// `cordon.toml`: a policy that flags may override.
@@ -99,6 +103,24 @@ struct ConfigLimits {
     cpu_time: Option<String>,
     file_size: Option<String>,
     open_files: Option<u64>,
+}
+
+/// `--windows-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WindowsModeArg {
+    /// As the sandbox user of `cordon setup`.
+    Elevated,
+    /// As the current user under a write-restricted token.
+    RestrictedToken,
+}
+
+impl From<WindowsModeArg> for cordon::WindowsMode {
+    fn from(mode: WindowsModeArg) -> Self {
+        match mode {
+            WindowsModeArg::Elevated => cordon::WindowsMode::Elevated,
+            WindowsModeArg::RestrictedToken => cordon::WindowsMode::RestrictedToken,
+        }
+    }
 }
 
 /// What the command will run under.

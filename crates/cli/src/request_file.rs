@@ -3,12 +3,9 @@
 //! deletes it and runs the command on cordon's own stdio.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::ExitStatusExt;
 
 use anyhow::Context as _;
 use cordon_ipc::oneshot::OneShotRequest;
-use nix::sys::signal::{SigHandler, Signal, signal};
 
 use crate::options::{Prepared, SandboxArgs};
 
@@ -30,12 +27,8 @@ pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[String]) -> anyhow::
         .tempdir()
         .context("creating a private directory")?;
     let path = dir.path().join("request.json");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file =
+        crate::sys::create_private(&path).with_context(|| format!("creating {}", path.display()))?;
     serde_json::to_writer(&mut file, &request)?;
     file.flush()?;
     drop(file);
@@ -49,13 +42,9 @@ pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[String]) -> anyhow::
         .arg(std::process::id().to_string())
         .spawn()
         .with_context(|| format!("starting {}", runner.display()))?;
-    // The terminal's Ctrl-C reaches the command (same process group); cordon
-    // waits for the runner to report.
-    // SAFETY: setting a disposition to SIG_IGN.
-    unsafe {
-        let _ = signal(Signal::SIGINT, SigHandler::SigIgn);
-        let _ = signal(Signal::SIGQUIT, SigHandler::SigIgn);
-    }
+    // The terminal's Ctrl-C reaches the command; cordon waits for the
+    // runner to report.
+    crate::sys::ignore_terminal_interrupts();
     let status = child.wait().context("waiting for the runner")?;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(crate::sys::exit_code(status))
 }

@@ -9,10 +9,9 @@ use cordon::{Command, Event, LaunchOptions, Process, Sandbox, Signal, Stream};
 use cordon_ipc::oneshot::spawn_failure_exit_code;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
-use tokio::signal::unix::{SignalKind, signal};
 
 use crate::options::{Prepared, SandboxArgs};
-use crate::terminal::{self, RawMode};
+use crate::sys::{self, RawMode, Request};
 
 /// Exit status when cordon's stdout closed under it (128 + SIGPIPE).
 const EXIT_BROKEN_PIPE: i32 = 141;
@@ -36,7 +35,11 @@ pub async fn run(
     tty: bool,
     mode: Mode,
 ) -> anyhow::Result<i32> {
-    let sandbox = Sandbox::launch(LaunchOptions::new(prepared.policy.clone())).await?;
+    let mut options = LaunchOptions::new(prepared.policy.clone());
+    if let Some(mode) = args.windows_mode {
+        options = options.windows_mode(mode.into());
+    }
+    let sandbox = Sandbox::launch(options).await?;
     if args.explain {
         explain(&prepared.policy, Some(&sandbox.info().sandbox));
     }
@@ -51,7 +54,7 @@ pub async fn run(
         command = command.timeout(timeout);
     }
     if tty {
-        command = command.tty(terminal::current_size().unwrap_or_default());
+        command = command.tty(sys::current_size().unwrap_or_default());
     }
     let process = match sandbox.spawn(command).await {
         Ok(process) => process,
@@ -94,10 +97,7 @@ async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
         }
         let _ = stdin.close().await;
     });
-    let mut interrupts = signal(SignalKind::interrupt())?;
-    let mut terminates = signal(SignalKind::terminate())?;
-    let mut hangups = signal(SignalKind::hangup())?;
-    let mut resizes = signal(SignalKind::window_change())?;
+    let mut requests = sys::Interrupts::new()?;
     let (mut stdout_buf, mut stderr_buf) = (Vec::new(), Vec::new());
     let status = loop {
         tokio::select! {
@@ -120,14 +120,16 @@ async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
                 Some(Event::Exited(status)) => break status,
                 None => anyhow::bail!("the process ended without an exit status"),
             },
-            _ = interrupts.recv() => { let _ = process.signal(Signal::Interrupt).await; }
-            _ = terminates.recv() => { let _ = process.signal(Signal::Terminate).await; }
-            _ = hangups.recv() => { let _ = process.signal(Signal::Hangup).await; }
-            _ = resizes.recv() => {
-                if mode == Mode::Shell && let Some(size) = terminal::current_size() {
-                    let _ = process.resize(size).await;
+            request = requests.next() => match request {
+                Request::Interrupt => { let _ = process.signal(Signal::Interrupt).await; }
+                Request::Terminate => { let _ = process.signal(Signal::Terminate).await; }
+                Request::Hangup => { let _ = process.signal(Signal::Hangup).await; }
+                Request::Resize => {
+                    if mode == Mode::Shell && let Some(size) = sys::current_size() {
+                        let _ = process.resize(size).await;
+                    }
                 }
-            }
+            },
         }
     };
     forward.abort();

@@ -2,6 +2,7 @@
 //!
 //! Every child is waited for with a deadline: a test that would hang kills
 //! what it started and fails instead.
+#![cfg(unix)]
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -778,4 +779,13 @@ fn the_network_is_off_by_default_and_on_with_network() {
     assert!(!finished.stdout().contains("connected"), "{}", finished.describe());
     let finished = run(cordon(["run", "--network", "--cwd", cwd, "--", "sh", "-c", &script]));
     assert!(finished.stdout().contains("connected"), "{}", finished.describe());
+}
+
+#[test]
+fn setup_says_it_changes_a_windows_machine() {
+    for args in [vec!["setup", "--check"], vec!["setup"], vec!["setup", "--remove"]] {
+        let finished = run(cordon(&args));
+        assert_eq!(finished.code(), 201, "{args:?}: E201, not Windows");
+        assert!(finished.stderr().contains("E201"), "{args:?}: {}", finished.stderr());
+    }
 }

@@ -42,14 +42,13 @@ impl Default for Transport {
 }
 
 /// Which security context the runner is started in on Windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowsMode {
     /// As a dedicated local sandbox user created by `cordon setup`
     /// (the offline one for a policy without network).
     Elevated,
     /// As the current user under a write-restricted token: writes succeed
     /// only where a writable root's capability SID is granted.
-    #[default]
     RestrictedToken,
 }
 
@@ -59,7 +58,7 @@ pub struct LaunchOptions {
     runner: Option<PathBuf>,
     policy: Policy,
     transport: Transport,
-    windows_mode: WindowsMode,
+    windows_mode: Option<WindowsMode>,
     max_frame: u32,
     window: u32,
     handshake_timeout: Duration,
@@ -72,7 +71,7 @@ impl LaunchOptions {
             runner: None,
             policy,
             transport: Transport::default(),
-            windows_mode: WindowsMode::default(),
+            windows_mode: None,
             max_frame: DEFAULT_MAX_FRAME,
             window: DEFAULT_WINDOW,
             handshake_timeout: Duration::from_secs(10),
@@ -92,8 +91,10 @@ impl LaunchOptions {
     }
 
     /// The security context of the runner on Windows (ignored elsewhere).
+    /// Without it: elevated once `cordon setup` has run, restricted-token
+    /// until then.
     pub fn windows_mode(mut self, mode: WindowsMode) -> Self {
-        self.windows_mode = mode;
+        self.windows_mode = Some(mode);
         self
     }
 

@@ -360,3 +360,34 @@ mod conpty {
         assert_eq!(status.code, Some(sys::KILLED_EXIT_CODE as i32));
     }
 }
+
+#[tokio::test]
+async fn elevated_mode_without_setup_says_to_run_cordon_setup() {
+    let policy = cordon::PolicyBuilder::new(cordon::Preset::WorkspaceWrite)
+        .cwd(std::env::temp_dir())
+        .temp_dir(std::env::temp_dir())
+        .build()
+        .expect("policy");
+    let options = LaunchOptions::new(policy).runner(RUNNER).windows_mode(cordon::WindowsMode::Elevated);
+    match bounded("launch", Sandbox::launch(options)).await {
+        Err(Error::Launch(message)) => assert!(message.contains("cordon setup"), "{message}"),
+        other => panic!("expected a launch error naming cordon setup, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs real Windows: `cordon setup` run as administrator, and a logon (Wine's \
+            CreateProcessWithLogonW is a stub)"]
+async fn elevated_mode_runs_the_runner_as_the_offline_sandbox_user() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = cordon::PolicyBuilder::new(cordon::Preset::WorkspaceWrite)
+        .cwd(dir.path())
+        .temp_dir(dir.path())
+        .build()
+        .expect("policy");
+    let options = LaunchOptions::new(policy).runner(RUNNER).windows_mode(cordon::WindowsMode::Elevated);
+    let sandbox = bounded("launch", Sandbox::launch(options)).await.expect("launch as the sandbox user");
+    let out = bounded("whoami", sandbox.run(Command::new("whoami"))).await.expect("run");
+    let who = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(who.contains("cordonsandboxoffline"), "{who}");
+}

@@ -36,7 +36,9 @@ pub(crate) struct RunnerLaunch<'a> {
     /// The runner's environment, the token included.
     pub env: Vec<(String, String)>,
     pub transport: Transport,
-    pub windows_mode: WindowsMode,
+    /// `None`: elevated once `cordon setup` has run, restricted-token
+    /// until then.
+    pub windows_mode: Option<WindowsMode>,
     pub policy: &'a cordon_sandbox::Policy,
     /// How long the runner has to connect to the channel.
     pub connect_timeout: Duration,

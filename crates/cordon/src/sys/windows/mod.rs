@@ -16,22 +16,29 @@ use std::sync::Arc;
 
 use cordon_sandbox::windows::command_line::{command_line, environment_block};
 use cordon_sandbox::windows::sddl::{PipeIdentity, pipe_security};
+use cordon_sandbox::windows::setup::{
+    CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
+};
 use cordon_sandbox::windows::sid::capability_sid;
 use cordon_sandbox::windows::token::restricted_token_plan;
 use tokio::net::windows::named_pipe::{NamedPipeServer, ServerOptions};
-use windows_sys::Win32::Foundation::{HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation, WAIT_OBJECT_0};
+use windows_sys::Win32::Foundation::{
+    ERROR_LOGON_FAILURE, HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation, WAIT_OBJECT_0,
+};
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::JobObjects::{
-    CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JobObjectExtendedLimitInformation, SetInformationJobObject, TerminateJobObject,
+    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation, SetInformationJobObject,
+    TerminateJobObject,
 };
 use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
 use windows_sys::Win32::System::Threading::{
-    CREATE_NO_WINDOW, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
-    DeleteProcThreadAttributeList, EXTENDED_STARTUPINFO_PRESENT, GetExitCodeProcess, INFINITE,
-    InitializeProcThreadAttributeList, LPPROC_THREAD_ATTRIBUTE_LIST, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
-    PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOEXW,
-    UpdateProcThreadAttribute, WaitForSingleObject,
+    CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
+    CreateProcessWithLogonW, DeleteProcThreadAttributeList, EXTENDED_STARTUPINFO_PRESENT, GetExitCodeProcess,
+    INFINITE, InitializeProcThreadAttributeList, LOGON_WITH_PROFILE, LPPROC_THREAD_ATTRIBUTE_LIST,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, ResumeThread,
+    STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW, TerminateProcess, UpdateProcThreadAttribute,
+    WaitForSingleObject,
 };
 
 use super::{Launched, RunnerLaunch};
@@ -93,12 +100,14 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
     let confining = spec.policy.is_confining();
 
     // The runner's security context.
-    let runner_token = match (spec.windows_mode, confining) {
-        (_, false) => None,
+    let mode = spec.windows_mode.unwrap_or_else(default_mode);
+    let identity = match (mode, confining) {
+        (_, false) => Identity::Caller(None),
         (WindowsMode::Elevated, true) => {
-            return Err(Error::Launch(
-                "elevated mode needs the sandbox users of `cordon setup`; use restricted-token mode".into(),
-            ));
+            let account = SandboxAccount::for_policy(spec.policy)?;
+            let sid = security::account_sid(&account.user)
+                .map_err(|e| launch_error(&format!("the sandbox user {}", account.user), e))?;
+            Identity::SandboxUser(account, sid)
         }
         (WindowsMode::RestrictedToken, true) => {
             let logon = logon.clone().ok_or_else(|| {
@@ -111,10 +120,10 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
                 security::grant_modify(root, &capability_sid(root))
                     .map_err(|e| launch_error(&format!("granting write on {}", root.display()), e))?;
             }
-            Some(
+            Identity::Caller(Some(
                 security::restricted_token(&token, plan.flags, &plan.restricting_sids)
                     .map_err(|e| launch_error("creating the restricted token", e))?,
-            )
+            ))
         }
     };
 
@@ -122,13 +131,19 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
     let mut args = spec.args.clone();
     let server = match spec.transport {
         Transport::NamedPipe => {
-            let identity = match &logon {
-                Some(logon_sid) => {
+            let pipe_identity = match (&identity, &logon) {
+                (Identity::SandboxUser(_, sid), _) => {
+                    PipeIdentity::SandboxUser { runner_sid: sid.clone(), owner_sid: user.clone() }
+                }
+                (Identity::Caller(_), Some(logon_sid)) => {
                     PipeIdentity::RestrictedToken { user_sid: user.clone(), logon_sid: logon_sid.clone() }
                 }
-                None => PipeIdentity::SandboxUser { runner_sid: user.clone(), owner_sid: user.clone() },
+                (Identity::Caller(_), None) => {
+                    PipeIdentity::SandboxUser { runner_sid: user.clone(), owner_sid: user.clone() }
+                }
             };
-            let sddl = pipe_security(&identity).map_err(|e| Error::Launch(format!("pipe security: {e}")))?;
+            let sddl =
+                pipe_security(&pipe_identity).map_err(|e| Error::Launch(format!("pipe security: {e}")))?;
             let mut descriptor = security::SecurityDescriptor::from_sddl(&sddl)
                 .map_err(|e| launch_error("pipe security descriptor", e))?;
             // SAFETY: the attributes stay valid for the call.
@@ -149,9 +164,11 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
         }
     };
 
-    let runner = start(spec, &args, runner_token.as_ref())
-        .map_err(|e| launch_error(&format!("starting {}", spec.path.display()), e))?;
-    let mut runner = runner;
+    let mut runner = match &identity {
+        Identity::Caller(token) => start(spec, &args, token.as_ref())
+            .map_err(|e| launch_error(&format!("starting {}", spec.path.display()), e))?,
+        Identity::SandboxUser(account, _) => start_as_user(spec, &args, account)?,
+    };
     let connected = tokio::time::timeout(spec.connect_timeout, server.connect()).await;
     let failure = match connected {
         Err(_) => {
@@ -170,6 +187,141 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
     }
     let (reader, writer) = tokio::io::split(server);
     Ok(Launched { runner, reader: Box::new(reader), writer: Box::new(writer) })
+}
+
+/// Who the runner runs as.
+enum Identity {
+    /// The caller, under this restricted token (or its own, for a policy
+    /// that confines nothing).
+    Caller(Option<OwnedHandle>),
+    /// The sandbox user of `cordon setup`, with its SID.
+    SandboxUser(SandboxAccount, String),
+}
+
+/// Elevated mode once `cordon setup` has stored the sandbox users'
+/// credentials, restricted-token mode until then.
+fn default_mode() -> WindowsMode {
+    match cordon_setup::default_state_dir() {
+        Ok(dir) if dir.join(MARKER_FILE).is_file() && dir.join(CREDENTIALS_FILE).is_file() => {
+            WindowsMode::Elevated
+        }
+        _ => WindowsMode::RestrictedToken,
+    }
+}
+
+/// A sandbox user and where its credentials are.
+struct SandboxAccount {
+    user: String,
+    state_dir: PathBuf,
+}
+
+impl SandboxAccount {
+    /// The offline user for a policy without network, the online one
+    /// otherwise.
+    fn for_policy(policy: &cordon_sandbox::Policy) -> Result<Self> {
+        let state_dir =
+            cordon_setup::default_state_dir().map_err(|e| Error::Launch(format!("elevated mode: {e}")))?;
+        if !state_dir.join(CREDENTIALS_FILE).is_file() {
+            return Err(Error::Launch(format!(
+                "elevated mode needs `cordon setup` first: no sandbox user credentials in {}",
+                state_dir.display()
+            )));
+        }
+        let user = if policy.network { DEFAULT_ONLINE_USER } else { DEFAULT_OFFLINE_USER };
+        Ok(SandboxAccount { user: user.to_string(), state_dir })
+    }
+
+    fn password(&self) -> Result<String> {
+        let credentials = cordon_setup::credentials::load(&self.state_dir)
+            .map_err(|e| Error::Launch(format!("elevated mode needs `cordon setup` (credentials: {e})")))?;
+        credentials
+            .password(&self.user)
+            .map_err(|e| Error::Launch(format!("credentials of {}: {e}", self.user)))
+    }
+}
+
+/// Starts the runner as the sandbox user with `CreateProcessWithLogonW`,
+/// suspended, puts it in a kill-on-close job, then lets it run. (That API
+/// takes no attribute list, so neither the job nor the handle list can be
+/// given at creation.) A logon failure is retried once with the
+/// credentials read again: `cordon setup` may have just renewed them.
+fn start_as_user(spec: &RunnerLaunch<'_>, args: &[String], account: &SandboxAccount) -> Result<Runner> {
+    let mut last = None;
+    for _attempt in 0..2 {
+        let password = account.password()?;
+        match logon_start(spec, args, &account.user, &password) {
+            Ok(runner) => return Ok(runner),
+            Err(err) if err.raw_os_error() == Some(ERROR_LOGON_FAILURE as i32) => last = Some(err),
+            Err(err) => {
+                return Err(Error::Launch(format!("starting the runner as {}: {err}", account.user)));
+            }
+        }
+    }
+    Err(Error::Launch(format!(
+        "logging on as {} failed twice ({}); run `cordon setup` again",
+        account.user,
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+fn logon_start(spec: &RunnerLaunch<'_>, args: &[String], user: &str, password: &str) -> io::Result<Runner> {
+    let job = new_job()?;
+    let mut argv = vec![spec.path.to_string_lossy().into_owned()];
+    argv.extend(args.iter().cloned());
+    let mut line =
+        command_line(&argv).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let env = environment_block(&spec.env)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let app = wide(spec.path.as_os_str());
+    let user_w = wide(OsStr::new(user));
+    let domain_w = wide(OsStr::new("."));
+    let mut password_w = wide(OsStr::new(password));
+    // SAFETY: plain data.
+    let mut startup: STARTUPINFOW = unsafe { std::mem::zeroed() };
+    startup.cb = size_of::<STARTUPINFOW>() as u32;
+    // SAFETY: plain data.
+    let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
+    let flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;
+    // SAFETY: every pointer is valid for the call; the command line is a
+    // mutable NUL-terminated buffer.
+    let ok = unsafe {
+        CreateProcessWithLogonW(
+            user_w.as_ptr(),
+            domain_w.as_ptr(),
+            password_w.as_ptr(),
+            LOGON_WITH_PROFILE,
+            app.as_ptr(),
+            line.as_mut_ptr(),
+            flags,
+            env.as_ptr().cast(),
+            null(),
+            &startup,
+            &mut info,
+        )
+    };
+    let created = if ok == 0 { Err(io::Error::last_os_error()) } else { Ok(()) };
+    // The password does not linger in this process's memory.
+    password_w.iter_mut().for_each(|c| *c = 0);
+    created?;
+    // SAFETY: fresh handles from CreateProcessWithLogonW.
+    let (process, thread) = unsafe {
+        (
+            OwnedHandle::from_raw_handle(info.hProcess as RawHandle),
+            OwnedHandle::from_raw_handle(info.hThread as RawHandle),
+        )
+    };
+    // SAFETY: live job and process handles.
+    if unsafe { AssignProcessToJobObject(job.as_raw_handle() as HANDLE, process.as_raw_handle() as HANDLE) }
+        == 0
+    {
+        let err = io::Error::last_os_error();
+        // SAFETY: the suspended process we created.
+        unsafe { TerminateProcess(process.as_raw_handle() as HANDLE, KILLED) };
+        return Err(err);
+    }
+    // SAFETY: the suspended main thread.
+    unsafe { ResumeThread(thread.as_raw_handle() as HANDLE) };
+    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job })
 }
 
 fn client_pid(server: &NamedPipeServer) -> io::Result<u32> {

@@ -16,6 +16,7 @@ use windows_sys::Win32::Security::Authorization::{
     EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, SE_FILE_OBJECT, SetEntriesInAclW,
     SetNamedSecurityInfoW, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
+use windows_sys::Win32::Security::LookupAccountNameW;
 use windows_sys::Win32::Security::{
     ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, PSECURITY_DESCRIPTOR, PSID,
     SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SUB_CONTAINERS_AND_OBJECTS_INHERIT, TOKEN_ADJUST_DEFAULT,
@@ -266,4 +267,43 @@ pub(super) fn grant_modify(path: &Path, sid: &str) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(status as i32));
     }
     Ok(())
+}
+
+/// The SID of a local account, as a string.
+pub(super) fn account_sid(name: &str) -> io::Result<String> {
+    let name_w = wide(name);
+    let (mut sid_len, mut domain_len, mut kind) = (0u32, 0u32, 0);
+    // SAFETY: the documented size query.
+    unsafe {
+        LookupAccountNameW(
+            null(),
+            name_w.as_ptr(),
+            null_mut(),
+            &mut sid_len,
+            null_mut(),
+            &mut domain_len,
+            &mut kind,
+        )
+    };
+    if sid_len == 0 {
+        return Err(last_error(&format!("LookupAccountNameW({name})")));
+    }
+    let mut sid = vec![0u8; sid_len as usize];
+    let mut domain = vec![0u16; domain_len.max(1) as usize];
+    // SAFETY: buffers of the sizes asked for.
+    let ok = unsafe {
+        LookupAccountNameW(
+            null(),
+            name_w.as_ptr(),
+            sid.as_mut_ptr().cast(),
+            &mut sid_len,
+            domain.as_mut_ptr(),
+            &mut domain_len,
+            &mut kind,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error(&format!("LookupAccountNameW({name})")));
+    }
+    sid_string(sid.as_mut_ptr().cast())
 }

@@ -284,11 +284,13 @@ pub struct Terminal {
     console: Arc<PseudoConsole>,
     /// A `\r` ended the last input; a `\n` right after it is the same Enter.
     pending_cr: Mutex<bool>,
+    /// A normalised chunk being written, and how many input bytes it is.
+    pending: Mutex<Option<(Vec<u8>, usize)>>,
 }
 
 impl Terminal {
     pub(super) fn new(output: OutputPipe, input: InputPipe, console: Arc<PseudoConsole>) -> Self {
-        Terminal { output, input, console, pending_cr: Mutex::new(false) }
+        Terminal { output, input, console, pending_cr: Mutex::new(false), pending: Mutex::new(None) }
     }
 
     /// Waits for output and reads up to `max` bytes (empty: the
@@ -304,23 +306,26 @@ impl Terminal {
     }
 
     /// Writes a prefix of `data` as typed input, with `\n` as Enter; returns
-    /// how much of `data` was consumed.
+    /// how much of `data` was consumed. Cancel-safe as `InputPipe::write`:
+    /// a chunk normalised once is kept until it is written.
     pub async fn write(&self, data: &[u8]) -> io::Result<usize> {
-        let chunk = &data[..data.len().min(WRITE_CHUNK)];
-        let typed = {
-            let mut pending_cr = self.pending_cr.lock().expect("terminal state");
-            normalize_pty_input(chunk, &mut pending_cr)
+        let (typed, consumed) = {
+            let mut pending = self.pending.lock().expect("terminal state");
+            match &*pending {
+                Some(chunk) => chunk.clone(),
+                None => {
+                    let raw = &data[..data.len().min(WRITE_CHUNK)];
+                    let mut pending_cr = self.pending_cr.lock().expect("terminal state");
+                    let chunk = (normalize_pty_input(raw, &mut pending_cr), raw.len());
+                    *pending = Some(chunk.clone());
+                    chunk
+                }
+            }
         };
-        if typed.is_empty() {
-            return Ok(chunk.len());
-        }
-        // The whole normalised chunk is written (the thread writes all of
-        // it), so the whole raw chunk is consumed.
-        let mut written = 0;
-        while written < typed.len() {
-            written += self.input.write(&typed[written..]).await?;
-        }
-        Ok(chunk.len())
+        // Normalising never lengthens, so the chunk is one write job.
+        let written = if typed.is_empty() { Ok(0) } else { self.input.write(&typed).await };
+        *self.pending.lock().expect("terminal state") = None;
+        written.map(|_| consumed)
     }
 
     /// Sets the console's size.

@@ -14,7 +14,7 @@ pub use reap::{ExitStatus, Reaper};
 pub use spawn::{Child, SpawnSpec, StdioMode, spawn};
 pub use tree::{KILLED_EXIT_CODE, ProcessTree, kill_all_descendants};
 
-use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+use windows_sys::Win32::Foundation::{CloseHandle, ERROR_ACCESS_DENIED, STILL_ACTIVE};
 use windows_sys::Win32::System::Threading::{
     GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
 };
@@ -50,7 +50,9 @@ fn process_alive(pid: u32) -> bool {
     // SAFETY: no preconditions; the handle is closed below.
     let handle = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
     if handle.is_null() {
-        return false;
+        // A runner started as the sandbox user may not open its parent's
+        // process at all: that says nothing about whether it runs.
+        return std::io::Error::last_os_error().raw_os_error() == Some(ERROR_ACCESS_DENIED as i32);
     }
     let mut code = 0u32;
     // SAFETY: a live handle, closed once.

@@ -1,0 +1,36 @@
+//! The user's terminal and process signals, per platform. Each platform
+//! module provides:
+//!
+//! - `RawMode::enable()`: the terminal in raw mode (keys go to the sandboxed
+//!   command as typed), undone on drop and on panic.
+//! - `current_size()`: the size of the user's terminal, if there is one.
+//! - `Interrupts`: what the user or the system asks of the command while it
+//!   runs (interrupt, terminate, hang up, the terminal resized).
+//! - `create_private(path)`: a new file only the user can read.
+//! - `shell()`: the default shell of `cordon shell`.
+//! - `ignore_terminal_interrupts()`: for the request-file bootstrap, whose
+//!   command shares cordon's terminal and gets the user's Ctrl-C itself.
+//! - `exit_code(ExitStatus)`: a child's status in the shell's convention.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub use unix::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;
+
+/// What the user or the system asks of the running command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Ctrl-C.
+    Interrupt,
+    /// A request to terminate cordon.
+    Terminate,
+    /// The terminal went away.
+    Hangup,
+    /// The terminal's size changed.
+    Resize,
+}

@@ -1,0 +1,111 @@
+//! The `cordon` command on Windows, run as a user would run it (under Wine
+//! by `scripts/test-windows`).
+#![cfg(windows)]
+
+use std::process::{Command, Output};
+
+const CORDON: &str = env!("CARGO_BIN_EXE_cordon");
+
+fn cordon(args: &[&str]) -> Output {
+    Command::new(CORDON).args(args).output().expect("run cordon")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+#[test]
+fn run_streams_output_and_returns_the_exit_code() {
+    let out = cordon(&[
+        "run",
+        "--policy",
+        "full-access",
+        "--",
+        "cmd",
+        "/c",
+        "echo hello& echo oops 1>&2& exit /b 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{out:?}");
+    assert_eq!(stdout(&out).trim_end(), "hello");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).replace('\r', "").trim_end(), "oops");
+}
+
+#[test]
+fn run_json_reports_the_whole_result() {
+    let out = cordon(&["run", "--policy", "full-access", "--json", "--", "cmd", "/c", "echo hi& exit /b 2"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["exit_code"], 2);
+    assert_eq!(report["stdout"].as_str().unwrap().trim_end(), "hi");
+}
+
+#[test]
+fn a_missing_program_exits_127() {
+    let out = cordon(&["run", "--policy", "full-access", "--", "no-such-program-anywhere"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+}
+
+#[test]
+fn the_request_file_bootstrap_runs_the_command_on_cordons_stdio() {
+    let out = cordon(&[
+        "run",
+        "--policy",
+        "full-access",
+        "--bootstrap",
+        "request-file",
+        "--",
+        "cmd",
+        "/c",
+        "echo via-request-file& exit /b 4",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(stdout(&out).trim_end(), "via-request-file");
+}
+
+#[test]
+fn a_confining_policy_fails_closed_where_the_token_is_not_restricted() {
+    // Under Wine the restricting SIDs are dropped, so the runner refuses;
+    // on Windows the command runs under the restricted token.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = cordon(&["run", "--cwd", dir.path().to_str().unwrap(), "--", "cmd", "/c", "echo inside"]);
+    if is_wine() {
+        assert_eq!(out.status.code(), Some(125), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("restricted"), "the error says why: {err}");
+    } else {
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert_eq!(stdout(&out).trim_end(), "inside");
+    }
+}
+
+fn is_wine() -> bool {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
+    // SAFETY: lookups of a loaded module's export by NUL-terminated names.
+    unsafe {
+        let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
+        !ntdll.is_null() && GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_some()
+    }
+}
+
+#[test]
+fn setup_check_lists_what_is_pending_and_changes_nothing() {
+    let state = tempfile::tempdir().expect("state dir");
+    let root = tempfile::tempdir().expect("root");
+    let args = [
+        "setup",
+        "--check",
+        "--state-dir",
+        state.path().to_str().unwrap(),
+        "--root",
+        root.path().to_str().unwrap(),
+    ];
+    let out = cordon(&args);
+    assert_eq!(out.status.code(), Some(1), "pending steps: exit 1: {out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("pending"), "{text}");
+    assert!(text.contains("CordonSandboxOffline"), "{text}");
+    assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 0, "check writes nothing");
+    let json = cordon(&[&args[..], &["--json"]].concat());
+    let status: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON status");
+    assert!(status["items"].as_array().is_some_and(|items| !items.is_empty()), "{status}");
+}

@@ -1,0 +1,18 @@
+//! The machine, per platform. Each platform module provides:
+//!
+//! - `System`: a unit struct implementing [`Host`](crate::host::Host), the
+//!   machine this process runs on; `System::new()` fails where setup cannot
+//!   run (elsewhere than Windows, with `NotWindows`). Its `protect` and
+//!   `unprotect` are DPAPI for the calling user, and need no `new()`.
+//! - `elevate_and_wait(&[String]) -> Result<i32, SetupError>`: run the
+//!   `cordon-setup` executable beside this one elevated, and wait for it.
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::{System, elevate_and_wait};
+
+#[cfg(not(windows))]
+mod unsupported;
+#[cfg(not(windows))]
+pub(crate) use unsupported::{System, elevate_and_wait};

@@ -1,0 +1,307 @@
+//! cordon-setup on Windows, through its public API.
+//!
+//! Under Wine these run for real: DPAPI, a look at an untouched machine,
+//! the elevation query. What Wine does not do (local accounts that outlive
+//! the process, DACLs, the firewall, logons, UAC) is tested by the ignored
+//! tests, which say why and check the effect itself on a real Windows:
+//! `cargo test -p cordon-setup --test windows -- --include-ignored` in an
+//! elevated shell.
+
+#![cfg(windows)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cordon_sandbox::windows::setup::{
+    CREDENTIALS_FILE, DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER,
+};
+use cordon_setup::credentials::{self, Credentials};
+use cordon_setup::{ErrorCode, ItemState, SetupOptions};
+
+fn options(state: &Path, roots: &[&Path]) -> SetupOptions {
+    SetupOptions {
+        state_dir: Some(state.to_path_buf()),
+        ..SetupOptions::new(roots.iter().map(|root| root.to_path_buf()).collect())
+    }
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn passwords_survive_the_dpapi_store_and_only_blobs_reach_the_file() {
+    let state = temp_dir();
+    let mut stored = Credentials::new();
+    stored.set_password(DEFAULT_OFFLINE_USER, "Offline#Password1").unwrap();
+    stored.set_password(DEFAULT_ONLINE_USER, "Online#Password2").unwrap();
+    stored.store(state.path()).unwrap();
+
+    let file = std::fs::read_to_string(state.path().join(CREDENTIALS_FILE)).unwrap();
+    assert!(!file.contains("Password"), "{file}");
+    let hex_of = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    assert!(!file.contains(&hex_of("Offline#Password1")), "the password is protected, not encoded");
+
+    let loaded = credentials::load(state.path()).unwrap();
+    assert_eq!(loaded.users().collect::<Vec<_>>(), vec![DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER]);
+    assert_eq!(loaded.password(DEFAULT_OFFLINE_USER).unwrap(), "Offline#Password1");
+    assert_eq!(loaded.password(&DEFAULT_ONLINE_USER.to_uppercase()).unwrap(), "Online#Password2");
+    assert_eq!(loaded.password("Nobody").unwrap_err().code, ErrorCode::Credentials);
+}
+
+#[test]
+fn a_blob_that_is_not_dpapi_is_a_dpapi_error() {
+    let state = temp_dir();
+    let file = format!("{{\"version\": 1, \"users\": {{\"{DEFAULT_OFFLINE_USER}\": \"0102030405\"}}}}");
+    std::fs::write(state.path().join(CREDENTIALS_FILE), file).unwrap();
+    let loaded = credentials::load(state.path()).unwrap();
+    assert_eq!(loaded.password(DEFAULT_OFFLINE_USER).unwrap_err().code, ErrorCode::Dpapi);
+}
+
+#[test]
+fn check_on_a_machine_without_setup_reports_every_step_pending() {
+    let state = temp_dir();
+    let root = temp_dir();
+    std::fs::create_dir(root.path().join(".git")).unwrap();
+    let status = cordon_setup::check(&options(state.path(), &[root.path()])).unwrap();
+    assert_eq!(status.marker_version, None);
+    assert!(!status.is_complete());
+    assert!(status.obsolete.is_empty());
+    let not_pending: Vec<_> = status.items.iter().filter(|i| i.state != ItemState::Pending).collect();
+    assert!(not_pending.is_empty(), "{status}");
+    assert_eq!(status.items.len(), 13, "{status}");
+    assert!(status.to_string().starts_with("pending  create group CordonSandboxUsers\n"), "{status}");
+}
+
+#[test]
+fn is_elevated_answers() {
+    let elevated = cordon_setup::is_elevated();
+    assert_eq!(elevated, cordon_setup::is_elevated());
+}
+
+#[test]
+fn refresh_before_any_setup_says_to_run_setup() {
+    let state = temp_dir();
+    let root = temp_dir();
+    let err = cordon_setup::refresh(&options(state.path(), &[root.path()])).unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotSetUp);
+}
+
+#[test]
+fn remove_without_a_marker_removes_nothing() {
+    let state = temp_dir();
+    let err = cordon_setup::remove(state.path()).unwrap_err();
+    // Elevated (as under Wine) the marker is missing; otherwise elevation is.
+    assert!(matches!(err.code, ErrorCode::NotSetUp | ErrorCode::NotElevated), "{err}");
+}
+
+// ---- What only a real Windows does ----
+
+/// `net user NAME` succeeds: the account exists on the machine.
+fn user_exists(name: &str) -> bool {
+    Command::new("net").args(["user", name]).output().unwrap().status.success()
+}
+
+/// `net localgroup NAME`: its output, if the group exists.
+fn group_members(name: &str) -> Option<String> {
+    let output = Command::new("net").args(["localgroup", name]).output().unwrap();
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// What `icacls` says about a path's ACL.
+fn icacls(path: &Path) -> String {
+    let output = Command::new("icacls").arg(path).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The ACE line of the group in `icacls` output, if any.
+fn group_ace(path: &Path) -> Option<String> {
+    icacls(path).lines().find(|line| line.contains(DEFAULT_GROUP)).map(str::to_string)
+}
+
+/// Runs `cmd /c COMMAND` as `user` (with its stored password) in `dir`;
+/// its exit code.
+fn run_as(user: &str, password: &str, dir: &Path, command: &str) -> u32 {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Foundation::CloseHandle;
+    use windows_sys::Win32::System::Threading::{
+        CREATE_NO_WINDOW, CreateProcessWithLogonW, GetExitCodeProcess, INFINITE, LOGON_WITH_PROFILE,
+        PROCESS_INFORMATION, STARTUPINFOW, WaitForSingleObject,
+    };
+    let wide = |s: &str| s.encode_utf16().chain([0]).collect::<Vec<u16>>();
+    let mut line = wide(&format!("cmd.exe /d /c {command}"));
+    let dir: Vec<u16> = dir.as_os_str().encode_wide().chain([0]).collect();
+    let startup = STARTUPINFOW { cb: size_of::<STARTUPINFOW>() as u32, ..Default::default() };
+    let mut info = PROCESS_INFORMATION::default();
+    // SAFETY: NUL-terminated strings that outlive the call; out-pointers.
+    let ok = unsafe {
+        CreateProcessWithLogonW(
+            wide(user).as_ptr(),
+            wide(".").as_ptr(),
+            wide(password).as_ptr(),
+            LOGON_WITH_PROFILE,
+            std::ptr::null(),
+            line.as_mut_ptr(),
+            CREATE_NO_WINDOW,
+            std::ptr::null(),
+            dir.as_ptr(),
+            &startup,
+            &mut info,
+        )
+    };
+    assert_ne!(ok, 0, "CreateProcessWithLogonW as {user}: {}", std::io::Error::last_os_error());
+    let mut code = 0u32;
+    // SAFETY: live handles from CreateProcessWithLogonW, closed once.
+    unsafe {
+        WaitForSingleObject(info.hProcess, INFINITE);
+        GetExitCodeProcess(info.hProcess, &mut code);
+        CloseHandle(info.hThread);
+        CloseHandle(info.hProcess);
+    }
+    code
+}
+
+/// A writable root with a `.git` directory, and a state directory.
+struct Machine {
+    state: tempfile::TempDir,
+    root: tempfile::TempDir,
+}
+
+impl Machine {
+    fn new() -> Machine {
+        let machine = Machine { state: temp_dir(), root: temp_dir() };
+        std::fs::create_dir(machine.git()).unwrap();
+        machine
+    }
+
+    fn git(&self) -> PathBuf {
+        self.root.path().join(".git")
+    }
+
+    fn options(&self) -> SetupOptions {
+        options(self.state.path(), &[self.root.path()])
+    }
+}
+
+#[test]
+#[ignore = "needs real Windows, elevated: Wine keeps a new local account inside the creating process and \
+            neither stores DACLs nor has a firewall"]
+fn apply_sets_up_the_machine_and_remove_undoes_it() {
+    assert!(cordon_setup::is_elevated(), "run this test in an elevated shell");
+    let machine = Machine::new();
+
+    let report = cordon_setup::apply(&machine.options()).unwrap();
+    assert!(!report.actions.is_empty());
+    for user in [DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER] {
+        assert!(user_exists(user), "{user}");
+    }
+    let members = group_members(DEFAULT_GROUP).expect("the group exists");
+    assert!(members.contains(DEFAULT_OFFLINE_USER) && members.contains(DEFAULT_ONLINE_USER), "{members}");
+    let grant = group_ace(machine.root.path()).expect("the root names the group");
+    assert!(grant.contains("(OI)(CI)(M)"), "{grant}");
+    let deny = group_ace(&machine.git()).expect(".git names the group");
+    assert!(deny.contains("(DENY)"), "{deny}");
+    let rule = Command::new("netsh")
+        .args([
+            "advfirewall",
+            "firewall",
+            "show",
+            "rule",
+            "name=cordon: block outbound for CordonSandboxOffline",
+        ])
+        .output()
+        .unwrap();
+    assert!(rule.status.success(), "the firewall rule exists");
+    let stored = credentials::load(machine.state.path()).unwrap();
+    assert!(stored.password(DEFAULT_OFFLINE_USER).is_ok());
+
+    let status = cordon_setup::check(&machine.options()).unwrap();
+    assert!(status.is_complete(), "{status}");
+    let again = cordon_setup::apply(&machine.options()).unwrap();
+    assert!(again.actions.is_empty(), "a second apply changes nothing: {again}");
+
+    cordon_setup::remove(machine.state.path()).unwrap();
+    for user in [DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER] {
+        assert!(!user_exists(user), "{user}");
+    }
+    assert_eq!(group_members(DEFAULT_GROUP), None);
+    assert_eq!(group_ace(machine.root.path()), None);
+    assert_eq!(group_ace(&machine.git()), None);
+    assert!(!machine.state.path().join(CREDENTIALS_FILE).exists());
+    let status = cordon_setup::check(&machine.options()).unwrap();
+    assert!(status.items.iter().all(|item| item.state == ItemState::Pending), "{status}");
+}
+
+#[test]
+#[ignore = "needs real Windows, elevated: Wine's logons are stubs and it does not enforce DACLs"]
+fn sandbox_user_writes_a_root_but_not_its_git_directory() {
+    assert!(cordon_setup::is_elevated(), "run this test in an elevated shell");
+    let machine = Machine::new();
+    cordon_setup::apply(&machine.options()).unwrap();
+    let password = credentials::load(machine.state.path()).unwrap().password(DEFAULT_OFFLINE_USER).unwrap();
+    let root = machine.root.path();
+
+    let wrote = run_as(DEFAULT_OFFLINE_USER, &password, root, "echo x> ok.txt");
+    let refused = run_as(DEFAULT_OFFLINE_USER, &password, root, r"echo x> .git\hook.txt");
+    let deleted = run_as(DEFAULT_OFFLINE_USER, &password, root, "rmdir .git");
+    cordon_setup::remove(machine.state.path()).unwrap();
+
+    assert_eq!(wrote, 0, "the sandbox user may write the root");
+    assert!(root.join("ok.txt").exists());
+    assert_ne!(refused, 0, "the sandbox user may not write .git");
+    assert!(!machine.git().join("hook.txt").exists());
+    assert!(machine.git().exists(), "nor delete it (exit {deleted})");
+}
+
+#[test]
+#[ignore = "needs real Windows, elevated: Wine does not filter traffic by firewall rules"]
+fn offline_user_gets_an_outbound_block_rule_that_remove_deletes() {
+    assert!(cordon_setup::is_elevated(), "run this test in an elevated shell");
+    let machine = Machine::new();
+    cordon_setup::apply(&machine.options()).unwrap();
+    let output = Command::new("netsh")
+        .args([
+            "advfirewall",
+            "firewall",
+            "show",
+            "rule",
+            "name=cordon: block outbound for CordonSandboxOffline",
+            "verbose",
+        ])
+        .output()
+        .unwrap();
+    cordon_setup::remove(machine.state.path()).unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    for expected in ["Out", "Block", "Any", "Yes"] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let after = Command::new("netsh")
+        .args([
+            "advfirewall",
+            "firewall",
+            "show",
+            "rule",
+            "name=cordon: block outbound for CordonSandboxOffline",
+        ])
+        .output()
+        .unwrap();
+    assert!(!after.status.success(), "remove deletes the rule");
+}
+
+#[test]
+#[ignore = "needs real Windows and a person to accept the UAC prompt"]
+fn elevated_cordon_setup_runs_and_reports_its_exit_code() {
+    let state = temp_dir();
+    let args: Vec<String> = vec!["check".into(), "--state-dir".into(), state.path().display().to_string()];
+    assert_eq!(cordon_setup::elevate_and_wait(&args).unwrap(), 0);
+}
+
+#[test]
+#[ignore = "needs real Windows, unelevated: under Wine the token reads as elevated"]
+fn apply_in_an_unelevated_process_is_refused() {
+    assert!(!cordon_setup::is_elevated(), "run this test in an unelevated shell");
+    let machine = Machine::new();
+    let err = cordon_setup::apply(&machine.options()).unwrap_err();
+    assert_eq!(err.code, ErrorCode::NotElevated);
+    assert!(!user_exists(DEFAULT_OFFLINE_USER));
+}
