@@ -26,7 +26,7 @@ use std::fs;
 use std::io::{ErrorKind, Read};
 use std::net::{TcpListener, UdpSocket};
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as StdCommand, Stdio};
 use std::sync::Arc;
@@ -1062,11 +1062,6 @@ async fn connect_to_an_abstract_unix_socket_outside_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "HOLE: a pathname UNIX socket outside the writable roots can be connected to: with the test \
-            listening on outside/sock, python3 `socket(AF_UNIX).connect(\"$OUT/sock\")` inside succeeds \
-            and the listener accepts the connection (Landlock ABI 7 has no right for connecting to UNIX \
-            sockets, and seccomp allows AF_UNIX); so would any daemon's socket the user may open \
-            (/run/docker.sock, the D-Bus buses, ssh-agent)"]
 async fn connect_to_a_pathname_unix_socket_outside_is_refused() {
     bounded("test", async {
         let dirs = Dirs::new();
@@ -1099,6 +1094,33 @@ async fn connect_to_a_pathname_unix_socket_outside_is_refused() {
         let accepted = unix_accepts(&listener);
         assert_refused(&out, &[EACCES, EPERM, ECONNREFUSED]);
         assert!(!accepted, "the listener outside got a connection");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn sending_to_a_datagram_unix_socket_outside_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let path = dirs.outside.join("dgram.sock");
+        let receiver = UnixDatagram::bind(&path).unwrap();
+        receiver.set_nonblocking(true).unwrap();
+        let Some(sandbox) =
+            confined("sending_to_a_datagram_unix_socket_outside_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        // Like a syslog or journal socket: no connection, just sendto.
+        let code = "
+            import os, socket
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            s.sendto(b'hello from the sandbox', os.environ['SOCK'])
+            print('ESCAPED: sent')
+        ";
+        let out = sandbox.run(dirs.python(code).env("SOCK", path_str(&path))).await.unwrap();
+        assert_refused(&out, &[EACCES, EPERM, ECONNREFUSED]);
+        let mut buf = [0u8; 64];
+        assert!(receiver.recv(&mut buf).is_err(), "the socket outside received a datagram");
     })
     .await
 }

@@ -29,3 +29,36 @@ pub use unix::*;
 mod windows;
 #[cfg(windows)]
 pub use windows::*;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cordon_ipc::Size;
+
+/// How a child's stdio is wired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdioMode {
+    /// Separate stdout and stderr pipes; a stdin pipe or the null device.
+    Pipes {
+        /// Whether to give the child a stdin pipe.
+        stdin: bool,
+    },
+    /// A new pseudo-terminal (Unix) or pseudoconsole (Windows) of this size.
+    Pty(Size),
+    /// The runner's own stdio (and terminal: on Unix in the runner's process
+    /// group, so the user's job control keeps working).
+    Inherit,
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec<'a> {
+    /// Program and arguments.
+    pub argv: &'a [String],
+    /// Working directory, if not the runner's.
+    pub cwd: Option<&'a Path>,
+    /// The complete environment.
+    pub env: &'a BTreeMap<String, String>,
+    /// Stdio wiring.
+    pub stdio: StdioMode,
+}

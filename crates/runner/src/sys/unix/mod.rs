@@ -11,7 +11,7 @@ pub use bootstrap::{
 };
 pub use io::{InputPipe, OutputPipe, Terminal};
 pub use reap::{ExitStatus, Reaper};
-pub use spawn::{Child, SpawnSpec, StdioMode, spawn};
+pub use spawn::{Child, spawn};
 pub use tree::{ProcessTree, kill_all_descendants};
 
 use nix::sys::prctl;

@@ -6,7 +6,6 @@
 //! subreaper attribute (see `tree`), `SIGKILL` when the runner dies, default
 //! signal dispositions, and close-on-exec on every fd above 2.
 
-use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
@@ -20,37 +19,10 @@ use nix::libc;
 use nix::unistd::{AccessFlags, access};
 
 use super::{InputPipe, OutputPipe, ProcessTree, Terminal};
+use crate::sys::{SpawnSpec, StdioMode};
 
 /// `PATH` used when the child's environment has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-
-/// How the child's stdio is wired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StdioMode {
-    /// Separate stdout and stderr pipes; a stdin pipe or `/dev/null`.
-    Pipes {
-        /// Whether to give the child a stdin pipe.
-        stdin: bool,
-    },
-    /// A new pseudo-terminal of this size for all three.
-    Pty(Size),
-    /// The runner's own fds 0, 1, 2, in the runner's process group (so the
-    /// user's terminal job control keeps working).
-    Inherit,
-}
-
-/// What to start.
-#[derive(Debug, Clone)]
-pub struct SpawnSpec<'a> {
-    /// Program and arguments.
-    pub argv: &'a [String],
-    /// Working directory, if not the runner's.
-    pub cwd: Option<&'a Path>,
-    /// The complete environment.
-    pub env: &'a BTreeMap<String, String>,
-    /// Stdio wiring.
-    pub stdio: StdioMode,
-}
 
 /// A started child: its pid, its tree, and the runner's ends of its stdio,
 /// registered with the runtime.

@@ -34,34 +34,8 @@ use windows_sys::Win32::System::Threading::{
 
 use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
 use super::tree::{Job, ProcessTree};
+use crate::sys::{SpawnSpec, StdioMode};
 use cordon_sandbox::windows::command_line::{command_line, environment_block};
-
-/// How the child's stdio is wired.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StdioMode {
-    /// Separate stdout and stderr pipes; a stdin pipe or `NUL`.
-    Pipes {
-        /// Whether to give the child a stdin pipe.
-        stdin: bool,
-    },
-    /// A new pseudoconsole of this size.
-    Pty(Size),
-    /// The runner's own stdio and console.
-    Inherit,
-}
-
-/// What to start.
-#[derive(Debug, Clone)]
-pub struct SpawnSpec<'a> {
-    /// Program and arguments.
-    pub argv: &'a [String],
-    /// Working directory, if not the runner's.
-    pub cwd: Option<&'a Path>,
-    /// The complete environment.
-    pub env: &'a BTreeMap<String, String>,
-    /// Stdio wiring.
-    pub stdio: StdioMode,
-}
 
 /// A started child: its pid, its tree, and the runner's ends of its stdio.
 #[derive(Debug)]

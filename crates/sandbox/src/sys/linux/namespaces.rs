@@ -20,6 +20,8 @@ use crate::{Policy, Probe};
 pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     let uid = nix::unistd::geteuid();
     let gid = nix::unistd::getegid();
+    // Read while this is still the host's network namespace: its sockets.
+    let host_sockets = host_unix_sockets();
     let mut flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC;
     if !policy.network {
         flags |= CloneFlags::CLONE_NEWNET;
@@ -51,9 +53,10 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
         read_only_bind(path)?;
     }
     private_devpts()?;
+    let hidden = hide_sockets(&host_sockets, &policy.filesystem.write);
     entered.push(format!(
         "mount ({read_only} mounts read-only outside the writable roots, {} protected path(s) read-only, \
-         private /dev/pts)",
+         private /dev/pts, {hidden} host UNIX socket(s) outside the writable roots hidden)",
         policy.filesystem.protected.len()
     ));
     entered.push("ipc".into());
@@ -171,6 +174,40 @@ fn remount_read_only(path: &Path) -> Result<(), String> {
         }
     }
     mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(|e| fail("remounting read-only", e))
+}
+
+/// The pathname UNIX sockets bound in the current network namespace, from
+/// `/proc/net/unix` (its last field, when it is a path).
+fn host_unix_sockets() -> Vec<PathBuf> {
+    let Ok(text) = fs::read_to_string("/proc/net/unix") else { return Vec::new() };
+    let mut paths: Vec<PathBuf> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.splitn(8, ' ').nth(7).map(str::trim))
+        .filter(|path| path.starts_with('/'))
+        .map(PathBuf::from)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// Mounts `/dev/null` over every host socket outside the writable roots:
+/// Landlock has no right for connecting to (or sending to) a pathname UNIX
+/// socket and seccomp cannot see the path, so the daemons' sockets (Docker,
+/// D-Bus, an ssh agent, the journal) are taken out of the sandbox's view
+/// instead. A connect then fails with ECONNREFUSED. Sockets bound after the
+/// sandbox started are not covered. Returns how many were hidden.
+fn hide_sockets(sockets: &[PathBuf], write: &[PathBuf]) -> usize {
+    use std::os::unix::fs::FileTypeExt;
+    sockets
+        .iter()
+        .filter(|path| !write.iter().any(|root| path.starts_with(root)))
+        .filter(|path| fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_socket()))
+        .filter(|path| {
+            mount(Some("/dev/null"), path.as_path(), None::<&str>, MsFlags::MS_BIND, None::<&str>).is_ok()
+        })
+        .count()
 }
 
 /// Mounts a new devpts instance over `/dev/pts` (and its `ptmx` over
