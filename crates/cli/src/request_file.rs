@@ -33,18 +33,16 @@ pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[String]) -> anyhow::
     file.flush()?;
     drop(file);
 
-    let mut child = std::process::Command::new(&runner)
-        .env_clear()
-        .envs(cordon::runner_environment())
-        .arg("--request-file")
-        .arg(&path)
-        .arg("--parent-pid")
-        .arg(std::process::id().to_string())
-        .spawn()
-        .with_context(|| format!("starting {}", runner.display()))?;
     // The terminal's Ctrl-C reaches the command; cordon waits for the
     // runner to report.
     crate::sys::ignore_terminal_interrupts();
-    let status = child.wait().context("waiting for the runner")?;
-    Ok(crate::sys::exit_code(status))
+    let mut options = cordon::LaunchOptions::new(prepared.policy.clone()).runner(runner);
+    if let Some(mode) = args.windows_mode {
+        options = options.windows_mode(mode.into());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let code = runtime.block_on(cordon::run_request_file(&options, &path));
+    // A read of cordon's stdin may still be blocked in a runtime thread.
+    runtime.shutdown_background();
+    Ok(code?)
 }

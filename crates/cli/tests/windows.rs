@@ -109,3 +109,20 @@ fn setup_check_lists_what_is_pending_and_changes_nothing() {
     let status: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON status");
     assert!(status["items"].as_array().is_some_and(|items| !items.is_empty()), "{status}");
 }
+
+#[test]
+fn the_request_file_bootstrap_carries_stdin_through_the_parents_pipes() {
+    use std::io::Write;
+    let mut child = Command::new(CORDON)
+        .args(["run", "--policy", "full-access", "--bootstrap", "request-file", "--"])
+        .args(["cmd", "/v:on", "/c", "set /p LINE=& echo got-!LINE!"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cordon");
+    child.stdin.take().unwrap().write_all(b"typed\r\n").unwrap();
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout(&out).trim_end(), "got-typed");
+}

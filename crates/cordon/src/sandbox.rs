@@ -328,6 +328,32 @@ impl Drop for Sandbox {
     }
 }
 
+/// Runs the legacy request-file bootstrap: starts a runner under the
+/// options' runner, policy context (on Windows: the restricted token or the
+/// sandbox user) and `--request-file request`, with the caller's stdin,
+/// stdout and stderr (on Windows carried through named pipes created for
+/// the runner's identity), and returns its exit status in the shell's
+/// convention. The file must hold a `OneShotRequest` under the same policy;
+/// the runner deletes it on reading.
+pub async fn run_request_file(options: &LaunchOptions, request: &std::path::Path) -> Result<i32> {
+    let runner_path = locate_runner(options.runner.clone())?;
+    let spec = sys::RunnerLaunch {
+        path: &runner_path,
+        args: vec![
+            "--request-file".into(),
+            request.to_string_lossy().into_owned(),
+            "--parent-pid".into(),
+            std::process::id().to_string(),
+        ],
+        env: runner_environment(),
+        transport: options.transport,
+        windows_mode: options.windows_mode,
+        policy: &options.policy,
+        connect_timeout: options.handshake_timeout,
+    };
+    sys::run_request_file(&spec).await
+}
+
 /// What the runner inherits: only what it needs to start and to log.
 pub fn runner_environment() -> Vec<(String, String)> {
     const INHERITED: &[&str] = if cfg!(windows) {

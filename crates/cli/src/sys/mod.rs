@@ -10,7 +10,6 @@
 //! - `shell()`: the default shell of `cordon shell`.
 //! - `ignore_terminal_interrupts()`: for the request-file bootstrap, whose
 //!   command shares cordon's terminal and gets the user's Ctrl-C itself.
-//! - `exit_code(ExitStatus)`: a child's status in the shell's convention.
 
 #[cfg(unix)]
 mod unix;

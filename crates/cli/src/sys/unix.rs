@@ -126,9 +126,3 @@ pub fn ignore_terminal_interrupts() {
         let _ = signal(NixSignal::SIGQUIT, SigHandler::SigIgn);
     }
 }
-
-/// The exit code, or `128 + N` for signal `N`.
-pub fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}

@@ -151,8 +151,3 @@ pub fn ignore_terminal_interrupts() {
     // SAFETY: no handler, ignore: a documented call.
     unsafe { SetConsoleCtrlHandler(None, 1) };
 }
-
-/// The exit code (Windows has no signals).
-pub fn exit_code(status: std::process::ExitStatus) -> i32 {
-    status.code().unwrap_or(cordon_ipc::oneshot::EXIT_CORDON_FAILED)
-}

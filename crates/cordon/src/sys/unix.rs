@@ -64,3 +64,18 @@ fn own_process_group() -> std::io::Result<()> {
     // SAFETY: async-signal-safe system call on the calling process.
     if unsafe { nix::libc::setpgid(0, 0) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
+
+/// The request-file bootstrap: the runner with `args` (its
+/// `--request-file`) on the caller's own stdio and terminal; its exit code,
+/// or `128 + N` if signal `N` ended it.
+pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>) -> Result<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    let status = tokio::process::Command::new(spec.path)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .args(&spec.args)
+        .status()
+        .await
+        .map_err(|e| Error::Launch(format!("{}: {e}", spec.path.display())))?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}

@@ -13,6 +13,7 @@ use std::os::windows::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::ptr::{null, null_mut};
 use std::sync::Arc;
+use std::time::Duration;
 
 use cordon_sandbox::windows::command_line::{command_line, environment_block};
 use cordon_sandbox::windows::sddl::{PipeIdentity, pipe_security};
@@ -92,16 +93,24 @@ impl Runner {
     }
 }
 
-pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
-    let launch_error = |step: &str, e: io::Error| Error::Launch(format!("{step}: {e}"));
+/// The runner's security context and what the pipes' DACL must grant.
+struct Context {
+    identity: Identity,
+    pipe_identity: PipeIdentity,
+}
+
+fn launch_error(step: &str, e: io::Error) -> Error {
+    Error::Launch(format!("{step}: {e}"))
+}
+
+/// Decides who the runner runs as, and prepares it (the restricted token,
+/// the grants on writable roots, the sandbox user's SID).
+fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
     let token = security::own_token().map_err(|e| launch_error("opening the process token", e))?;
     let user = security::user_sid(&token).map_err(|e| launch_error("reading the user SID", e))?;
     let logon = security::logon_sid(&token).map_err(|e| launch_error("reading the logon SID", e))?;
-    let confining = spec.policy.is_confining();
-
-    // The runner's security context.
     let mode = spec.windows_mode.unwrap_or_else(default_mode);
-    let identity = match (mode, confining) {
+    let identity = match (mode, spec.policy.is_confining()) {
         (_, false) => Identity::Caller(None),
         (WindowsMode::Elevated, true) => {
             let account = SandboxAccount::for_policy(spec.policy)?;
@@ -126,49 +135,68 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
             ))
         }
     };
+    let pipe_identity = match (&identity, &logon) {
+        (Identity::SandboxUser(_, sid), _) => {
+            PipeIdentity::SandboxUser { runner_sid: sid.clone(), owner_sid: user.clone() }
+        }
+        (Identity::Caller(_), Some(logon_sid)) => {
+            PipeIdentity::RestrictedToken { user_sid: user.clone(), logon_sid: logon_sid.clone() }
+        }
+        (Identity::Caller(_), None) => {
+            PipeIdentity::SandboxUser { runner_sid: user.clone(), owner_sid: user.clone() }
+        }
+    };
+    Ok(Context { identity, pipe_identity })
+}
 
+impl Context {
+    /// A new pipe `name` that only the runner's identity (and the caller,
+    /// and SYSTEM) may open: first instance, one instance, local clients
+    /// only.
+    fn pipe(&self, name: &str, inbound: bool, outbound: bool) -> Result<NamedPipeServer> {
+        let sddl =
+            pipe_security(&self.pipe_identity).map_err(|e| Error::Launch(format!("pipe security: {e}")))?;
+        let mut descriptor = security::SecurityDescriptor::from_sddl(&sddl)
+            .map_err(|e| launch_error("pipe security descriptor", e))?;
+        // SAFETY: the attributes stay valid for the call.
+        unsafe {
+            ServerOptions::new()
+                .first_pipe_instance(true)
+                .reject_remote_clients(true)
+                .max_instances(1)
+                .access_inbound(inbound)
+                .access_outbound(outbound)
+                .create_with_security_attributes_raw(name, descriptor.attributes().cast())
+        }
+        .map_err(|e| launch_error(&format!("creating {name}"), e))
+    }
+
+    /// Starts the runner in its context with `args` and these standard
+    /// handles (default: `NUL`, `NUL`, the caller's stderr).
+    fn start(
+        &self,
+        spec: &RunnerLaunch<'_>,
+        args: &[String],
+        stdio: Option<[OwnedHandle; 3]>,
+    ) -> Result<Runner> {
+        match &self.identity {
+            Identity::Caller(token) => start(spec, args, token.as_ref(), stdio)
+                .map_err(|e| launch_error(&format!("starting {}", spec.path.display()), e)),
+            Identity::SandboxUser(account, _) => start_as_user(spec, args, account, stdio),
+        }
+    }
+}
+
+pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
+    if spec.transport != Transport::NamedPipe {
+        return Err(Error::Launch("on Windows the channel is a named pipe".into()));
+    }
+    let context = context(spec)?;
     let pipe_name = format!(r"\\.\pipe\cordon-{}-{}", std::process::id(), random_hex()?);
+    let server = context.pipe(&pipe_name, true, true)?;
     let mut args = spec.args.clone();
-    let server = match spec.transport {
-        Transport::NamedPipe => {
-            let pipe_identity = match (&identity, &logon) {
-                (Identity::SandboxUser(_, sid), _) => {
-                    PipeIdentity::SandboxUser { runner_sid: sid.clone(), owner_sid: user.clone() }
-                }
-                (Identity::Caller(_), Some(logon_sid)) => {
-                    PipeIdentity::RestrictedToken { user_sid: user.clone(), logon_sid: logon_sid.clone() }
-                }
-                (Identity::Caller(_), None) => {
-                    PipeIdentity::SandboxUser { runner_sid: user.clone(), owner_sid: user.clone() }
-                }
-            };
-            let sddl =
-                pipe_security(&pipe_identity).map_err(|e| Error::Launch(format!("pipe security: {e}")))?;
-            let mut descriptor = security::SecurityDescriptor::from_sddl(&sddl)
-                .map_err(|e| launch_error("pipe security descriptor", e))?;
-            // SAFETY: the attributes stay valid for the call.
-            let server = unsafe {
-                ServerOptions::new()
-                    .first_pipe_instance(true)
-                    .reject_remote_clients(true)
-                    .max_instances(1)
-                    .create_with_security_attributes_raw(&pipe_name, descriptor.attributes().cast())
-            }
-            .map_err(|e| launch_error(&format!("creating {pipe_name}"), e))?;
-            args.push("--pipe".into());
-            args.push(pipe_name.clone());
-            server
-        }
-        Transport::SocketPair | Transport::Stdio => {
-            return Err(Error::Launch("on Windows the channel is a named pipe".into()));
-        }
-    };
-
-    let mut runner = match &identity {
-        Identity::Caller(token) => start(spec, &args, token.as_ref())
-            .map_err(|e| launch_error(&format!("starting {}", spec.path.display()), e))?,
-        Identity::SandboxUser(account, _) => start_as_user(spec, &args, account)?,
-    };
+    args.extend(["--pipe".to_string(), pipe_name.clone()]);
+    let mut runner = context.start(spec, &args, None)?;
     let connected = tokio::time::timeout(spec.connect_timeout, server.connect()).await;
     let failure = match connected {
         Err(_) => {
@@ -187,6 +215,58 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
     }
     let (reader, writer) = tokio::io::split(server);
     Ok(Launched { runner, reader: Box::new(reader), writer: Box::new(writer) })
+}
+
+/// The request-file bootstrap: starts the runner in its context with
+/// `args` (its `--request-file`) on three named pipes created for its
+/// identity, pumps the caller's stdin, stdout and stderr through them, and
+/// returns the runner's exit code. (A runner that is another user cannot
+/// be handed the caller's own console or handles.)
+pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>) -> Result<i32> {
+    use tokio::io::AsyncWriteExt;
+    let context = context(spec)?;
+    let base = format!(r"\\.\pipe\cordon-{}-{}", std::process::id(), random_hex()?);
+    let names = ["stdin", "stdout", "stderr"].map(|stream| format!("{base}-{stream}"));
+    let mut stdin = context.pipe(&names[0], false, true)?;
+    let stdout = context.pipe(&names[1], true, false)?;
+    let stderr = context.pipe(&names[2], true, false)?;
+    // The runner's ends: synchronous handles, as a program expects its
+    // standard handles to be.
+    let open = |name: &str, read: bool| -> Result<OwnedHandle> {
+        let file = std::fs::OpenOptions::new()
+            .read(read)
+            .write(!read)
+            .open(name)
+            .map_err(|e| launch_error(&format!("opening {name}"), e))?;
+        inheritable(file.into()).map_err(|e| launch_error("inheritable pipe end", e))
+    };
+    let ends = [open(&names[0], true)?, open(&names[1], false)?, open(&names[2], false)?];
+    // The ends are connected already; this completes the servers' side.
+    for (server, name) in [&stdin, &stdout, &stderr].into_iter().zip(&names) {
+        server.connect().await.map_err(|e| launch_error(&format!("connecting {name}"), e))?;
+    }
+    let mut runner = context.start(spec, &spec.args, Some(ends))?;
+    let pump_in = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut stdin).await;
+        let _ = stdin.shutdown().await;
+    });
+    let pump_out = tokio::spawn(async move {
+        let mut stdout = stdout;
+        let _ = tokio::io::copy(&mut stdout, &mut tokio::io::stdout()).await;
+    });
+    let pump_err = tokio::spawn(async move {
+        let mut stderr = stderr;
+        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await;
+    });
+    let status = runner.wait().await.map_err(|e| Error::Launch(format!("waiting for the runner: {e}")))?;
+    // Everything the command wrote is in the pipes once the runner is gone.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = pump_out.await;
+        let _ = pump_err.await;
+    })
+    .await;
+    pump_in.abort();
+    Ok(status.code().unwrap_or(cordon_ipc::oneshot::EXIT_CORDON_FAILED))
 }
 
 /// Who the runner runs as.
@@ -245,11 +325,20 @@ impl SandboxAccount {
 /// takes no attribute list, so neither the job nor the handle list can be
 /// given at creation.) A logon failure is retried once with the
 /// credentials read again: `cordon setup` may have just renewed them.
-fn start_as_user(spec: &RunnerLaunch<'_>, args: &[String], account: &SandboxAccount) -> Result<Runner> {
+fn start_as_user(
+    spec: &RunnerLaunch<'_>,
+    args: &[String],
+    account: &SandboxAccount,
+    stdio: Option<[OwnedHandle; 3]>,
+) -> Result<Runner> {
+    let stdio = match stdio {
+        Some(stdio) => stdio,
+        None => default_stdio().map_err(|e| launch_error("the runner's standard handles", e))?,
+    };
     let mut last = None;
     for _attempt in 0..2 {
         let password = account.password()?;
-        match logon_start(spec, args, &account.user, &password) {
+        match logon_start(spec, args, &account.user, &password, &stdio) {
             Ok(runner) => return Ok(runner),
             Err(err) if err.raw_os_error() == Some(ERROR_LOGON_FAILURE as i32) => last = Some(err),
             Err(err) => {
@@ -264,7 +353,13 @@ fn start_as_user(spec: &RunnerLaunch<'_>, args: &[String], account: &SandboxAcco
     )))
 }
 
-fn logon_start(spec: &RunnerLaunch<'_>, args: &[String], user: &str, password: &str) -> io::Result<Runner> {
+fn logon_start(
+    spec: &RunnerLaunch<'_>,
+    args: &[String],
+    user: &str,
+    password: &str,
+    stdio: &[OwnedHandle; 3],
+) -> io::Result<Runner> {
     let job = new_job()?;
     let mut argv = vec![spec.path.to_string_lossy().into_owned()];
     argv.extend(args.iter().cloned());
@@ -279,6 +374,11 @@ fn logon_start(spec: &RunnerLaunch<'_>, args: &[String], user: &str, password: &
     // SAFETY: plain data.
     let mut startup: STARTUPINFOW = unsafe { std::mem::zeroed() };
     startup.cb = size_of::<STARTUPINFOW>() as u32;
+    // The logon service duplicates these into the new process.
+    startup.dwFlags = STARTF_USESTDHANDLES;
+    startup.hStdInput = stdio[0].as_raw_handle() as HANDLE;
+    startup.hStdOutput = stdio[1].as_raw_handle() as HANDLE;
+    startup.hStdError = stdio[2].as_raw_handle() as HANDLE;
     // SAFETY: plain data.
     let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
     let flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;
@@ -342,7 +442,12 @@ fn random_hex() -> Result<String> {
 
 /// Starts the runner in a new kill-on-close job, with `NUL` for stdin and
 /// stdout and the parent's stderr for its log.
-fn start(spec: &RunnerLaunch<'_>, args: &[String], token: Option<&OwnedHandle>) -> io::Result<Runner> {
+fn start(
+    spec: &RunnerLaunch<'_>,
+    args: &[String],
+    token: Option<&OwnedHandle>,
+    stdio: Option<[OwnedHandle; 3]>,
+) -> io::Result<Runner> {
     let job = new_job()?;
     let mut argv = vec![spec.path.to_string_lossy().into_owned()];
     argv.extend(args.iter().cloned());
@@ -351,18 +456,11 @@ fn start(spec: &RunnerLaunch<'_>, args: &[String], token: Option<&OwnedHandle>) 
     let env = environment_block(&spec.env)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
 
-    let null_in = inheritable(std::fs::OpenOptions::new().read(true).open("NUL")?.into())?;
-    let null_out = inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?;
-    // SAFETY: no preconditions.
-    let parent_err = unsafe { GetStdHandle(STD_ERROR_HANDLE) };
-    let err = if parent_err.is_null() || parent_err as isize == -1 {
-        inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?
-    } else {
-        // SAFETY: the process's live stderr handle, borrowed to copy it.
-        let borrowed = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(parent_err) };
-        inheritable(borrowed.try_clone_to_owned()?)?
+    let stdio = match stdio {
+        Some(stdio) => stdio,
+        None => default_stdio()?,
     };
-    let handles = [&null_in, &null_out, &err].map(|h| h.as_raw_handle() as HANDLE);
+    let handles = stdio.each_ref().map(|h| h.as_raw_handle() as HANDLE);
 
     let mut size = 0usize;
     // SAFETY: the documented size query.
@@ -462,6 +560,22 @@ fn start(spec: &RunnerLaunch<'_>, args: &[String], token: Option<&OwnedHandle>) 
         )
     };
     Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job })
+}
+
+/// `NUL` for stdin and stdout, the caller's stderr for the runner's log.
+fn default_stdio() -> io::Result<[OwnedHandle; 3]> {
+    let null_in = inheritable(std::fs::OpenOptions::new().read(true).open("NUL")?.into())?;
+    let null_out = inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?;
+    // SAFETY: no preconditions.
+    let parent_err = unsafe { GetStdHandle(STD_ERROR_HANDLE) };
+    let err = if parent_err.is_null() || parent_err as isize == -1 {
+        inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?
+    } else {
+        // SAFETY: the process's live stderr handle, borrowed to copy it.
+        let borrowed = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(parent_err) };
+        inheritable(borrowed.try_clone_to_owned()?)?
+    };
+    Ok([null_in, null_out, err])
 }
 
 fn new_job() -> io::Result<OwnedHandle> {
