@@ -11,6 +11,8 @@
 //!   pid to PIDFILE, then sleep.
 //! - `alive PID`: exit 0 if the process runs, 1 if not.
 //! - `kill PID`: end that process.
+//! - `wait-break`: print `ready`, then wait for Ctrl-Break (Windows) or
+//!   SIGINT (Unix) and exit 42 when it comes (60 s at most).
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -57,6 +59,12 @@ fn main() {
         }
         "alive" => std::process::exit(if alive(arg(1).parse().expect("pid")) { 0 } else { 1 }),
         "kill" => kill(arg(1).parse().expect("pid")),
+        "wait-break" => {
+            on_break_exit_42();
+            println!("ready");
+            let _ = std::io::stdout().flush();
+            std::thread::sleep(Duration::from_secs(60));
+        }
         other => {
             eprintln!("fixture: unknown command {other:?}");
             std::process::exit(2);
@@ -105,4 +113,29 @@ fn kill(pid: i32) {
             CloseHandle(handle);
         }
     }
+}
+
+#[cfg(unix)]
+fn on_break_exit_42() {
+    extern "C" fn handler(_: i32) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { nix_exit(42) };
+    }
+    unsafe extern "C" {
+        #[link_name = "_exit"]
+        fn nix_exit(code: i32) -> !;
+        fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
+    }
+    // SAFETY: installs a handler that only calls _exit. SIGINT is 2.
+    unsafe { signal(2, handler) };
+}
+
+#[cfg(windows)]
+fn on_break_exit_42() {
+    use windows_sys::Win32::System::Console::SetConsoleCtrlHandler;
+    unsafe extern "system" fn handler(_event: u32) -> i32 {
+        std::process::exit(42)
+    }
+    // SAFETY: a handler that exits the process.
+    unsafe { SetConsoleCtrlHandler(Some(handler), 1) };
 }
