@@ -44,12 +44,6 @@ pub fn run(args: &SetupArgs) -> i32 {
 }
 
 fn execute(args: &SetupArgs) -> Result<i32, SetupError> {
-    if !cfg!(windows) {
-        return Err(SetupError::new(
-            cordon_setup::ErrorCode::NotWindows,
-            "cordon setup prepares a Windows machine for elevated mode; there is nothing to set up here",
-        ));
-    }
     let options = SetupOptions {
         state_dir: args.state_dir.as_deref().map(absolute),
         writable_roots: args.roots.iter().map(|root| absolute(root)).collect(),

@@ -37,7 +37,7 @@ pub enum Transport {
 
 impl Default for Transport {
     fn default() -> Self {
-        if cfg!(windows) { Transport::NamedPipe } else { Transport::SocketPair }
+        sys::DEFAULT_TRANSPORT
     }
 }
 
@@ -356,24 +356,10 @@ pub async fn run_request_file(options: &LaunchOptions, request: &std::path::Path
 
 /// What the runner inherits: only what it needs to start and to log.
 pub fn runner_environment() -> Vec<(String, String)> {
-    const INHERITED: &[&str] = if cfg!(windows) {
-        &[
-            "PATH",
-            "PATHEXT",
-            "SystemRoot",
-            "SystemDrive",
-            "windir",
-            "TEMP",
-            "TMP",
-            "USERPROFILE",
-            "COMSPEC",
-            "CORDON_LOG",
-            "RUST_BACKTRACE",
-        ]
-    } else {
-        &["PATH", "HOME", "LANG", "TERM", "CORDON_LOG", "RUST_BACKTRACE"]
-    };
-    INHERITED.iter().filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?))).collect()
+    sys::RUNNER_ENV_VARS
+        .iter()
+        .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+        .collect()
 }
 
 /// 32 random bytes, hex-encoded.

@@ -112,6 +112,8 @@ impl Default for SetupOptions {
 /// `%LOCALAPPDATA%\cordon`: a directory only the user can write, and not in
 /// the roaming profile (the credentials only open on this machine).
 pub fn default_state_dir() -> Result<PathBuf, SetupError> {
+    // Elsewhere than Windows there is no such directory to speak of.
+    sys::System::new()?;
     match std::env::var_os("LOCALAPPDATA") {
         Some(dir) if !dir.is_empty() => Ok(path::join(Path::new(&dir), STATE_DIR_NAME)),
         _ => Err(SetupError::new(

@@ -5,6 +5,10 @@
 //!   the near end of the channel, connected and checked, ready for the
 //!   handshake.
 //! - `Runner`: the started runner: its pid, `start_kill()`, `wait()`.
+//! - `run_request_file(&RunnerLaunch)`: the one-shot bootstrap on the
+//!   caller's stdio.
+//! - `DEFAULT_TRANSPORT`, and `RUNNER_ENV_VARS`: what of the caller's
+//!   environment the runner needs to start and to log.
 
 use std::path::Path;
 use std::time::Duration;

@@ -9,6 +9,12 @@ use crate::{Error, Result};
 
 use super::{Launched, RunnerLaunch};
 
+/// A socketpair: nothing to name, nothing another process can open.
+pub(crate) const DEFAULT_TRANSPORT: Transport = Transport::SocketPair;
+
+/// What of the caller's environment the runner inherits.
+pub(crate) const RUNNER_ENV_VARS: &[&str] = &["PATH", "HOME", "LANG", "TERM", "CORDON_LOG", "RUST_BACKTRACE"];
+
 /// The started runner.
 pub(crate) type Runner = tokio::process::Child;
 

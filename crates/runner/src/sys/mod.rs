@@ -31,9 +31,10 @@ mod windows;
 pub use windows::*;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
-use cordon_ipc::Size;
+use cordon_ipc::{Size, SpawnError, SpawnErrorKind};
 
 /// How a child's stdio is wired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,4 +62,35 @@ pub struct SpawnSpec<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// Stdio wiring.
     pub stdio: StdioMode,
+}
+
+impl SpawnSpec<'_> {
+    /// The working directory made absolute (the program is looked up
+    /// relative to it, and the child starts in it) and checked to be a
+    /// directory; `not_a_directory` is the platform's error code for a path
+    /// that is something else.
+    pub(crate) fn working_directory(&self, not_a_directory: i32) -> Result<Option<PathBuf>, SpawnError> {
+        let Some(cwd) = self.cwd else { return Ok(None) };
+        let bad = |message: String, code: Option<i32>| spawn_error(SpawnErrorKind::BadCwd, message, code);
+        let cwd = std::path::absolute(cwd)
+            .map_err(|err| bad(format!("working directory: {err}"), err.raw_os_error()))?;
+        match cwd.metadata() {
+            Ok(meta) if meta.is_dir() => Ok(Some(cwd)),
+            Ok(_) => Err(bad(
+                format!("working directory {} is not a directory", cwd.display()),
+                Some(not_a_directory),
+            )),
+            Err(err) => Err(bad(format!("working directory {}: {err}", cwd.display()), err.raw_os_error())),
+        }
+    }
+}
+
+/// A spawn failure of this kind.
+pub(crate) fn spawn_error(kind: SpawnErrorKind, message: String, os_code: Option<i32>) -> SpawnError {
+    SpawnError { kind, message, os_code }
+}
+
+/// An OS failure while setting a spawn up.
+pub(crate) fn io_error(what: &str, err: io::Error) -> SpawnError {
+    spawn_error(SpawnErrorKind::Os, format!("{what}: {err}"), err.raw_os_error())
 }

@@ -46,6 +46,25 @@ use super::{Launched, RunnerLaunch};
 use crate::sandbox::{Transport, WindowsMode};
 use crate::{Error, Result};
 
+/// A named pipe, created for the runner's identity alone.
+pub(crate) const DEFAULT_TRANSPORT: Transport = Transport::NamedPipe;
+
+/// What of the caller's environment the runner inherits: what a Windows
+/// program needs to start (and the log settings).
+pub(crate) const RUNNER_ENV_VARS: &[&str] = &[
+    "PATH",
+    "PATHEXT",
+    "SystemRoot",
+    "SystemDrive",
+    "windir",
+    "TEMP",
+    "TMP",
+    "USERPROFILE",
+    "COMSPEC",
+    "CORDON_LOG",
+    "RUST_BACKTRACE",
+];
+
 /// The exit code a runner killed by its parent reports.
 const KILLED: u32 = 1;
 

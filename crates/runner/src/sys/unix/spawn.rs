@@ -19,7 +19,7 @@ use nix::libc;
 use nix::unistd::{AccessFlags, access};
 
 use super::{InputPipe, OutputPipe, ProcessTree, Terminal};
-use crate::sys::{SpawnSpec, StdioMode};
+use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
 
 /// `PATH` used when the child's environment has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -57,38 +57,8 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
             None,
         ));
     }
-    // Absolute from here on: the program is looked up relative to it in the
-    // runner, and the child changes into it before exec.
-    let cwd = match spec.cwd.map(std::path::absolute).transpose() {
-        Ok(cwd) => cwd,
-        Err(err) => {
-            return Err(spawn_error(
-                SpawnErrorKind::BadCwd,
-                format!("working directory: {err}"),
-                err.raw_os_error(),
-            ));
-        }
-    };
+    let cwd = spec.working_directory(libc::ENOTDIR)?;
     let cwd = cwd.as_deref();
-    if let Some(cwd) = cwd {
-        match cwd.metadata() {
-            Ok(meta) if meta.is_dir() => {}
-            Ok(_) => {
-                return Err(spawn_error(
-                    SpawnErrorKind::BadCwd,
-                    format!("working directory {} is not a directory", cwd.display()),
-                    Some(libc::ENOTDIR),
-                ));
-            }
-            Err(err) => {
-                return Err(spawn_error(
-                    SpawnErrorKind::BadCwd,
-                    format!("working directory {}: {err}", cwd.display()),
-                    err.raw_os_error(),
-                ));
-            }
-        }
-    }
     let program = resolve_program(name, spec.env.get("PATH").map(String::as_str), cwd)?;
 
     let mut command = Command::new(&program);
@@ -294,16 +264,8 @@ fn classify_exec_error(program: &Path, err: io::Error) -> SpawnError {
     spawn_error(kind, format!("cannot execute {}: {err}", program.display()), err.raw_os_error())
 }
 
-fn spawn_error(kind: SpawnErrorKind, message: String, os_code: Option<i32>) -> SpawnError {
-    SpawnError { kind, message, os_code }
-}
-
 fn os_error(what: &str, errno: Errno) -> SpawnError {
     spawn_error(SpawnErrorKind::Os, format!("{what}: {}", errno.desc()), Some(errno as i32))
-}
-
-fn io_error(what: &str, err: io::Error) -> SpawnError {
-    spawn_error(SpawnErrorKind::Os, format!("{what}: {err}"), err.raw_os_error())
 }
 
 /// Sets `O_NONBLOCK`, for a fd the runtime will poll.

@@ -34,7 +34,7 @@ use windows_sys::Win32::System::Threading::{
 
 use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
 use super::tree::{Job, ProcessTree};
-use crate::sys::{SpawnSpec, StdioMode};
+use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
 use cordon_sandbox::windows::command_line::{command_line, environment_block};
 
 /// A started child: its pid, its tree, and the runner's ends of its stdio.
@@ -66,25 +66,7 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     let env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let env_block = environment_block(&env)
         .map_err(|e| spawn_error(SpawnErrorKind::InvalidRequest, format!("env: {e}"), None))?;
-    let cwd = match spec.cwd.map(std::path::absolute).transpose() {
-        Ok(cwd) => cwd,
-        Err(err) => {
-            return Err(spawn_error(
-                SpawnErrorKind::BadCwd,
-                format!("working directory: {err}"),
-                err.raw_os_error(),
-            ));
-        }
-    };
-    if let Some(cwd) = &cwd
-        && !cwd.is_dir()
-    {
-        return Err(spawn_error(
-            SpawnErrorKind::BadCwd,
-            format!("working directory {} is not a directory", cwd.display()),
-            Some(ERROR_DIRECTORY as i32),
-        ));
-    }
+    let cwd = spec.working_directory(ERROR_DIRECTORY as i32)?;
     let program = resolve_program(name, spec.env, cwd.as_deref())?;
 
     let job = Job::new().map_err(|e| io_error("creating the job object", e))?;
@@ -424,12 +406,4 @@ fn classify_create_error(program: &Path, err: io::Error) -> SpawnError {
 
 fn wide(s: &OsStr) -> Vec<u16> {
     s.encode_wide().chain([0]).collect()
-}
-
-fn spawn_error(kind: SpawnErrorKind, message: String, os_code: Option<i32>) -> SpawnError {
-    SpawnError { kind, message, os_code }
-}
-
-fn io_error(what: &str, err: io::Error) -> SpawnError {
-    spawn_error(SpawnErrorKind::Os, format!("{what}: {err}"), err.raw_os_error())
 }
