@@ -8,8 +8,8 @@ use serde_json::json;
 /// What each confining preset needs, by probe name.
 fn needs(preset: Preset) -> &'static [&'static str] {
     match preset {
-        Preset::ReadOnly => &["landlock", "seccomp"],
-        Preset::WorkspaceWrite => &["landlock", "seccomp", "mount namespace"],
+        Preset::ReadOnly => &["landlock", "seccomp", "pid namespace"],
+        Preset::WorkspaceWrite => &["landlock", "seccomp", "mount namespace", "pid namespace"],
         Preset::FullAccess => &[],
     }
 }

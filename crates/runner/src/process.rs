@@ -131,6 +131,12 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
     // Watched before any await: the reaper cannot miss this child.
     let exit = cx.reaper.watch(&child);
     let sys::Child { pid, tree, stdin, stdout, stderr, pty, .. } = child;
+    // The parent sees pids as the host numbers them, not as the sandbox's
+    // PID namespace does.
+    let pid = cordon_sandbox::host_pid(pid).unwrap_or_else(|err| {
+        tracing::warn!(pid, %err, "reporting the pid as the sandbox numbers it");
+        pid
+    });
     let state = Arc::new(Mutex::new(Snapshot {
         id: spawn.id,
         pid,

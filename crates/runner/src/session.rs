@@ -97,7 +97,7 @@ where
     sink.send(Message::HelloAck(HelloAck {
         version: negotiated.version,
         runner_version: env!("CARGO_PKG_VERSION").to_string(),
-        pid: std::process::id(),
+        pid: cordon_sandbox::launched_pid(),
         platform: std::env::consts::OS.to_string(),
         sandbox: config.sandbox.clone(),
         features: ["pty", "tree-kill", "flow-control", "timeout", "stdin-ack"].map(String::from).to_vec(),

@@ -50,6 +50,13 @@ const EROFS: &str = "Read-only file system";
 const EXDEV: &str = "Invalid cross-device link";
 const EBUSY: &str = "Device or resource busy";
 const ECONNREFUSED: &str = "Connection refused";
+/// How an outside process looks from inside the sandbox's PID namespace:
+/// absent.
+const ESRCH: &str = "No such process";
+const ENOENT: &str = "No such file or directory";
+
+/// The runner as the commands see it: the init of their PID namespace.
+const RUNNER_INSIDE: u32 = 1;
 
 /// What an attack script prints when the attack worked.
 const ESCAPED: &str = "ESCAPED";
@@ -191,6 +198,31 @@ fn layer_detail<'a>(sandbox: &'a Sandbox, name: &str) -> Option<&'a str> {
         .iter()
         .find(|layer| layer.name == name && layer.state == LayerState::Active)
         .map(|layer| layer.detail.as_str())
+}
+
+/// The runner's pid on the host: the one child of the supervisor the
+/// launcher started, which stays outside the PID namespace.
+fn runner_on_host(sandbox: &Sandbox) -> u32 {
+    let supervisor = sandbox.info().pid;
+    let children = fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children")).unwrap();
+    let children: Vec<u32> = children.split_whitespace().map(|pid| pid.parse().unwrap()).collect();
+    assert_eq!(children.len(), 1, "the supervisor {supervisor} has one child, the runner: {children:?}");
+    children[0]
+}
+
+/// The host's pid of the process that is `inside` in its PID namespace,
+/// among `candidates` (from `/proc/PID/status`, whose `NSpid` line ends
+/// with the pid in the innermost namespace).
+fn host_pid_of(inside: u32, candidates: &[u32]) -> Option<u32> {
+    candidates.iter().copied().find(|pid| {
+        fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("NSpid:"))
+                .and_then(|pids| pids.split_whitespace().last())
+                .is_some_and(|last| last == inside.to_string())
+        })
+    })
 }
 
 /// stdout then stderr, as text.
@@ -880,7 +912,7 @@ async fn ptrace_of_the_runner_is_refused() {
     bounded("test", async {
         let dirs = Dirs::new();
         let Some(sandbox) = confined("ptrace_of_the_runner_is_refused", dirs.policy()).await else { return };
-        let runner = sandbox.info().pid;
+        let runner = RUNNER_INSIDE;
         for (request, name) in [(16, "PTRACE_ATTACH"), (0x4206, "PTRACE_SEIZE")] {
             let code = format!(
                 "
@@ -894,11 +926,11 @@ async fn ptrace_of_the_runner_is_refused() {
             );
             let out = sandbox.run(dirs.python_libc(&code).env("TARGET", runner.to_string())).await.unwrap();
             if text(&out).contains(ESCAPED) {
-                let _ = kill(Pid::from_raw(runner as i32), Signal::SIGCONT);
+                let _ = kill(Pid::from_raw(runner_on_host(&sandbox) as i32), Signal::SIGCONT);
             }
             assert_refused(&out, &[EPERM, EACCES]);
         }
-        let status = fs::read_to_string(format!("/proc/{runner}/status")).unwrap();
+        let status = fs::read_to_string(format!("/proc/{}/status", runner_on_host(&sandbox))).unwrap();
         assert!(status.lines().any(|line| line == "TracerPid:\t0"), "the runner is traced:\n{status}");
         // The runner is unharmed.
         assert_ok(&sandbox.run(dirs.sh("echo alive")).await.unwrap());
@@ -931,13 +963,38 @@ async fn process_vm_readv_of_the_runner_is_refused() {
         let Some(sandbox) = confined("process_vm_readv_of_the_runner_is_refused", dirs.policy()).await else {
             return;
         };
-        let runner = sandbox.info().pid.to_string();
+        let runner = RUNNER_INSIDE.to_string();
         let out = sandbox.run(dirs.python_libc(PROCESS_VM_READV).env("TARGET", runner)).await.unwrap();
         assert_refused(&out, &[EPERM, EACCES]);
-        // The test process (the runner's parent) neither.
+        // The test process (the runner's launcher) neither: outside the PID
+        // namespace it does not even exist.
         let parent = std::process::id().to_string();
         let out = sandbox.run(dirs.python_libc(PROCESS_VM_READV).env("TARGET", parent)).await.unwrap();
-        assert_refused(&out, &[EPERM, EACCES]);
+        assert_refused(&out, &[EPERM, EACCES, ESRCH]);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn taking_the_runners_descriptors_with_pidfd_getfd_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let test = "taking_the_runners_descriptors_with_pidfd_getfd_is_refused";
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        let code = format!(
+            "
+            pidfd = check(libc.syscall(434, {RUNNER_INSIDE}, 0))  # pidfd_open
+            for target in range(3, 16):
+                try:
+                    fd = check(libc.syscall(438, pidfd, target, 0))  # pidfd_getfd
+                    print('ESCAPED: took fd', target, 'as', os.readlink(f'/proc/self/fd/{{fd}}'))
+                except OSError as e:
+                    if e.errno != 9:  # EBADF: no such fd in the runner
+                        raise
+            "
+        );
+        let out = sandbox.run(dirs.python_libc(&code)).await.unwrap();
+        assert_refused(&out, &[EPERM]);
     })
     .await
 }
@@ -949,7 +1006,6 @@ async fn reading_the_parents_memory_is_refused() {
         let Some(sandbox) = confined("reading_the_parents_memory_is_refused", dirs.policy()).await else {
             return;
         };
-        let parent = std::process::id().to_string();
         let code = "
             import os
             pid = os.environ['TARGET']
@@ -959,17 +1015,27 @@ async fn reading_the_parents_memory_is_refused() {
                 mem.seek(start)
                 print('ESCAPED: read', mem.read(16))
         ";
-        let out = sandbox.run(dirs.python(code).env("TARGET", &parent)).await.unwrap();
-        assert_refused(&out, &[EACCES, EPERM]);
-        for script in [
-            "head -c 16 /proc/$TARGET/mem > /dev/null",
-            "cat /proc/$TARGET/environ",
-            "cat /proc/$TARGET/maps",
-            "ls /proc/$TARGET/root/",
-            "ls /proc/$TARGET/cwd/",
-        ] {
-            let out = sandbox.run(dirs.sh(script).env("TARGET", &parent)).await.unwrap();
-            assert_refused(&out, &[EACCES, EPERM]);
+        // The runner, visible inside as init, shares the commands' uid and
+        // Landlock domain but is not dumpable; the launcher (the test
+        // process) is outside the PID namespace, so its /proc entry does not
+        // exist in the sandbox's /proc.
+        let parent = std::process::id().to_string();
+        let runner = RUNNER_INSIDE.to_string();
+        for (target, errors) in [(&runner, &[EACCES, EPERM][..]), (&parent, &[EACCES, EPERM, ENOENT][..])] {
+            let out = sandbox.run(dirs.python(code).env("TARGET", target)).await.unwrap();
+            assert_refused(&out, errors);
+            for script in [
+                "head -c 16 /proc/$TARGET/mem > /dev/null",
+                "cat /proc/$TARGET/environ",
+                "cat /proc/$TARGET/maps",
+                "ls /proc/$TARGET/root/",
+                "ls /proc/$TARGET/cwd/",
+                "ls -l /proc/$TARGET/fd/0",
+                "cat /proc/$TARGET/fd/0",
+            ] {
+                let out = sandbox.run(dirs.sh(script).env("TARGET", target)).await.unwrap();
+                assert_refused(&out, errors);
+            }
         }
     })
     .await
@@ -997,13 +1063,66 @@ async fn signalling_a_process_outside_is_refused() {
         for signal in ["TERM", "KILL", "STOP", "0"] {
             let script = format!("kill -{signal} $VICTIM");
             let out = sandbox.run(dirs.sh(&script).env("VICTIM", victim.pid().to_string())).await.unwrap();
-            assert_refused(&out, &[EPERM]);
+            assert_refused(&out, &[EPERM, ESRCH]);
             assert!(victim.is_running(), "kill -{signal} reached the process outside");
         }
         // The parent (the test process) neither; 0 only probes.
         let parent = std::process::id().to_string();
         let out = sandbox.run(dirs.sh("kill -0 $TARGET").env("TARGET", parent)).await.unwrap();
-        assert_refused(&out, &[EPERM]);
+        assert_refused(&out, &[EPERM, ESRCH]);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn processes_outside_are_invisible() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let victim = Victim::sleep();
+        let Some(sandbox) = confined("processes_outside_are_invisible", dirs.policy()).await else { return };
+        // Every process in the sandbox's /proc, as `pid command`.
+        let script = "for p in /proc/[0-9]*; do echo \"${p#/proc/} $(tr '\\0' ' ' < $p/cmdline)\"; done";
+        let out = sandbox.run(dirs.sh(script)).await.unwrap();
+        let text = assert_ok(&out);
+        let seen: Vec<(u32, &str)> = text
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .filter_map(|(pid, cmd)| Some((pid.parse().ok()?, cmd)))
+            .collect();
+        // The runner as init, the shell, its loop's children: nothing else.
+        assert!(
+            seen.iter().any(|&(pid, cmd)| pid == RUNNER_INSIDE && cmd.contains("cordon-runner")),
+            "{text}"
+        );
+        assert!(seen.len() <= 4, "more processes than the sandbox's own are visible:\n{text}");
+        for outside in [victim.pid(), std::process::id(), sandbox.info().pid] {
+            assert!(
+                seen.iter().all(|&(pid, cmd)| pid != outside || !cmd.contains("sleep 60")),
+                "the outside process {outside} is visible:\n{text}"
+            );
+        }
+        assert!(!text.contains("sleep 60"), "the outside victim is visible:\n{text}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_runner_ignores_signals_from_inside() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("the_runner_ignores_signals_from_inside", dirs.policy()).await else {
+            return;
+        };
+        let runner = runner_on_host(&sandbox);
+        for signal in ["TERM", "INT", "HUP", "QUIT", "USR1", "STOP", "KILL"] {
+            let script = format!("kill -{signal} {RUNNER_INSIDE}; sleep 0.1");
+            let out = sandbox.run(dirs.sh(&script)).await.unwrap();
+            assert!(!out.status.timed_out, "kill -{signal} 1: {}", text(&out));
+            let stat = fs::read_to_string(format!("/proc/{runner}/stat")).unwrap();
+            let state = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().next().unwrap().to_string();
+            assert!(state == "S" || state == "R", "after kill -{signal} 1 the runner is in state {state}");
+            assert_eq!(assert_ok(&sandbox.run(dirs.sh("echo alive")).await.unwrap()), "alive\n");
+        }
     })
     .await
 }
@@ -1554,7 +1673,7 @@ async fn secret_environment_variables_cannot_be_read_from_other_processes() {
         }
         let dirs = Dirs::new();
         let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
-        for (whose, pid) in [("the runner's", sandbox.info().pid), ("the parent's", std::process::id())] {
+        for (whose, pid) in [("the runner's", RUNNER_INSIDE), ("the parent's", std::process::id())] {
             let script = format!("tr '\\0' '\\n' < /proc/{pid}/environ");
             let out = sandbox.run(dirs.sh(&script)).await.unwrap();
             let text = text(&out);
@@ -1577,19 +1696,14 @@ async fn the_handshake_token_is_invisible_to_confined_children() {
         else {
             return;
         };
-        let runner = sandbox.info().pid;
-        let script = format!("env; tr '\\0' '\\n' < /proc/{runner}/environ");
-        let out = sandbox.run(dirs.sh(&script)).await.unwrap();
+        let out = sandbox.run(dirs.sh("env")).await.unwrap();
         let text = assert_ok(&out);
-        let mut seen = 0;
-        for line in text.lines() {
-            if let Some(value) = line.strip_prefix(&format!("{TOKEN_ENV}=")) {
-                seen += 1;
-                assert!(value.bytes().all(|b| b == b'0'), "token visible to a child: {line}");
-            }
-        }
-        // Only the runner's environ had it (overwritten); the child's own has none.
-        assert!(seen <= 1, "{text}");
+        assert!(!text.contains(TOKEN_ENV), "the token reached the child's environment:\n{text}");
+        // The runner's own environment held it (overwritten in place); the
+        // runner is not dumpable, so its environ cannot be read at all.
+        let script = format!("tr '\\0' '\\n' < /proc/{RUNNER_INSIDE}/environ");
+        let out = sandbox.run(dirs.sh(&script)).await.unwrap();
+        assert_refused(&out, &[EACCES]);
     })
     .await
 }
@@ -1607,10 +1721,13 @@ async fn start_daemon(sandbox: &Sandbox, dirs: &Dirs) -> (cordon::Process, u32, 
     let mut process = sandbox.spawn(dirs.sh(script).timeout(Duration::from_secs(120))).await.unwrap();
     read_until(&mut process, "started").await;
     let pid_file = dirs.workspace.join("daemon.pid");
-    let daemon = tokio::task::spawn_blocking(move || read_pid_file(&pid_file)).await.unwrap();
+    let daemon_inside = tokio::task::spawn_blocking(move || read_pid_file(&pid_file)).await.unwrap();
+    let pids = descendants(sandbox.info().pid);
+    let tree: Vec<Reap> = pids.iter().copied().map(Reap::new).collect();
+    let daemon = host_pid_of(daemon_inside, &pids).unwrap_or_else(|| {
+        panic!("the daemon (pid {daemon_inside} inside) descends from the runner: {pids:?}")
+    });
     assert!(!is_gone(daemon), "the daemon runs");
-    let tree: Vec<Reap> = descendants(sandbox.info().pid).into_iter().map(Reap::new).collect();
-    assert!(tree.iter().any(|reap| reap.pid == daemon), "the daemon descends from the runner");
     (process, daemon, tree)
 }
 
@@ -1647,28 +1764,54 @@ async fn survivors(tree: &[Reap]) -> Vec<String> {
     .unwrap()
 }
 
+/// Starts a daemon, SIGKILLs the process `victim` picks, and checks that
+/// nothing of the sandbox is left.
+async fn daemon_dies_with(test: &str, victim: fn(&Sandbox) -> u32) {
+    let dirs = Dirs::new();
+    let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+    let (mut process, daemon, tree) = start_daemon(&sandbox, &dirs).await;
+    let target = victim(&sandbox);
+    kill(Pid::from_raw(target as i32), Signal::SIGKILL).unwrap();
+    sandbox.closed().await;
+    assert!(process.wait().await.is_err(), "the runner is gone");
+    let survivors = survivors(&tree).await;
+    assert!(
+        survivors.is_empty(),
+        "processes outlived the SIGKILL of {target} (daemon {daemon}; killed now): {survivors:#?}"
+    );
+}
+
 #[tokio::test]
-#[ignore = "no PID namespace yet: after SIGKILL of the runner, the launching `sh` dies (parent-death signal) \
-            but its descendants survive, re-parented to pid 1: both the setsid'ed double-forked `sleep 300` \
-            and the shell's plain foreground `sleep 300` (the parent-death signal is not inherited across \
-            fork, and no subreaper is left above them)"]
 async fn a_daemon_does_not_survive_the_runner_being_killed() {
+    const TEST: &str = "a_daemon_does_not_survive_the_runner_being_killed";
+    bounded("test", daemon_dies_with(TEST, runner_on_host)).await
+}
+
+#[tokio::test]
+async fn a_daemon_does_not_survive_the_launched_process_being_killed() {
+    const TEST: &str = "a_daemon_does_not_survive_the_launched_process_being_killed";
+    bounded("test", daemon_dies_with(TEST, |sandbox| sandbox.info().pid)).await
+}
+
+#[tokio::test]
+async fn reported_pids_are_the_hosts() {
     bounded("test", async {
         let dirs = Dirs::new();
-        let Some(sandbox) =
-            confined("a_daemon_does_not_survive_the_runner_being_killed", dirs.policy()).await
-        else {
-            return;
-        };
-        let (mut process, daemon, tree) = start_daemon(&sandbox, &dirs).await;
-        kill(Pid::from_raw(sandbox.info().pid as i32), Signal::SIGKILL).unwrap();
-        sandbox.closed().await;
-        assert!(process.wait().await.is_err(), "the runner is gone");
-        let survivors = survivors(&tree).await;
-        assert!(
-            survivors.is_empty(),
-            "processes outlived the SIGKILLed runner (daemon {daemon}; killed now): {survivors:#?}"
-        );
+        let Some(sandbox) = confined("reported_pids_are_the_hosts", dirs.policy()).await else { return };
+        let mut process = sandbox.spawn(dirs.sh("echo $$; exec sleep 30")).await.unwrap();
+        let inside: u32 = read_until(&mut process, "\n").await.trim().parse().unwrap();
+        let reported = process.pid();
+        assert_ne!(reported, inside, "the pid inside the namespace was reported");
+        assert_eq!(host_pid_of(inside, &[reported]), Some(reported), "pid {reported} is not the command");
+        // The shell execs `sleep` right after the echo.
+        let cmdline = || fs::read(format!("/proc/{reported}/cmdline")).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while cmdline() != b"sleep\x0030\x00" && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(String::from_utf8_lossy(&cmdline()), "sleep\x0030\x00");
+        let listed: Vec<u32> = sandbox.list().await.unwrap().iter().map(|p| p.pid).collect();
+        assert_eq!(listed, vec![reported]);
     })
     .await
 }

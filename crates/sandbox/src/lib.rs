@@ -6,8 +6,8 @@
 //! itself, while still single-threaded and before it reads its first
 //! request, so that it and everything it spawns live under the policy.
 //!
-//! On Linux the layers are: namespaces (user, mount, IPC, and network when it
-//! is off), read-only bind mounts over protected paths, resource limits,
+//! On Linux the layers are: namespaces (user, mount, IPC, PID with the caller
+//! as init, and network when it is off), read-only bind mounts over protected paths, resource limits,
 //! dropped capabilities, `no_new_privs`, Landlock and seccomp. Each is
 //! independent and reported in the returned [`SandboxReport`]; a layer the
 //! policy needs that cannot be applied fails the launch, unless the policy
@@ -67,6 +67,23 @@ pub enum EnforceError {
 /// single-threaded.
 pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
     sys::enforce(policy)
+}
+
+/// The pid by which the launcher knows the process that called
+/// [`enforce`]. On Linux, enforcing a confining policy may make the caller
+/// the init of a new PID namespace: it then runs on in a forked child, and
+/// the process the launcher started stays outside as its supervisor, which
+/// mirrors the child's exit and whose death kills everything inside. This
+/// is that supervisor's pid; otherwise the caller's own.
+pub fn launched_pid() -> u32 {
+    sys::launched_pid()
+}
+
+/// `pid`, a process the caller of [`enforce`] started, as the launcher's
+/// PID namespace numbers it (the same number unless enforcing entered a PID
+/// namespace). Fails only if the kernel cannot tell.
+pub fn host_pid(pid: u32) -> Result<u32, String> {
+    sys::host_pid(pid)
 }
 
 /// One capability of the machine, as `cordon doctor` reports it.

@@ -6,16 +6,31 @@
 //!   for best effort.
 //! - `probe() -> Vec<Probe>`: what the machine offers, for `cordon doctor`,
 //!   without confining anything.
+//! - `launched_pid() -> u32` and `host_pid(u32) -> Result<u32, String>`:
+//!   pids as the launcher sees them, where enforcing moved the process into
+//!   a PID namespace.
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{enforce, probe};
+pub use linux::{enforce, host_pid, launched_pid, probe};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 pub use windows::{enforce, probe};
+
+/// No PID namespaces here: the caller's own pid.
+#[cfg(not(target_os = "linux"))]
+pub fn launched_pid() -> u32 {
+    std::process::id()
+}
+
+/// No PID namespaces here: pids are the host's.
+#[cfg(not(target_os = "linux"))]
+pub fn host_pid(pid: u32) -> Result<u32, String> {
+    Ok(pid)
+}
 
 #[cfg(not(any(target_os = "linux", windows)))]
 mod unsupported;

@@ -24,7 +24,14 @@ use nix::sys::signal::Signal as NixSignal;
 /// Call it at start-up and again once the sandbox is in force: entering a
 /// user namespace changes the credentials, and a credential change clears
 /// the death signal (the parent may also have died meanwhile).
+///
+/// Inside the sandbox's PID namespace the runner is init and its parent,
+/// outside, shows as pid 0: that parent is the sandbox's supervisor, which
+/// has already tied the runner's life to its own.
 pub fn startup(expected_parent: Option<u32>) -> anyhow::Result<()> {
+    if is_pid_namespace_init() {
+        return Ok(());
+    }
     // SIGTERM rather than SIGKILL: the runner catches it and kills its trees
     // before it exits.
     prctl::set_pdeathsig(NixSignal::SIGTERM)?;
@@ -40,10 +47,23 @@ pub fn startup(expected_parent: Option<u32>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the runner is the init of the sandbox's PID namespace: its
+/// parent, the supervisor outside, then shows as pid 0.
+fn is_pid_namespace_init() -> bool {
+    nix::unistd::getppid().as_raw() == 0
+}
+
 /// The requests to stop that the runner heeds.
+///
+/// As the init of the sandbox's PID namespace the runner heeds none: the
+/// kernel delivers a signal to a namespace's init only if it has a handler,
+/// so without one its commands cannot stop it (`kill -TERM 1`) and neither
+/// can a terminal. It is stopped by its channel, or by the death of its
+/// supervisor, the process the launcher started, which any signal that
+/// kills that process brings about.
 #[derive(Debug)]
 pub struct Termination {
-    terms: tokio::signal::unix::Signal,
+    terms: Option<tokio::signal::unix::Signal>,
     hangups: Option<tokio::signal::unix::Signal>,
     /// Delivered by a terminal to its whole foreground group, the command
     /// included: the runner lets the command decide and waits for it. (The
@@ -55,15 +75,21 @@ impl Termination {
     /// Listens for `SIGTERM` (also what the parent's death delivers).
     pub fn new() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
-        Ok(Termination { terms: signal(SignalKind::terminate())?, hangups: None, _ignored: Vec::new() })
+        if is_pid_namespace_init() {
+            return Ok(Termination { terms: None, hangups: None, _ignored: Vec::new() });
+        }
+        Ok(Termination { terms: Some(signal(SignalKind::terminate())?), hangups: None, _ignored: Vec::new() })
     }
 
     /// For a runner that shares the user's terminal with its one command:
     /// `SIGHUP` stops it too; `SIGINT` and `SIGQUIT` are left to the command.
     pub fn foreground() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
+        if is_pid_namespace_init() {
+            return Ok(Termination { terms: None, hangups: None, _ignored: Vec::new() });
+        }
         Ok(Termination {
-            terms: signal(SignalKind::terminate())?,
+            terms: Some(signal(SignalKind::terminate())?),
             hangups: Some(signal(SignalKind::hangup())?),
             _ignored: vec![signal(SignalKind::interrupt())?, signal(SignalKind::quit())?],
         })
@@ -71,15 +97,17 @@ impl Termination {
 
     /// Resolves at the next request to stop.
     pub async fn recv(&mut self) {
-        let hangup = async {
-            match &mut self.hangups {
-                Some(hangups) => hangups.recv().await,
+        async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
                 None => std::future::pending().await,
             }
-        };
+        }
         tokio::select! {
-            _ = self.terms.recv() => {}
-            _ = hangup => {}
+            _ = next(&mut self.terms) => {}
+            _ = next(&mut self.hangups) => {}
         }
     }
 }

@@ -105,6 +105,13 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     for path in &write {
         ruleset = add_rule(ruleset, path, AccessFs::from_all(abi), abi, true)?;
     }
+    // The host's /proc, covered by the PID namespace's own, is reached only
+    // through this descriptor; no path rule can grant it.
+    if let Some(fdinfo) = super::pid_namespace::host_fdinfo() {
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fdinfo, AccessFs::from_read(abi)))
+            .map_err(|e| format!("cannot add a rule for the host's /proc/self/fdinfo: {e}"))?;
+    }
     let status = ruleset.restrict_self().map_err(|e| format!("cannot enforce the ruleset: {e}"))?;
 
     let mut gaps = gaps(abi, policy.network);

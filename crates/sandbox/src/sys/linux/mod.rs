@@ -7,12 +7,15 @@
 mod landlock;
 mod limits;
 mod namespaces;
+mod pid_namespace;
 mod privileges;
 mod seccomp;
 
 use cordon_ipc::{LayerState, SandboxLayer, SandboxReport};
 
 use crate::{EnforceError, Policy, Probe};
+
+pub use pid_namespace::{host_pid, launched_pid};
 
 /// A layer: its name, whether the policy cannot do without it, what to tell
 /// the user when it is missing, and how to apply it.

@@ -1,25 +1,32 @@
 //! Namespaces: a new user namespace (mapping the runner's own uid and gid,
 //! so files keep their owners), a mount namespace in which protected paths
-//! are bind-mounted read-only over themselves, an IPC namespace, and — with
-//! the network off — a network namespace with only loopback. Where the
-//! kernel refuses them (inside some containers, or an AppArmor user
-//! namespace restriction), the other layers still apply.
+//! are bind-mounted read-only over themselves, an IPC namespace, a PID
+//! namespace with the caller as its init (see [`super::pid_namespace`]),
+//! and — with the network off — a network namespace with only loopback.
+//! Where the kernel refuses them (inside some containers, or an AppArmor
+//! user namespace restriction), the other layers still apply.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use cordon_ipc::SandboxLayer;
+use cordon_ipc::{LayerState, SandboxLayer};
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
+use nix::sys::prctl;
 use nix::sys::statvfs::{FsFlags, statvfs};
 
-use super::active;
+use super::{active, pid_namespace};
 use crate::{Policy, Probe};
 
-/// Enters the namespaces and protects the protected paths.
+/// Enters the namespaces and protects the protected paths. Forks: see
+/// [`pid_namespace::become_init`].
 pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     let uid = nix::unistd::geteuid();
     let gid = nix::unistd::getegid();
+    // Entering a user namespace clears the parent-death signal; the
+    // supervisor outside the PID namespace re-arms it.
+    let death_signal = prctl::get_pdeathsig().ok().flatten();
+    let parent = nix::unistd::getppid();
     // Read while this is still the host's network namespace: its sockets.
     let host_sockets = host_unix_sockets();
     let mut flags = CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC;
@@ -43,6 +50,11 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     // Nothing mounted here may propagate back to the host.
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(|e| format!("making / private: {e}"))?;
+    let pid_namespace = pid_namespace::fresh_proc_allowed()
+        .and_then(|()| unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(CLONE_NEWPID): {e}")));
+    if pid_namespace.is_ok() {
+        pid_namespace::become_init(death_signal, parent)?;
+    }
     let read_only = read_only_except(&policy.filesystem.write)?;
     // The working directory still points into the mount it was entered
     // through; enter it again by path, through the new mounts.
@@ -54,19 +66,37 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     }
     private_devpts()?;
     let hidden = hide_sockets(&host_sockets, &policy.filesystem.write);
+    if pid_namespace.is_ok() {
+        pid_namespace::mount_fresh_proc()?;
+    }
     entered.push(format!(
         "mount ({read_only} mounts read-only outside the writable roots, {} protected path(s) read-only, \
          private /dev/pts, {hidden} host UNIX socket(s) outside the writable roots hidden)",
         policy.filesystem.protected.len()
     ));
     entered.push("ipc".into());
+    match &pid_namespace {
+        Ok(()) => {
+            entered.push("pid (the runner is init: its death kills every process inside; fresh /proc)".into())
+        }
+        Err(reason) => entered.push(format!("no pid namespace ({reason})")),
+    }
     if !policy.network {
         match loopback_up() {
             Ok(()) => entered.push("net (loopback only)".into()),
             Err(err) => entered.push(format!("net (no interfaces; loopback down: {err})")),
         }
     }
-    Ok(active("namespaces", entered.join(", ")))
+    match pid_namespace {
+        Ok(()) => Ok(active("namespaces", entered.join(", "))),
+        // Everything else holds; what is lost is the guarantee that no
+        // process outlives a runner killed outright.
+        Err(_) => Ok(SandboxLayer {
+            name: "namespaces".into(),
+            state: LayerState::Partial,
+            detail: entered.join(", "),
+        }),
+    }
 }
 
 /// Writes the one-line id maps an unprivileged process may write for
@@ -268,13 +298,18 @@ pub fn probe() -> Vec<Probe> {
     kinds
         .into_iter()
         .map(|(name, flags)| {
-            let result = try_in_child(flags);
+            let mut result = try_in_child(flags).map_err(|e| format!("refused: {e}"));
+            // The runner's PID namespace also needs a /proc of its own.
+            if flags.contains(CloneFlags::CLONE_NEWPID) && result.is_ok() {
+                result = pid_namespace::fresh_proc_allowed()
+                    .map_err(|e| format!("can be created, but no /proc can be mounted for it: {e}"));
+            }
             Probe {
                 name: name.into(),
                 available: result.is_ok(),
                 detail: match result {
                     Ok(()) => "can be created".into(),
-                    Err(e) => format!("refused: {e}"),
+                    Err(e) => e,
                 },
             }
         })

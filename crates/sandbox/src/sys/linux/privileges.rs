@@ -37,10 +37,18 @@ pub fn drop_capabilities(_policy: &Policy) -> Result<SandboxLayer, String> {
     Ok(active("capabilities", detail))
 }
 
-/// Sets `PR_SET_NO_NEW_PRIVS`.
+/// Sets `PR_SET_NO_NEW_PRIVS`, and makes the caller non-dumpable: its
+/// commands share its uid and Landlock domain, and would otherwise be able
+/// to read its memory, environment and descriptors through `/proc` (the
+/// ptrace access check refuses a non-dumpable process to anyone without
+/// `CAP_SYS_PTRACE`). Children are dumpable again after their `exec`.
 pub fn no_new_privs(_policy: &Policy) -> Result<SandboxLayer, String> {
     nix::sys::prctl::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
-    Ok(active("no_new_privs", "set: setuid bits and file capabilities give nothing on exec"))
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("PR_SET_DUMPABLE: {e}"))?;
+    Ok(active(
+        "no_new_privs",
+        "set: setuid bits and file capabilities give nothing on exec; the runner is not dumpable",
+    ))
 }
 
 /// Whether the caller is root (and so what dropping capabilities means).

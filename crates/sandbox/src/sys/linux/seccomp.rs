@@ -155,6 +155,7 @@ mod filter {
         libc::SYS_ptrace,
         libc::SYS_process_vm_readv,
         libc::SYS_process_vm_writev,
+        libc::SYS_pidfd_getfd,
         libc::SYS_io_uring_setup,
         libc::SYS_io_uring_enter,
         libc::SYS_io_uring_register,
@@ -213,7 +214,7 @@ mod filter {
         let sockets =
             if network { "sockets: unrestricted (network allowed)" } else { "sockets: AF_UNIX only" };
         let detail = format!(
-            "{arch} filter: ptrace, process_vm_*, io_uring, kexec/bpf/perf/keyring, mount, namespaces \
+            "{arch} filter: ptrace, process_vm_*, pidfd_getfd, io_uring, kexec/bpf/perf/keyring, mount, namespaces \
              (clone3: ENOSYS), TIOCSTI/TIOCLINUX{x32}; {sockets}"
         );
         Ok(Filters { programs, detail })

@@ -1,0 +1,208 @@
+//! The PID namespace: the process that enforces the policy becomes the init
+//! of a new PID namespace, so that its death — however it dies — makes the
+//! kernel kill every process inside, daemons included.
+//!
+//! `unshare(CLONE_NEWPID)` only puts the caller's future children in the new
+//! namespace, so the caller forks: the child carries on as the sandboxed
+//! process (pid 1 inside) and the parent stays outside as its supervisor.
+//! The supervisor keeps the pid the launcher knows, mirrors the child's exit
+//! status, and dies with it; the child is killed when the supervisor dies.
+//! Inside, a fresh `/proc` shows only the sandbox's processes. The host's
+//! `/proc` stays reachable to the sandboxed process alone, through one kept
+//! descriptor, to translate pids for reports to the outside.
+
+use std::fs;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use cordon_ipc::oneshot::EXIT_CORDON_FAILED;
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open, openat};
+use nix::libc;
+use nix::mount::{MsFlags, mount};
+use nix::sys::prctl;
+use nix::sys::signal::{SigHandler, Signal, kill, signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
+
+/// The supervisor's pid, once the caller has moved into a PID namespace.
+static SUPERVISOR: OnceLock<u32> = OnceLock::new();
+
+/// The host's `/proc/self/fdinfo` of the process inside, opened before the
+/// fresh `/proc` covered it.
+static HOST_FDINFO: OnceLock<OwnedFd> = OnceLock::new();
+
+/// Whether a fresh `/proc` can be mounted for a new PID namespace: the
+/// kernel allows it in a user namespace only while the existing `/proc` is
+/// fully visible. Container runtimes mask parts of it by mounting over
+/// files (`/proc/kcore`, …), which rules it out; detect that before
+/// committing to a namespace whose `/proc` could not be made to match.
+pub fn fresh_proc_allowed() -> Result<(), String> {
+    let text = fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("reading mountinfo: {e}"))?;
+    match masked_proc_entry(&text, |path| fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir())) {
+        Some(point) => Err(format!("{point} is mounted over (a container's masked /proc)")),
+        None => Ok(()),
+    }
+}
+
+/// The first mount point under `/proc` in `mountinfo` that is not a
+/// directory (`is_dir` says), if any.
+fn masked_proc_entry(mountinfo: &str, is_dir: impl Fn(&Path) -> bool) -> Option<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| point.starts_with("/proc/"))
+        .find(|point| !is_dir(Path::new(point)))
+        .map(str::to_string)
+}
+
+/// Forks into the PID namespace the caller has just unshared. Returns in
+/// the child, which is pid 1 there; the parent never returns: it supervises
+/// the child until it exits, then exits the same way.
+///
+/// `death_signal` and `parent` are the caller's parent-death signal and
+/// parent as they were before the namespace change cleared the signal: the
+/// supervisor re-arms it, so that the launcher's death still ends the
+/// sandbox. Call it while single-threaded.
+pub fn become_init(death_signal: Option<Signal>, parent: Pid) -> Result<(), String> {
+    let (alive_read, alive_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(|e| format!("creating the supervisor pipe: {e}"))?;
+    let supervisor = getpid();
+    // SAFETY: the process is single-threaded (a documented requirement of
+    // enforce), so the child may run arbitrary code.
+    match unsafe { fork() }.map_err(|e| format!("forking into the PID namespace: {e}"))? {
+        ForkResult::Parent { child } => {
+            drop(alive_read);
+            supervise(child, alive_write, death_signal, parent)
+        }
+        ForkResult::Child => {
+            drop(alive_write);
+            prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| format!("arming the death signal: {e}"))?;
+            // The supervisor may have died before the line above: its end
+            // of the pipe is then closed and the read sees end of file.
+            let mut byte = [0u8];
+            if nix::unistd::read(alive_read.as_fd(), &mut byte) != Err(Errno::EAGAIN) {
+                // SAFETY: leaving at once, as the supervisor has.
+                unsafe { libc::_exit(EXIT_CORDON_FAILED) };
+            }
+            let _ = SUPERVISOR.set(supervisor.as_raw() as u32);
+            Ok(())
+        }
+    }
+}
+
+/// The supervisor: waits for the child and leaves the way it did.
+fn supervise(child: Pid, _alive: OwnedFd, death_signal: Option<Signal>, parent: Pid) -> ! {
+    // A terminal sends these to its whole foreground group; the command
+    // inside decides what they mean, not the supervisor.
+    // SAFETY: installing SIG_IGN runs no code in the handler.
+    unsafe {
+        let _ = signal(Signal::SIGINT, SigHandler::SigIgn);
+        let _ = signal(Signal::SIGQUIT, SigHandler::SigIgn);
+    }
+    if let Some(sig) = death_signal
+        && (prctl::set_pdeathsig(sig).is_err() || getppid() != parent)
+    {
+        let _ = kill(child, Signal::SIGKILL);
+    }
+    loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => {
+                // SAFETY: nothing of this process is left to clean up.
+                unsafe { libc::_exit(code) }
+            }
+            Ok(WaitStatus::Signaled(_, sig, _)) => {
+                // SAFETY: restores the default action of the signal that
+                // ended the child and raises it, so the launcher sees the
+                // same death; _exit if it is one that does not kill.
+                unsafe {
+                    let _ = signal(sig, SigHandler::SigDfl);
+                    libc::raise(sig as libc::c_int);
+                    libc::_exit(128 + sig as libc::c_int)
+                }
+            }
+            Ok(_) | Err(Errno::EINTR) => continue,
+            // SAFETY: as above.
+            Err(_) => unsafe { libc::_exit(EXIT_CORDON_FAILED) },
+        }
+    }
+}
+
+/// Keeps the host's view of this process's descriptors, then mounts a
+/// fresh `/proc` for the namespace (read-only, like every mount outside the
+/// writable roots). Call it in the child, before Landlock forbids mounting.
+pub fn mount_fresh_proc() -> Result<(), String> {
+    let fdinfo =
+        open("/proc/self/fdinfo", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| format!("opening the host's /proc/self/fdinfo: {e}"))?;
+    let _ = HOST_FDINFO.set(fdinfo);
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .map_err(|e| format!("mounting a /proc for the PID namespace: {e}"))
+}
+
+/// The descriptor the Landlock layer must grant reading beneath, if any:
+/// the host's `/proc` is covered, so no path rule reaches it.
+pub fn host_fdinfo() -> Option<std::os::fd::BorrowedFd<'static>> {
+    HOST_FDINFO.get().map(|fd| fd.as_fd())
+}
+
+/// The pid the launcher knows the caller of `enforce` by: the supervisor's
+/// when there is one.
+pub fn launched_pid() -> u32 {
+    SUPERVISOR.get().copied().unwrap_or_else(std::process::id)
+}
+
+/// `pid`, a process in this one's PID namespace, as the host numbers it:
+/// read from the `Pid:` line of a pidfd's fdinfo in the host's `/proc`,
+/// which the kernel gives in the namespace of that `/proc`. Outside a PID
+/// namespace, `pid` itself.
+pub fn host_pid(pid: u32) -> Result<u32, String> {
+    let Some(fdinfo) = HOST_FDINFO.get() else { return Ok(pid) };
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0u32) };
+    if raw < 0 {
+        return Err(format!("pidfd_open({pid}): {}", Errno::last()));
+    }
+    // SAFETY: a fresh fd from the kernel, owned by nobody else.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    let name = pidfd.as_raw_fd().to_string();
+    let info = openat(fdinfo, name.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| format!("opening the host's fdinfo of a pidfd: {e}"))?;
+    let text = std::io::read_to_string(fs::File::from(info))
+        .map_err(|e| format!("reading the host's fdinfo of a pidfd: {e}"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("Pid:"))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(|| format!("no Pid line in the fdinfo of a pidfd: {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOST: &str = "\
+22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+23 22 0:22 / /proc rw,nosuid,nodev,noexec,relatime shared:2 - proc proc rw
+24 23 0:23 / /proc/sys/fs/binfmt_misc rw,relatime shared:3 - autofs systemd-1 rw
+";
+
+    #[test]
+    fn a_host_proc_with_directory_submounts_allows_a_fresh_one() {
+        assert_eq!(masked_proc_entry(HOST, |path| path.ends_with("binfmt_misc")), None);
+    }
+
+    #[test]
+    fn a_container_masked_proc_is_detected() {
+        let docker = format!("{HOST}30 23 0:5 /null /proc/kcore rw,nosuid - devtmpfs udev rw\n");
+        let is_dir = |path: &Path| !path.ends_with("kcore");
+        assert_eq!(masked_proc_entry(&docker, is_dir).as_deref(), Some("/proc/kcore"));
+    }
+}
