@@ -50,12 +50,13 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     // Nothing mounted here may propagate back to the host.
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(|e| format!("making / private: {e}"))?;
-    let pid_namespace = pid_namespace::fresh_proc_allowed()
+    let mount_points = mount_points()?;
+    let pid_namespace = pid_namespace::fresh_proc_allowed(&mount_points)
         .and_then(|()| unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(CLONE_NEWPID): {e}")));
     if pid_namespace.is_ok() {
         pid_namespace::become_init(death_signal, parent)?;
     }
-    let read_only = read_only_except(&policy.filesystem.write)?;
+    let read_only = read_only_except(&policy.filesystem.write, &mount_points)?;
     // The working directory still points into the mount it was entered
     // through; enter it again by path, through the new mounts.
     if let Ok(cwd) = std::env::current_dir() {
@@ -117,7 +118,7 @@ fn map_own_ids(uid: u32, gid: u32) -> Result<(), String> {
 /// Outside the writable roots nothing can then change, not even metadata
 /// (modes, owners, times, extended attributes), which Landlock does not
 /// cover. Returns how many mounts were made read-only.
-fn read_only_except(write: &[PathBuf]) -> Result<usize, String> {
+fn read_only_except(write: &[PathBuf], mount_points: &[PathBuf]) -> Result<usize, String> {
     let writable: Vec<&PathBuf> = write.iter().filter(|p| !p.starts_with("/dev/pts") && p.exists()).collect();
     for root in &writable {
         mount(
@@ -130,11 +131,11 @@ fn read_only_except(write: &[PathBuf]) -> Result<usize, String> {
         .map_err(|e| format!("bind-mounting writable root {}: {e}", root.display()))?;
     }
     let mut count = 0;
-    for point in mount_points()? {
+    for point in mount_points {
         if writable.iter().any(|root| point.starts_with(root)) {
             continue;
         }
-        match remount_read_only(&point) {
+        match remount_read_only(point) {
             Ok(()) => count += 1,
             Err(err) if point == Path::new("/") => return Err(err),
             // A mount hidden under another, or one the kernel keeps as it
@@ -301,7 +302,8 @@ pub fn probe() -> Vec<Probe> {
             let mut result = try_in_child(flags).map_err(|e| format!("refused: {e}"));
             // The runner's PID namespace also needs a /proc of its own.
             if flags.contains(CloneFlags::CLONE_NEWPID) && result.is_ok() {
-                result = pid_namespace::fresh_proc_allowed()
+                result = mount_points()
+                    .and_then(|points| pid_namespace::fresh_proc_allowed(&points))
                     .map_err(|e| format!("can be created, but no /proc can be mounted for it: {e}"));
             }
             Probe {

@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use cordon_ipc::oneshot::EXIT_CORDON_FAILED;
@@ -39,23 +39,21 @@ static HOST_FDINFO: OnceLock<OwnedFd> = OnceLock::new();
 /// fully visible. Container runtimes mask parts of it by mounting over
 /// files (`/proc/kcore`, …), which rules it out; detect that before
 /// committing to a namespace whose `/proc` could not be made to match.
-pub fn fresh_proc_allowed() -> Result<(), String> {
-    let text = fs::read_to_string("/proc/self/mountinfo").map_err(|e| format!("reading mountinfo: {e}"))?;
-    match masked_proc_entry(&text, |path| fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir())) {
-        Some(point) => Err(format!("{point} is mounted over (a container's masked /proc)")),
+pub fn fresh_proc_allowed(mount_points: &[PathBuf]) -> Result<(), String> {
+    match masked_proc_entry(mount_points, |path| fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir())) {
+        Some(point) => Err(format!("{} is mounted over (a container's masked /proc)", point.display())),
         None => Ok(()),
     }
 }
 
-/// The first mount point under `/proc` in `mountinfo` that is not a
-/// directory (`is_dir` says), if any.
-fn masked_proc_entry(mountinfo: &str, is_dir: impl Fn(&Path) -> bool) -> Option<String> {
-    mountinfo
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .filter(|point| point.starts_with("/proc/"))
-        .find(|point| !is_dir(Path::new(point)))
-        .map(str::to_string)
+/// The first of `mount_points` under `/proc` that is not a directory
+/// (`is_dir` says), if any.
+fn masked_proc_entry(mount_points: &[PathBuf], is_dir: impl Fn(&Path) -> bool) -> Option<&Path> {
+    mount_points
+        .iter()
+        .map(PathBuf::as_path)
+        .filter(|point| point.starts_with("/proc") && *point != Path::new("/proc"))
+        .find(|point| !is_dir(point))
 }
 
 /// Forks into the PID namespace the caller has just unshared. Returns in
@@ -188,21 +186,20 @@ pub fn host_pid(pid: u32) -> Result<u32, String> {
 mod tests {
     use super::*;
 
-    const HOST: &str = "\
-22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
-23 22 0:22 / /proc rw,nosuid,nodev,noexec,relatime shared:2 - proc proc rw
-24 23 0:23 / /proc/sys/fs/binfmt_misc rw,relatime shared:3 - autofs systemd-1 rw
-";
+    fn points(paths: &[&str]) -> Vec<PathBuf> {
+        paths.iter().map(PathBuf::from).collect()
+    }
 
     #[test]
     fn a_host_proc_with_directory_submounts_allows_a_fresh_one() {
-        assert_eq!(masked_proc_entry(HOST, |path| path.ends_with("binfmt_misc")), None);
+        let host = points(&["/", "/proc", "/proc/sys/fs/binfmt_misc", "/sys"]);
+        assert_eq!(masked_proc_entry(&host, |path| path.ends_with("binfmt_misc")), None);
     }
 
     #[test]
     fn a_container_masked_proc_is_detected() {
-        let docker = format!("{HOST}30 23 0:5 /null /proc/kcore rw,nosuid - devtmpfs udev rw\n");
+        let docker = points(&["/", "/proc", "/proc/sys/fs/binfmt_misc", "/proc/kcore", "/sys"]);
         let is_dir = |path: &Path| !path.ends_with("kcore");
-        assert_eq!(masked_proc_entry(&docker, is_dir).as_deref(), Some("/proc/kcore"));
+        assert_eq!(masked_proc_entry(&docker, is_dir), Some(Path::new("/proc/kcore")));
     }
 }
