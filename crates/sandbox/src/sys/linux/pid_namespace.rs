@@ -92,7 +92,16 @@ pub fn become_init(death_signal: Option<Signal>, parent: Pid) -> Result<(), Stri
 }
 
 /// The supervisor: waits for the child and leaves the way it did.
-fn supervise(child: Pid, _alive: OwnedFd, death_signal: Option<Signal>, parent: Pid) -> ! {
+fn supervise(child: Pid, alive: OwnedFd, death_signal: Option<Signal>, parent: Pid) -> ! {
+    // Only the child may hold the channel and whatever else was inherited:
+    // the launcher must see them close the moment the child is gone.
+    let keep = alive.as_raw_fd() as u32;
+    // SAFETY: closes descriptors this process no longer uses; nothing in it
+    // runs again that could own one of them.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
+        libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
+    }
     // A terminal sends these to its whole foreground group; the command
     // inside decides what they mean, not the supervisor.
     // SAFETY: installing SIG_IGN runs no code in the handler.
