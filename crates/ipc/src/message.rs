@@ -94,7 +94,7 @@ pub enum Message {
     Spawned {
         /// The process.
         id: ProcessId,
-        /// Its operating-system pid, as seen by the runner.
+        /// Its operating-system pid in the parent's PID namespace.
         pid: u32,
     },
     /// The process could not be started; no `Exited` follows.
@@ -225,7 +225,9 @@ pub struct HelloAck {
     pub version: u32,
     /// The runner's program version (`CARGO_PKG_VERSION`).
     pub runner_version: String,
-    /// The runner's pid.
+    /// The pid of the process the parent started: the runner's, or its
+    /// supervisor's when the sandbox put the runner in a PID namespace.
+    /// Killing it ends the sandbox.
     pub pid: u32,
     /// `"linux"`, `"windows"`, … (Rust's `std::env::consts::OS`).
     pub platform: String,
@@ -398,7 +400,7 @@ pub struct Exited {
 pub struct ProcessStatus {
     /// The process.
     pub id: ProcessId,
-    /// Its pid.
+    /// Its pid, as in `Spawned`.
     pub pid: u32,
     /// Its argv.
     pub argv: Vec<String>,
