@@ -1451,9 +1451,12 @@ async fn a_fork_bomb_is_stopped_by_the_process_limit() {
         // As root only a pids cgroup bounds the bomb (RLIMIT_NPROC does not
         // apply to root). Never run it unbounded.
         if root {
-            let pids = cordon_sandbox::probe().into_iter().find(|p| p.name == "cgroup v1 pids");
-            if !pids.as_ref().is_some_and(|p| p.available) {
-                eprintln!("SKIPPED {TEST}: running as root without a writable pids cgroup: {pids:?}");
+            let cgroups: Vec<_> = cordon_sandbox::probe()
+                .into_iter()
+                .filter(|p| p.name == "cgroup v1 pids" || p.name == "cgroup v2")
+                .collect();
+            if !cgroups.iter().any(|p| p.available) {
+                eprintln!("SKIPPED {TEST}: running as root without a writable pids cgroup: {cgroups:?}");
                 return;
             }
         }
@@ -1492,7 +1495,9 @@ async fn a_fork_bomb_is_stopped_by_the_process_limit() {
         let out = sandbox.run(dirs.sh(script)).await.unwrap();
         // Let the sampler see the survivors too.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let cgroup = format!("/sys/fs/cgroup/pids/cordon/runner-{runner}");
+        // The layer names the cgroup it made: `…, cgroup PATH[, …]`.
+        let cgroup =
+            detail.split(", ").find_map(|part| part.strip_prefix("cgroup ")).unwrap_or("/nonexistent");
         let events = fs::read_to_string(format!("{cgroup}/pids.events")).ok();
         let max = fs::read_to_string(format!("{cgroup}/pids.max")).ok();
         // Shutdown kills the bomb; whatever it missed is killed here, before
@@ -1570,10 +1575,13 @@ async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
             );
         }
         let runner = sandbox.info().pid;
-        if let Ok(limit) =
-            fs::read_to_string(format!("/sys/fs/cgroup/memory/cordon/runner-{runner}/memory.limit_in_bytes"))
-        {
-            assert_eq!(limit.trim(), LIMIT.to_string());
+        for file in [
+            format!("/sys/fs/cgroup/memory/cordon/runner-{runner}/memory.limit_in_bytes"),
+            format!("/sys/fs/cgroup/cordon/runner-{runner}/memory.max"),
+        ] {
+            if let Ok(limit) = fs::read_to_string(&file) {
+                assert_eq!(limit.trim(), LIMIT.to_string(), "{file}");
+            }
         }
         // The sandbox and the machine carry on.
         assert_eq!(assert_ok(&sandbox.run(dirs.sh("echo alive")).await.unwrap()), "alive\n");

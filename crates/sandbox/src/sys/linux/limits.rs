@@ -1,6 +1,7 @@
 //! Resource limits: rlimits on the runner (inherited by everything it
-//! spawns), and a cgroup (v1 pids and memory controllers) where one can be
-//! created, since the kernel does not apply `RLIMIT_NPROC` to root.
+//! spawns), and a cgroup where one can be created — v2 where the unified
+//! hierarchy is mounted at `/sys/fs/cgroup`, else the v1 pids and memory
+//! controllers — since the kernel does not apply `RLIMIT_NPROC` to root.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,7 @@ use nix::sys::resource::{Resource, setrlimit};
 use super::{active, not_requested};
 use crate::{Limits, Policy, Probe};
 
-/// Where cgroup v1 hierarchies are mounted.
+/// Where the cgroup v2 hierarchy, or the v1 hierarchies, are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// Applies the policy's limits.
@@ -49,10 +50,79 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     Ok(active("limits", applied.join(", ")))
 }
 
-/// Creates `cordon/runner-PID` in the v1 pids (and memory) hierarchies,
-/// sets the limits and moves the runner in. Empty cgroups of runners that
-/// are gone are removed on the way.
+/// Creates `cordon/runner-PID` in the unified hierarchy if `/sys/fs/cgroup`
+/// is one, else in the v1 hierarchies.
 fn join_cgroup(limits: &Limits) -> Result<PathBuf, String> {
+    let root = Path::new(CGROUP_ROOT);
+    if root.join("cgroup.controllers").exists() {
+        join_unified(root, limits, std::process::id())
+    } else {
+        join_v1(limits)
+    }
+}
+
+/// cgroup v2: enables the controllers the limits need on the way down
+/// (`ROOT/cgroup.subtree_control`, then `ROOT/cordon/…`), creates
+/// `ROOT/cordon/runner-PID` with `pids.max` and `memory.max` (and no swap
+/// beyond it), and moves `pid` in. `ROOT/cordon` holds no process itself,
+/// as the unified hierarchy requires of a cgroup that hands controllers on.
+/// Empty cgroups of runners that are gone are removed on the way.
+fn join_unified(root: &Path, limits: &Limits, pid: u32) -> Result<PathBuf, String> {
+    let mut settings = Vec::new();
+    if let Some(n) = limits.processes {
+        settings.push(("pids", "pids.max", n));
+    }
+    if let Some(n) = limits.memory {
+        settings.push(("memory", "memory.max", n));
+    }
+    let available = fs::read_to_string(root.join("cgroup.controllers"))
+        .map_err(|e| format!("cannot read the cgroup v2 controllers: {e}"))?;
+    for (controller, _, _) in &settings {
+        if !available.split_whitespace().any(|c| c == *controller) {
+            return Err(format!("the cgroup v2 hierarchy has no {controller} controller"));
+        }
+    }
+    let parent = root.join("cordon");
+    fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    for dir in [root, parent.as_path()] {
+        enable_controllers(dir, settings.iter().map(|(controller, _, _)| *controller))?;
+    }
+    sweep(&parent);
+    let dir = parent.join(format!("runner-{pid}"));
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for (_, file, value) in &settings {
+        fs::write(dir.join(file), value.to_string()).map_err(|e| format!("{file}: {e}"))?;
+    }
+    if limits.memory.is_some() {
+        // Absent without swap accounting; then there is no swap to limit.
+        let _ = fs::write(dir.join("memory.swap.max"), "0");
+    }
+    fs::write(dir.join("cgroup.procs"), pid.to_string())
+        .map_err(|e| format!("joining {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Adds `controllers` to `dir`'s `cgroup.subtree_control` unless they are
+/// there already (writing the root's needs privileges a delegated user
+/// lacks, though its controllers may well be enabled).
+fn enable_controllers<'a>(dir: &Path, controllers: impl Iterator<Item = &'a str>) -> Result<(), String> {
+    let file = dir.join("cgroup.subtree_control");
+    let enabled = fs::read_to_string(&file).unwrap_or_default();
+    let missing: Vec<String> = controllers
+        .filter(|c| !enabled.split_whitespace().any(|e| e == *c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    fs::write(&file, missing.join(" "))
+        .map_err(|e| format!("enabling {} in {}: {e}", missing.join(" "), dir.display()))
+}
+
+/// cgroup v1: creates `cordon/runner-PID` in the pids (and memory)
+/// hierarchies, sets the limits and moves the runner in. Empty cgroups of
+/// runners that are gone are removed on the way.
+fn join_v1(limits: &Limits) -> Result<PathBuf, String> {
     let pids = Path::new(CGROUP_ROOT).join("pids");
     if !pids.join("cgroup.procs").exists() {
         return Err("no cgroup v1 pids hierarchy is mounted".into());
@@ -107,5 +177,81 @@ pub fn probe() -> Vec<Probe> {
             },
         }
     };
-    vec![v1("pids"), v1("memory")]
+    let root = Path::new(CGROUP_ROOT);
+    let unified = match fs::read_to_string(root.join("cgroup.controllers")) {
+        Err(_) => Probe {
+            name: "cgroup v2".into(),
+            available: false,
+            detail: "not mounted at /sys/fs/cgroup (the v1 hierarchies are used)".into(),
+        },
+        Ok(controllers) => {
+            let has = |c: &str| controllers.split_whitespace().any(|e| e == c);
+            let writable = nix::unistd::access(root, nix::unistd::AccessFlags::W_OK).is_ok()
+                || nix::unistd::access(&root.join("cordon"), nix::unistd::AccessFlags::W_OK).is_ok();
+            Probe {
+                name: "cgroup v2".into(),
+                available: has("pids") && has("memory") && writable,
+                detail: format!(
+                    "controllers: {}; {}",
+                    controllers.trim(),
+                    if writable {
+                        "writable"
+                    } else {
+                        "neither /sys/fs/cgroup nor its cordon/ writable by this user"
+                    }
+                ),
+            }
+        }
+    };
+    vec![unified, v1("pids"), v1("memory")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A directory laid out like the root of a unified hierarchy.
+    fn fake_unified(controllers: &str) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        fs::write(root.path().join("cgroup.controllers"), controllers).unwrap();
+        fs::write(root.path().join("cgroup.subtree_control"), "cpu\n").unwrap();
+        root
+    }
+
+    fn read(path: PathBuf) -> String {
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn unified_enables_controllers_on_the_way_down_and_moves_the_runner_in() {
+        let root = fake_unified("cpu io memory pids\n");
+        let limits = Limits { processes: Some(64), memory: Some(1 << 30), ..Limits::default() };
+        let dir = join_unified(root.path(), &limits, 4242).unwrap();
+        assert_eq!(dir, root.path().join("cordon/runner-4242"));
+        assert_eq!(read(root.path().join("cgroup.subtree_control")), "+pids +memory");
+        assert_eq!(read(root.path().join("cordon/cgroup.subtree_control")), "+pids +memory");
+        assert_eq!(read(dir.join("pids.max")), "64");
+        assert_eq!(read(dir.join("memory.max")), "1073741824");
+        assert_eq!(read(dir.join("memory.swap.max")), "0");
+        assert_eq!(read(dir.join("cgroup.procs")), "4242");
+    }
+
+    #[test]
+    fn unified_writes_nothing_to_a_subtree_control_that_has_the_controller() {
+        let root = fake_unified("memory pids");
+        fs::write(root.path().join("cgroup.subtree_control"), "memory pids\n").unwrap();
+        let limits = Limits { processes: Some(8), ..Limits::default() };
+        join_unified(root.path(), &limits, 7).unwrap();
+        assert_eq!(read(root.path().join("cgroup.subtree_control")), "memory pids\n");
+        assert!(!root.path().join("cordon/runner-7/memory.max").exists());
+    }
+
+    #[test]
+    fn unified_without_the_controller_is_refused_before_anything_is_created() {
+        let root = fake_unified("cpu io");
+        let limits = Limits { processes: Some(8), ..Limits::default() };
+        let err = join_unified(root.path(), &limits, 7).unwrap_err();
+        assert!(err.contains("no pids controller"), "{err}");
+        assert!(!root.path().join("cordon").exists());
+    }
 }
