@@ -87,6 +87,17 @@ pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
         let policy = &effective;
         match outcome {
             Ok(applied) => layers.push(applied),
+            // Inside a PID namespace whose /proc is the host's, pids read
+            // there would name other processes than the runner's: no policy
+            // may run like that.
+            Err(reason) if layer.name == "namespaces" && pid_namespace::entered() => {
+                return Err(EnforceError::Layer {
+                    layer: layer.name,
+                    reason,
+                    hint: "the PID namespace was entered but could not be completed; \
+                           report this with the output of `cordon doctor`",
+                });
+            }
             Err(reason) => {
                 if (layer.required)(policy) && !policy.best_effort {
                     let reason = reason.trim_end_matches('.').to_string();

@@ -30,30 +30,36 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 /// The supervisor's pid, once the caller has moved into a PID namespace.
 static SUPERVISOR: OnceLock<u32> = OnceLock::new();
 
+/// Whether the caller is in a PID namespace of its own.
+pub fn entered() -> bool {
+    SUPERVISOR.get().is_some()
+}
+
 /// The host's `/proc/self/fdinfo` of the process inside, opened before the
 /// fresh `/proc` covered it.
 static HOST_FDINFO: OnceLock<OwnedFd> = OnceLock::new();
 
-/// Whether a fresh `/proc` can be mounted for a new PID namespace: the
-/// kernel allows it in a user namespace only while the existing `/proc` is
-/// fully visible. Container runtimes mask parts of it by mounting over
-/// files (`/proc/kcore`, …), which rules it out; detect that before
-/// committing to a namespace whose `/proc` could not be made to match.
+/// Whether a fresh `/proc` can be mounted for a new PID namespace. In a
+/// user namespace the kernel allows it only while an existing `/proc` is
+/// fully visible: nothing inherited may be mounted under it except on a
+/// permanently empty directory, and under `/proc` that is
+/// `sys/fs/binfmt_misc` alone. Container runtimes mount over `/proc/kcore`,
+/// `/proc/sys` and others, which rules it out; tell before committing to a
+/// namespace whose `/proc` could not be made to match.
 pub fn fresh_proc_allowed(mount_points: &[PathBuf]) -> Result<(), String> {
-    match masked_proc_entry(mount_points, |path| fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir())) {
+    match covered_proc_entry(mount_points) {
         Some(point) => Err(format!("{} is mounted over (a container's masked /proc)", point.display())),
         None => Ok(()),
     }
 }
 
-/// The first of `mount_points` under `/proc` that is not a directory
-/// (`is_dir` says), if any.
-fn masked_proc_entry(mount_points: &[PathBuf], is_dir: impl Fn(&Path) -> bool) -> Option<&Path> {
+/// The first of `mount_points` that covers part of `/proc`, if any.
+fn covered_proc_entry(mount_points: &[PathBuf]) -> Option<&Path> {
     mount_points
         .iter()
         .map(PathBuf::as_path)
         .filter(|point| point.starts_with("/proc") && *point != Path::new("/proc"))
-        .find(|point| !is_dir(point))
+        .find(|point| *point != Path::new("/proc/sys/fs/binfmt_misc"))
 }
 
 /// Forks into the PID namespace the caller has just unshared. Returns in
@@ -200,15 +206,16 @@ mod tests {
     }
 
     #[test]
-    fn a_host_proc_with_directory_submounts_allows_a_fresh_one() {
+    fn a_host_proc_with_binfmt_misc_allows_a_fresh_one() {
         let host = points(&["/", "/proc", "/proc/sys/fs/binfmt_misc", "/sys"]);
-        assert_eq!(masked_proc_entry(&host, |path| path.ends_with("binfmt_misc")), None);
+        assert_eq!(covered_proc_entry(&host), None);
     }
 
     #[test]
     fn a_container_masked_proc_is_detected() {
-        let docker = points(&["/", "/proc", "/proc/sys/fs/binfmt_misc", "/proc/kcore", "/sys"]);
-        let is_dir = |path: &Path| !path.ends_with("kcore");
-        assert_eq!(masked_proc_entry(&docker, is_dir), Some(Path::new("/proc/kcore")));
+        for masked in ["/proc/kcore", "/proc/sys"] {
+            let docker = points(&["/", "/proc", "/proc/sys/fs/binfmt_misc", masked, "/sys"]);
+            assert_eq!(covered_proc_entry(&docker), Some(Path::new(masked)));
+        }
     }
 }
