@@ -65,6 +65,10 @@ pub enum EnforceError {
 /// Puts `policy` in force on the calling process and everything it spawns
 /// afterwards, and reports what is enforced. Call it while the process is
 /// single-threaded.
+///
+/// On Linux it may fork, to make the caller the init of a PID namespace:
+/// it then returns in the child, and the original process never returns
+/// but supervises the child and exits as it does (see [`launched_pid`]).
 pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
     sys::enforce(policy)
 }
