@@ -18,6 +18,12 @@ use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
 use nix::unistd::{AccessFlags, access};
 
+/// The capacity asked for each output pipe (the default is 64 KiB): a
+/// chatty command then blocks, and wakes the runner, a sixteenth as often.
+/// Unprivileged users may go up to `/proc/sys/fs/pipe-max-size` (1 MiB by
+/// default); a refusal keeps the default.
+const OUTPUT_PIPE_SIZE: i32 = 1 << 20;
+
 use super::{InputPipe, OutputPipe, ProcessTree, Terminal};
 use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
 
@@ -107,6 +113,9 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     let wired = (|| -> io::Result<_> {
         for fd in stdin.iter().chain(&stdout).chain(&stderr).chain(&master) {
             set_nonblocking(fd)?;
+        }
+        for fd in stdout.iter().chain(&stderr) {
+            let _ = fcntl(fd, FcntlArg::F_SETPIPE_SZ(OUTPUT_PIPE_SIZE));
         }
         Ok((
             stdin.map(InputPipe::new).transpose()?,
