@@ -60,6 +60,6 @@ pub use cordon_sandbox::{Limits, Policy, PolicyBuilder, Preset, UnknownPolicy};
 pub use error::{Error, Result};
 pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};
 pub use sandbox::{
-    LaunchOptions, RUNNER_ENV, Sandbox, Transport, WindowsMode, locate_runner, run_request_file,
+    LaunchOptions, RUNNER_ENV, Sandbox, Transport, WINDOW, WindowsMode, locate_runner, run_request_file,
     runner_environment,
 };

@@ -314,7 +314,7 @@ async fn a_consumer_that_stops_reading_one_process_does_not_stall_another() {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             match stalled.status().await.unwrap() {
-                ProcessState::Running(s) if s.unacked_bytes < cordon_ipc::DEFAULT_WINDOW as u64 => {}
+                ProcessState::Running(s) if s.unacked_bytes < cordon::WINDOW as u64 => {}
                 _ => break,
             }
             assert!(std::time::Instant::now() < deadline, "the window never filled");
@@ -323,7 +323,7 @@ async fn a_consumer_that_stops_reading_one_process_does_not_stall_another() {
         match stalled.status().await.unwrap() {
             ProcessState::Running(status) => {
                 assert!(status.running);
-                assert_eq!(status.unacked_bytes, cordon_ipc::DEFAULT_WINDOW as u64, "window full, no more");
+                assert_eq!(status.unacked_bytes, cordon::WINDOW as u64, "window full, no more");
             }
             other => panic!("the unread process cannot have finished: {other:?}"),
         }
