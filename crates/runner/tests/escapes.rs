@@ -1772,33 +1772,39 @@ async fn survivors(tree: &[Reap]) -> Vec<String> {
     .unwrap()
 }
 
-/// Starts a daemon, SIGKILLs the process `victim` picks, and checks that
-/// nothing of the sandbox is left.
-async fn daemon_dies_with(test: &str, victim: fn(&Sandbox) -> u32) {
+/// Starts a daemon, sends `signal` to the process `victim` picks, and checks
+/// that nothing of the sandbox is left.
+async fn daemon_dies_with(test: &str, victim: fn(&Sandbox) -> u32, signal: Signal) {
     let dirs = Dirs::new();
     let Some(sandbox) = confined(test, dirs.policy()).await else { return };
     let (mut process, daemon, tree) = start_daemon(&sandbox, &dirs).await;
     let target = victim(&sandbox);
-    kill(Pid::from_raw(target as i32), Signal::SIGKILL).unwrap();
+    kill(Pid::from_raw(target as i32), signal).unwrap();
     sandbox.closed().await;
     assert!(process.wait().await.is_err(), "the runner is gone");
     let survivors = survivors(&tree).await;
     assert!(
         survivors.is_empty(),
-        "processes outlived the SIGKILL of {target} (daemon {daemon}; killed now): {survivors:#?}"
+        "processes outlived {signal} to {target} (daemon {daemon}; killed now): {survivors:#?}"
     );
 }
 
 #[tokio::test]
 async fn a_daemon_does_not_survive_the_runner_being_killed() {
     const TEST: &str = "a_daemon_does_not_survive_the_runner_being_killed";
-    bounded("test", daemon_dies_with(TEST, runner_on_host)).await
+    bounded("test", daemon_dies_with(TEST, runner_on_host, Signal::SIGKILL)).await
 }
 
 #[tokio::test]
 async fn a_daemon_does_not_survive_the_launched_process_being_killed() {
     const TEST: &str = "a_daemon_does_not_survive_the_launched_process_being_killed";
-    bounded("test", daemon_dies_with(TEST, |sandbox| sandbox.info().pid)).await
+    bounded("test", daemon_dies_with(TEST, |sandbox| sandbox.info().pid, Signal::SIGKILL)).await
+}
+
+#[tokio::test]
+async fn a_daemon_does_not_survive_the_launched_process_being_terminated() {
+    const TEST: &str = "a_daemon_does_not_survive_the_launched_process_being_terminated";
+    bounded("test", daemon_dies_with(TEST, |sandbox| sandbox.info().pid, Signal::SIGTERM)).await
 }
 
 #[tokio::test]
