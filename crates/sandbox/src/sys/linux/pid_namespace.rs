@@ -30,14 +30,14 @@ use nix::unistd::{ForkResult, Pid, fork, getpid, getppid};
 /// The supervisor's pid, once the caller has moved into a PID namespace.
 static SUPERVISOR: OnceLock<u32> = OnceLock::new();
 
+/// The host's `/proc/self/fdinfo` of the process inside, opened before the
+/// fresh `/proc` covered it.
+static HOST_FDINFO: OnceLock<OwnedFd> = OnceLock::new();
+
 /// Whether the caller is in a PID namespace of its own.
 pub fn entered() -> bool {
     SUPERVISOR.get().is_some()
 }
-
-/// The host's `/proc/self/fdinfo` of the process inside, opened before the
-/// fresh `/proc` covered it.
-static HOST_FDINFO: OnceLock<OwnedFd> = OnceLock::new();
 
 /// Whether a fresh `/proc` can be mounted for a new PID namespace. In a
 /// user namespace the kernel allows it only while an existing `/proc` is
