@@ -1127,6 +1127,41 @@ async fn the_runner_ignores_signals_from_inside() {
     .await
 }
 
+#[tokio::test]
+async fn the_hosts_shared_memory_is_invisible_and_untouched() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let name = format!("cordon-escapes-{}", dirs.base.file_name().unwrap().to_str().unwrap());
+        let host = Path::new("/dev/shm").join(&name);
+        if fs::write(&host, "host secret").is_err() {
+            eprintln!(
+                "SKIPPED the_hosts_shared_memory_is_invisible_and_untouched: no writable /dev/shm here"
+            );
+            return;
+        }
+        struct Remove(PathBuf);
+        impl Drop for Remove {
+            fn drop(&mut self) {
+                let _ = fs::remove_file(&self.0);
+                let _ = fs::remove_file(self.0.with_extension("planted"));
+            }
+        }
+        let _remove = Remove(host.clone());
+        let test = "the_hosts_shared_memory_is_invisible_and_untouched";
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        let out = sandbox.run(dirs.sh("cat /dev/shm/$NAME").env("NAME", &name)).await.unwrap();
+        assert_refused(&out, &[ENOENT]);
+        let out = sandbox.run(dirs.sh("ls -A /dev/shm")).await.unwrap();
+        assert!(!assert_ok(&out).contains(&name), "the host's segment is listed");
+        // Writes land in the sandbox's own /dev/shm, never the host's.
+        let script = "echo overwritten > /dev/shm/$NAME && echo planted > /dev/shm/$NAME.planted";
+        assert_ok(&sandbox.run(dirs.sh(script).env("NAME", &name)).await.unwrap());
+        assert_eq!(fs::read_to_string(&host).unwrap(), "host secret");
+        assert!(!host.with_extension("planted").exists(), "a file appeared in the host's /dev/shm");
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------
 // UNIX sockets and the terminal
 // ---------------------------------------------------------------------------
@@ -1851,6 +1886,23 @@ async fn dropping_the_sandbox_kills_a_daemon() {
 // ---------------------------------------------------------------------------
 // Positive controls
 // ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn posix_shared_memory_works_inside() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined("posix_shared_memory_works_inside", dirs.policy()).await else { return };
+        // Pool needs POSIX semaphores, which live in /dev/shm.
+        let code = "
+            import multiprocessing
+            with multiprocessing.Pool(2) as pool:
+                print(sum(pool.map(abs, range(-10, 0))))
+        ";
+        let out = sandbox.run(dirs.python(code)).await.unwrap();
+        assert_eq!(assert_ok(&out), "55\n");
+    })
+    .await
+}
 
 #[tokio::test]
 async fn writing_the_workspace_and_tmpdir_works() {

@@ -84,6 +84,10 @@ pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
             effective.filesystem.write.retain(|p| p != std::path::Path::new("/dev/pts"));
             effective.filesystem.deny.push("/dev/pts".into());
         }
+        // A /dev/shm of the sandbox's own may be written; the host's never.
+        if layer.name == "namespaces" && namespaces::private_shm_mounted() {
+            effective.filesystem.write.push("/dev/shm".into());
+        }
         let policy = &effective;
         match outcome {
             Ok(applied) => layers.push(applied),

@@ -8,6 +8,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use cordon_ipc::{LayerState, SandboxLayer};
 use nix::mount::{MsFlags, mount};
@@ -66,13 +67,14 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
         read_only_bind(path)?;
     }
     private_devpts()?;
+    let shm = private_shm(policy.limits.memory);
     let hidden = hide_sockets(&host_sockets, &policy.filesystem.write);
     if pid_namespace.is_ok() {
         pid_namespace::mount_fresh_proc()?;
     }
     entered.push(format!(
         "mount ({read_only} mounts read-only outside the writable roots, {} protected path(s) read-only, \
-         private /dev/pts, {hidden} host UNIX socket(s) outside the writable roots hidden)",
+         private /dev/pts, {shm}, {hidden} host UNIX socket(s) outside the writable roots hidden)",
         policy.filesystem.protected.len()
     ));
     entered.push("ipc".into());
@@ -255,6 +257,43 @@ fn private_devpts() -> Result<(), String> {
     .map_err(|e| format!("mounting a private devpts on /dev/pts: {e}"))?;
     mount(Some("/dev/pts/ptmx"), "/dev/ptmx", None::<&str>, MsFlags::MS_BIND, None::<&str>)
         .map_err(|e| format!("binding /dev/pts/ptmx over /dev/ptmx: {e}"))
+}
+
+/// Set once `/dev/shm` is a tmpfs of the sandbox's own.
+static PRIVATE_SHM: AtomicBool = AtomicBool::new(false);
+
+/// Whether `/dev/shm` is the sandbox's own, and so may be written.
+pub fn private_shm_mounted() -> bool {
+    PRIVATE_SHM.load(Ordering::Relaxed)
+}
+
+/// Mounts an empty tmpfs over `/dev/shm` (capped at the memory limit, if
+/// any): POSIX shared memory and semaphores (Python's multiprocessing,
+/// browsers, test runners) need a writable `/dev/shm`, and the host's holds
+/// other programs' shared memory, which the sandbox must neither read nor
+/// write. On failure the host's stays, read-only, and the detail says so.
+fn private_shm(memory_limit: Option<u64>) -> String {
+    let path = Path::new("/dev/shm");
+    if !path.is_dir() {
+        return "no /dev/shm".into();
+    }
+    let options = match memory_limit {
+        Some(bytes) => format!("mode=1777,size={bytes}"),
+        None => "mode=1777".to_string(),
+    };
+    match mount(
+        Some("tmpfs"),
+        path,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(options.as_str()),
+    ) {
+        Ok(()) => {
+            PRIVATE_SHM.store(true, Ordering::Relaxed);
+            "private /dev/shm".into()
+        }
+        Err(e) => format!("the host's /dev/shm, read-only (a private one could not be mounted: {e})"),
+    }
 }
 
 /// Brings `lo` up in the new network namespace.
