@@ -17,8 +17,8 @@
 //!   runner inherited away from its children.
 //! - `Channel`: the channel's inherited handles, adopted before the runtime
 //!   starts and turned into async reader and writer halves inside it.
-//! - `termination()`: resolves when the runner is asked to stop (SIGTERM,
-//!   or the console closing).
+//! - `Termination`: resolves when the runner is asked to stop (SIGTERM, or
+//!   the console closing; nothing for the init of a PID namespace).
 
 #[cfg(unix)]
 mod unix;

@@ -15,7 +15,7 @@ use std::ptr::{null, null_mut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cordon_sandbox::windows::command_line::{command_line, environment_block};
+use cordon_sandbox::windows::command_line::{CommandLineError, command_line, environment_block};
 use cordon_sandbox::windows::sddl::{PipeIdentity, pipe_security};
 use cordon_sandbox::windows::setup::{
     CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
@@ -380,12 +380,7 @@ fn logon_start(
     stdio: &[OwnedHandle; 3],
 ) -> io::Result<Runner> {
     let job = new_job()?;
-    let mut argv = vec![spec.path.to_string_lossy().into_owned()];
-    argv.extend(args.iter().cloned());
-    let mut line =
-        command_line(&argv).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let env = environment_block(&spec.env)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let (mut line, env) = line_and_environment(spec, args)?;
     let app = wide(spec.path.as_os_str());
     let user_w = wide(OsStr::new(user));
     let domain_w = wide(OsStr::new("."));
@@ -468,12 +463,7 @@ fn start(
     stdio: Option<[OwnedHandle; 3]>,
 ) -> io::Result<Runner> {
     let job = new_job()?;
-    let mut argv = vec![spec.path.to_string_lossy().into_owned()];
-    argv.extend(args.iter().cloned());
-    let mut line =
-        command_line(&argv).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-    let env = environment_block(&spec.env)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    let (mut line, env) = line_and_environment(spec, args)?;
 
     let stdio = match stdio {
         Some(stdio) => stdio,
@@ -595,6 +585,17 @@ fn default_stdio() -> io::Result<[OwnedHandle; 3]> {
         inheritable(borrowed.try_clone_to_owned()?)?
     };
     Ok([null_in, null_out, err])
+}
+
+/// The runner's command line (its path, then `args`) and environment
+/// block, as `CreateProcess*W` take them.
+fn line_and_environment(spec: &RunnerLaunch<'_>, args: &[String]) -> io::Result<(Vec<u16>, Vec<u16>)> {
+    let invalid = |e: CommandLineError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+    let mut argv = vec![spec.path.to_string_lossy().into_owned()];
+    argv.extend(args.iter().cloned());
+    let line = command_line(&argv).map_err(invalid)?;
+    let env = environment_block(&spec.env).map_err(invalid)?;
+    Ok((line, env))
 }
 
 fn new_job() -> io::Result<OwnedHandle> {

@@ -76,7 +76,7 @@ impl Termination {
     pub fn new() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         if is_pid_namespace_init() {
-            return Ok(Termination { terms: None, hangups: None, _ignored: Vec::new() });
+            return Ok(Termination::deaf());
         }
         Ok(Termination { terms: Some(signal(SignalKind::terminate())?), hangups: None, _ignored: Vec::new() })
     }
@@ -86,13 +86,18 @@ impl Termination {
     pub fn foreground() -> std::io::Result<Self> {
         use tokio::signal::unix::{SignalKind, signal};
         if is_pid_namespace_init() {
-            return Ok(Termination { terms: None, hangups: None, _ignored: Vec::new() });
+            return Ok(Termination::deaf());
         }
         Ok(Termination {
             terms: Some(signal(SignalKind::terminate())?),
             hangups: Some(signal(SignalKind::hangup())?),
             _ignored: vec![signal(SignalKind::interrupt())?, signal(SignalKind::quit())?],
         })
+    }
+
+    /// Heeds nothing: for the init of the sandbox's PID namespace.
+    fn deaf() -> Self {
+        Termination { terms: None, hangups: None, _ignored: Vec::new() }
     }
 
     /// Resolves at the next request to stop.

@@ -18,13 +18,18 @@ use crate::{EnforceError, Policy, Probe};
 pub use pid_namespace::{host_pid, launched_pid};
 
 /// A layer: its name, whether the policy cannot do without it, what to tell
-/// the user when it is missing, and how to apply it.
+/// the user when it is missing, how to apply it, and what its outcome
+/// (applied or not) changes in the policy the later layers enforce.
 struct Layer {
     name: &'static str,
     required: fn(&Policy) -> bool,
     hint: &'static str,
     apply: fn(&Policy) -> Result<SandboxLayer, String>,
+    adjust: fn(&mut Policy, bool),
 }
+
+/// For the layers whose outcome changes nothing for the others.
+fn unchanged(_: &mut Policy, _: bool) {}
 
 const LAYERS: &[Layer] = &[
     Layer {
@@ -32,6 +37,7 @@ const LAYERS: &[Layer] = &[
         required: |p| p.limits != crate::Limits::default(),
         hint: "the requested limits cannot be set here; drop them or pass --best-effort",
         apply: limits::apply,
+        adjust: unchanged,
     },
     Layer {
         name: "namespaces",
@@ -40,18 +46,21 @@ const LAYERS: &[Layer] = &[
                (sysctl kernel.unprivileged_userns_clone=1, or the AppArmor userns restriction), \
                or pass --best-effort",
         apply: namespaces::apply,
+        adjust: namespaces::adjust,
     },
     Layer {
         name: "capabilities",
         required: |_| true,
         hint: "the runner could not drop its capabilities",
         apply: privileges::drop_capabilities,
+        adjust: unchanged,
     },
     Layer {
         name: "no_new_privs",
         required: |_| true,
         hint: "PR_SET_NO_NEW_PRIVS is refused; this kernel is too old for cordon",
         apply: privileges::no_new_privs,
+        adjust: unchanged,
     },
     Layer {
         name: "landlock",
@@ -59,12 +68,14 @@ const LAYERS: &[Layer] = &[
         hint: "filesystem rules need Landlock (Linux 5.13+, enabled with lsm=landlock); \
                run `cordon doctor`, or pass --best-effort to run without filesystem confinement",
         apply: landlock::apply,
+        adjust: unchanged,
     },
     Layer {
         name: "seccomp",
         required: |_| true,
         hint: "system-call filtering needs seccomp (CONFIG_SECCOMP_FILTER)",
         apply: seccomp::apply,
+        adjust: unchanged,
     },
 ];
 
@@ -74,20 +85,10 @@ pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
         return Ok(crate::full_access_report());
     }
     let mut layers = Vec::new();
-    // Without the namespaces layer there is no private /dev/pts: the host's
-    // terminals are then denied outright (and commands get no new PTYs).
     let mut effective = policy.clone();
     for layer in LAYERS {
-        let policy = &effective;
-        let outcome = (layer.apply)(policy);
-        if layer.name == "namespaces" && outcome.is_err() {
-            effective.filesystem.write.retain(|p| p != std::path::Path::new("/dev/pts"));
-            effective.filesystem.deny.push("/dev/pts".into());
-        }
-        // A /dev/shm of the sandbox's own may be written; the host's never.
-        if layer.name == "namespaces" && namespaces::private_shm_mounted() {
-            effective.filesystem.write.push("/dev/shm".into());
-        }
+        let outcome = (layer.apply)(&effective);
+        (layer.adjust)(&mut effective, outcome.is_ok());
         let policy = &effective;
         match outcome {
             Ok(applied) => layers.push(applied),

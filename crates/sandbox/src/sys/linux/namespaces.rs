@@ -102,6 +102,20 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     }
 }
 
+/// What the layer's outcome changes for the layers after it. Without it
+/// there is no private /dev/pts: the host's terminals are then denied
+/// outright (and commands get no new PTYs). A /dev/shm of the sandbox's own
+/// may be written; the host's never.
+pub fn adjust(policy: &mut Policy, applied: bool) {
+    if !applied {
+        policy.filesystem.write.retain(|p| p != Path::new("/dev/pts"));
+        policy.filesystem.deny.push("/dev/pts".into());
+    }
+    if private_shm_mounted() {
+        policy.filesystem.write.push("/dev/shm".into());
+    }
+}
+
 /// Writes the one-line id maps an unprivileged process may write for
 /// itself.
 fn map_own_ids(uid: u32, gid: u32) -> Result<(), String> {
@@ -263,7 +277,7 @@ fn private_devpts() -> Result<(), String> {
 static PRIVATE_SHM: AtomicBool = AtomicBool::new(false);
 
 /// Whether `/dev/shm` is the sandbox's own, and so may be written.
-pub fn private_shm_mounted() -> bool {
+fn private_shm_mounted() -> bool {
     PRIVATE_SHM.load(Ordering::Relaxed)
 }
 
