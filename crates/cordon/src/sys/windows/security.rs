@@ -288,7 +288,9 @@ pub(super) fn account_sid(name: &str) -> io::Result<String> {
     if sid_len == 0 {
         return Err(last_error(&format!("LookupAccountNameW({name})")));
     }
-    let mut sid = vec![0u8; sid_len as usize];
+    // u64 storage: a SID needs 4-byte alignment, which a byte vector does
+    // not promise.
+    let mut sid = vec![0u64; (sid_len as usize).div_ceil(8).max(1)];
     let mut domain = vec![0u16; domain_len.max(1) as usize];
     // SAFETY: buffers of the sizes asked for.
     let ok = unsafe {
