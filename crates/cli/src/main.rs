@@ -1,6 +1,7 @@
 //! `cordon`: run commands and shells inside cordon's sandbox.
 
 mod doctor;
+mod leftovers;
 mod options;
 mod request_file;
 mod session;
@@ -109,19 +110,23 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
         Commands::Setup(args) => return Ok(setup::run(&args)),
     };
     let prepared = sandbox.prepare()?;
-    if sandbox.bootstrap == Bootstrap::RequestFile {
+    let watch = leftovers::GitWatch::start(&prepared.policy, prepared.temp_dir.as_ref().map(|d| d.path()));
+    let code = if sandbox.bootstrap == Bootstrap::RequestFile {
         if mode == Mode::Json || (tty && mode != Mode::Shell) {
             anyhow::bail!(
                 "--json and --tty need the IPC bootstrap: with --bootstrap request-file the command \
                  runs on cordon's own stdio"
             );
         }
-        return request_file::run(&sandbox, &prepared, &argv);
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let code = runtime.block_on(session::run(&sandbox, &prepared, &argv, tty, mode));
-    // A read of cordon's stdin may still be blocked in a runtime thread; do
-    // not wait for it.
-    runtime.shutdown_background();
+        request_file::run(&sandbox, &prepared, &argv)
+    } else {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let code = runtime.block_on(session::run(&sandbox, &prepared, &argv, tty, mode));
+        // A read of cordon's stdin may still be blocked in a runtime thread;
+        // do not wait for it.
+        runtime.shutdown_background();
+        code
+    };
+    watch.report();
     code
 }

@@ -132,23 +132,43 @@ pub struct Prepared {
     pub env: BTreeMap<String, String>,
     /// The private temp directory (`TMPDIR`) of `workspace-write`, removed
     /// when dropped: held here so it lives as long as the command.
-    #[expect(dead_code, reason = "held for its Drop")]
     pub temp_dir: Option<tempfile::TempDir>,
+}
+
+/// Where a config file was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// `cordon.toml` in the working directory.
+    Workspace,
+    /// Named with `--config`.
+    Named,
+}
+
+/// A config file and where it came from.
+#[derive(Debug, Default)]
+struct Config {
+    /// `None` when there is none.
+    found: Option<(PathBuf, Origin)>,
+    file: ConfigFile,
 }
 
 impl SandboxArgs {
     /// Reads the config, applies the flags, builds and validates the policy,
     /// and makes the command's environment.
+    ///
+    /// A config file may only narrow what the flags give (see
+    /// [`SandboxArgs::widenings`]) when a sandboxed command could have
+    /// written it: the working directory's `cordon.toml`, or a `--config`
+    /// file inside a writable root. A `--config` file elsewhere may widen,
+    /// and is then named on stderr at every launch.
     pub fn prepare(&self) -> anyhow::Result<Prepared> {
-        let config = self.read_config()?;
-        let preset = match (self.policy, &config.policy) {
+        let cwd = self.named_cwd()?;
+        let config = self.read_config(&cwd)?;
+        let file = &config.file;
+        let preset = match (self.policy, &file.policy) {
             (Some(p), _) => p,
             (None, Some(name)) => parse_preset(name).map_err(anyhow::Error::msg)?,
             (None, None) => Preset::WorkspaceWrite,
-        };
-        let cwd = match &self.cwd {
-            Some(dir) => std::path::absolute(dir)?,
-            None => std::env::current_dir()?,
         };
         let temp_dir = if preset == Preset::WorkspaceWrite {
             Some(
@@ -164,31 +184,56 @@ impl SandboxArgs {
         let secs =
             |s: &Option<String>| s.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg);
         let limits = Limits {
-            processes: self.max_procs.or(config.limits.max_procs),
-            memory: self.memory.or(size(&config.limits.memory)?),
-            cpu_time: self.cpu_time.or(secs(&config.limits.cpu_time)?).map(|d| d.as_secs().max(1)),
-            file_size: size(&config.limits.file_size)?,
-            open_files: config.limits.open_files,
+            processes: self.max_procs.or(file.limits.max_procs),
+            memory: self.memory.or(size(&file.limits.memory)?),
+            cpu_time: self.cpu_time.or(secs(&file.limits.cpu_time)?).map(|d| d.as_secs().max(1)),
+            file_size: size(&file.limits.file_size)?,
+            open_files: file.limits.open_files,
         };
         let mut builder = PolicyBuilder::new(preset)
             .cwd(&cwd)
-            .network(self.network || config.network.unwrap_or(false))
+            .network(self.network || file.network.unwrap_or(false))
             .limits(limits)
-            .clear_env(self.clear_env || config.clear_env.unwrap_or(false))
-            .best_effort(self.best_effort || config.best_effort.unwrap_or(false));
-        if let Some(names) = config.protected {
-            builder = builder.protected_names(names);
+            .clear_env(self.clear_env || file.clear_env.unwrap_or(false))
+            .best_effort(self.best_effort || file.best_effort.unwrap_or(false));
+        if let Some(names) = &file.protected {
+            builder = builder.protected_names(names.clone());
         }
         if let Some(tmp) = &temp_dir {
             builder = builder.temp_dir(tmp.path());
         }
-        for dir in config.allow_write.iter().chain(&self.allow_write) {
+        for dir in file.allow_write.iter().chain(&self.allow_write) {
             builder = builder.allow_write(dir);
         }
-        for path in config.deny.iter().chain(&self.deny) {
+        for path in file.deny.iter().chain(&self.deny) {
             builder = builder.deny(path);
         }
         let policy = builder.build()?;
+        if let Some((path, origin)) = &config.found {
+            let widenings = self.widenings(file);
+            if !widenings.is_empty() {
+                let widened = widenings.join(", ");
+                let writable_root = policy_root_holding(&policy, path);
+                match (origin, writable_root) {
+                    (Origin::Workspace, _) => anyhow::bail!(
+                        "{} asks to widen the sandbox ({widened}), but the working directory's config may \
+                         only narrow it: a sandboxed command could have written it. Pass the matching \
+                         flags, or keep the config outside the workspace and name it with --config",
+                        path.display()
+                    ),
+                    (Origin::Named, Some(root)) => anyhow::bail!(
+                        "{} asks to widen the sandbox ({widened}), but it lies in the writable root {}, \
+                         where a sandboxed command could have written it: a config there may only narrow \
+                         the sandbox. Pass the matching flags, or keep the config elsewhere",
+                        path.display(),
+                        root.display()
+                    ),
+                    (Origin::Named, None) => {
+                        eprintln!("cordon: {} widens the sandbox: {widened}", path.display())
+                    }
+                }
+            }
+        }
         let mut explicit: BTreeMap<String, String> = self.env.iter().cloned().collect();
         if let Some(tmp) = &temp_dir {
             explicit.entry("TMPDIR".into()).or_insert_with(|| tmp.path().display().to_string());
@@ -197,20 +242,79 @@ impl SandboxArgs {
         Ok(Prepared { policy, env, temp_dir })
     }
 
-    fn read_config(&self) -> anyhow::Result<ConfigFile> {
-        let path = match &self.config {
-            Some(path) => path.clone(),
+    /// The command's working directory as the user named it (through
+    /// `$PWD` for the current one, so a link on the way is seen).
+    fn named_cwd(&self) -> anyhow::Result<PathBuf> {
+        let here = cordon::named_current_dir().context("reading the working directory")?;
+        Ok(match &self.cwd {
+            Some(dir) => here.join(dir),
+            None => here,
+        })
+    }
+
+    /// What `file` would give beyond the flags alone: a wider preset than
+    /// the default, the network, writable roots, fewer protected names,
+    /// best effort.
+    fn widenings(&self, file: &ConfigFile) -> Vec<String> {
+        let mut widenings = Vec::new();
+        let rank = |preset: Preset| Preset::ALL.iter().position(|p| *p == preset);
+        if self.policy.is_none()
+            && let Some(preset) = file.policy.as_deref().and_then(|name| parse_preset(name).ok())
+            && rank(preset) > rank(Preset::WorkspaceWrite)
+        {
+            widenings.push(format!("policy = {preset:?}", preset = preset.name()));
+        }
+        if file.network == Some(true) && !self.network {
+            widenings.push("network = true".into());
+        }
+        if !file.allow_write.is_empty() {
+            let dirs: Vec<String> =
+                file.allow_write.iter().map(|d| format!("{:?}", d.display().to_string())).collect();
+            widenings.push(format!("allow_write = [{}]", dirs.join(", ")));
+        }
+        if let Some(names) = &file.protected {
+            let dropped: Vec<&str> = cordon::DEFAULT_PROTECTED_NAMES
+                .iter()
+                .copied()
+                .filter(|d| !names.iter().any(|n| n == d))
+                .collect();
+            if !dropped.is_empty() {
+                widenings.push(format!("protected without {}", dropped.join(", ")));
+            }
+        }
+        if file.best_effort == Some(true) && !self.best_effort {
+            widenings.push("best_effort = true".into());
+        }
+        widenings
+    }
+
+    fn read_config(&self, cwd: &Path) -> anyhow::Result<Config> {
+        let (path, origin) = match &self.config {
+            Some(path) => (path.clone(), Origin::Named),
             None => {
-                let dir = self.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
-                let candidate = dir.join(CONFIG_FILE);
-                if !candidate.exists() {
-                    return Ok(ConfigFile::default());
+                let candidate = cwd.join(CONFIG_FILE);
+                // A directory there is no config (it may be the empty
+                // placeholder a sandbox holds a missing protected name with).
+                if !candidate.is_file() {
+                    return Ok(Config::default());
                 }
-                candidate
+                (candidate, Origin::Workspace)
             }
         };
-        read_config_file(&path)
+        let file = read_config_file(&path)?;
+        Ok(Config { found: Some((path, origin)), file })
     }
+}
+
+/// The writable root of `policy` that holds `path`, if any (devices aside).
+fn policy_root_holding<'a>(policy: &'a Policy, path: &Path) -> Option<&'a PathBuf> {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    policy
+        .filesystem
+        .write
+        .iter()
+        .filter(|root| !cordon::WRITABLE_DEVICES.iter().any(|d| Path::new(d) == root.as_path()))
+        .find(|root| path.starts_with(root))
 }
 
 fn read_config_file(path: &Path) -> anyhow::Result<ConfigFile> {

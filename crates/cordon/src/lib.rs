@@ -56,7 +56,10 @@ mod sys;
 pub use cordon_ipc::{
     ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };
-pub use cordon_sandbox::{Limits, Policy, PolicyBuilder, Preset, UnknownPolicy};
+pub use cordon_sandbox::{
+    DEFAULT_PROTECTED_NAMES, Limits, Policy, PolicyBuilder, Preset, UnknownPolicy, WRITABLE_DEVICES, git,
+    named_current_dir,
+};
 pub use error::{Error, Result};
 pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};
 pub use sandbox::{

@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod git;
 mod policy;
 mod sys;
 pub mod windows;
@@ -38,7 +39,8 @@ pub mod windows;
 use cordon_ipc::SandboxReport;
 pub use policy::{
     CLEAR_ENV_KEEPS, DEFAULT_PROTECTED_NAMES, EnvPolicy, FilesystemPolicy, Limits, Policy, PolicyBuilder,
-    PolicyError, Preset, SECRET_MARKERS, UnknownPolicy, WRITABLE_DEVICES, is_secret,
+    PolicyError, Preset, SECRET_MARKERS, SYSTEM_DIRECTORIES, SYSTEM_TREES, UnknownPolicy, WRITABLE_DEVICES,
+    is_secret, named_current_dir,
 };
 use serde::{Deserialize, Serialize};
 

@@ -10,8 +10,68 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Names that stay read-only even inside a writable root.
-pub const DEFAULT_PROTECTED_NAMES: &[&str] = &[".git", ".cordon"];
+/// Names that stay read-only inside every writable root that outlives the
+/// sandbox (not its private temp directory), whether or not they exist when
+/// it starts: what would otherwise make code run outside later. cordon's
+/// own policy; git's directory (configuration, hooks) and what it reads
+/// from the work tree; editor, direnv and agent configuration, which run
+/// commands when a folder is opened or entered; and, for a home directory
+/// made writable, what shells and git read at every start.
+pub const DEFAULT_PROTECTED_NAMES: &[&str] = &[
+    "cordon.toml",
+    ".cordon",
+    ".git",
+    ".gitmodules",
+    ".vscode",
+    ".idea",
+    ".envrc",
+    ".mcp.json",
+    ".claude",
+    ".cursor",
+    ".codex",
+    ".agents",
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+    ".zprofile",
+    ".zlogin",
+    ".gitconfig",
+    ".ssh",
+];
+
+/// Directories that are never a writable root unless named as one
+/// explicitly ([`PolicyBuilder::allow_write`]): they themselves, or (for
+/// [`SYSTEM_TREES`]) anything beneath them. The user's home directory is
+/// one too.
+pub const SYSTEM_DIRECTORIES: &[&str] =
+    &["/", "/home", "/root", "/var", "/var/home", "/var/tmp", "/opt", "/srv", "/mnt", "/media", "/tmp"];
+
+/// Trees of the system that are never a writable root, nor anything in
+/// them, unless named explicitly ([`PolicyBuilder::allow_write`]).
+pub const SYSTEM_TREES: &[&str] = &[
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/proc",
+    "/run",
+    "/sbin",
+    "/sys",
+    "/usr",
+    "/var/cache",
+    "/var/lib",
+    "/var/log",
+    "/var/mail",
+    "/var/spool",
+];
 
 /// Devices every confining policy may write (terminals, the null device).
 /// `/dev/pts` is the sandbox's own devpts instance where a mount namespace
@@ -245,6 +305,39 @@ pub enum PolicyError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// A writable root is reached through a symbolic link that a sandboxed
+    /// command could have planted.
+    #[error(
+        "{what} {path} goes through the symbolic link {link} (to {target}), which a sandboxed command \
+         could have planted: cordon makes writable only a directory named without such a link; name \
+         {resolved} itself if that is what you mean"
+    )]
+    PlantedLink {
+        /// Which setting named it.
+        what: &'static str,
+        /// The path as given.
+        path: PathBuf,
+        /// The link on the way.
+        link: PathBuf,
+        /// What the link points to.
+        target: PathBuf,
+        /// Where the path leads.
+        resolved: PathBuf,
+    },
+    /// A writable root that is a system directory or the home directory,
+    /// which only an explicit writable root may be.
+    #[error(
+        "{what} {path} is {kind}: cordon does not make it writable unless it is named as a writable \
+         root itself (--allow-write {path}); run from a project directory instead"
+    )]
+    SystemDirectory {
+        /// Which setting named it.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// "the root directory", "your home directory", "a system directory".
+        kind: &'static str,
+    },
     /// A `cordon.toml` could not be read or parsed.
     #[error("config {path}: {message}")]
     Config {
@@ -343,45 +436,48 @@ impl PolicyBuilder {
     }
 
     /// Resolves every path and produces the policy.
+    ///
+    /// A writable root is the path the caller named: one reached through a
+    /// symbolic link that a sandboxed command could have planted is refused
+    /// ([`PolicyError::PlantedLink`]), and so are `/`, the home directory
+    /// and the system's directories ([`SYSTEM_DIRECTORIES`],
+    /// [`SYSTEM_TREES`]) unless named with [`allow_write`](Self::allow_write).
+    /// Protected names are protected in every writable root but the temp
+    /// directory, existing or not, and so are the `config` and `hooks` of
+    /// every repository found in them (see [`crate::git`]).
     pub fn build(self) -> Result<Policy, PolicyError> {
         let env = EnvPolicy { clear: self.clear_env };
         if self.preset == Preset::FullAccess {
             return Ok(Policy { env, ..Policy::full_access() });
         }
-        let resolve = |what: &'static str, path: &Path| {
-            std::fs::canonicalize(path).map_err(|source| PolicyError::Path {
-                what,
-                path: path.to_path_buf(),
-                source,
-            })
-        };
+        let named: Vec<PathBuf> = self.write.iter().filter_map(|p| std::path::absolute(p).ok()).collect();
         let mut write = Vec::new();
+        // The roots that outlive the sandbox, where protected names hold.
+        let mut lasting = Vec::new();
         if self.preset == Preset::WorkspaceWrite {
             let cwd = match &self.cwd {
-                Some(cwd) => cwd.clone(),
-                None => std::env::current_dir().map_err(|source| PolicyError::Path {
-                    what: "working directory",
-                    path: ".".into(),
-                    source,
-                })?,
-            };
-            write.push(resolve("working directory", &cwd)?);
+                Some(cwd) => std::path::absolute(cwd),
+                None => named_current_dir(),
+            }
+            .map_err(|source| PolicyError::Path {
+                what: "working directory",
+                path: ".".into(),
+                source,
+            })?;
+            let explicit = named.contains(&cwd);
+            let cwd = writable_root("working directory", &cwd, !explicit)?;
+            write.push(cwd.clone());
+            lasting.push(cwd);
             if let Some(tmp) = &self.temp_dir {
-                write.push(resolve("temp directory", tmp)?);
+                write.push(writable_root("temp directory", tmp, true)?);
             }
         }
         for dir in &self.write {
-            write.push(resolve("writable root", dir)?);
+            let root = writable_root("writable root", dir, false)?;
+            write.push(root.clone());
+            lasting.push(root);
         }
-        let mut protected = Vec::new();
-        for root in &write {
-            for name in &self.protected_names {
-                let candidate = root.join(name);
-                if candidate.exists() {
-                    protected.push(candidate);
-                }
-            }
-        }
+        let protected = protected_paths(&lasting, &self.protected_names);
         for device in WRITABLE_DEVICES {
             if Path::new(device).exists() {
                 write.push(PathBuf::from(device));
@@ -415,6 +511,146 @@ impl PolicyBuilder {
     }
 }
 
+/// The working directory as the user named it: `$PWD` when it is absolute
+/// and is the same directory (so a directory entered through a symbolic
+/// link keeps the link in its name, where the kernel's answer would have
+/// resolved it), else the kernel's.
+pub fn named_current_dir() -> std::io::Result<PathBuf> {
+    let physical = std::env::current_dir()?;
+    if let Some(pwd) = std::env::var_os("PWD").map(PathBuf::from)
+        && pwd.is_absolute()
+        && same_file(&pwd, &physical)
+    {
+        return Ok(pwd);
+    }
+    Ok(physical)
+}
+
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+}
+
+/// `path` as a writable root: absolute, reached through no symbolic link a
+/// sandboxed command could have planted (see [`planted_link`]), and, with
+/// `refuse_system`, not `/`, the home directory or a system directory.
+fn writable_root(what: &'static str, path: &Path, refuse_system: bool) -> Result<PathBuf, PolicyError> {
+    let io_error = |source| PolicyError::Path { what, path: path.to_path_buf(), source };
+    let absolute = std::path::absolute(path).map_err(io_error)?;
+    let resolved = std::fs::canonicalize(&absolute).map_err(io_error)?;
+    if let Some((link, target)) = planted_link(&absolute) {
+        return Err(PolicyError::PlantedLink { what, path: path.to_path_buf(), link, target, resolved });
+    }
+    if refuse_system && let Some(kind) = system_kind(&resolved) {
+        return Err(PolicyError::SystemDirectory { what, path: resolved, kind });
+    }
+    Ok(resolved)
+}
+
+/// The first symbolic link on the way to `path` (absolute) that a sandboxed
+/// command could have planted, with its target: any link except one in a
+/// system directory that only root may write (`/home` or `/var/run` as
+/// links are the system's own).
+fn planted_link(path: &Path) -> Option<(PathBuf, PathBuf)> {
+    let mut prefix = PathBuf::new();
+    for component in path.components() {
+        prefix.push(component);
+        let Ok(meta) = std::fs::symlink_metadata(&prefix) else { return None };
+        if !meta.file_type().is_symlink() {
+            continue;
+        }
+        let parent = prefix.parent().unwrap_or(Path::new("/"));
+        if !system_owned(parent) {
+            let target = std::fs::read_link(&prefix).unwrap_or_default();
+            return Some((prefix, target));
+        }
+    }
+    None
+}
+
+/// Whether `dir` is a system directory only root may change.
+fn system_owned(dir: &Path) -> bool {
+    let Ok(canonical) = std::fs::canonicalize(dir) else { return false };
+    if system_kind(&canonical).is_none() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(&canonical).is_ok_and(|meta| meta.uid() == 0 && meta.mode() & 0o022 == 0)
+    }
+    #[cfg(not(unix))]
+    true
+}
+
+/// What kind of directory no implicit writable root may be, if `dir`
+/// (canonical) is one.
+fn system_kind(dir: &Path) -> Option<&'static str> {
+    if dir.parent().is_none() {
+        return Some("the root directory");
+    }
+    let home = std::env::var_os("HOME").and_then(|home| std::fs::canonicalize(home).ok());
+    if home.as_deref() == Some(dir) {
+        return Some("your home directory");
+    }
+    let system = SYSTEM_DIRECTORIES.iter().any(|d| dir == Path::new(d))
+        || SYSTEM_TREES.iter().any(|tree| dir.starts_with(tree));
+    system.then_some("a system directory")
+}
+
+/// The protected paths of `roots`: each of `names` in each root, and in
+/// every repository found in them its `config`, `hooks` and hooks path (or
+/// its `.git` file), kept when inside a root and not beneath another
+/// protected path.
+fn protected_paths(roots: &[PathBuf], names: &[String]) -> Vec<PathBuf> {
+    let global = crate::git::global_configs();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for root in roots {
+        paths.extend(names.iter().map(|name| root.join(name)));
+        for repo in crate::git::repositories(root) {
+            paths.extend(crate::git::protected_paths(&repo, &global));
+        }
+    }
+    let mut paths: Vec<PathBuf> = paths
+        .into_iter()
+        .filter_map(|path| normalize(&path))
+        .filter(|path| roots.iter().any(|root| path.starts_with(root) && path != root))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    let outermost: Vec<PathBuf> =
+        paths.iter().filter(|p| !paths.iter().any(|q| q != *p && p.starts_with(q))).cloned().collect();
+    outermost
+}
+
+/// `path` with `.` and `..` taken out lexically (a hooks path may say
+/// `../hooks`); `None` if it climbs above the root.
+fn normalize(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,9 +677,67 @@ mod tests {
         if cfg!(unix) {
             assert!(policy.filesystem.write.iter().any(|p| p == Path::new("/dev/null")));
         }
-        assert_eq!(policy.filesystem.protected, vec![cwd.join(".git")]);
+        // Every protected name in the working directory, existing or not;
+        // none in the temp directory, which does not outlive the sandbox.
+        let mut expected: Vec<PathBuf> = DEFAULT_PROTECTED_NAMES.iter().map(|name| cwd.join(name)).collect();
+        expected.sort();
+        assert_eq!(policy.filesystem.protected, expected);
         assert!(policy.filesystem.read_everything);
         assert!(!policy.network);
+    }
+
+    #[test]
+    fn nested_repositories_keep_their_config_and_hooks_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(cwd.join("sub/.git/hooks")).unwrap();
+        std::fs::write(cwd.join("sub/.git/config"), "[core]\n\thooksPath = ../githooks\n").unwrap();
+        let policy = PolicyBuilder::new(Preset::WorkspaceWrite).cwd(&cwd).build().unwrap();
+        let protected = &policy.filesystem.protected;
+        for path in ["sub/.git/config", "sub/.git/hooks", "githooks", ".git"] {
+            assert!(protected.contains(&cwd.join(path)), "{path} is not protected: {protected:?}");
+        }
+        // Nothing beneath a path that is already protected.
+        let nested = PolicyBuilder::new(Preset::WorkspaceWrite).cwd(cwd.join("sub")).build().unwrap();
+        assert!(nested.filesystem.protected.contains(&cwd.join("sub/.git")));
+        let dot_git = cwd.join("sub/.git");
+        assert!(!nested.filesystem.protected.iter().any(|p| p.starts_with(&dot_git) && *p != dot_git));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_writable_root_through_a_planted_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let outside = base.join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, base.join("pkg")).unwrap();
+        std::os::unix::fs::symlink("/", base.join("root")).unwrap();
+        for (path, target) in [(base.join("pkg"), &outside), (base.join("root"), &PathBuf::from("/"))] {
+            let err = PolicyBuilder::new(Preset::WorkspaceWrite).cwd(&path).build().unwrap_err();
+            assert!(matches!(&err, PolicyError::PlantedLink { link, .. } if *link == path), "{err}");
+            assert!(err.to_string().contains(&target.display().to_string()), "{err}");
+            let err = PolicyBuilder::new(Preset::ReadOnly).allow_write(path.join(".")).build().unwrap_err();
+            assert!(matches!(err, PolicyError::PlantedLink { .. }), "{err}");
+        }
+        // The directory itself, named as it is, is fine.
+        PolicyBuilder::new(Preset::WorkspaceWrite).cwd(&outside).build().unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn system_directories_are_writable_only_when_named_explicitly() {
+        for dir in ["/", "/etc", "/usr/lib", "/tmp", "/run"] {
+            let err = PolicyBuilder::new(Preset::WorkspaceWrite).cwd(dir).build().unwrap_err();
+            assert!(matches!(err, PolicyError::SystemDirectory { .. }), "{dir}: {err}");
+        }
+        if let Some(home) = std::env::var_os("HOME").filter(|h| Path::new(h).is_dir()) {
+            let err = PolicyBuilder::new(Preset::WorkspaceWrite).cwd(&home).build().unwrap_err();
+            assert!(err.to_string().contains("home directory"), "{err}");
+        }
+        let policy =
+            PolicyBuilder::new(Preset::WorkspaceWrite).cwd("/tmp").allow_write("/tmp").build().unwrap();
+        assert!(policy.filesystem.write.contains(&PathBuf::from("/tmp")));
     }
 
     #[test]

@@ -151,7 +151,7 @@ mod tests {
         assert_eq!(after.roots, vec![PathBuf::from(r"C:\a"), PathBuf::from(r"C:\b")]);
         assert!(after.json);
         let options = after.options();
-        assert_eq!(options.protected_names, vec![".git".to_string(), ".cordon".into()]);
+        assert_eq!(options.protected_names, cordon_sandbox::DEFAULT_PROTECTED_NAMES);
         assert_eq!(options.writable_roots.len(), 2);
     }
 

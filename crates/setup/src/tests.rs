@@ -391,7 +391,7 @@ fn state_directory_defaults_to_local_app_data() {
     let options = SetupOptions { state_dir: Some(r"D:\state".into()), ..SetupOptions::default() };
     assert_eq!(options.state_dir().unwrap(), PathBuf::from(r"D:\state"));
     assert_eq!(options.config().unwrap().state_dir, PathBuf::from(r"D:\state"));
-    assert_eq!(SetupOptions::default().protected_names, vec![".git".to_string(), ".cordon".into()]);
+    assert_eq!(SetupOptions::default().protected_names, cordon_sandbox::DEFAULT_PROTECTED_NAMES);
 }
 
 #[cfg(not(windows))]

@@ -971,8 +971,13 @@ mod tests {
     const STATE: &str = r"C:\Users\alice\AppData\Local\cordon";
     const GROUP_SID: &str = "S-1-5-21-1004336348-1177238915-682003330-1010";
 
+    /// A configuration protecting two names, so that plans stay short: the
+    /// mechanics are the same for every name.
     fn config(roots: &[&str]) -> SetupConfig {
-        SetupConfig::new(STATE, roots.iter().map(PathBuf::from).collect())
+        SetupConfig {
+            protected_names: vec![".git".into(), ".cordon".into()],
+            ..SetupConfig::new(STATE, roots.iter().map(PathBuf::from).collect())
+        }
     }
 
     fn plan(roots: &[&str]) -> SetupPlan {
@@ -1016,11 +1021,11 @@ mod tests {
 
     #[test]
     fn defaults_are_the_cordon_accounts_and_protected_names() {
-        let config = config(&[r"C:\work"]);
+        let config = SetupConfig::new(STATE, vec![PathBuf::from(r"C:\work")]);
         assert_eq!(config.offline_user, "CordonSandboxOffline");
         assert_eq!(config.online_user, "CordonSandboxOnline");
         assert_eq!(config.group, "CordonSandboxUsers");
-        assert_eq!(config.protected_names, vec![".git".to_string(), ".cordon".to_string()]);
+        assert_eq!(config.protected_names, crate::DEFAULT_PROTECTED_NAMES);
     }
 
     #[test]

@@ -69,8 +69,18 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     let mut write = Vec::new();
     let mut write_denied = 0;
     for root in &fs.write {
+        // The policy names writable roots canonically; one that now leads
+        // elsewhere was swapped for a link since (by a sandbox sharing its
+        // parent, say), and its target is not what the caller made writable.
         let root = match std::fs::canonicalize(root) {
-            Ok(root) => root,
+            Ok(resolved) if resolved == *root => resolved,
+            Ok(resolved) => {
+                return Err(format!(
+                    "writable root {} now leads to {}: it was replaced by a symbolic link",
+                    root.display(),
+                    resolved.display()
+                ));
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(format!("writable root {}: {e}", root.display())),
         };

@@ -52,10 +52,13 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(|e| format!("making / private: {e}"))?;
     let mount_points = mount_points()?;
+    // Before the fork, so that the supervisor knows what to remove.
+    let protection = protection_points(&policy.filesystem.protected)?;
     let pid_namespace = pid_namespace::fresh_proc_allowed(&mount_points)
         .and_then(|()| unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(CLONE_NEWPID): {e}")));
     if pid_namespace.is_ok() {
-        pid_namespace::become_init(death_signal, parent)?;
+        let placeholders = protection.placeholders.clone();
+        pid_namespace::become_init(death_signal, parent, move || remove_placeholders(&placeholders))?;
     }
     let read_only = read_only_except(&policy.filesystem.write, &mount_points)?;
     // The working directory still points into the mount it was entered
@@ -63,7 +66,7 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     if let Ok(cwd) = std::env::current_dir() {
         std::env::set_current_dir(&cwd).map_err(|e| format!("re-entering {}: {e}", cwd.display()))?;
     }
-    for path in &policy.filesystem.protected {
+    for path in &protection.points {
         read_only_bind(path)?;
     }
     private_devpts()?;
@@ -72,10 +75,18 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     if pid_namespace.is_ok() {
         pid_namespace::mount_fresh_proc()?;
     }
+    let placeholders = match (protection.placeholders.len(), pid_namespace.is_ok()) {
+        (0, _) => String::new(),
+        (n, true) => format!(" ({n} of them absent, held by empty placeholders removed at exit)"),
+        (n, false) => {
+            format!(" ({n} of them absent, held by empty placeholders left in place: no supervisor)")
+        }
+    };
     entered.push(format!(
-        "mount ({read_only} mounts read-only outside the writable roots, {} protected path(s) read-only, \
-         private /dev/pts, {shm}, {hidden} host UNIX socket(s) outside the writable roots hidden)",
-        policy.filesystem.protected.len()
+        "mount ({read_only} mounts read-only outside the writable roots, {} protected path(s) \
+         read-only{placeholders}, private /dev/pts, {shm}, {hidden} host UNIX socket(s) outside the \
+         writable roots hidden)",
+        protection.points.len()
     ));
     entered.push("ipc".into());
     match &pid_namespace {
@@ -193,6 +204,88 @@ fn unescape(field: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Where the protected paths are held read-only, and which of those places
+/// the runner made.
+struct Protection {
+    /// What is bind-mounted read-only: each protected path that exists, and
+    /// for one that does not, its first missing component.
+    points: Vec<PathBuf>,
+    /// The empty directories created at missing protected paths, to be
+    /// removed once the sandbox is gone.
+    placeholders: Vec<PathBuf>,
+}
+
+/// Makes every protected path something a read-only mount can hold: one
+/// that does not exist gets an empty directory at its first missing
+/// component, so the sandbox cannot create it (`git init`, a planted
+/// `.envrc`) while it runs. A missing path whose directory the runner may
+/// not write is skipped: the sandbox, with fewer rights, cannot create it
+/// either.
+fn protection_points(protected: &[PathBuf]) -> Result<Protection, String> {
+    let mut points: Vec<PathBuf> = Vec::new();
+    let mut placeholders = Vec::new();
+    for path in protected {
+        let Some(point) = first_missing_component(path) else {
+            points.push(path.clone());
+            continue;
+        };
+        // Only in a directory reached through no link: the placeholder must
+        // land where the policy says.
+        let parent = point.parent().unwrap_or(Path::new("/"));
+        if fs::canonicalize(parent).ok().as_deref() != Some(parent) {
+            continue;
+        }
+        match fs::create_dir(&point) {
+            Ok(()) => placeholders.push(point.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(nix::libc::EACCES | nix::libc::EPERM | nix::libc::EROFS)
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                return Err(format!("creating a placeholder at protected path {}: {e}", point.display()));
+            }
+        }
+        points.push(point);
+    }
+    points.sort();
+    points.dedup();
+    Ok(Protection { points, placeholders })
+}
+
+/// The first component of `path` that does not exist (`None` if it all
+/// does), below the deepest ancestor that does; `None` too if that
+/// ancestor is not a directory, since nothing can be created there.
+fn first_missing_component(path: &Path) -> Option<PathBuf> {
+    if fs::symlink_metadata(path).is_ok() {
+        return None;
+    }
+    let mut missing = path.to_path_buf();
+    while let Some(parent) = missing.parent() {
+        match fs::symlink_metadata(parent) {
+            Ok(meta) if meta.is_dir() => return Some(missing),
+            Ok(_) => return None,
+            Err(_) => missing = parent.to_path_buf(),
+        }
+    }
+    None
+}
+
+/// Removes the placeholders once nothing in the sandbox is left to write
+/// where they stood: each mount over one is detached, then the directory
+/// removed if it is still empty (a host process may have put something in
+/// it, which stays).
+fn remove_placeholders(placeholders: &[PathBuf]) {
+    for path in placeholders.iter().rev() {
+        let _ = nix::mount::umount2(path.as_path(), nix::mount::MntFlags::MNT_DETACH);
+        let _ = fs::remove_dir(path);
+    }
 }
 
 /// Bind-mounts `path` over itself and remounts it read-only.

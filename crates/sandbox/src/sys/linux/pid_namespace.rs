@@ -69,8 +69,9 @@ fn covered_proc_entry(mount_points: &[PathBuf]) -> Option<&Path> {
 /// `death_signal` and `parent` are the caller's parent-death signal and
 /// parent as they were before the namespace change cleared the signal: the
 /// supervisor re-arms it, so that the launcher's death still ends the
-/// sandbox. Call it while single-threaded.
-pub fn become_init(death_signal: Option<Signal>, parent: Pid) -> Result<(), String> {
+/// sandbox. The supervisor calls `at_exit` once the child is gone, before
+/// it exits. Call it while single-threaded.
+pub fn become_init(death_signal: Option<Signal>, parent: Pid, at_exit: impl FnOnce()) -> Result<(), String> {
     let (alive_read, alive_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
         .map_err(|e| format!("creating the supervisor pipe: {e}"))?;
     let supervisor = getpid();
@@ -79,7 +80,7 @@ pub fn become_init(death_signal: Option<Signal>, parent: Pid) -> Result<(), Stri
     match unsafe { fork() }.map_err(|e| format!("forking into the PID namespace: {e}"))? {
         ForkResult::Parent { child } => {
             drop(alive_read);
-            supervise(child, alive_write, death_signal, parent)
+            supervise(child, alive_write, death_signal, parent, at_exit)
         }
         ForkResult::Child => {
             drop(alive_write);
@@ -97,8 +98,15 @@ pub fn become_init(death_signal: Option<Signal>, parent: Pid) -> Result<(), Stri
     }
 }
 
-/// The supervisor: waits for the child and leaves the way it did.
-fn supervise(child: Pid, alive: OwnedFd, death_signal: Option<Signal>, parent: Pid) -> ! {
+/// The supervisor: waits for the child, calls `at_exit`, and leaves the way
+/// the child did.
+fn supervise(
+    child: Pid,
+    alive: OwnedFd,
+    death_signal: Option<Signal>,
+    parent: Pid,
+    at_exit: impl FnOnce(),
+) -> ! {
     // Only the child may hold the channel and whatever else was inherited:
     // the launcher must see them close the moment the child is gone.
     let keep = alive.as_raw_fd() as u32;
@@ -120,26 +128,29 @@ fn supervise(child: Pid, alive: OwnedFd, death_signal: Option<Signal>, parent: P
     {
         let _ = kill(child, Signal::SIGKILL);
     }
-    loop {
+    let status = loop {
         match waitpid(child, None) {
-            Ok(WaitStatus::Exited(_, code)) => {
-                // SAFETY: nothing of this process is left to clean up.
-                unsafe { libc::_exit(code) }
-            }
-            Ok(WaitStatus::Signaled(_, sig, _)) => {
-                // SAFETY: restores the default action of the signal that
-                // ended the child and raises it, so the launcher sees the
-                // same death; _exit if it is one that does not kill.
-                unsafe {
-                    let _ = signal(sig, SigHandler::SigDfl);
-                    libc::raise(sig as libc::c_int);
-                    libc::_exit(128 + sig as libc::c_int)
-                }
-            }
+            Ok(status @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => break Ok(status),
             Ok(_) | Err(Errno::EINTR) => continue,
-            // SAFETY: as above.
-            Err(_) => unsafe { libc::_exit(EXIT_CORDON_FAILED) },
+            Err(e) => break Err(e),
         }
+    };
+    at_exit();
+    match status {
+        Ok(WaitStatus::Signaled(_, sig, _)) => {
+            // SAFETY: restores the default action of the signal that ended
+            // the child and raises it, so the launcher sees the same death;
+            // _exit if it is one that does not kill.
+            unsafe {
+                let _ = signal(sig, SigHandler::SigDfl);
+                libc::raise(sig as libc::c_int);
+                libc::_exit(128 + sig as libc::c_int)
+            }
+        }
+        // SAFETY: nothing of this process is left to clean up.
+        Ok(WaitStatus::Exited(_, code)) => unsafe { libc::_exit(code) },
+        // SAFETY: as above.
+        _ => unsafe { libc::_exit(EXIT_CORDON_FAILED) },
     }
 }
 
