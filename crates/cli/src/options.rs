@@ -196,8 +196,16 @@ impl SandboxArgs {
             .limits(limits)
             .clear_env(self.clear_env || file.clear_env.unwrap_or(false))
             .best_effort(self.best_effort || file.best_effort.unwrap_or(false));
+        // Added to the defaults, never in their place.
         if let Some(names) = &file.protected {
-            builder = builder.protected_names(names.clone());
+            let mut all: Vec<String> =
+                cordon::DEFAULT_PROTECTED_NAMES.iter().map(|n| n.to_string()).collect();
+            for name in names {
+                if !all.contains(name) {
+                    all.push(name.clone());
+                }
+            }
+            builder = builder.protected_names(all);
         }
         if let Some(tmp) = &temp_dir {
             builder = builder.temp_dir(tmp.path());
@@ -253,8 +261,8 @@ impl SandboxArgs {
     }
 
     /// What `file` would give beyond the flags alone: a wider preset than
-    /// the default, the network, writable roots, fewer protected names,
-    /// best effort.
+    /// the default, the network, writable roots, best effort. (Its
+    /// `protected` names only ever add to the defaults.)
     fn widenings(&self, file: &ConfigFile) -> Vec<String> {
         let mut widenings = Vec::new();
         let rank = |preset: Preset| Preset::ALL.iter().position(|p| *p == preset);
@@ -271,16 +279,6 @@ impl SandboxArgs {
             let dirs: Vec<String> =
                 file.allow_write.iter().map(|d| format!("{:?}", d.display().to_string())).collect();
             widenings.push(format!("allow_write = [{}]", dirs.join(", ")));
-        }
-        if let Some(names) = &file.protected {
-            let dropped: Vec<&str> = cordon::DEFAULT_PROTECTED_NAMES
-                .iter()
-                .copied()
-                .filter(|d| !names.iter().any(|n| n == d))
-                .collect();
-            if !dropped.is_empty() {
-                widenings.push(format!("protected without {}", dropped.join(", ")));
-            }
         }
         if file.best_effort == Some(true) && !self.best_effort {
             widenings.push("best_effort = true".into());

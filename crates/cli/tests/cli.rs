@@ -834,7 +834,6 @@ fn a_workspace_cordon_toml_may_narrow_but_never_widen() {
         "policy = \"full-access\"".to_string(),
         format!("allow_write = [\"{}\"]", path(&outside)),
         "network = true".to_string(),
-        "protected = []".to_string(),
         "best_effort = true".to_string(),
     ] {
         std::fs::write(workspace.join("cordon.toml"), &widening).unwrap();
