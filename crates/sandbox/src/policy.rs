@@ -89,7 +89,36 @@ pub const WRITABLE_DEVICES: &[&str] = &[
 
 /// Environment variables whose names contain one of these (case-insensitive)
 /// are secrets: not passed to commands unless given explicitly.
-pub const SECRET_MARKERS: &[&str] = &["KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"];
+pub const SECRET_MARKERS: &[&str] = &["KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"];
+
+/// Words (between `_`, `-` or `.`, case-insensitive) that make a variable's
+/// name a secret's: too short to look for inside other words (`PAT` is in
+/// `PATH`), so only whole (`GITHUB_PAT`, `MYSQL_PWD`, `NPM_AUTH`,
+/// `SENTRY_DSN`).
+pub const SECRET_WORDS: &[&str] = &["PAT", "PWD", "PASS", "AUTH", "DSN", "PRIVATE", "COOKIE"];
+
+/// Names that hold no secret although they match: the shell's working
+/// directories.
+const NOT_SECRETS: &[&str] = &["PWD", "OLDPWD"];
+
+/// Prefixes of values that are credentials whatever the variable is called
+/// (GitHub, GitLab, Slack, npm, OpenAI and Anthropic tokens, AWS access keys).
+pub const SECRET_VALUE_PREFIXES: &[&str] = &[
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "npm_",
+    "sk-",
+    "AKIA",
+    "ASIA",
+];
 
 /// What `--clear-env` keeps.
 pub const CLEAR_ENV_KEEPS: &[&str] = &["PATH", "HOME", "TERM", "LANG"];
@@ -192,11 +221,13 @@ impl EnvPolicy {
     ) -> BTreeMap<String, String> {
         let mut env: BTreeMap<String, String> = parent
             .iter()
-            .filter(
-                |(name, _)| {
-                    if self.clear { CLEAR_ENV_KEEPS.contains(&name.as_str()) } else { !is_secret(name) }
-                },
-            )
+            .filter(|(name, value)| {
+                if self.clear {
+                    CLEAR_ENV_KEEPS.contains(&name.as_str())
+                } else {
+                    !is_secret(name) && !is_secret_value(value)
+                }
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         env.extend(explicit.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -204,10 +235,34 @@ impl EnvPolicy {
     }
 }
 
-/// Whether a variable name marks a secret.
+/// Whether a variable name marks a secret: it contains one of
+/// [`SECRET_MARKERS`] or has one of [`SECRET_WORDS`] as a word.
 pub fn is_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
+    if NOT_SECRETS.contains(&upper.as_str()) {
+        return false;
+    }
     SECRET_MARKERS.iter().any(|marker| upper.contains(marker))
+        || upper.split(['_', '-', '.']).any(|word| SECRET_WORDS.contains(&word))
+}
+
+/// Whether a variable's value is a credential by its shape: a URL with a
+/// password in it (`postgres://user:pass@host/db`, a proxy
+/// `http://user:pass@proxy:3128`), or a token with a known prefix
+/// ([`SECRET_VALUE_PREFIXES`]) and no spaces.
+pub fn is_secret_value(value: &str) -> bool {
+    if let Some((_, rest)) = value.split_once("://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@')
+            && userinfo.contains(':')
+        {
+            return true;
+        }
+    }
+    let token = value.trim();
+    token.len() >= 16
+        && !token.contains(char::is_whitespace)
+        && SECRET_VALUE_PREFIXES.iter().any(|prefix| token.starts_with(prefix))
 }
 
 /// What commands in a sandbox may do. Build it with [`PolicyBuilder`].
@@ -767,11 +822,57 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let explicit: BTreeMap<String, String> = [("API_KEY".to_string(), "given".to_string())].into();
+        assert!(
+            !is_secret("PATH") && !is_secret("PWD") && !is_secret("OLDPWD") && !is_secret("GIT_AUTHOR_NAME")
+        );
         let env = EnvPolicy { clear: false }.apply(&parent, &explicit);
         assert_eq!(env.keys().collect::<Vec<_>>(), ["API_KEY", "EDITOR", "PATH"]);
         assert_eq!(env["API_KEY"], "given");
         let env = EnvPolicy { clear: true }.apply(&parent, &BTreeMap::new());
         assert_eq!(env.keys().collect::<Vec<_>>(), ["PATH"]);
+    }
+
+    #[test]
+    fn secrets_are_known_by_whole_words_and_by_the_shape_of_their_values() {
+        for name in [
+            "GITHUB_PAT",
+            "GH_PAT",
+            "MYSQL_PWD",
+            "PASSWD",
+            "AUTH",
+            "NPM_AUTH",
+            "DOCKER_AUTH_CONFIG",
+            "SENTRY_DSN",
+            "SSH_AUTH_SOCK",
+            "db-pass",
+        ] {
+            assert!(is_secret(name), "{name}");
+        }
+        for value in [
+            "postgres://app:hunter2@db.internal:5432/app",
+            "http://user:p%40ss@proxy.corp:3128",
+            "ghp_0123456789abcdefghijklmnopqrstuvwxyz",
+            "github_pat_11ABCDEFG0123456789",
+            "AKIAIOSFODNN7EXAMPLE",
+            "sk-ant-api03-0123456789abcdef",
+        ] {
+            assert!(is_secret_value(value), "{value}");
+        }
+        for value in [
+            "https://github.com/org/repo",
+            "http://proxy.corp:3128",
+            "ssh://git@github.com/org/repo",
+            "/usr/bin:/bin",
+            "sk-",
+            "en_US.UTF-8",
+        ] {
+            assert!(!is_secret_value(value), "{value}");
+        }
+        let parent: BTreeMap<String, String> = [("DATABASE_URL", "postgres://a:b@h/d"), ("HOME", "/home/me")]
+            .map(|(k, v)| (k.into(), v.into()))
+            .into();
+        let env = EnvPolicy { clear: false }.apply(&parent, &BTreeMap::new());
+        assert_eq!(env.keys().collect::<Vec<_>>(), ["HOME"]);
     }
 
     #[test]
