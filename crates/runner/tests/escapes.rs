@@ -1424,7 +1424,8 @@ async fn setuid_binaries_and_capabilities_give_no_privileges() {
 }
 
 // What a command leaves for later: files that would run with privileges
-// outside the sandbox (setuid or setgid bits, file capabilities). The
+// outside the sandbox (setuid or setgid bits, file capabilities), and
+// limits set on processes other than the caller, the runner first. The
 // seccomp filter refuses them; every test checks the result from outside.
 
 /// How `openat2` (refused so that callers fall back to `openat`) and the
@@ -1614,6 +1615,32 @@ async fn setting_file_capabilities_is_refused() {
         let names = xattr_names(&dirs.workspace.join("tool"));
         for name in ["security.capability", "system.posix_acl_access", "user.x"] {
             assert!(!names.contains(name), "{name} was set: {names}");
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn lowering_the_runners_limits_with_prlimit_is_refused() {
+    bounded("test", async {
+        const TEST: &str = "lowering_the_runners_limits_with_prlimit_is_refused";
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let limits = format!("/proc/{}/limits", runner_on_host(&sandbox));
+        let before = fs::read_to_string(&limits).unwrap();
+        let runner = RUNNER_INSIDE.to_string();
+        let script = "prlimit --pid \"$TARGET\" --nofile=3:3 && echo ESCAPED: prlimit";
+        assert_refused(&sandbox.run(dirs.sh(script).env("TARGET", &runner)).await.unwrap(), &[EPERM]);
+        let code = "
+            import os, resource
+            resource.prlimit(int(os.environ['TARGET']), resource.RLIMIT_CPU, (1, 1))
+            print('ESCAPED: resource.prlimit')
+        ";
+        assert_refused(&sandbox.run(dirs.python(code).env("TARGET", &runner)).await.unwrap(), &[EPERM]);
+        assert_eq!(fs::read_to_string(&limits).unwrap(), before, "the runner's limits changed");
+        // The runner still opens pipes and starts processes.
+        for _ in 0..3 {
+            assert_eq!(assert_ok(&sandbox.run(dirs.sh("echo alive")).await.unwrap()), "alive\n");
         }
     })
     .await

@@ -5,8 +5,10 @@
 //! other processes' memory (`ptrace`, `process_vm_*`), io_uring (its
 //! operations would bypass this filter altogether), kernel-wide facilities
 //! (kexec, BPF, perf, keyrings), new mounts and namespaces (ways to undo the
-//! namespace layer), and faking input on the terminal (`TIOCSTI`,
-//! `TIOCLINUX`). With the network off it also allows only AF_UNIX sockets, so
+//! namespace layer), faking input on the terminal (`TIOCSTI`, `TIOCLINUX`),
+//! and setting resource limits of other processes (`prlimit64` with a pid:
+//! the runner has the commands' uid, and a command could starve it of file
+//! descriptors). With the network off it also allows only AF_UNIX sockets, so
 //! the network stays closed even where the network namespace is missing.
 //!
 //! It also keeps commands from leaving behind files that run with
@@ -281,7 +283,7 @@ mod filter {
             if network { "sockets: unrestricted (network allowed)" } else { "sockets: AF_UNIX only" };
         let detail = format!(
             "{arch} filter: ptrace, process_vm_*, pidfd_getfd, io_uring, kexec/bpf/perf/keyring, mount, namespaces \
-             (clone3: ENOSYS), TIOCSTI/TIOCLINUX, setuid/setgid modes \
+             (clone3: ENOSYS), TIOCSTI/TIOCLINUX, prlimit of other processes, setuid/setgid modes \
              (openat2: ENOSYS), setxattr (EOPNOTSUPP){x32}; {sockets}"
         );
         Ok(Filters { programs, detail })
@@ -326,6 +328,8 @@ mod filter {
                 .collect::<Result<_, _>>()?;
             rules.insert(call, set_id);
         }
+        // pid 0 is the caller, which is what getrlimit and setrlimit pass.
+        rules.insert(libc::SYS_prlimit64, vec![rule(0, SeccompCmpOp::Ne, 0)?]);
         if !network {
             // Any family but AF_UNIX: INET (and MPTCP, which is INET with
             // another protocol), INET6, NETLINK, PACKET, VSOCK, ...
@@ -724,6 +728,30 @@ mod tests {
             let mut termios = std::mem::zeroed::<libc::termios>();
             let rc = libc::ioctl(null_fd, libc::TCGETS, &mut termios as *mut libc::termios);
             check("ioctl(TCGETS)", sys(rc), Want::Fail(libc::ENOTTY));
+
+            // Limits: the caller's own (pid 0) only.
+            let mut old = std::mem::zeroed::<libc::rlimit64>();
+            let rc = libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                libc::RLIMIT_NOFILE,
+                0,
+                &mut old as *mut libc::rlimit64,
+            );
+            check("prlimit64(0, NOFILE, get)", sys(rc), Want::Succeed);
+            let rc =
+                libc::syscall(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE, &old as *const libc::rlimit64, 0);
+            check("prlimit64(0, NOFILE, set)", sys(rc), Want::Succeed);
+            let rc = libc::syscall(
+                libc::SYS_prlimit64,
+                libc::getppid(),
+                libc::RLIMIT_NOFILE,
+                &old as *const libc::rlimit64,
+                0,
+            );
+            check("prlimit64(parent, NOFILE, set)", sys(rc), eperm());
+            let rc = libc::syscall(libc::SYS_prlimit64, libc::getpid(), libc::RLIMIT_NOFILE, 0, &mut old);
+            check("prlimit64(own pid, NOFILE, get)", sys(rc), eperm());
 
             #[cfg(target_arch = "x86_64")]
             {
