@@ -1423,6 +1423,256 @@ async fn setuid_binaries_and_capabilities_give_no_privileges() {
     .await
 }
 
+// What a command leaves for later: files that would run with privileges
+// outside the sandbox (setuid or setgid bits, file capabilities), and
+// limits set on processes other than the caller, the runner first. The
+// seccomp filter refuses them; every test checks the result from outside.
+
+/// How `openat2` (refused so that callers fall back to `openat`) and the
+/// `setxattr` calls (refused as on a filesystem without xattrs) fail.
+const ENOSYS: &str = "Function not implemented";
+const EOPNOTSUPP: &str = "Operation not supported";
+
+/// The setuid and setgid bits of a mode.
+const SET_ID_BITS: u32 = 0o6000;
+
+/// Python names for raw system calls: `NR` maps them to this machine's
+/// numbers (those from 424 on are the same on every architecture), and
+/// `AT_FDCWD`.
+const SYSCALL_NUMBERS: &str = "
+    import stat, struct
+    AT_FDCWD = -100
+    NR = {
+        'x86_64': dict(open=2, creat=85, chmod=90, fchmod=91, mknod=133, openat=257, mknodat=259, fchmodat=268),
+    }.get(os.uname().machine, dict(mknodat=33, fchmod=52, fchmodat=53, openat=56))
+    NR.update(openat2=437, fchmodat2=452, setxattrat=463)
+";
+
+/// Python with the [`LIBC`] prelude and [`SYSCALL_NUMBERS`].
+fn raw_calls(dirs: &Dirs, code: &str) -> Command {
+    dirs.python_libc(&format!("{}\n{}", dedent(SYSCALL_NUMBERS), dedent(code)))
+}
+
+/// Files beneath `dir` with the setuid or setgid bit, as seen from outside.
+fn set_id_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let meta = fs::symlink_metadata(&path).unwrap();
+        if meta.mode() & SET_ID_BITS != 0 {
+            found.push(format!("{} {:o}", path.display(), meta.mode()));
+        }
+        if meta.is_dir() {
+            found.extend(set_id_files(&path));
+        }
+    }
+    found
+}
+
+/// The names of `path`'s extended attributes, read from outside.
+fn xattr_names(path: &Path) -> String {
+    let out = StdCommand::new("python3")
+        .args(["-c", "import os, sys; print(sorted(os.listxattr(sys.argv[1], follow_symlinks=False)))"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "listxattr {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn planting_a_setuid_copy_of_a_shell_is_refused() {
+    bounded("test", async {
+        const TEST: &str = "planting_a_setuid_copy_of_a_shell_is_refused";
+        let dirs = Dirs::new();
+        let shell = ["/bin/bash", "/bin/sh"].into_iter().find(|p| Path::new(p).exists()).expect("a shell");
+        // A setuid and setgid shell made outside before launch, for the
+        // tools that copy a mode (cp -a, tar -p).
+        fs::copy(shell, dirs.outside.join("set-id-shell")).unwrap();
+        fs::set_permissions(dirs.outside.join("set-id-shell"), fs::Permissions::from_mode(0o6755)).unwrap();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let sh = |script: &str| dirs.sh(script).env("SHELL_FILE", shell);
+        assert_ok(&sandbox.run(sh("cp \"$SHELL_FILE\" rb")).await.unwrap());
+        for script in [
+            "chmod 4755 rb && echo ESCAPED: chmod 4755",
+            "chmod 2755 rb && echo ESCAPED: chmod 2755",
+            "chmod u+s rb && echo ESCAPED: chmod u+s",
+            "chmod g+s rb && echo ESCAPED: chmod g+s",
+            "install -m 4755 \"$SHELL_FILE\" installed && echo ESCAPED: install -m 4755",
+            "cp -a \"$OUT/set-id-shell\" copied && echo ESCAPED: cp -a",
+            "tar -C \"$OUT\" -cf - set-id-shell | tar -xpf - && echo ESCAPED: tar -xp",
+        ] {
+            assert_refused(&sandbox.run(sh(script)).await.unwrap(), &[EPERM]);
+        }
+        assert_eq!(
+            set_id_files(&dirs.workspace),
+            Vec::<String>::new(),
+            "setuid or setgid files were planted"
+        );
+        // The copy was allowed; only the bits were refused.
+        assert_eq!(fs::metadata(dirs.workspace.join("rb")).unwrap().mode() & 0o7777, 0o755);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn creating_a_setuid_file_directly_is_refused() {
+    bounded("test", async {
+        const TEST: &str = "creating_a_setuid_file_directly_is_refused";
+        let dirs = Dirs::new();
+        let plain = dirs.workspace.join("plain");
+        fs::write(&plain, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&plain, fs::Permissions::from_mode(0o644)).unwrap();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        // Each bit alone, through every call that takes a mode: what libc
+        // and Python call, then the raw system calls.
+        let mut calls = vec![
+            "os.open('created', os.O_CREAT | os.O_WRONLY, 0o4755)",
+            "os.open('created', os.O_CREAT | os.O_WRONLY, 0o2755)",
+            "os.open('.', os.O_TMPFILE | os.O_WRONLY, 0o4755)",
+            "os.mknod('created', stat.S_IFREG | 0o4755)",
+            "os.mknod('created', stat.S_IFREG | 0o2755)",
+            "os.chmod('plain', 0o4755)",
+            "os.chmod('plain', 0o2755)",
+            "check(libc.syscall(NR['openat'], AT_FDCWD, b'created', os.O_CREAT | os.O_WRONLY, 0o6755))",
+            "check(libc.syscall(NR['mknodat'], AT_FDCWD, b'created', stat.S_IFREG | 0o4755, 0))",
+            "check(libc.syscall(NR['fchmod'], os.open('plain', os.O_RDONLY), 0o4755))",
+            "check(libc.syscall(NR['fchmod'], os.open('plain', os.O_RDONLY), 0o2755))",
+            "check(libc.syscall(NR['fchmodat'], AT_FDCWD, b'plain', 0o4755))",
+            "check(libc.syscall(NR['fchmodat2'], AT_FDCWD, b'plain', 0o4755, 0))",
+            "check(libc.syscall(NR['fchmodat2'], AT_FDCWD, b'plain', 0o2755, 0))",
+        ];
+        // The calls only x86_64 has.
+        if cfg!(target_arch = "x86_64") {
+            calls.extend([
+                "check(libc.syscall(NR['open'], b'created', os.O_CREAT | os.O_WRONLY, 0o4755))",
+                "check(libc.syscall(NR['creat'], b'created', 0o2755))",
+                "check(libc.syscall(NR['mknod'], b'created', stat.S_IFREG | 0o6755, 0))",
+                "check(libc.syscall(NR['chmod'], b'plain', 0o4755))",
+            ]);
+        }
+        for call in calls {
+            let out = sandbox.run(raw_calls(&dirs, &format!("{call}\nprint('ESCAPED:', {call:?})"))).await;
+            assert_refused(&out.unwrap(), &[EPERM]);
+        }
+        // openat2 takes its mode in a struct, out of seccomp's sight: it is
+        // refused whatever it asks, as by a kernel without it.
+        let code = "
+            class open_how(ctypes.Structure):
+                _fields_ = [('flags', ctypes.c_uint64), ('mode', ctypes.c_uint64), ('resolve', ctypes.c_uint64)]
+            how = open_how(os.O_CREAT | os.O_WRONLY, 0o4755, 0)
+            check(libc.syscall(NR['openat2'], AT_FDCWD, b'created', ctypes.byref(how), ctypes.sizeof(how)))
+            print('ESCAPED: openat2')
+        ";
+        assert_refused(&sandbox.run(raw_calls(&dirs, code)).await.unwrap(), &[ENOSYS]);
+        assert!(!dirs.workspace.join("created").exists(), "a refused call created its file");
+        assert_eq!(set_id_files(&dirs.workspace), Vec::<String>::new(), "setuid or setgid files were made");
+        assert_eq!(fs::metadata(&plain).unwrap().mode() & 0o7777, 0o644);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn setting_file_capabilities_is_refused() {
+    bounded("test", async {
+        const TEST: &str = "setting_file_capabilities_is_refused";
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        assert_ok(&sandbox.run(dirs.sh("cp /bin/sh tool")).await.unwrap());
+        if StdCommand::new("setcap").arg("-h").output().is_ok() {
+            // setcap raises CAP_SETFCAP in its own effective set first,
+            // which the capabilities layer already makes impossible.
+            let out = sandbox.run(dirs.sh("setcap cap_setuid+ep tool && echo ESCAPED: setcap")).await;
+            assert_refused(&out.unwrap(), &[EOPNOTSUPP, EPERM]);
+        }
+        // CAP_SETUID, effective at exec (struct vfs_cap_data, revision 2);
+        // an ACL granting uid 65534 rwx; a user xattr. Through setxattr,
+        // lsetxattr, fsetxattr and setxattrat.
+        let values = "
+            CAP = struct.pack('<5I', 0x02000001, 1 << 7, 0, 0, 0)
+            ACL = struct.pack('<I' + 'HHI' * 5, 2, 1, 7, 0xffffffff, 2, 7, 65534, 4, 5, 0xffffffff,
+                              0x10, 7, 0xffffffff, 0x20, 5, 0xffffffff)
+        ";
+        let calls = [
+            "os.setxattr('tool', 'security.capability', CAP)",
+            "os.setxattr('tool', 'system.posix_acl_access', ACL)",
+            "os.setxattr('tool', 'user.x', b'1')",
+            "os.setxattr('tool', 'security.capability', CAP, follow_symlinks=False)",
+            "os.setxattr(os.open('tool', os.O_RDONLY), 'security.capability', CAP)",
+            "
+            class xattr_args(ctypes.Structure):
+                _fields_ = [('value', ctypes.c_uint64), ('size', ctypes.c_uint32), ('flags', ctypes.c_uint32)]
+            value = ctypes.create_string_buffer(CAP, len(CAP))
+            args = xattr_args(ctypes.addressof(value), len(CAP), 0)
+            check(libc.syscall(NR['setxattrat'], AT_FDCWD, b'tool', 0, b'security.capability',
+                               ctypes.byref(args), ctypes.sizeof(args)))
+            ",
+        ];
+        for call in calls {
+            let code = format!("{}\n{}\nprint('ESCAPED:', {call:?})", dedent(values), dedent(call));
+            assert_refused(&sandbox.run(raw_calls(&dirs, &code)).await.unwrap(), &[EOPNOTSUPP]);
+        }
+        let names = xattr_names(&dirs.workspace.join("tool"));
+        for name in ["security.capability", "system.posix_acl_access", "user.x"] {
+            assert!(!names.contains(name), "{name} was set: {names}");
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn lowering_the_runners_limits_with_prlimit_is_refused() {
+    bounded("test", async {
+        const TEST: &str = "lowering_the_runners_limits_with_prlimit_is_refused";
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let limits = format!("/proc/{}/limits", runner_on_host(&sandbox));
+        let before = fs::read_to_string(&limits).unwrap();
+        let runner = RUNNER_INSIDE.to_string();
+        let script = "prlimit --pid \"$TARGET\" --nofile=3:3 && echo ESCAPED: prlimit";
+        assert_refused(&sandbox.run(dirs.sh(script).env("TARGET", &runner)).await.unwrap(), &[EPERM]);
+        let code = "
+            import os, resource
+            resource.prlimit(int(os.environ['TARGET']), resource.RLIMIT_CPU, (1, 1))
+            print('ESCAPED: resource.prlimit')
+        ";
+        assert_refused(&sandbox.run(dirs.python(code).env("TARGET", &runner)).await.unwrap(), &[EPERM]);
+        assert_eq!(fs::read_to_string(&limits).unwrap(), before, "the runner's limits changed");
+        // The runner still opens pipes and starts processes.
+        for _ in 0..3 {
+            assert_eq!(assert_ok(&sandbox.run(dirs.sh("echo alive")).await.unwrap()), "alive\n");
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn ordinary_modes_and_own_limits_still_work() {
+    bounded("test", async {
+        const TEST: &str = "ordinary_modes_and_own_limits_still_work";
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let script = "echo x > f && chmod 0755 f && chmod 0600 f && chmod u+x f && cp -p f g \
+                      && mkdir d && chmod 1777 d && ulimit -n 100 && ulimit -n \
+                      && prlimit --nofile=50:50 sh -c 'ulimit -n'";
+        assert_eq!(assert_ok(&sandbox.run(dirs.sh(script)).await.unwrap()), "100\n50\n");
+        let code = "
+            import os, resource, stat
+            os.close(os.open('n', os.O_CREAT | os.O_WRONLY, 0o640))
+            os.chmod('n', 0o755)
+            os.mknod('m', stat.S_IFREG | 0o600)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+            print(resource.getrlimit(resource.RLIMIT_NOFILE), resource.prlimit(0, resource.RLIMIT_NOFILE))
+        ";
+        assert_eq!(assert_ok(&sandbox.run(dirs.python(code)).await.unwrap()), "(64, 64) (64, 64)\n");
+        for (name, mode) in [("f", 0o700), ("g", 0o700), ("d", 0o1777), ("n", 0o755), ("m", 0o600)] {
+            let got = fs::metadata(dirs.workspace.join(name)).unwrap().mode() & 0o7777;
+            assert_eq!(got, mode, "{name}: mode {got:o}, not {mode:o}");
+        }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn creating_a_user_namespace_is_refused() {
     bounded("test", async {

@@ -5,11 +5,30 @@
 //! other processes' memory (`ptrace`, `process_vm_*`), io_uring (its
 //! operations would bypass this filter altogether), kernel-wide facilities
 //! (kexec, BPF, perf, keyrings), new mounts and namespaces (ways to undo the
-//! namespace layer), and faking input on the terminal (`TIOCSTI`,
-//! `TIOCLINUX`). With the network off it also allows only AF_UNIX sockets, so
+//! namespace layer), faking input on the terminal (`TIOCSTI`, `TIOCLINUX`),
+//! and setting resource limits of other processes (`prlimit64` with a pid:
+//! the runner has the commands' uid, and a command could starve it of file
+//! descriptors). With the network off it also allows only AF_UNIX sockets, so
 //! the network stays closed even where the network namespace is missing.
 //!
-//! Denied calls fail with an ordinary error (EPERM; ENOSYS for `clone3`) so
+//! It also keeps commands from leaving behind files that run with
+//! privileges later, outside the sandbox: files made in the writable roots
+//! belong to the runner's user (root, when the runner runs as root), and a
+//! setuid copy of a shell there would give that user's rights to whoever
+//! runs it. `no_new_privs` disarms such a file inside, not outside. So a
+//! mode with the setuid or setgid bit is refused wherever one is given
+//! (`chmod`, `fchmod`, `fchmodat`, `fchmodat2`, `open`, `creat`, `openat`,
+//! `mknod`, `mknodat`), for directories too; `openat2`, whose mode seccomp
+//! cannot read, is refused whatever it asks; and so is every `setxattr`
+//! call, since seccomp cannot read the attribute's name either and
+//! `security.capability` (file capabilities) is as dangerous as a setuid
+//! bit. That takes `user.*` attributes and POSIX ACLs with it: the sandbox
+//! looks like a filesystem without extended attributes.
+//!
+//! Denied calls fail with an ordinary error (EPERM; ENOSYS for `clone3` and
+//! `openat2`, so that libc and programs fall back to `clone` and `openat`,
+//! which the filter can check; EOPNOTSUPP for `setxattr` and friends, which
+//! `cp -a` and `tar` take for a filesystem without extended attributes) so
 //! that programs take their usual error paths instead of dying. The only
 //! kill is seccompiler's architecture check: a call made through another
 //! ABI (i386 `int 0x80` on x86_64) has different numbers and would slip past
@@ -17,7 +36,8 @@
 //!
 //! A seccompiler filter has a single on-match action, so the layer is a
 //! stack of filters, each evaluated on every call: the EPERM rules, `clone3`
-//! to ENOSYS, and on x86_64 a hand-written check for the x32 ABI, which
+//! and `openat2` to ENOSYS, the `setxattr` calls to EOPNOTSUPP, and on
+//! x86_64 a hand-written check for the x32 ABI, which
 //! shares x86_64's audit architecture (so passes seccompiler's check) but
 //! numbers its calls from `__X32_SYSCALL_BIT`, past every rule.
 
@@ -149,6 +169,11 @@ mod filter {
     #[cfg(not(target_arch = "x86_64"))]
     const SYS_KEXEC_FILE_LOAD: i64 = 294;
 
+    // libc names these for some targets only. Calls from 424 on have one
+    // number on every architecture.
+    pub(super) const SYS_FCHMODAT2: i64 = 452;
+    pub(super) const SYS_SETXATTRAT: i64 = 463;
+
     /// Denied whatever their arguments. `unshare` and `setns` go whole:
     /// every use of them in the sandbox is a way around the namespace layer.
     const DENIED: &[i64] = &[
@@ -200,6 +225,45 @@ mod filter {
     #[allow(clippy::unnecessary_cast)]
     const TERMINAL_INJECTION: [u64; 2] = [libc::TIOCSTI as u64, libc::TIOCLINUX as u64];
 
+    /// The mode bits that make a file run with its owner's or group's
+    /// rights: refused in every mode a call gives, one rule per bit.
+    const SET_ID_BITS: [u64; 2] = [libc::S_ISUID as u64, libc::S_ISGID as u64];
+
+    /// Calls that give a file its mode, and the argument that holds it. The
+    /// mode of `open` and `openat` matters only with O_CREAT or O_TMPFILE;
+    /// libc passes 0 otherwise. `open`, `creat`, `chmod` and `mknod` exist
+    /// on x86_64 only: the others have just the `*at` forms.
+    const MODE_ARGUMENT: &[(i64, u8)] = &[
+        (libc::SYS_fchmod, 1),
+        (libc::SYS_fchmodat, 2),
+        (SYS_FCHMODAT2, 2),
+        (libc::SYS_openat, 3),
+        (libc::SYS_mknodat, 2),
+        #[cfg(target_arch = "x86_64")]
+        (libc::SYS_chmod, 1),
+        #[cfg(target_arch = "x86_64")]
+        (libc::SYS_open, 2),
+        #[cfg(target_arch = "x86_64")]
+        (libc::SYS_creat, 1),
+        #[cfg(target_arch = "x86_64")]
+        (libc::SYS_mknod, 1),
+    ];
+
+    /// Failed with ENOSYS, as by a kernel that lacks them, so that callers
+    /// fall back to calls the EPERM filter can check: `clone3` takes its
+    /// flags in memory, `openat2` its mode, and seccomp cannot read memory.
+    /// libc falls back from `clone3` to `clone`; programs that try
+    /// `openat2` fall back to `openat`.
+    const NOT_IMPLEMENTED: &[i64] = &[libc::SYS_clone3, libc::SYS_openat2];
+
+    /// Failed with EOPNOTSUPP, as on a filesystem without extended
+    /// attributes: seccomp cannot read the attribute's name, and
+    /// `security.capability` grants capabilities on exec as a setuid bit
+    /// grants a uid. `user.*` attributes and POSIX ACLs go with it.
+    /// Removing and reading attributes stay allowed.
+    const XATTR_WRITES: &[i64] =
+        &[libc::SYS_setxattr, libc::SYS_lsetxattr, libc::SYS_fsetxattr, SYS_SETXATTRAT];
+
     /// Compiles the filters for `arch` (which must be the architecture this
     /// crate is built for: the numbers come from its libc).
     pub(super) fn build(arch: &str, network: bool) -> Result<Filters, String> {
@@ -207,7 +271,11 @@ mod filter {
         let compile = |filter: Result<SeccompFilter, seccompiler::BackendError>| {
             filter.and_then(BpfProgram::try_from).map_err(|e| format!("cannot build the {arch} filter: {e}"))
         };
-        let mut programs = vec![compile(eperm_filter(target, network))?, compile(clone3_filter(target))?];
+        let mut programs = vec![
+            compile(eperm_filter(target, network))?,
+            compile(errno_filter(target, NOT_IMPLEMENTED, libc::ENOSYS))?,
+            compile(errno_filter(target, XATTR_WRITES, libc::EOPNOTSUPP))?,
+        ];
         #[cfg(target_arch = "x86_64")]
         programs.push(x32_program());
         let x32 = if cfg!(target_arch = "x86_64") { ", x32 ABI" } else { "" };
@@ -215,14 +283,16 @@ mod filter {
             if network { "sockets: unrestricted (network allowed)" } else { "sockets: AF_UNIX only" };
         let detail = format!(
             "{arch} filter: ptrace, process_vm_*, pidfd_getfd, io_uring, kexec/bpf/perf/keyring, mount, namespaces \
-             (clone3: ENOSYS), TIOCSTI/TIOCLINUX{x32}; {sockets}"
+             (clone3: ENOSYS), TIOCSTI/TIOCLINUX, prlimit of other processes, setuid/setgid modes \
+             (openat2: ENOSYS), setxattr (EOPNOTSUPP){x32}; {sockets}"
         );
         Ok(Filters { programs, detail })
     }
 
-    /// One 32-bit comparison. Every argument checked here is an `int` or
-    /// `unsigned int` in the kernel, which ignores the upper half; comparing
-    /// all 64 bits would let garbage there slip past.
+    /// One 32-bit comparison. Every argument checked here is an `int`, an
+    /// `unsigned int` or a mode (`umode_t`, 16 bits) in the kernel, which
+    /// ignores the upper half; comparing all 64 bits would let garbage there
+    /// slip past.
     fn condition(
         arg: u8,
         op: SeccompCmpOp,
@@ -250,6 +320,16 @@ mod filter {
             .map(|&request| rule(1, SeccompCmpOp::Eq, request))
             .collect::<Result<_, _>>()?;
         rules.insert(libc::SYS_ioctl, ioctl);
+        // Either bit is enough: one rule per bit.
+        for &(call, arg) in MODE_ARGUMENT {
+            let set_id = SET_ID_BITS
+                .iter()
+                .map(|&bit| rule(arg, SeccompCmpOp::MaskedEq(bit), bit))
+                .collect::<Result<_, _>>()?;
+            rules.insert(call, set_id);
+        }
+        // pid 0 is the caller, which is what getrlimit and setrlimit pass.
+        rules.insert(libc::SYS_prlimit64, vec![rule(0, SeccompCmpOp::Ne, 0)?]);
         if !network {
             // Any family but AF_UNIX: INET (and MPTCP, which is INET with
             // another protocol), INET6, NETLINK, PACKET, VSOCK, ...
@@ -260,11 +340,14 @@ mod filter {
         SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::EPERM as u32), target)
     }
 
-    /// `clone3` takes its flags in memory, which seccomp cannot read. ENOSYS
-    /// makes libc fall back to `clone`, whose flags the EPERM filter checks.
-    fn clone3_filter(target: TargetArch) -> Result<SeccompFilter, seccompiler::BackendError> {
-        let rules = [(libc::SYS_clone3, Vec::new())].into_iter().collect();
-        SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(libc::ENOSYS as u32), target)
+    /// `calls` denied whatever their arguments, with `errno`.
+    fn errno_filter(
+        target: TargetArch,
+        calls: &[i64],
+        errno: i32,
+    ) -> Result<SeccompFilter, seccompiler::BackendError> {
+        let rules = calls.iter().map(|&nr| (nr, Vec::new())).collect();
+        SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(errno as u32), target)
     }
 
     /// x32 calls carry AUDIT_ARCH_X86_64 but numbers from
@@ -332,7 +415,7 @@ mod tests {
         let arch = std::env::consts::ARCH;
         let with = filter::build(arch, true).unwrap();
         let without = filter::build(arch, false).unwrap();
-        let expected = if cfg!(target_arch = "x86_64") { 3 } else { 2 };
+        let expected = if cfg!(target_arch = "x86_64") { 4 } else { 3 };
         assert_eq!(with.programs.len(), expected);
         assert_eq!(without.programs.len(), expected);
         for program in with.programs.iter().chain(&without.programs) {
@@ -464,6 +547,106 @@ mod tests {
         }
     }
 
+    /// The calls that give a file a mode or an extended attribute, in a
+    /// fresh directory: the setuid and setgid bits are refused, each alone,
+    /// other modes are not; `openat2` and every `setxattr` call are refused
+    /// whatever they ask.
+    fn set_id_modes_are_refused(check: &mut impl FnMut(&str, Result<i64, i32>, Want)) {
+        use std::ffi::CString;
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path =
+            |name: &str| CString::new(dir.path().join(name).into_os_string().into_encoded_bytes()).unwrap();
+        let (file, created) = (path("file"), path("created"));
+        let eperm = || Want::Fail(libc::EPERM);
+        let creat = libc::O_CREAT | libc::O_WRONLY;
+        let at = libc::AT_FDCWD;
+        let regular = libc::S_IFREG as libc::c_uint;
+        // SAFETY (the whole block): raw system calls on paths and
+        // descriptors of the temporary directory, with valid pointers;
+        // every descriptor opened is closed.
+        unsafe {
+            let fd = sys(libc::openat(at, file.as_ptr(), creat, 0o644));
+            check("openat(O_CREAT, 0644)", fd, Want::Succeed);
+            let fd = fd.unwrap_or(-1) as libc::c_int;
+            for bit in [libc::S_ISUID, libc::S_ISGID] {
+                let mode = 0o755 | bit;
+                let rc = sys(libc::openat(at, created.as_ptr(), creat, mode));
+                check(&format!("openat(O_CREAT, {mode:o})"), rc, eperm());
+                let rc = sys(libc::openat(at, path(".").as_ptr(), libc::O_TMPFILE | libc::O_WRONLY, mode));
+                check(&format!("openat(O_TMPFILE, {mode:o})"), rc, eperm());
+                let rc = sys(libc::mknodat(at, created.as_ptr(), regular | mode, 0));
+                check(&format!("mknodat(S_IFREG | {mode:o})"), rc, eperm());
+                check(&format!("fchmod({mode:o})"), sys(libc::fchmod(fd, mode)), eperm());
+                let rc = sys(libc::fchmodat(at, file.as_ptr(), mode, 0));
+                check(&format!("fchmodat({mode:o})"), rc, eperm());
+                let rc = sys(libc::syscall(super::filter::SYS_FCHMODAT2, at, file.as_ptr(), mode, 0));
+                check(&format!("fchmodat2({mode:o})"), rc, eperm());
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let rc = sys(libc::syscall(libc::SYS_chmod, file.as_ptr(), mode));
+                    check(&format!("chmod({mode:o})"), rc, eperm());
+                    let rc = sys(libc::syscall(libc::SYS_open, created.as_ptr(), creat, mode));
+                    check(&format!("open(O_CREAT, {mode:o})"), rc, eperm());
+                    let rc = sys(libc::syscall(libc::SYS_creat, created.as_ptr(), mode));
+                    check(&format!("creat({mode:o})"), rc, eperm());
+                    let rc = sys(libc::syscall(libc::SYS_mknod, created.as_ptr(), regular | mode, 0));
+                    check(&format!("mknod(S_IFREG | {mode:o})"), rc, eperm());
+                }
+            }
+            // Modes without the bits, the sticky bit among them.
+            check("fchmod(0700)", sys(libc::fchmod(fd, 0o700)), Want::Succeed);
+            check("fchmodat(1755)", sys(libc::fchmodat(at, file.as_ptr(), 0o1755, 0)), Want::Succeed);
+            let rc = sys(libc::mknodat(at, path("node").as_ptr(), regular | 0o600, 0));
+            check("mknodat(S_IFREG | 0600)", rc, Want::Succeed);
+            // The filter reads the mode whatever the flags; without O_CREAT
+            // or O_TMPFILE, libc passes 0 whatever it is given.
+            let rc = sys(libc::syscall(libc::SYS_openat, at, file.as_ptr(), libc::O_RDONLY, 0o4755));
+            check("raw openat(O_RDONLY, 4755)", rc, eperm());
+            let rc = sys(libc::openat(at, file.as_ptr(), libc::O_RDONLY, 0o4755));
+            check("libc openat(O_RDONLY, 4755)", rc, Want::Succeed);
+            rc.map(close).ok();
+
+            let mut how = std::mem::zeroed::<libc::open_how>();
+            (how.flags, how.mode) = (creat as u64, 0o644);
+            let size = std::mem::size_of_val(&how);
+            let rc = sys(libc::syscall(
+                libc::SYS_openat2,
+                at,
+                created.as_ptr(),
+                &how as *const libc::open_how,
+                size,
+            ));
+            check("openat2", rc, Want::Fail(libc::ENOSYS));
+
+            let (name, value) = (c"user.cordon-test", b"1");
+            let eopnotsupp = || Want::Fail(libc::EOPNOTSUPP);
+            let rc = libc::setxattr(file.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0);
+            check("setxattr", sys(rc), eopnotsupp());
+            let rc = libc::lsetxattr(file.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0);
+            check("lsetxattr", sys(rc), eopnotsupp());
+            let rc = libc::fsetxattr(fd, name.as_ptr(), value.as_ptr().cast(), value.len(), 0);
+            check("fsetxattr", sys(rc), eopnotsupp());
+            #[repr(C)]
+            struct XattrArgs {
+                value: u64,
+                size: u32,
+                flags: u32,
+            }
+            let args = XattrArgs { value: value.as_ptr() as u64, size: value.len() as u32, flags: 0 };
+            let (args, size) = (&args as *const XattrArgs, std::mem::size_of::<XattrArgs>());
+            let rc =
+                libc::syscall(super::filter::SYS_SETXATTRAT, at, file.as_ptr(), 0, name.as_ptr(), args, size);
+            check("setxattrat", sys(rc), eopnotsupp());
+            libc::close(fd);
+        }
+        let mode = std::fs::metadata(dir.path().join("file")).unwrap().permissions().mode();
+        let set_id = if mode & 0o6000 == 0 { Ok(mode.into()) } else { Err(0) };
+        check(&format!("no setuid or setgid bit in the file's mode {mode:o}"), set_id, Want::Succeed);
+        assert!(!dir.path().join("created").exists(), "a refused call created its file");
+    }
+
     /// Runs only in the child started by the test above.
     #[test]
     fn child_under_filter() {
@@ -546,6 +729,30 @@ mod tests {
             let rc = libc::ioctl(null_fd, libc::TCGETS, &mut termios as *mut libc::termios);
             check("ioctl(TCGETS)", sys(rc), Want::Fail(libc::ENOTTY));
 
+            // Limits: the caller's own (pid 0) only.
+            let mut old = std::mem::zeroed::<libc::rlimit64>();
+            let rc = libc::syscall(
+                libc::SYS_prlimit64,
+                0,
+                libc::RLIMIT_NOFILE,
+                0,
+                &mut old as *mut libc::rlimit64,
+            );
+            check("prlimit64(0, NOFILE, get)", sys(rc), Want::Succeed);
+            let rc =
+                libc::syscall(libc::SYS_prlimit64, 0, libc::RLIMIT_NOFILE, &old as *const libc::rlimit64, 0);
+            check("prlimit64(0, NOFILE, set)", sys(rc), Want::Succeed);
+            let rc = libc::syscall(
+                libc::SYS_prlimit64,
+                libc::getppid(),
+                libc::RLIMIT_NOFILE,
+                &old as *const libc::rlimit64,
+                0,
+            );
+            check("prlimit64(parent, NOFILE, set)", sys(rc), eperm());
+            let rc = libc::syscall(libc::SYS_prlimit64, libc::getpid(), libc::RLIMIT_NOFILE, 0, &mut old);
+            check("prlimit64(own pid, NOFILE, get)", sys(rc), eperm());
+
             #[cfg(target_arch = "x86_64")]
             {
                 let x32_socket = 0x4000_0000 | libc::SYS_socket;
@@ -553,6 +760,8 @@ mod tests {
                 check("x32 socket(AF_INET)", sys(rc), Want::Fail(libc::ENOSYS));
             }
         }
+
+        set_id_modes_are_refused(&mut check);
 
         // Ordinary life goes on: threads and processes (glibc falls back
         // from clone3 to clone).
