@@ -35,6 +35,10 @@ pub struct SandboxArgs {
     /// A path the command may neither read nor write (repeatable).
     #[arg(long, value_name = "PATH")]
     pub deny: Vec<PathBuf>,
+    /// Give back a credential store denied by default, such as ~/.aws
+    /// (repeatable).
+    #[arg(long = "allow-read", value_name = "PATH")]
+    pub allow_read: Vec<PathBuf>,
     /// Allow network access (default: off).
     #[arg(long)]
     pub network: bool,
@@ -88,6 +92,8 @@ struct ConfigFile {
     allow_write: Vec<PathBuf>,
     #[serde(default)]
     deny: Vec<PathBuf>,
+    #[serde(default)]
+    allow_read: Vec<PathBuf>,
     protected: Option<Vec<String>>,
     clear_env: Option<bool>,
     best_effort: Option<bool>,
@@ -216,6 +222,9 @@ impl SandboxArgs {
         for path in file.deny.iter().chain(&self.deny) {
             builder = builder.deny(path);
         }
+        for path in file.allow_read.iter().chain(&self.allow_read) {
+            builder = builder.allow_read(path);
+        }
         let policy = builder.build()?;
         if let Some((path, origin)) = &config.found {
             let widenings = self.widenings(file);
@@ -261,7 +270,8 @@ impl SandboxArgs {
     }
 
     /// What `file` would give beyond the flags alone: a wider preset than
-    /// the default, the network, writable roots, best effort. (Its
+    /// the default, the network, writable roots, credential stores given
+    /// back, best effort. (Its
     /// `protected` names only ever add to the defaults.)
     fn widenings(&self, file: &ConfigFile) -> Vec<String> {
         let mut widenings = Vec::new();
@@ -279,6 +289,11 @@ impl SandboxArgs {
             let dirs: Vec<String> =
                 file.allow_write.iter().map(|d| format!("{:?}", d.display().to_string())).collect();
             widenings.push(format!("allow_write = [{}]", dirs.join(", ")));
+        }
+        if !file.allow_read.is_empty() {
+            let paths: Vec<String> =
+                file.allow_read.iter().map(|d| format!("{:?}", d.display().to_string())).collect();
+            widenings.push(format!("allow_read = [{}]", paths.join(", ")));
         }
         if file.best_effort == Some(true) && !self.best_effort {
             widenings.push("best_effort = true".into());

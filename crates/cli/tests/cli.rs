@@ -964,3 +964,90 @@ fn a_new_repository_whose_configuration_runs_commands_is_reported() {
     );
     assert!(!stderr.contains(&format!("{} ", workspace.join("clean").display())), "{}", finished.describe());
 }
+
+// ---------------------------------------------------------------------------
+// Credentials
+// ---------------------------------------------------------------------------
+
+#[test]
+fn credential_stores_are_denied_by_default_and_the_home_stays_listable() {
+    let home = tempfile::tempdir().unwrap();
+    let home_dir = home.path().canonicalize().unwrap();
+    let (_base, workspace, _outside) = workspace_and_outside();
+    for (file, secret) in [
+        (".ssh/id_ed25519", "ssh-secret"),
+        (".aws/credentials", "aws-secret"),
+        (".config/gh/hosts.yml", "gh-secret"),
+        (".docker/config.json", "docker-secret"),
+        (".netrc", "netrc-secret"),
+        (".npmrc", "npm-secret"),
+    ] {
+        let path = home_dir.join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, secret).unwrap();
+    }
+    std::fs::write(home_dir.join("notes.txt"), "public").unwrap();
+    let steal = "for f in .ssh/id_ed25519 .aws/credentials .config/gh/hosts.yml .docker/config.json .netrc \
+                 .npmrc; do cat \"$HOME/$f\"; echo; done; ls \"$HOME/.ssh\"; echo x > \"$HOME/.netrc\"; \
+                 ls -a \"$HOME\"; cat \"$HOME/notes.txt\"";
+    let mut cmd = cordon(["run", "--cwd", path(&workspace), "--", "sh", "-c", steal]);
+    cmd.env("HOME", &home_dir);
+    let finished = run(cmd);
+    let (stdout, stderr) = (finished.stdout(), finished.stderr());
+    assert!(!stdout.contains("-secret"), "a credential was read\n{}", finished.describe());
+    assert!(stderr.contains("Permission denied"), "{}", finished.describe());
+    // The home directory itself lists, and what is not a credential reads.
+    assert!(
+        stdout.contains(".ssh") && stdout.contains("notes.txt") && stdout.ends_with("public"),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read_to_string(home_dir.join(".netrc")).unwrap(), "netrc-secret");
+    // One store given back; the others stay denied.
+    let mut cmd = cordon([
+        "run",
+        "--cwd",
+        path(&workspace),
+        "--allow-read",
+        path(&home_dir.join(".aws")),
+        "--",
+        "sh",
+        "-c",
+        "cat \"$HOME/.aws/credentials\"; cat \"$HOME/.netrc\"",
+    ]);
+    cmd.env("HOME", &home_dir);
+    let finished = run(cmd);
+    assert!(finished.stdout().contains("aws-secret"), "{}", finished.describe());
+    assert!(!finished.stdout().contains("netrc-secret"), "{}", finished.describe());
+    // A workspace config may not give one back.
+    std::fs::write(
+        workspace.join("cordon.toml"),
+        format!("allow_read = [\"{}\"]\n", home_dir.join(".aws").display()),
+    )
+    .unwrap();
+    let mut cmd = cordon(["run", "--cwd", path(&workspace), "--", "true"]);
+    cmd.env("HOME", &home_dir);
+    run(cmd).assert_code(125).assert_message("cordon:", &["allow_read", "only narrow"]);
+}
+
+#[test]
+fn secrets_known_by_word_or_by_value_stay_out_of_the_environment() {
+    let workspace = tempfile::tempdir().unwrap();
+    let script = "env";
+    let mut cmd = cordon(["run", "--cwd", workspace.path().to_str().unwrap(), "--", "sh", "-c", script]);
+    for (name, value) in [
+        ("GITHUB_PAT", "pat-secret"),
+        ("MYSQL_PWD", "pwd-secret"),
+        ("NPM_AUTH", "npm-secret"),
+        ("DOCKER_AUTH_CONFIG", "docker-secret"),
+        ("SENTRY_DSN", "dsn-secret"),
+        ("DATABASE_URL", "postgres://app:url-secret@db/app"),
+        ("HTTPS_PROXY", "http://u:proxy-secret@proxy:3128"),
+        ("CORDON_CLI_PLAIN", "plain-value"),
+    ] {
+        cmd.env(name, value);
+    }
+    let finished = run(cmd);
+    finished.assert_code(0);
+    assert!(!finished.stdout().contains("-secret"), "{}", finished.describe());
+    assert!(finished.stdout().contains("CORDON_CLI_PLAIN=plain-value"), "{}", finished.describe());
+}

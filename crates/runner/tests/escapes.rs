@@ -2469,3 +2469,46 @@ async fn a_clone_inside_the_workspace_works_and_the_placeholders_go_at_the_end()
     })
     .await
 }
+
+#[tokio::test]
+async fn a_denied_path_stays_unreadable_behind_an_empty_mount_and_its_parent_lists() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        fs::create_dir(dirs.outside.join("keys")).unwrap();
+        fs::write(dirs.outside.join("keys/id"), "key-secret\n").unwrap();
+        fs::write(dirs.outside.join("token"), "token-secret\n").unwrap();
+        let policy = dirs
+            .workspace_write()
+            .deny(dirs.outside.join("keys"))
+            .deny(dirs.outside.join("token"))
+            .build()
+            .unwrap();
+        let before = snapshot(&dirs.outside);
+        let test = "a_denied_path_stays_unreadable_behind_an_empty_mount_and_its_parent_lists";
+        let Some(sandbox) = confined(test, policy).await else { return };
+        assert!(
+            layer_detail(&sandbox, "namespaces")
+                .is_some_and(|d| d.contains("denied path(s) behind empty read-only mounts")),
+            "{:?}",
+            layer_detail(&sandbox, "namespaces")
+        );
+        for script in [
+            "cat \"$OUT/keys/id\"",
+            "ls \"$OUT/keys\"",
+            "cat \"$OUT/token\"",
+            "echo x > \"$OUT/token\"",
+            "chmod 644 \"$OUT/token\"",
+            "touch \"$OUT/keys/new\"",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            let text = assert_refused(&out, &[EACCES, EPERM]);
+            assert!(!text.contains("-secret"), "{script}: {text}");
+        }
+        // The directory that holds them lists, with them in it.
+        let out = sandbox.run(dirs.sh("ls \"$OUT\"")).await.unwrap();
+        assert_eq!(assert_ok(&out), "keep.txt\nkeys\ntoken\n");
+        end(sandbox).await;
+        assert_unchanged(&dirs.outside, &before);
+    })
+    .await
+}

@@ -73,6 +73,36 @@ pub const SYSTEM_TREES: &[&str] = &[
     "/var/spool",
 ];
 
+/// Credential stores in the home directory that the confining presets deny
+/// (neither readable nor writable) unless given back with
+/// [`PolicyBuilder::allow_read`]: keys, cloud and registry credentials,
+/// password stores.
+pub const CREDENTIAL_STORES: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".config/gh",
+    ".config/hub",
+    ".docker/config.json",
+    ".kube",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".git-credentials",
+    ".cargo/credentials",
+    ".cargo/credentials.toml",
+    ".vault-token",
+    ".password-store",
+    ".local/share/keyrings",
+    ".terraform.d/credentials.tfrc.json",
+];
+
+/// The system's own secrets, denied by the confining presets too: password
+/// hashes, and the host's SSH keys (readable to a runner started as root).
+pub const SYSTEM_SECRETS: &[&str] = &["/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-"];
+
 /// Devices every confining policy may write (terminals, the null device).
 /// `/dev/pts` is the sandbox's own devpts instance where a mount namespace
 /// is available; without one it is denied instead (see `sys::linux`).
@@ -411,6 +441,7 @@ pub struct PolicyBuilder {
     temp_dir: Option<PathBuf>,
     write: Vec<PathBuf>,
     deny: Vec<PathBuf>,
+    allow_read: Vec<PathBuf>,
     protected_names: Vec<String>,
     network: Option<bool>,
     limits: Limits,
@@ -427,6 +458,7 @@ impl PolicyBuilder {
             temp_dir: None,
             write: Vec::new(),
             deny: Vec::new(),
+            allow_read: Vec::new(),
             protected_names: DEFAULT_PROTECTED_NAMES.iter().map(|s| s.to_string()).collect(),
             network: None,
             limits: Limits::default(),
@@ -457,6 +489,13 @@ impl PolicyBuilder {
     /// A path that may be neither read nor written.
     pub fn deny(mut self, path: impl Into<PathBuf>) -> Self {
         self.deny.push(path.into());
+        self
+    }
+
+    /// Gives back a path that is denied by default ([`CREDENTIAL_STORES`],
+    /// [`SYSTEM_SECRETS`]): every default deny at or beneath it is dropped.
+    pub fn allow_read(mut self, path: impl Into<PathBuf>) -> Self {
+        self.allow_read.push(path.into());
         self
     }
 
@@ -541,7 +580,7 @@ impl PolicyBuilder {
         // A denied path that does not exist has nothing to hide yet: it is
         // kept (absolute) in the policy, but Landlock rules can only name
         // paths that exist, so one created later is not covered.
-        let deny = self
+        let mut deny = self
             .deny
             .iter()
             .map(|p| match std::fs::canonicalize(p) {
@@ -553,6 +592,11 @@ impl PolicyBuilder {
                 }),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        for secret in self.default_denies(&write)? {
+            if !deny.contains(&secret) {
+                deny.push(secret);
+            }
+        }
         write.sort();
         write.dedup();
         Ok(Policy {
@@ -563,6 +607,53 @@ impl PolicyBuilder {
             env,
             best_effort: self.best_effort,
         })
+    }
+}
+
+impl PolicyBuilder {
+    /// The credential stores and system secrets that exist, less what
+    /// [`allow_read`](Self::allow_read) gives back and what overlaps a
+    /// writable root (a root the caller named inside one, or one inside a
+    /// root, is the caller's explicit choice).
+    fn default_denies(&self, write: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyError> {
+        let home = std::env::var_os("HOME").and_then(|h| std::fs::canonicalize(h).ok());
+        let mut candidates: Vec<PathBuf> = SYSTEM_SECRETS.iter().map(PathBuf::from).collect();
+        if let Ok(entries) = std::fs::read_dir("/etc/ssh") {
+            candidates.extend(entries.flatten().map(|e| e.path()).filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("ssh_host_") && n.ends_with("_key"))
+            }));
+        }
+        if let Some(home) = &home {
+            candidates.extend(CREDENTIAL_STORES.iter().map(|store| home.join(store)));
+            // Root's home, when it is not the user's own.
+            if home != Path::new("/root") {
+                candidates.push("/root".into());
+            }
+        }
+        let given_back: Vec<PathBuf> =
+            self.allow_read.iter().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())).collect();
+        for path in &given_back {
+            if let Some(store) = candidates.iter().find(|c| path.starts_with(c) && path != *c) {
+                return Err(PolicyError::Path {
+                    what: "readable path",
+                    path: path.clone(),
+                    source: std::io::Error::other(format!(
+                        "it lies in {}, which is denied as a credential store; give back {} itself",
+                        store.display(),
+                        store.display()
+                    )),
+                });
+            }
+        }
+        Ok(candidates
+            .into_iter()
+            .filter(|c| std::fs::symlink_metadata(c).is_ok())
+            .filter(|c| !given_back.iter().any(|g| c.starts_with(g)))
+            .filter(|c| !write.iter().any(|root| root.starts_with(c) || c.starts_with(root)))
+            .filter_map(|c| std::fs::canonicalize(&c).ok())
+            .collect())
     }
 }
 
@@ -799,6 +890,21 @@ mod tests {
     fn read_only_writes_only_devices() {
         let policy = PolicyBuilder::new(Preset::ReadOnly).build().unwrap();
         assert!(policy.filesystem.write.iter().all(|p| p.starts_with("/dev")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_systems_secrets_are_denied_unless_given_back() {
+        if !Path::new("/etc/shadow").exists() {
+            eprintln!("SKIPPED the_systems_secrets_are_denied_unless_given_back: no /etc/shadow here");
+            return;
+        }
+        let shadow = PathBuf::from("/etc/shadow");
+        let policy = PolicyBuilder::new(Preset::ReadOnly).build().unwrap();
+        assert!(policy.filesystem.deny.contains(&shadow), "{:?}", policy.filesystem.deny);
+        let policy = PolicyBuilder::new(Preset::ReadOnly).allow_read("/etc/shadow").build().unwrap();
+        assert!(!policy.filesystem.deny.contains(&shadow));
+        assert!(Policy::full_access().filesystem.deny.is_empty());
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     }
     private_devpts()?;
     let shm = private_shm(policy.limits.memory);
+    let masked = mask_denied(&policy.filesystem.deny);
     let hidden = hide_sockets(&host_sockets, &policy.filesystem.write);
     if pid_namespace.is_ok() {
         pid_namespace::mount_fresh_proc()?;
@@ -84,8 +85,8 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     };
     entered.push(format!(
         "mount ({read_only} mounts read-only outside the writable roots, {} protected path(s) \
-         read-only{placeholders}, private /dev/pts, {shm}, {hidden} host UNIX socket(s) outside the \
-         writable roots hidden)",
+         read-only{placeholders}, {masked} denied path(s) behind empty read-only mounts, private /dev/pts, \
+         {shm}, {hidden} host UNIX socket(s) outside the writable roots hidden)",
         protection.points.len()
     ));
     entered.push("ipc".into());
@@ -125,6 +126,69 @@ pub fn adjust(policy: &mut Policy, applied: bool) {
     if private_shm_mounted() {
         policy.filesystem.write.push("/dev/shm".into());
     }
+    // Hidden by a mount, a denied path needs no Landlock rule expansion,
+    // which would leave its parent unlistable (`ls ~` beside `~/.ssh`).
+    if let Some(masked) = MASKED.get() {
+        policy.filesystem.deny.retain(|path| !masked.contains(path));
+    }
+}
+
+/// The denied paths hidden behind empty mounts.
+static MASKED: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
+/// Where the empty, unreadable file that covers denied files is made: in
+/// the sandbox's own `/dev/shm`, and removed again once bound.
+const EMPTY_FILE: &str = "/dev/shm/.cordon-denied";
+
+/// Covers every denied path that exists with an empty mount that no one
+/// may read or write: a directory with a tiny read-only tmpfs of mode 000,
+/// a file with a bind of an empty mode-000 file, remounted read-only. Reads
+/// and listings fail with EACCES, writes with EROFS or EACCES, and the
+/// directories around stay listable. A denied file is left to the Landlock
+/// layer when there is no private `/dev/shm` to make the empty file in, as
+/// is anything that cannot be mounted over. Returns how many were covered.
+fn mask_denied(deny: &[PathBuf]) -> usize {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut sorted: Vec<&PathBuf> = deny.iter().collect();
+    sorted.sort_by_key(|p| p.components().count());
+    let mut masked: Vec<PathBuf> = Vec::new();
+    let mut empty_file = None;
+    for path in sorted {
+        if masked.iter().any(|m| path.starts_with(m)) {
+            masked.push(path.clone());
+            continue;
+        }
+        let Ok(meta) = fs::symlink_metadata(path) else { continue };
+        let covered = if meta.is_dir() {
+            mount(
+                Some("tmpfs"),
+                path.as_path(),
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY,
+                Some("mode=000,size=4k,nr_inodes=16"),
+            )
+            .is_ok()
+        } else if private_shm_mounted() {
+            let source = empty_file.get_or_insert_with(|| {
+                fs::OpenOptions::new().write(true).create_new(true).mode(0).open(EMPTY_FILE).is_ok()
+            });
+            *source
+                && mount(Some(EMPTY_FILE), path.as_path(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                    .is_ok()
+                && remount_read_only(path).is_ok()
+        } else {
+            false
+        };
+        if covered {
+            masked.push(path.clone());
+        }
+    }
+    if empty_file == Some(true) {
+        let _ = fs::remove_file(EMPTY_FILE);
+    }
+    let count = masked.len();
+    let _ = MASKED.set(masked);
+    count
 }
 
 /// Writes the one-line id maps an unprivileged process may write for
