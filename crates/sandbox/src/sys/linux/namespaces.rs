@@ -170,7 +170,7 @@ fn mask_denied(deny: &[PathBuf]) -> usize {
             .is_ok()
         } else if private_shm_mounted() {
             let source = empty_file.get_or_insert_with(|| {
-                fs::OpenOptions::new().write(true).create_new(true).mode(0).open(EMPTY_FILE).is_ok()
+                fs::OpenOptions::new().write(true).create_new(true).mode(0o000).open(EMPTY_FILE).is_ok()
             });
             *source
                 && mount(Some(EMPTY_FILE), path.as_path(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
