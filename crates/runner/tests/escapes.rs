@@ -2512,3 +2512,26 @@ async fn a_denied_path_stays_unreadable_behind_an_empty_mount_and_its_parent_lis
     })
     .await
 }
+
+#[tokio::test]
+async fn writable_roots_are_mounted_nosuid_and_nodev_inside() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let test = "writable_roots_are_mounted_nosuid_and_nodev_inside";
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        let mounts = mountinfo(sandbox.info().pid);
+        for root in [&dirs.workspace, &dirs.tmp] {
+            let line = mounts
+                .lines()
+                .filter(|line| line.split(' ').nth(4) == Some(path_str(root)))
+                .last()
+                .unwrap_or_else(|| panic!("{} is not a mount point inside:\n{mounts}", root.display()));
+            let options: Vec<&str> = line.split(' ').nth(5).unwrap().split(',').collect();
+            for flag in ["rw", "nosuid", "nodev"] {
+                assert!(options.contains(&flag), "{}: {options:?}", root.display());
+            }
+        }
+        end(sandbox).await;
+    })
+    .await
+}

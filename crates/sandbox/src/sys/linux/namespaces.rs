@@ -220,6 +220,9 @@ fn read_only_except(write: &[PathBuf], mount_points: &[PathBuf]) -> Result<usize
             None::<&str>,
         )
         .map_err(|e| format!("bind-mounting writable root {}: {e}", root.display()))?;
+        // Inside, nothing set-id or device-like there works (a file made
+        // setuid before the sandbox started included).
+        remount(root, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
     }
     let mut count = 0;
     for point in mount_points {
@@ -362,10 +365,17 @@ fn read_only_bind(path: &Path) -> Result<(), String> {
 /// Remounts the mount at `path` read-only, keeping the flags it has (a user
 /// namespace may not clear them).
 fn remount_read_only(path: &Path) -> Result<(), String> {
+    remount(path, MsFlags::MS_RDONLY)
+}
+
+/// Remounts the bind mount at `path` with `extra` flags on top of the ones
+/// it has (a user namespace may not clear them).
+fn remount(path: &Path, extra: MsFlags) -> Result<(), String> {
     let fail = |what: &str, e: nix::Error| format!("{what} {}: {e}", path.display());
     let existing = statvfs(path).map_err(|e| fail("statvfs", e))?.flags();
-    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | extra;
     for (from, to) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
         (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
@@ -377,7 +387,7 @@ fn remount_read_only(path: &Path) -> Result<(), String> {
             flags |= to;
         }
     }
-    mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(|e| fail("remounting read-only", e))
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>).map_err(|e| fail("remounting", e))
 }
 
 /// The pathname UNIX sockets bound in the current network namespace, from
