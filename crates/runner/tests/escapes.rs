@@ -2523,8 +2523,7 @@ async fn writable_roots_are_mounted_nosuid_and_nodev_inside() {
         for root in [&dirs.workspace, &dirs.tmp] {
             let line = mounts
                 .lines()
-                .filter(|line| line.split(' ').nth(4) == Some(path_str(root)))
-                .last()
+                .rfind(|line| line.split(' ').nth(4) == Some(path_str(root)))
                 .unwrap_or_else(|| panic!("{} is not a mount point inside:\n{mounts}", root.display()));
             let options: Vec<&str> = line.split(' ').nth(5).unwrap().split(',').collect();
             for flag in ["rw", "nosuid", "nodev"] {
