@@ -559,15 +559,16 @@ impl PolicyBuilder {
                 source,
             })?;
             let explicit = named.contains(&cwd);
-            let cwd = writable_root("working directory", &cwd, !explicit)?;
+            let refuse = if explicit { Refuse::Nothing } else { Refuse::All };
+            let cwd = writable_root("working directory", &cwd, refuse)?;
             write.push(cwd.clone());
             lasting.push(cwd);
             if let Some(tmp) = &self.temp_dir {
-                write.push(writable_root("temp directory", tmp, true)?);
+                write.push(writable_root("temp directory", tmp, Refuse::Directories)?);
             }
         }
         for dir in &self.write {
-            let root = writable_root("writable root", dir, false)?;
+            let root = writable_root("writable root", dir, Refuse::Nothing)?;
             write.push(root.clone());
             lasting.push(root);
         }
@@ -686,17 +687,35 @@ fn same_file(a: &Path, b: &Path) -> bool {
     std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
 }
 
+/// Which system directories a writable root may not be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refuse {
+    /// Any: the caller named it as a writable root itself.
+    Nothing,
+    /// `/`, the home directory and [`SYSTEM_DIRECTORIES`]: for a temp
+    /// directory, which is made fresh under `$TMPDIR` (which may lie in
+    /// `/run/user/UID`, a [`SYSTEM_TREES`] entry).
+    Directories,
+    /// Those and everything in [`SYSTEM_TREES`]: for the working directory.
+    All,
+}
+
 /// `path` as a writable root: absolute, reached through no symbolic link a
-/// sandboxed command could have planted (see [`planted_link`]), and, with
-/// `refuse_system`, not `/`, the home directory or a system directory.
-fn writable_root(what: &'static str, path: &Path, refuse_system: bool) -> Result<PathBuf, PolicyError> {
+/// sandboxed command could have planted (see [`planted_link`]), and not a
+/// system directory `refuse` names.
+fn writable_root(what: &'static str, path: &Path, refuse: Refuse) -> Result<PathBuf, PolicyError> {
     let io_error = |source| PolicyError::Path { what, path: path.to_path_buf(), source };
     let absolute = std::path::absolute(path).map_err(io_error)?;
     let resolved = std::fs::canonicalize(&absolute).map_err(io_error)?;
     if let Some((link, target)) = planted_link(&absolute) {
         return Err(PolicyError::PlantedLink { what, path: path.to_path_buf(), link, target, resolved });
     }
-    if refuse_system && let Some(kind) = system_kind(&resolved) {
+    let kind = match refuse {
+        Refuse::Nothing => None,
+        Refuse::Directories => system_kind(&resolved).filter(|_| !in_system_tree(&resolved)),
+        Refuse::All => system_kind(&resolved),
+    };
+    if let Some(kind) = kind {
         return Err(PolicyError::SystemDirectory { what, path: resolved, kind });
     }
     Ok(resolved)
@@ -748,9 +767,15 @@ fn system_kind(dir: &Path) -> Option<&'static str> {
     if home.as_deref() == Some(dir) {
         return Some("your home directory");
     }
-    let system = SYSTEM_DIRECTORIES.iter().any(|d| dir == Path::new(d))
-        || SYSTEM_TREES.iter().any(|tree| dir.starts_with(tree));
+    let system = SYSTEM_DIRECTORIES.iter().any(|d| dir == Path::new(d)) || in_system_tree(dir);
     system.then_some("a system directory")
+}
+
+/// Whether `dir` lies in one of [`SYSTEM_TREES`] (and is not one of
+/// [`SYSTEM_DIRECTORIES`] itself).
+fn in_system_tree(dir: &Path) -> bool {
+    SYSTEM_TREES.iter().any(|tree| dir.starts_with(tree))
+        && !SYSTEM_DIRECTORIES.iter().any(|d| dir == Path::new(d))
 }
 
 /// The protected paths of `roots`: each of `names` in each root, and in
