@@ -909,6 +909,22 @@ mod tests {
         let policy =
             PolicyBuilder::new(Preset::WorkspaceWrite).cwd("/tmp").allow_write("/tmp").build().unwrap();
         assert!(policy.filesystem.write.contains(&PathBuf::from("/tmp")));
+        // A temp directory is made fresh, possibly under /run/user/UID: only
+        // the system directories themselves are refused for it.
+        let project = tempfile::tempdir().unwrap();
+        let err = PolicyBuilder::new(Preset::WorkspaceWrite)
+            .cwd(project.path())
+            .temp_dir("/tmp")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, PolicyError::SystemDirectory { .. }), "{err}");
+        if Path::new("/dev/shm").is_dir() {
+            PolicyBuilder::new(Preset::WorkspaceWrite)
+                .cwd(project.path())
+                .temp_dir("/dev/shm")
+                .build()
+                .unwrap();
+        }
     }
 
     #[test]
