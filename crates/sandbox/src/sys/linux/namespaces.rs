@@ -221,8 +221,11 @@ fn read_only_except(write: &[PathBuf], mount_points: &[PathBuf]) -> Result<usize
         )
         .map_err(|e| format!("bind-mounting writable root {}: {e}", root.display()))?;
         // Inside, nothing set-id or device-like there works (a file made
-        // setuid before the sandbox started included).
-        remount(root, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
+        // setuid before the sandbox started included); the devices the
+        // policy makes writable are devices.
+        if !root.starts_with("/dev") {
+            remount(root, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
+        }
     }
     let mut count = 0;
     for point in mount_points {
