@@ -22,10 +22,7 @@ pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[String]) -> anyhow::
         timeout_ms: args.timeout.map(|t| t.as_millis() as u64),
         policy: prepared.policy.clone(),
     };
-    let dir = tempfile::Builder::new()
-        .prefix("cordon-request-")
-        .tempdir()
-        .context("creating a private directory")?;
+    let dir = crate::sys::private_dir("cordon-request-").context("creating a private directory")?;
     let path = dir.path().join("request.json");
     let mut file =
         crate::sys::create_private(&path).with_context(|| format!("creating {}", path.display()))?;

@@ -782,6 +782,16 @@ fn the_network_is_off_by_default_and_on_with_network() {
 }
 
 #[test]
+fn the_tmpdir_a_command_sees_is_mode_0700() {
+    let workspace = tempfile::tempdir().unwrap();
+    let cwd = workspace.path().to_str().unwrap();
+    let script = "stat -c %a \"$TMPDIR\" && touch \"$TMPDIR/x\" && echo writable";
+    let finished = run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", script]));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "700\nwritable\n", "{}", finished.describe());
+}
+
+#[test]
 fn setup_says_it_changes_a_windows_machine() {
     for args in [vec!["setup", "--check"], vec!["setup"], vec!["setup", "--remove"]] {
         let finished = run(cordon(&args));
