@@ -1,6 +1,9 @@
 //! `--bootstrap request-file`: the legacy one-shot path. The request goes
 //! into a private file (directory 0700, file 0600); the runner reads and
-//! deletes it and runs the command on cordon's own stdio.
+//! deletes it and runs the command on cordon's own stdio. The modes keep
+//! other users out; other sandboxes, which run as the same user, do not
+//! see the directory at all while it is in the host's temp dir (`/tmp`):
+//! each has a `/tmp` of its own.
 
 use std::io::Write;
 

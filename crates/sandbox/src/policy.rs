@@ -86,7 +86,10 @@ impl FromStr for Preset {
 pub struct FilesystemPolicy {
     /// Read (and execute) everything not denied.
     pub read_everything: bool,
-    /// Readable roots, when not everything is.
+    /// Readable roots, when not everything is. With `read_everything` they
+    /// grant nothing more, but name what must stay in view where the
+    /// sandbox puts private directories in place of the host's (a
+    /// `read-only` working directory under `/tmp`).
     pub read: Vec<PathBuf>,
     /// Writable roots (reading them is implied).
     pub write: Vec<PathBuf>,
@@ -356,6 +359,7 @@ impl PolicyBuilder {
             })
         };
         let mut write = Vec::new();
+        let mut read = Vec::new();
         if self.preset == Preset::WorkspaceWrite {
             let cwd = match &self.cwd {
                 Some(cwd) => cwd.clone(),
@@ -369,6 +373,11 @@ impl PolicyBuilder {
             if let Some(tmp) = &self.temp_dir {
                 write.push(resolve("temp directory", tmp)?);
             }
+        } else if let Some(cwd) = &self.cwd {
+            // Readable anyway; named so that it stays in view.
+            read.push(resolve("working directory", cwd)?);
+        } else if let Some(cwd) = std::env::current_dir().ok().and_then(|d| std::fs::canonicalize(d).ok()) {
+            read.push(cwd);
         }
         for dir in &self.write {
             write.push(resolve("writable root", dir)?);
@@ -406,7 +415,7 @@ impl PolicyBuilder {
         write.dedup();
         Ok(Policy {
             preset: self.preset,
-            filesystem: FilesystemPolicy { read_everything: true, read: Vec::new(), write, deny, protected },
+            filesystem: FilesystemPolicy { read_everything: true, read, write, deny, protected },
             network: self.network.unwrap_or(false),
             limits: self.limits,
             env,
@@ -450,6 +459,17 @@ mod tests {
     fn read_only_writes_only_devices() {
         let policy = PolicyBuilder::new(Preset::ReadOnly).build().unwrap();
         assert!(policy.filesystem.write.iter().all(|p| p.starts_with("/dev")));
+    }
+
+    #[test]
+    fn read_only_names_its_working_directory_as_a_read_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = PolicyBuilder::new(Preset::ReadOnly).cwd(dir.path()).build().unwrap();
+        assert!(policy.filesystem.read_everything);
+        assert_eq!(policy.filesystem.read, [dir.path().canonicalize().unwrap()]);
+        let workspace = PolicyBuilder::new(Preset::WorkspaceWrite).cwd(dir.path()).build().unwrap();
+        assert!(workspace.filesystem.read.is_empty(), "a writable root needs no read root");
+        assert!(PolicyBuilder::new(Preset::ReadOnly).cwd("/no/such/dir").build().is_err());
     }
 
     #[test]
