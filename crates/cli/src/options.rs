@@ -177,12 +177,7 @@ impl SandboxArgs {
             (None, None) => Preset::WorkspaceWrite,
         };
         let temp_dir = if preset == Preset::WorkspaceWrite {
-            Some(
-                tempfile::Builder::new()
-                    .prefix("cordon-tmp-")
-                    .tempdir()
-                    .context("creating the private temp dir")?,
-            )
+            Some(crate::sys::private_dir("cordon-tmp-").context("creating the private temp dir")?)
         } else {
             None
         };

@@ -1,6 +1,9 @@
 //! `--bootstrap request-file`: the legacy one-shot path. The request goes
 //! into a private file (directory 0700, file 0600); the runner reads and
-//! deletes it and runs the command on cordon's own stdio.
+//! deletes it and runs the command on cordon's own stdio. The modes keep
+//! other users out; other sandboxes, which run as the same user, do not
+//! see the directory at all while it is in the host's temp dir (`/tmp`):
+//! each has a `/tmp` of its own.
 
 use std::io::Write;
 
@@ -22,10 +25,7 @@ pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[String]) -> anyhow::
         timeout_ms: args.timeout.map(|t| t.as_millis() as u64),
         policy: prepared.policy.clone(),
     };
-    let dir = tempfile::Builder::new()
-        .prefix("cordon-request-")
-        .tempdir()
-        .context("creating a private directory")?;
+    let dir = crate::sys::private_dir("cordon-request-").context("creating a private directory")?;
     let path = dir.path().join("request.json");
     let mut file =
         crate::sys::create_private(&path).with_context(|| format!("creating {}", path.display()))?;

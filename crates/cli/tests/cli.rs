@@ -237,7 +237,9 @@ fn run_exits_127_for_a_nonexistent_absolute_path() {
 #[test]
 fn the_default_policy_confines_writes_to_the_workspace() {
     let workspace = tempfile::tempdir().unwrap();
-    let outside = tempfile::tempdir().unwrap();
+    // Not in /tmp, of which the sandbox sees only its writable roots: a
+    // directory it does see, and may not write.
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let script = format!(
         "echo ran; touch {}/inside && echo wrote-inside; touch {}/outside && echo wrote-outside; true",
         workspace.path().display(),
@@ -782,6 +784,117 @@ fn the_network_is_off_by_default_and_on_with_network() {
 }
 
 #[test]
+fn the_tmpdir_a_command_sees_is_mode_0700() {
+    let workspace = tempfile::tempdir().unwrap();
+    let cwd = workspace.path().to_str().unwrap();
+    let script = "stat -c %a \"$TMPDIR\" && touch \"$TMPDIR/x\" && echo writable";
+    let finished = run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", script]));
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "700\nwritable\n", "{}", finished.describe());
+}
+
+/// A stand-in for `cordon-runner` that, before it runs the real one,
+/// writes the modes of its request file's directory and of the file (from
+/// outside any sandbox) to `ctl/modes`, the file's path to `ctl/path`, and
+/// waits (at most 30 s) for `ctl/go` to exist.
+fn holding_runner(ctl: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = ctl.join("runner");
+    let text = format!(
+        "#!/bin/sh\n\
+         PATH=/usr/bin:/bin:$PATH\n\
+         for arg; do [ \"$prev\" = --request-file ] && request=$arg; prev=$arg; done\n\
+         stat -c %a \"$(dirname \"$request\")\" \"$request\" > {ctl}/modes\n\
+         echo \"$request\" > {ctl}/path.new && mv {ctl}/path.new {ctl}/path\n\
+         i=0; while [ ! -e {ctl}/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done\n\
+         exec {runner} \"$@\"\n",
+        ctl = ctl.display(),
+        runner = runner_path().display()
+    );
+    std::fs::write(&script, text).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn another_sandboxs_request_file_is_unreadable() {
+    let ctl = tempfile::tempdir().unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let cwd = workspace.path().to_str().unwrap();
+    // A run whose request file, with a secret given by --env, waits in the
+    // host's /tmp for its runner.
+    let mut first = cordon([
+        "run",
+        "--bootstrap",
+        "request-file",
+        "--cwd",
+        cwd,
+        "--env",
+        "CORDON_CLI_TEST_TOKEN=hunter2-request",
+        "--",
+        "echo",
+        "first ran",
+    ]);
+    first.env("CORDON_RUNNER", holding_runner(ctl.path())).env("TMPDIR", "/tmp");
+    first.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    /// Lets the run finish (so that it removes its directories) however
+    /// the test ends; kills it if it does not.
+    struct Finish(Child, PathBuf);
+    impl Drop for Finish {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.1, "");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(10));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let go = ctl.path().join("go");
+    let mut first = Finish(first.spawn().unwrap(), go.clone());
+    let deadline = Instant::now() + DEADLINE;
+    let path_file = ctl.path().join("path");
+    while !path_file.exists() {
+        assert!(Instant::now() < deadline, "the request file never came");
+        assert!(first.0.try_wait().unwrap().is_none(), "cordon exited before its runner started");
+        thread::sleep(Duration::from_millis(10));
+    }
+    let request = PathBuf::from(std::fs::read_to_string(&path_file).unwrap().trim_end());
+    assert_eq!(std::fs::read_to_string(ctl.path().join("modes")).unwrap(), "700\n600\n", "directory, file");
+    assert!(request.starts_with("/tmp"), "{}", request.display());
+    assert!(std::fs::read_to_string(&request).unwrap().contains("hunter2-request"));
+    // Meanwhile, another sandbox of the same user looks for it.
+    let other = tempfile::tempdir().unwrap();
+    let script = "ls -A \"$(dirname \"$REQ\")\"; cat \"$REQ\"; ls -A /tmp";
+    let req = format!("REQ={}", request.display());
+    let finished = run(cordon([
+        "run",
+        "--cwd",
+        other.path().to_str().unwrap(),
+        "--env",
+        &req,
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]));
+    let seen = format!("{}{}", finished.stdout(), finished.stderr());
+    let dir_name = request.parent().unwrap().file_name().unwrap().to_str().unwrap();
+    assert!(!seen.contains("hunter2"), "the secret was read\n{}", finished.describe());
+    assert!(!finished.stdout().contains(dir_name), "the directory is listed\n{}", finished.describe());
+    assert_eq!(seen.matches("No such file or directory").count(), 2, "{}", finished.describe());
+    // The first run goes on, and its command gets the secret.
+    std::fs::write(&go, "").unwrap();
+    let status = wait_until(&mut first.0, deadline, "the first cordon");
+    let mut stdout = String::new();
+    first.0.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    assert!(status.success(), "{status:?}: {stdout}");
+    assert_eq!(stdout, "first ran\n");
+    assert!(!request.exists(), "the runner deleted its request file");
+}
+
+#[test]
 fn setup_says_it_changes_a_windows_machine() {
     for args in [vec!["setup", "--check"], vec!["setup"], vec!["setup", "--remove"]] {
         let finished = run(cordon(&args));
@@ -971,7 +1084,8 @@ fn a_new_repository_whose_configuration_runs_commands_is_reported() {
 
 #[test]
 fn credential_stores_are_denied_by_default_and_the_home_stays_listable() {
-    let home = tempfile::tempdir().unwrap();
+    // Outside /tmp, which the sandbox has a private one of.
+    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let home_dir = home.path().canonicalize().unwrap();
     let (_base, workspace, _outside) = workspace_and_outside();
     for (file, secret) in [

@@ -78,10 +78,15 @@ def check(rc):
 // ---------------------------------------------------------------------------
 
 /// A scratch tree: `workspace/` (the commands' working directory, writable
-/// under workspace-write), `tmp/` (their `TMPDIR`, writable too), and
-/// `outside/` (neither), which holds `keep.txt`.
+/// under workspace-write) and `tmp/` (their `TMPDIR`, writable too) in a
+/// directory under `/tmp`, as `cordon run` makes its temp dir; and
+/// `outside/` (neither), which holds `keep.txt`. The sandbox has a `/tmp`
+/// of its own, where of the host's only its writable roots exist: so that
+/// `outside/` is there to be attacked, it lies elsewhere (see
+/// [`host_scratch`]).
 struct Dirs {
     _root: tempfile::TempDir,
+    _outside_root: tempfile::TempDir,
     base: PathBuf,
     workspace: PathBuf,
     tmp: PathBuf,
@@ -90,15 +95,25 @@ struct Dirs {
 
 impl Dirs {
     fn new() -> Dirs {
-        let root = tempfile::tempdir().unwrap();
+        let root = tempfile::tempdir_in("/tmp").unwrap();
         let base = root.path().canonicalize().unwrap();
-        let [workspace, tmp, outside] = ["workspace", "tmp", "outside"].map(|name| base.join(name));
+        let [workspace, tmp] = ["workspace", "tmp"].map(|name| base.join(name));
+        let outside_root = host_scratch();
+        let outside = outside_root.path().canonicalize().unwrap().join("outside");
         for dir in [&workspace, &tmp, &outside] {
             fs::create_dir(dir).unwrap();
         }
         fs::write(outside.join("keep.txt"), "original\n").unwrap();
         fs::set_permissions(outside.join("keep.txt"), fs::Permissions::from_mode(0o644)).unwrap();
-        Dirs { _root: root, base, workspace, tmp, outside }
+        Dirs { _root: root, _outside_root: outside_root, base, workspace, tmp, outside }
+    }
+
+    /// `outside/` as a path relative to the workspace (`../../…`).
+    fn outside_from_workspace(&self) -> PathBuf {
+        let up = self.workspace.components().count() - 1;
+        let mut path: PathBuf = std::iter::repeat_n("..", up).collect();
+        path.push(self.outside.strip_prefix("/").unwrap());
+        path
     }
 
     /// workspace-write around the workspace and the temp dir.
@@ -110,13 +125,14 @@ impl Dirs {
         self.workspace_write().build().unwrap()
     }
 
-    /// `program` in the workspace, with `$WS`, `$OUT` and `$TMPDIR` set and
-    /// the command timeout.
+    /// `program` in the workspace, with `$WS`, `$OUT`, `$OUT_REL` (`$OUT`
+    /// relative to the workspace) and `$TMPDIR` set and the command timeout.
     fn command(&self, program: &str) -> Command {
         Command::new(program)
             .cwd(&self.workspace)
             .env("WS", path_str(&self.workspace))
             .env("OUT", path_str(&self.outside))
+            .env("OUT_REL", path_str(&self.outside_from_workspace()))
             .env("TMPDIR", path_str(&self.tmp))
             .timeout(COMMAND_TIMEOUT)
     }
@@ -134,6 +150,25 @@ impl Dirs {
     fn python_libc(&self, code: &str) -> Command {
         self.command("python3").arg("-c").arg(format!("{}\n{}", dedent(LIBC), dedent(code)))
     }
+}
+
+/// The host directories the sandbox gets empty ones of its own in place of.
+const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run", "/var/run"];
+
+/// A scratch directory on the host that the sandbox sees as it is: not
+/// under one of [`PRIVATE_DIRS`] (Cargo's target directory, or `$HOME`).
+fn host_scratch() -> tempfile::TempDir {
+    let candidates =
+        [Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR"))), std::env::var_os("HOME").map(PathBuf::from)];
+    let parent = candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| {
+            fs::create_dir_all(dir).is_ok()
+                && dir.canonicalize().is_ok_and(|dir| !PRIVATE_DIRS.iter().any(|p| dir.starts_with(p)))
+        })
+        .expect("a scratch directory outside /tmp, /var/tmp and /run (Cargo's target dir or $HOME)");
+    tempfile::tempdir_in(parent).unwrap()
 }
 
 fn path_str(path: &Path) -> &str {
@@ -438,10 +473,10 @@ async fn write_through_dot_dot_is_refused() {
         let before = snapshot(&dirs.outside);
         let Some(sandbox) = confined("write_through_dot_dot_is_refused", dirs.policy()).await else { return };
         for script in [
-            "echo pwned > ../outside/dotdot.txt",
+            "echo pwned > \"$OUT_REL/dotdot.txt\"",
             "echo pwned > ../dotdot.txt",
             "cd .. && echo pwned > dotdot.txt",
-            "mkdir -p sub && echo pwned > ./sub/../../outside/dotdot.txt",
+            "mkdir -p sub && echo pwned > \"./sub/../$OUT_REL/dotdot.txt\"",
         ] {
             let out = sandbox.run(dirs.sh(script)).await.unwrap();
             assert_refused(&out, &[EACCES]);
@@ -1275,6 +1310,219 @@ async fn sending_to_a_datagram_unix_socket_outside_is_refused() {
         assert_refused(&out, &[EACCES, EPERM, ECONNREFUSED]);
         let mut buf = [0u8; 64];
         assert!(receiver.recv(&mut buf).is_err(), "the socket outside received a datagram");
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// The host's /tmp, /run and /var/tmp
+// ---------------------------------------------------------------------------
+
+/// Connects to the stream socket `$SOCK`.
+const CONNECT_PATHNAME: &str = "
+    import os, socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(os.environ['SOCK'])
+    s.sendall(b'hello from the sandbox')
+    print('ESCAPED: connected')
+";
+
+/// Removes files the test put in the host's shared directories.
+struct RemoveOnDrop(Vec<PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// A name no other test uses: the scratch tree's.
+fn unique_name(dirs: &Dirs) -> String {
+    format!("cordon-escapes-{}", dirs.base.file_name().unwrap().to_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_host_socket_recreated_during_the_session_is_unreachable() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        // A daemon's socket on the host, under /tmp but outside the
+        // writable roots, bound before the sandbox starts.
+        let host = dirs.base.join("agent");
+        fs::create_dir(&host).unwrap();
+        let path = host.join("agent.sock");
+        let _first = UnixListener::bind(&path).unwrap();
+        let test = "a_host_socket_recreated_during_the_session_is_unreachable";
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        // The daemon restarts, as docker, an ssh or gpg agent, or D-Bus
+        // do: unlink, bind again.
+        fs::remove_file(&path).unwrap();
+        let second = UnixListener::bind(&path).unwrap();
+        let out = sandbox.run(dirs.python(CONNECT_PATHNAME).env("SOCK", path_str(&path))).await.unwrap();
+        let accepted = unix_accepts(&second);
+        assert_refused(&out, &[ENOENT]);
+        assert!(!accepted, "the re-created socket outside got a connection");
+    })
+    .await
+}
+
+/// Binds `relative.sock` in the directory `argv[1]` by its relative name,
+/// says `listening`, and at the next line on stdin says whether a
+/// connection is waiting.
+const RELATIVE_LISTENER: &str = "
+    import os, socket, sys
+    os.chdir(sys.argv[1])
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind('relative.sock')
+    s.listen()
+    s.setblocking(False)
+    print('listening', flush=True)
+    sys.stdin.readline()
+    try:
+        s.accept()
+        print('accepted', flush=True)
+    except BlockingIOError:
+        print('none', flush=True)
+";
+
+#[tokio::test]
+async fn a_socket_bound_by_a_relative_path_is_unreachable() {
+    use std::io::{BufRead, BufReader, Write};
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let host = dirs.base.join("daemon");
+        fs::create_dir(&host).unwrap();
+        // /proc/net/unix lists such a socket by the name it was bound with,
+        // without its directory. A process of its own binds it: the test's
+        // threads share one working directory.
+        let mut listener = Victim(
+            StdCommand::new("python3")
+                .arg("-c")
+                .arg(dedent(RELATIVE_LISTENER))
+                .arg(&host)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut lines = BufReader::new(listener.0.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "listening");
+        let path = host.join("relative.sock");
+        assert!(fs::symlink_metadata(&path).is_ok(), "the socket is on the host");
+        let test = "a_socket_bound_by_a_relative_path_is_unreachable";
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        let out = sandbox.run(dirs.python(CONNECT_PATHNAME).env("SOCK", path_str(&path))).await.unwrap();
+        writeln!(listener.0.stdin.as_ref().unwrap()).unwrap();
+        let seen = lines.next().unwrap().unwrap();
+        assert_refused(&out, &[ENOENT]);
+        assert_eq!(seen, "none", "the socket outside got a connection");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_hosts_tmp_is_empty_inside() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let name = unique_name(&dirs);
+        // Files of the host's in /tmp (beside the workspace and directly),
+        // /var/tmp and /run: where they can be made here.
+        let planted: Vec<PathBuf> = [dirs.base.clone(), "/tmp".into(), "/var/tmp".into(), "/run".into()]
+            .into_iter()
+            .map(|dir| dir.join(format!("{name}.txt")))
+            .filter(|file| fs::write(file, "host secret\n").is_ok())
+            .collect();
+        let _remove = RemoveOnDrop(planted.clone());
+        assert!(planted.len() >= 2, "the test could not write /tmp: {planted:?}");
+        fs::write(dirs.workspace.join("mine.txt"), "workspace\n").unwrap();
+        fs::write(dirs.tmp.join("mine.txt"), "tmp\n").unwrap();
+        let Some(sandbox) = confined("the_hosts_tmp_is_empty_inside", dirs.policy()).await else { return };
+        for file in &planted {
+            let out = sandbox.run(dirs.command("cat").arg(path_str(file))).await.unwrap();
+            let text = assert_refused(&out, &[ENOENT]);
+            assert!(!text.contains("host secret"), "{}: {text}", file.display());
+        }
+        // Of the host's /tmp only the way to the writable roots is there
+        // (and to the runner, or the test's directory, if they are in it).
+        let out = sandbox.run(dirs.sh("ls -A /tmp")).await.unwrap();
+        let listed = assert_ok(&out);
+        let listed: Vec<&str> = listed.lines().collect();
+        let runner_dir = Path::new(RUNNER).parent().unwrap().canonicalize().unwrap();
+        let allowed: Vec<String> = [dirs.base.clone(), runner_dir, std::env::current_dir().unwrap()]
+            .iter()
+            .filter_map(|path| path.strip_prefix("/tmp").ok()?.components().next())
+            .map(|first| first.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        assert!(listed.iter().all(|entry| allowed.iter().any(|a| a == entry)), "/tmp inside: {listed:?}");
+        // The workspace and TMPDIR, under /tmp too, are there and writable.
+        let script =
+            "cat mine.txt \"$TMPDIR/mine.txt\" && echo made > made.txt && echo made > \"$TMPDIR/made.txt\"";
+        assert_eq!(assert_ok(&sandbox.run(dirs.sh(script)).await.unwrap()), "workspace\ntmp\n");
+        assert_eq!(fs::read_to_string(dirs.workspace.join("made.txt")).unwrap(), "made\n");
+        assert_eq!(fs::read_to_string(dirs.tmp.join("made.txt")).unwrap(), "made\n");
+        // And the sandbox's /tmp itself takes nothing.
+        let out = sandbox.run(dirs.sh("echo x > /tmp/$NAME.new").env("NAME", &name)).await.unwrap();
+        assert_refused(&out, &[EACCES]);
+        assert!(!Path::new("/tmp").join(format!("{name}.new")).exists());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn another_sessions_tmpdir_is_invisible() {
+    bounded("test", async {
+        let (first, second) = (Dirs::new(), Dirs::new());
+        let test = "another_sessions_tmpdir_is_invisible";
+        let Some(one) = confined(test, first.policy()).await else { return };
+        let Some(other) = confined(test, second.policy()).await else { return };
+        // What one session keeps in its TMPDIR and workspace: a compiler's
+        // temporaries, a tool's credentials.
+        let script = "echo first-secret > \"$TMPDIR/notes.txt\" && echo first-secret > notes.txt";
+        assert_ok(&one.run(first.sh(script)).await.unwrap());
+        for script in [
+            "ls \"$THEIRS\"",
+            "cat \"$THEIRS/notes.txt\"",
+            "ls \"$THEIRS_WS\"",
+            "cat \"$THEIRS_WS/notes.txt\"",
+        ] {
+            let command = second
+                .sh(script)
+                .env("THEIRS", path_str(&first.tmp))
+                .env("THEIRS_WS", path_str(&first.workspace));
+            let out = other.run(command).await.unwrap();
+            let text = assert_refused(&out, &[ENOENT]);
+            assert!(!text.contains("first-secret"), "{script}: {text}");
+        }
+        // The other session's /tmp holds its own roots only.
+        let out = other.run(second.sh("ls -A /tmp")).await.unwrap();
+        let first_name = first.base.file_name().unwrap().to_str().unwrap();
+        assert!(!assert_ok(&out).contains(first_name), "the first session's directory is listed");
+        // The first still reads its own.
+        let out = one.run(first.sh("cat \"$TMPDIR/notes.txt\"")).await.unwrap();
+        assert_eq!(assert_ok(&out), "first-secret\n");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn dns_configuration_is_readable_with_the_network_on() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Ok(host) = fs::read("/etc/resolv.conf") else {
+            eprintln!("SKIPPED dns_configuration_is_readable_with_the_network_on: no /etc/resolv.conf here");
+            return;
+        };
+        // Often a link into /run (systemd-resolved, NetworkManager): what it
+        // points to stays readable in the sandbox's own /run.
+        let policy = dirs.workspace_write().network(true).build().unwrap();
+        let Some(sandbox) = confined("dns_configuration_is_readable_with_the_network_on", policy).await
+        else {
+            return;
+        };
+        let out = sandbox.run(dirs.command("cat").arg("/etc/resolv.conf")).await.unwrap();
+        assert_ok(&out);
+        assert_eq!(out.stdout, host);
     })
     .await
 }
@@ -2236,11 +2484,15 @@ async fn writing_the_working_directory_is_refused_under_read_only() {
         else {
             return;
         };
-        for script in ["echo pwned > file.txt", "mkdir dir", "ln -s /etc link", "echo pwned > \"$TMPDIR/x\""]
-        {
+        for script in ["echo pwned > file.txt", "mkdir dir", "ln -s /etc link"] {
             let out = sandbox.run(dirs.sh(script)).await.unwrap();
             assert_refused(&out, &[EACCES]);
         }
+        // The test's temp dir, under /tmp and not in the policy, is not
+        // even there.
+        let out = sandbox.run(dirs.sh("echo pwned > \"$TMPDIR/x\"")).await.unwrap();
+        assert_refused(&out, &["Directory nonexistent", ENOENT]);
+        assert!(!dirs.tmp.join("x").exists());
         // Devices stay writable.
         assert_ok(&sandbox.run(dirs.sh("echo fine > /dev/null")).await.unwrap());
         assert_unchanged(&dirs.workspace, &before);
@@ -2445,7 +2697,8 @@ async fn a_clone_inside_the_workspace_works_and_the_placeholders_go_at_the_end()
             return;
         }
         let dirs = Dirs::new();
-        let origin = dirs.base.join("origin");
+        // Beside the outside directory: under /tmp it would not be in view.
+        let origin = dirs.outside.with_file_name("origin");
         fs::create_dir(&origin).unwrap();
         host_git(&origin, &["init", "-q"]);
         fs::write(origin.join("README"), "hello\n").unwrap();

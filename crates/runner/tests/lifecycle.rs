@@ -523,7 +523,9 @@ fn a_bad_request_file_is_a_clear_error_with_status_125() {
 #[test]
 fn the_request_file_bootstrap_enforces_its_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let outside = tempfile::tempdir().unwrap();
+    // Not in /tmp, of which the sandbox sees nothing here: a directory it
+    // does see, and may not write.
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let target = outside.path().join("written");
     let request = serde_json::json!({
         "argv": ["sh", "-c", format!("touch {} 2>&1; echo done", target.display())],

@@ -205,7 +205,10 @@ impl FromStr for Preset {
 pub struct FilesystemPolicy {
     /// Read (and execute) everything not denied.
     pub read_everything: bool,
-    /// Readable roots, when not everything is.
+    /// Readable roots, when not everything is. With `read_everything` they
+    /// grant nothing more, but name what must stay in view where the
+    /// sandbox puts private directories in place of the host's (a
+    /// `read-only` working directory under `/tmp`).
     pub read: Vec<PathBuf>,
     /// Writable roots (reading them is implied).
     pub write: Vec<PathBuf>,
@@ -548,6 +551,7 @@ impl PolicyBuilder {
         let mut write = Vec::new();
         // The roots that outlive the sandbox, where protected names hold.
         let mut lasting = Vec::new();
+        let mut read = Vec::new();
         if self.preset == Preset::WorkspaceWrite {
             let cwd = match &self.cwd {
                 Some(cwd) => std::path::absolute(cwd),
@@ -566,6 +570,16 @@ impl PolicyBuilder {
             if let Some(tmp) = &self.temp_dir {
                 write.push(writable_root("temp directory", tmp, Refuse::Directories)?);
             }
+        } else if let Some(cwd) = &self.cwd {
+            // Readable anyway; named so that it stays in view.
+            let resolved = std::fs::canonicalize(cwd).map_err(|source| PolicyError::Path {
+                what: "working directory",
+                path: cwd.clone(),
+                source,
+            })?;
+            read.push(resolved);
+        } else if let Some(cwd) = std::env::current_dir().ok().and_then(|d| std::fs::canonicalize(d).ok()) {
+            read.push(cwd);
         }
         for dir in &self.write {
             let root = writable_root("writable root", dir, Refuse::Nothing)?;
@@ -602,7 +616,7 @@ impl PolicyBuilder {
         write.dedup();
         Ok(Policy {
             preset: self.preset,
-            filesystem: FilesystemPolicy { read_everything: true, read: Vec::new(), write, deny, protected },
+            filesystem: FilesystemPolicy { read_everything: true, read, write, deny, protected },
             network: self.network.unwrap_or(false),
             limits: self.limits,
             env,
@@ -946,6 +960,17 @@ mod tests {
         let policy = PolicyBuilder::new(Preset::ReadOnly).allow_read("/etc/shadow").build().unwrap();
         assert!(!policy.filesystem.deny.contains(&shadow));
         assert!(Policy::full_access().filesystem.deny.is_empty());
+    }
+
+    #[test]
+    fn read_only_names_its_working_directory_as_a_read_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = PolicyBuilder::new(Preset::ReadOnly).cwd(dir.path()).build().unwrap();
+        assert!(policy.filesystem.read_everything);
+        assert_eq!(policy.filesystem.read, [dir.path().canonicalize().unwrap()]);
+        let workspace = PolicyBuilder::new(Preset::WorkspaceWrite).cwd(dir.path()).build().unwrap();
+        assert!(workspace.filesystem.read.is_empty(), "a writable root needs no read root");
+        assert!(PolicyBuilder::new(Preset::ReadOnly).cwd("/no/such/dir").build().is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - `current_size()`: the size of the user's terminal, if there is one.
 //! - `Interrupts`: what the user or the system asks of the command while it
 //!   runs (interrupt, terminate, hang up, the terminal resized).
+//! - `private_dir(prefix)`: a new temp directory only the user can enter.
 //! - `create_private(path)`: a new file only the user can read.
 //! - `shell()`: the default shell of `cordon shell`.
 //! - `ignore_terminal_interrupts()`: for the request-file bootstrap, whose

@@ -106,6 +106,17 @@ impl Interrupts {
     }
 }
 
+/// Creates a new directory in the temp dir, named `prefix` and random
+/// letters, that only the user can enter (0700: made so, then set so
+/// whatever the umask), removed when dropped.
+pub fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let private = std::fs::Permissions::from_mode(0o700);
+    let dir = tempfile::Builder::new().prefix(prefix).permissions(private.clone()).tempdir()?;
+    std::fs::set_permissions(dir.path(), private)?;
+    Ok(dir)
+}
+
 /// Creates `path`, readable and writable by the user only (0600).
 pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
@@ -124,5 +135,28 @@ pub fn ignore_terminal_interrupts() {
     unsafe {
         let _ = signal(NixSignal::SIGINT, SigHandler::SigIgn);
         let _ = signal(NixSignal::SIGQUIT, SigHandler::SigIgn);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_private_dir_is_0700() {
+        let dir = super::private_dir("cordon-test-").unwrap();
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o700, "{mode:o}");
+        assert!(dir.path().file_name().unwrap().to_str().unwrap().starts_with("cordon-test-"));
+    }
+
+    #[test]
+    fn a_private_file_is_0600() {
+        let dir = super::private_dir("cordon-test-").unwrap();
+        let path = dir.path().join("file");
+        drop(super::create_private(&path).unwrap());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o600, "{mode:o}");
+        assert!(super::create_private(&path).is_err(), "an existing file is never reused");
     }
 }

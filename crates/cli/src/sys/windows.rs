@@ -134,6 +134,13 @@ impl Interrupts {
     }
 }
 
+/// Creates a new directory in the temp dir, named `prefix` and random
+/// letters, removed when dropped. (The temp dir is under the user's
+/// profile, readable by the user alone.)
+pub fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new().prefix(prefix).tempdir()
+}
+
 /// Creates `path` as a new file. (The private directory it is in was
 /// created under the user's profile, readable by the user alone.)
 pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {

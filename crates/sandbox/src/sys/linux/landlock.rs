@@ -1,6 +1,14 @@
 //! The Landlock layer: filesystem rules, TCP bind/connect when the network
 //! is off, and scoping of abstract UNIX sockets and signals.
 //!
+//! From ABI 9 the filesystem rights include connecting (or sending) to a
+//! pathname UNIX socket (`AccessFs::ResolveUnix`, which the landlock crate
+//! counts among the write rights): it is granted beneath the writable roots
+//! only, so a host socket anywhere else is refused whenever it was bound,
+//! and by whatever path. Older kernels lack it; there the namespaces layer
+//! keeps the host's sockets out of view instead (private `/tmp`, `/run`,
+//! `/var/tmp`; others hidden one by one).
+//!
 //! Landlock rules only ever grant, and a rule on a directory grants the
 //! whole hierarchy beneath it. A denied path therefore cannot be carved out
 //! of a rule on `/` (or on a writable root); instead the rule is expanded:
@@ -157,6 +165,9 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     }
     if scoped {
         parts.push("abstract unix sockets and signals scoped".into());
+    }
+    if abi >= ABI::V9 {
+        parts.push("pathname unix sockets reachable only under the writable roots".into());
     }
     let kernel = if version > abi as i32 { format!(" (kernel ABI {version})") } else { String::new() };
     if gaps.is_empty() {
@@ -400,6 +411,14 @@ mod tests {
         assert!(v3.iter().any(|g| g.starts_with("tcp")) && !v3.iter().any(|g| g.starts_with("truncate")));
         assert!(!gaps(ABI::V3, true).iter().any(|g| g.starts_with("tcp")));
         assert!(gaps(ABI::V1, true).iter().any(|g| g.starts_with("truncate")));
+    }
+
+    #[test]
+    fn pathname_unix_socket_connects_are_a_write_right_from_abi_9() {
+        // What the module docs rely on: read roots never get it.
+        assert!(AccessFs::from_all(ABI::V9).contains(AccessFs::ResolveUnix));
+        assert!(!AccessFs::from_read(ABI::V9).contains(AccessFs::ResolveUnix));
+        assert!(!AccessFs::from_all(ABI::V8).contains(AccessFs::ResolveUnix));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Namespaces: a new user namespace (mapping the runner's own uid and gid,
-//! so files keep their owners), a mount namespace in which protected paths
-//! are bind-mounted read-only over themselves, an IPC namespace, a PID
+//! so files keep their owners), a mount namespace (empty private `/tmp`,
+//! `/var/tmp` and `/run` in place of the host's, with the policy's paths
+//! bound back; everything outside the writable roots read-only; protected
+//! paths bind-mounted read-only over themselves), an IPC namespace, a PID
 //! namespace with the caller as its init (see [`super::pid_namespace`]),
 //! and — with the network off — a network namespace with only loopback.
 //! Where the kernel refuses them (inside some containers, or an AppArmor
@@ -51,22 +53,29 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     // Nothing mounted here may propagate back to the host.
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(|e| format!("making / private: {e}"))?;
-    let mount_points = mount_points()?;
+    let host_mounts = mount_points()?;
     // Before the fork, so that the supervisor knows what to remove.
     let protection = protection_points(&policy.filesystem.protected)?;
-    let pid_namespace = pid_namespace::fresh_proc_allowed(&mount_points)
+    let pid_namespace = pid_namespace::fresh_proc_allowed(&host_mounts)
         .and_then(|()| unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(CLONE_NEWPID): {e}")));
     if pid_namespace.is_ok() {
         let placeholders = protection.placeholders.clone();
         pid_namespace::become_init(death_signal, parent, move || remove_placeholders(&placeholders))?;
     }
-    let read_only = read_only_except(&policy.filesystem.write, &mount_points)?;
+    // First the private directories, so that what is bound back into them
+    // is made read-only (or kept writable) like everything else.
+    let (private, kept) = private_dirs(policy)?;
+    let bound_back: Vec<&PathBuf> = private.iter().flat_map(|dir| &dir.keep).collect();
+    let read_only = read_only_except(&policy.filesystem.write, &bound_back, &mount_points()?)?;
     // The working directory still points into the mount it was entered
     // through; enter it again by path, through the new mounts.
     if let Ok(cwd) = std::env::current_dir() {
         std::env::set_current_dir(&cwd).map_err(|e| format!("re-entering {}: {e}", cwd.display()))?;
     }
-    for path in &protection.points {
+    // One in a private directory but not bound back is not there at all.
+    let protected: Vec<&PathBuf> =
+        protection.points.iter().filter(|path| !private.iter().any(|dir| dir.hides(path))).collect();
+    for path in &protected {
         read_only_bind(path)?;
     }
     private_devpts()?;
@@ -84,10 +93,12 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
         }
     };
     entered.push(format!(
-        "mount ({read_only} mounts read-only outside the writable roots, {} protected path(s) \
+        "mount ({}, {read_only} mounts read-only outside the writable roots, {} protected path(s) \
          read-only{placeholders}, {masked} denied path(s) behind empty read-only mounts, private /dev/pts, \
-         {shm}, {hidden} host UNIX socket(s) outside the writable roots hidden)",
-        protection.points.len()
+         {shm}, {hidden} host UNIX socket(s) elsewhere hidden one by one (those listed at launch outside \
+         the writable roots))",
+        describe_private(&private, &kept),
+        protected.len()
     ));
     entered.push("ipc".into());
     match &pid_namespace {
@@ -205,13 +216,19 @@ fn map_own_ids(uid: u32, gid: u32) -> Result<(), String> {
 }
 
 /// Makes every mount read-only except the writable roots, which are first
-/// bind-mounted over themselves and so keep their own (writable) mounts.
-/// Outside the writable roots nothing can then change, not even metadata
-/// (modes, owners, times, extended attributes), which Landlock does not
-/// cover. Returns how many mounts were made read-only.
-fn read_only_except(write: &[PathBuf], mount_points: &[PathBuf]) -> Result<usize, String> {
+/// bind-mounted over themselves (unless `bound_back` into a private
+/// directory, which made them mounts of their own already) and so keep
+/// their own (writable) mounts. Outside the writable roots nothing can then
+/// change, not even metadata (modes, owners, times, extended attributes),
+/// which Landlock does not cover. Returns how many mounts were made
+/// read-only.
+fn read_only_except(
+    write: &[PathBuf],
+    bound_back: &[&PathBuf],
+    mount_points: &[PathBuf],
+) -> Result<usize, String> {
     let writable: Vec<&PathBuf> = write.iter().filter(|p| !p.starts_with("/dev/pts") && p.exists()).collect();
-    for root in &writable {
+    for root in writable.iter().filter(|root| !bound_back.contains(root)) {
         mount(
             Some(root.as_path()),
             root.as_path(),
@@ -220,12 +237,12 @@ fn read_only_except(write: &[PathBuf], mount_points: &[PathBuf]) -> Result<usize
             None::<&str>,
         )
         .map_err(|e| format!("bind-mounting writable root {}: {e}", root.display()))?;
-        // Inside, nothing set-id or device-like there works (a file made
-        // setuid before the sandbox started included); the devices the
-        // policy makes writable are devices.
-        if !root.starts_with("/dev") {
-            remount(root, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
-        }
+    }
+    // Inside, nothing set-id or device-like in a writable root works (a
+    // file made setuid before the sandbox started included); the devices
+    // the policy makes writable are devices.
+    for root in writable.iter().filter(|root| !root.starts_with("/dev")) {
+        remount(root, MsFlags::MS_NOSUID | MsFlags::MS_NODEV)?;
     }
     let mut count = 0;
     for point in mount_points {
@@ -409,12 +426,15 @@ fn host_unix_sockets() -> Vec<PathBuf> {
     paths
 }
 
-/// Mounts `/dev/null` over every host socket outside the writable roots:
-/// Landlock has no right for connecting to (or sending to) a pathname UNIX
-/// socket and seccomp cannot see the path, so the daemons' sockets (Docker,
-/// D-Bus, an ssh agent, the journal) are taken out of the sandbox's view
-/// instead. A connect then fails with ECONNREFUSED. Sockets bound after the
-/// sandbox started are not covered. Returns how many were hidden.
+/// Mounts `/dev/null` over every host socket outside the writable roots
+/// that is still in view after [`private_dirs`] (under `/var/lib`, a home
+/// directory, a path bound back): Landlock before ABI 9 has no right for
+/// connecting to (or sending to) a pathname UNIX socket and seccomp cannot
+/// see the path. A connect then fails with ECONNREFUSED. This covers only
+/// what `/proc/net/unix` lists by absolute path at launch: a socket bound
+/// later, one unlinked and bound again on the host (which detaches the
+/// mount over it), or one bound by a relative path is not hidden. Returns
+/// how many were hidden.
 fn hide_sockets(sockets: &[PathBuf], write: &[PathBuf]) -> usize {
     use std::os::unix::fs::FileTypeExt;
     sockets
@@ -425,6 +445,183 @@ fn hide_sockets(sockets: &[PathBuf], write: &[PathBuf]) -> usize {
             mount(Some("/dev/null"), path.as_path(), None::<&str>, MsFlags::MS_BIND, None::<&str>).is_ok()
         })
         .count()
+}
+
+/// The host directories where daemons keep their sockets (`/run`, and
+/// `/var/run` where it is a directory of its own rather than a link to
+/// `/run`) and programs, and other sessions, their temporary files (`/tmp`,
+/// `/var/tmp`), with the mode of the empty tmpfs put in place of each.
+const PRIVATE_DIRS: &[(&str, &str)] =
+    &[("/tmp", "1777"), ("/var/tmp", "1777"), ("/run", "0755"), ("/var/run", "0755")];
+
+/// A host directory the sandbox gets an empty one of its own in place of,
+/// and what of the host's is bound back into it at the same path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PrivateDir {
+    path: PathBuf,
+    mode: &'static str,
+    /// The outermost paths to bind back (nothing nested in another).
+    keep: Vec<PathBuf>,
+}
+
+impl PrivateDir {
+    /// Whether `path` is in this directory but not bound back: not there
+    /// inside.
+    fn hides(&self, path: &Path) -> bool {
+        path.starts_with(&self.path) && !self.keep.iter().any(|kept| path.starts_with(kept))
+    }
+}
+
+/// Puts an empty tmpfs (no setuid, no devices, capped at the memory limit
+/// if any) over each of [`PRIVATE_DIRS`] that is a real directory, and
+/// binds back into it, at the same path, what the sandbox must still see
+/// there: the writable and read roots, the runner's working directory and
+/// the directory of its executable, and what `/etc/resolv.conf` and
+/// `/dev/shm` resolve to. Everything else of the host's there — its
+/// sockets (even ones bound later, re-created or bound by a relative
+/// path), other sessions' temp dirs and request files — does not exist
+/// inside. A directory that is itself (or is inside) a writable root, or
+/// that is itself one of the paths to keep, stays the host's (and is
+/// returned, described, second).
+///
+/// Call it in the new mount namespace, before the read-only remounts: the
+/// paths bound back then become read-only or stay writable like any other.
+fn private_dirs(policy: &Policy) -> Result<(Vec<PrivateDir>, Vec<String>), String> {
+    let fs = &policy.filesystem;
+    let canonical = |path: &Path| fs::canonicalize(path).ok();
+    let exe_dir = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf));
+    let wanted: Vec<PathBuf> = fs
+        .write
+        .iter()
+        .chain(&fs.read)
+        .cloned()
+        .chain(std::env::current_dir().ok())
+        .chain(exe_dir)
+        .chain(["/etc/resolv.conf".into(), "/dev/shm".into()])
+        .filter_map(|path| canonical(&path))
+        .collect();
+    let writable: Vec<PathBuf> = fs.write.iter().filter_map(|path| canonical(path)).collect();
+    let candidates: Vec<(PathBuf, &'static str)> = PRIVATE_DIRS
+        .iter()
+        .map(|&(path, mode)| (PathBuf::from(path), mode))
+        .filter(|(path, _)| {
+            fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir())
+                && canonical(path).is_some_and(|real| &real == path)
+        })
+        .collect();
+    let (private, kept) = plan_private_dirs(&candidates, &writable, &wanted);
+    for dir in &private {
+        mount_private_dir(dir, policy.limits.memory)?;
+    }
+    Ok((private, kept))
+}
+
+/// Which of `candidates` become private, and what of each is bound back
+/// (see [`private_dirs`]); the others are kept as the host's, with why.
+fn plan_private_dirs(
+    candidates: &[(PathBuf, &'static str)],
+    writable: &[PathBuf],
+    wanted: &[PathBuf],
+) -> (Vec<PrivateDir>, Vec<String>) {
+    let mut private = Vec::new();
+    let mut kept = Vec::new();
+    for (dir, mode) in candidates {
+        if let Some(root) = writable.iter().find(|root| dir.starts_with(root)) {
+            kept.push(format!("the host's {} (writable root {})", dir.display(), root.display()));
+            continue;
+        }
+        if wanted.contains(dir) {
+            kept.push(format!("the host's {} (named by the policy or the working directory)", dir.display()));
+            continue;
+        }
+        let mut inside: Vec<&PathBuf> =
+            writable.iter().chain(wanted).filter(|path| path.starts_with(dir)).collect();
+        inside.sort();
+        inside.dedup();
+        let keep: Vec<PathBuf> = inside
+            .iter()
+            .filter(|path| !inside.iter().any(|other| other != *path && path.starts_with(other)))
+            .map(|path| path.to_path_buf())
+            .collect();
+        private.push(PrivateDir { path: dir.clone(), mode, keep });
+    }
+    (private, kept)
+}
+
+/// Mounts the tmpfs over `dir.path` and binds each of `dir.keep` back: each
+/// is opened before (through the host's directory), and bound from its
+/// descriptor after, onto a mount point made in the tmpfs.
+fn mount_private_dir(dir: &PrivateDir, memory_limit: Option<u64>) -> Result<(), String> {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::{Mode, SFlag, fstat};
+    use std::os::fd::{AsRawFd, OwnedFd};
+    let opened: Vec<(&PathBuf, OwnedFd)> = dir
+        .keep
+        .iter()
+        .map(|path| {
+            open(path.as_path(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+                .map(|fd| (path, fd))
+                .map_err(|e| format!("opening {} to bind it back: {e}", path.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    let options = match memory_limit {
+        Some(bytes) => format!("mode={},size={bytes}", dir.mode),
+        None => format!("mode={}", dir.mode),
+    };
+    mount(
+        Some("tmpfs"),
+        dir.path.as_path(),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(options.as_str()),
+    )
+    .map_err(|e| format!("mounting a private tmpfs on {}: {e}", dir.path.display()))?;
+    for (path, fd) in opened {
+        let is_dir = fstat(&fd)
+            .map(|stat| SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let made = if is_dir {
+            fs::create_dir_all(path)
+        } else {
+            path.parent().map_or(Ok(()), fs::create_dir_all).and_then(|()| fs::File::create(path).map(drop))
+        };
+        made.map_err(|e| {
+            format!("making a mount point for {} in the private {}: {e}", path.display(), dir.path.display())
+        })?;
+        let source = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        mount(
+            Some(source.as_str()),
+            path.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| {
+            format!("binding {} back into the private {}: {e}", path.display(), dir.path.display())
+        })?;
+    }
+    Ok(())
+}
+
+/// The private directories, for the layer's detail.
+fn describe_private(private: &[PrivateDir], kept: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !private.is_empty() {
+        let names: Vec<String> = private.iter().map(|dir| dir.path.display().to_string()).collect();
+        let bound: usize = private.iter().map(|dir| dir.keep.len()).sum();
+        parts.push(format!(
+            "private empty {} (the host's sockets and files there absent; {bound} path(s) of the policy \
+             and the runner bound back)",
+            names.join(", ")
+        ));
+    }
+    if !kept.is_empty() {
+        parts.push(format!("kept: {}", kept.join(", ")));
+    }
+    if parts.is_empty() {
+        return "no /tmp, /var/tmp or /run to make private".into();
+    }
+    parts.join(", ")
 }
 
 /// Mounts a new devpts instance over `/dev/pts` (and its `ptmx` over
@@ -559,5 +756,51 @@ fn try_in_child(flags: CloneFlags) -> Result<(), nix::Error> {
             WaitStatus::Exited(_, code) => Err(nix::Error::from_raw(code)),
             _ => Err(nix::Error::ECHILD),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(list: &[&str]) -> Vec<PathBuf> {
+        list.iter().map(PathBuf::from).collect()
+    }
+
+    /// [`PRIVATE_DIRS`] on a machine where `/var/run` links to `/run`.
+    fn candidates() -> Vec<(PathBuf, &'static str)> {
+        PRIVATE_DIRS.iter().filter(|(path, _)| *path != "/var/run").map(|&(p, m)| (p.into(), m)).collect()
+    }
+
+    #[test]
+    fn the_outermost_paths_to_keep_are_bound_back() {
+        let writable = paths(&["/tmp/ws", "/tmp/ws/sub", "/home/u/project", "/dev/null"]);
+        let wanted = paths(&["/tmp/ws/sub/file", "/run/systemd/resolve/stub-resolv.conf", "/", "/tmp/cwd"]);
+        let (private, kept) = plan_private_dirs(&candidates(), &writable, &wanted);
+        assert!(kept.is_empty(), "{kept:?}");
+        let dir = |path: &str, mode, keep: &[&str]| PrivateDir { path: path.into(), mode, keep: paths(keep) };
+        assert_eq!(
+            private,
+            [
+                dir("/tmp", "1777", &["/tmp/cwd", "/tmp/ws"]),
+                dir("/var/tmp", "1777", &[]),
+                dir("/run", "0755", &["/run/systemd/resolve/stub-resolv.conf"]),
+            ]
+        );
+        assert!(private[0].hides(Path::new("/tmp/other/agent.sock")));
+        assert!(private[0].hides(Path::new("/tmp/wsx")), "a sibling with a longer name");
+        assert!(!private[0].hides(Path::new("/tmp/ws/.git")));
+        assert!(!private[0].hides(Path::new("/home/u/project/.git")));
+        assert!(private[2].hides(Path::new("/run/systemd/resolve/io.systemd.Resolve")));
+    }
+
+    #[test]
+    fn a_directory_in_a_writable_root_or_named_itself_stays_the_hosts() {
+        let (private, kept) = plan_private_dirs(&candidates(), &paths(&["/var"]), &paths(&["/tmp", "/var"]));
+        assert_eq!(private.iter().map(|dir| dir.path.as_path()).collect::<Vec<_>>(), [Path::new("/run")]);
+        assert_eq!(kept.len(), 2, "{kept:?}");
+        assert!(kept[0].contains("/tmp") && kept[1].contains("/var/tmp (writable root /var)"), "{kept:?}");
+        let (private, kept) = plan_private_dirs(&candidates(), &paths(&["/"]), &[]);
+        assert!(private.is_empty() && kept.len() == 3, "{private:?} {kept:?}");
     }
 }
