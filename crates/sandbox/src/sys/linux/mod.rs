@@ -8,6 +8,7 @@ mod landlock;
 mod limits;
 mod namespaces;
 mod pid_namespace;
+mod placeholders;
 mod privileges;
 mod seccomp;
 

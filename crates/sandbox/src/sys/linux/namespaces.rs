@@ -18,7 +18,7 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::prctl;
 use nix::sys::statvfs::{FsFlags, statvfs};
 
-use super::{active, pid_namespace};
+use super::{active, pid_namespace, placeholders};
 use crate::{Policy, Probe};
 
 /// Enters the namespaces and protects the protected paths. Forks: see
@@ -55,12 +55,12 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
         .map_err(|e| format!("making / private: {e}"))?;
     let host_mounts = mount_points()?;
     // Before the fork, so that the supervisor knows what to remove.
-    let protection = protection_points(&policy.filesystem.protected)?;
+    let protection = placeholders::hold(&policy.filesystem.protected)?;
     let pid_namespace = pid_namespace::fresh_proc_allowed(&host_mounts)
         .and_then(|()| unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(CLONE_NEWPID): {e}")));
     if pid_namespace.is_ok() {
         let placeholders = protection.placeholders.clone();
-        pid_namespace::become_init(death_signal, parent, move || remove_placeholders(&placeholders))?;
+        pid_namespace::become_init(death_signal, parent, move || placeholders::remove(&placeholders))?;
     }
     // First the private directories, so that what is bound back into them
     // is made read-only (or kept writable) like everything else.
@@ -291,88 +291,6 @@ fn unescape(field: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Where the protected paths are held read-only, and which of those places
-/// the runner made.
-struct Protection {
-    /// What is bind-mounted read-only: each protected path that exists, and
-    /// for one that does not, its first missing component.
-    points: Vec<PathBuf>,
-    /// The empty directories created at missing protected paths, to be
-    /// removed once the sandbox is gone.
-    placeholders: Vec<PathBuf>,
-}
-
-/// Makes every protected path something a read-only mount can hold: one
-/// that does not exist gets an empty directory at its first missing
-/// component, so the sandbox cannot create it (`git init`, a planted
-/// `.envrc`) while it runs. A missing path whose directory the runner may
-/// not write is skipped: the sandbox, with fewer rights, cannot create it
-/// either.
-fn protection_points(protected: &[PathBuf]) -> Result<Protection, String> {
-    let mut points: Vec<PathBuf> = Vec::new();
-    let mut placeholders = Vec::new();
-    for path in protected {
-        let Some(point) = first_missing_component(path) else {
-            points.push(path.clone());
-            continue;
-        };
-        // Only in a directory reached through no link: the placeholder must
-        // land where the policy says.
-        let parent = point.parent().unwrap_or(Path::new("/"));
-        if fs::canonicalize(parent).ok().as_deref() != Some(parent) {
-            continue;
-        }
-        match fs::create_dir(&point) {
-            Ok(()) => placeholders.push(point.clone()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(nix::libc::EACCES | nix::libc::EPERM | nix::libc::EROFS)
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => {
-                return Err(format!("creating a placeholder at protected path {}: {e}", point.display()));
-            }
-        }
-        points.push(point);
-    }
-    points.sort();
-    points.dedup();
-    Ok(Protection { points, placeholders })
-}
-
-/// The first component of `path` that does not exist (`None` if it all
-/// does), below the deepest ancestor that does; `None` too if that
-/// ancestor is not a directory, since nothing can be created there.
-fn first_missing_component(path: &Path) -> Option<PathBuf> {
-    if fs::symlink_metadata(path).is_ok() {
-        return None;
-    }
-    let mut missing = path.to_path_buf();
-    while let Some(parent) = missing.parent() {
-        match fs::symlink_metadata(parent) {
-            Ok(meta) if meta.is_dir() => return Some(missing),
-            Ok(_) => return None,
-            Err(_) => missing = parent.to_path_buf(),
-        }
-    }
-    None
-}
-
-/// Removes the placeholders once nothing in the sandbox is left to write
-/// where they stood: each mount over one is detached, then the directory
-/// removed if it is still empty (a host process may have put something in
-/// it, which stays).
-fn remove_placeholders(placeholders: &[PathBuf]) {
-    for path in placeholders.iter().rev() {
-        let _ = nix::mount::umount2(path.as_path(), nix::mount::MntFlags::MNT_DETACH);
-        let _ = fs::remove_dir(path);
-    }
 }
 
 /// Bind-mounts `path` over itself and remounts it read-only.
