@@ -15,9 +15,12 @@ const MARKER: &str = r"C:\Users\alice\AppData\Local\cordon\setup.json";
 const CREDENTIALS: &str = r"C:\Users\alice\AppData\Local\cordon\sandbox-users.dpapi";
 const RULE: &str = "cordon: block outbound for CordonSandboxOffline";
 
+/// Options protecting two names, so that plans stay short: the mechanics
+/// are the same for every name.
 fn options(roots: &[&str]) -> SetupOptions {
     SetupOptions {
         state_dir: Some(STATE.into()),
+        protected_names: vec![".git".into(), ".cordon".into()],
         ..SetupOptions::new(roots.iter().map(PathBuf::from).collect())
     }
 }
