@@ -2818,3 +2818,39 @@ async fn a_placeholder_shared_by_two_sandboxes_holds_until_the_last_is_gone() {
     })
     .await
 }
+
+#[tokio::test]
+async fn starving_the_runner_of_cpu_or_io_is_refused() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let test = "starving_the_runner_of_cpu_or_io_is_refused";
+        let Some(sandbox) = confined(test, dirs.policy()).await else { return };
+        let runner = runner_on_host(&sandbox);
+        let nice_before = fs::read_to_string(format!("/proc/{runner}/stat")).unwrap();
+        let field = |stat: &str, n: usize| stat[stat.rfind(')').unwrap() + 2..].split(' ').nth(n).unwrap().to_string();
+        for script in [
+            "renice -n 19 -p 1",
+            "renice -n 19 -u \"$(id -u)\"",
+            "taskset -p 1 1",
+            "chrt -i -p 0 1",
+            "ionice -c 3 -p 1",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            assert_refused(&out, &[EPERM]);
+        }
+        let out = sandbox
+            .run(dirs.python_libc("check(libc.setpriority(0, 1, 19))\nprint('ESCAPED')"))
+            .await
+            .unwrap();
+        assert_refused(&out, &[EPERM]);
+        // Outside, the runner's nice value (field 19 of stat) is as it was.
+        let nice_after = fs::read_to_string(format!("/proc/{runner}/stat")).unwrap();
+        assert_eq!(field(&nice_after, 16), field(&nice_before, 16));
+        // A command may still lower its own priority, and its children's.
+        let own = "renice -n 5 -p $$ >/dev/null && nice -n 3 sh -c 'ionice -c 3 -p $$ && taskset -p 1 $$ >/dev/null' \
+                   && echo fine";
+        assert_eq!(assert_ok(&sandbox.run(dirs.sh(own)).await.unwrap()), "fine\n");
+        end(sandbox).await;
+    })
+    .await
+}

@@ -51,7 +51,9 @@ use crate::{Policy, Probe};
 /// `no_new_privs`, without which the kernel refuses an unprivileged filter
 /// (seccompiler sets it again before installing, which changes nothing).
 pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
-    let filters = filter::build(std::env::consts::ARCH, policy.network)?;
+    // The runner installs the filter on itself: the pid its commands know
+    // it by (1, in its PID namespace) is this one.
+    let filters = filter::build(std::env::consts::ARCH, policy.network, std::process::id())?;
     // Everything is compiled before anything is installed, so a filter that
     // cannot be built leaves the process as it was.
     for (installed, program) in filters.programs.iter().enumerate() {
@@ -174,6 +176,10 @@ mod filter {
     pub(super) const SYS_FCHMODAT2: i64 = 452;
     pub(super) const SYS_SETXATTRAT: i64 = 463;
 
+    /// `ioprio_set`'s `which`: one process, or every process of a user.
+    const IOPRIO_WHO_PROCESS: u64 = 1;
+    const IOPRIO_WHO_USER: u64 = 3;
+
     /// Denied whatever their arguments. `unshare` and `setns` go whole:
     /// every use of them in the sandbox is a way around the namespace layer.
     const DENIED: &[i64] = &[
@@ -266,13 +272,13 @@ mod filter {
 
     /// Compiles the filters for `arch` (which must be the architecture this
     /// crate is built for: the numbers come from its libc).
-    pub(super) fn build(arch: &str, network: bool) -> Result<Filters, String> {
+    pub(super) fn build(arch: &str, network: bool, runner: u32) -> Result<Filters, String> {
         let target = TargetArch::try_from(arch).map_err(|e| format!("no seccomp filter for {arch}: {e}"))?;
         let compile = |filter: Result<SeccompFilter, seccompiler::BackendError>| {
             filter.and_then(BpfProgram::try_from).map_err(|e| format!("cannot build the {arch} filter: {e}"))
         };
         let mut programs = vec![
-            compile(eperm_filter(target, network))?,
+            compile(eperm_filter(target, network, runner))?,
             compile(errno_filter(target, NOT_IMPLEMENTED, libc::ENOSYS))?,
             compile(errno_filter(target, XATTR_WRITES, libc::EOPNOTSUPP))?,
         ];
@@ -283,7 +289,8 @@ mod filter {
             if network { "sockets: unrestricted (network allowed)" } else { "sockets: AF_UNIX only" };
         let detail = format!(
             "{arch} filter: ptrace, process_vm_*, pidfd_getfd, io_uring, kexec/bpf/perf/keyring, mount, namespaces \
-             (clone3: ENOSYS), TIOCSTI/TIOCLINUX, prlimit of other processes, setuid/setgid modes \
+             (clone3: ENOSYS), TIOCSTI/TIOCLINUX, prlimit of other processes, the runner's priority, \
+             affinity and scheduling, setuid/setgid modes \
              (openat2: ENOSYS), setxattr (EOPNOTSUPP){x32}; {sockets}"
         );
         Ok(Filters { programs, detail })
@@ -307,7 +314,11 @@ mod filter {
     }
 
     /// Everything denied with EPERM.
-    fn eperm_filter(target: TargetArch, network: bool) -> Result<SeccompFilter, seccompiler::BackendError> {
+    fn eperm_filter(
+        target: TargetArch,
+        network: bool,
+        runner: u32,
+    ) -> Result<SeccompFilter, seccompiler::BackendError> {
         let mut rules: BTreeMap<i64, Vec<SeccompRule>> = DENIED.iter().map(|&nr| (nr, Vec::new())).collect();
         // Any one namespace flag is enough: one rule per flag.
         let clone = NAMESPACE_FLAGS
@@ -330,6 +341,33 @@ mod filter {
         }
         // pid 0 is the caller, which is what getrlimit and setrlimit pass.
         rules.insert(libc::SYS_prlimit64, vec![rule(0, SeccompCmpOp::Ne, 0)?]);
+        // The runner shares its uid with its commands, which could otherwise
+        // starve it (`renice -p 1`, `taskset -p 1 1`, `chrt -i -p 0 1`,
+        // `ionice -c 3 -p 1`, or all of the uid's processes at once). A
+        // command may still do all of this to itself and its own children.
+        let runner = u64::from(runner);
+        for call in [
+            libc::SYS_sched_setaffinity,
+            libc::SYS_sched_setscheduler,
+            libc::SYS_sched_setparam,
+            libc::SYS_sched_setattr,
+        ] {
+            rules.insert(call, vec![rule(0, SeccompCmpOp::Eq, runner)?]);
+        }
+        let of_process = |which: u64| -> Result<SeccompRule, seccompiler::BackendError> {
+            SeccompRule::new(vec![
+                condition(0, SeccompCmpOp::Eq, which)?,
+                condition(1, SeccompCmpOp::Eq, runner)?,
+            ])
+        };
+        rules.insert(
+            libc::SYS_setpriority,
+            vec![of_process(libc::PRIO_PROCESS as u64)?, rule(0, SeccompCmpOp::Eq, libc::PRIO_USER as u64)?],
+        );
+        rules.insert(
+            libc::SYS_ioprio_set,
+            vec![of_process(IOPRIO_WHO_PROCESS)?, rule(0, SeccompCmpOp::Eq, IOPRIO_WHO_USER)?],
+        );
         if !network {
             // Any family but AF_UNIX: INET (and MPTCP, which is INET with
             // another protocol), INET6, NETLINK, PACKET, VSOCK, ...
@@ -394,7 +432,7 @@ mod filter {
     }
 
     /// Always refuses.
-    pub(super) fn build(arch: &str, _network: bool) -> Result<Filters, String> {
+    pub(super) fn build(arch: &str, _network: bool, _runner: u32) -> Result<Filters, String> {
         Err(format!("no seccomp filter for {arch}: seccompiler supports x86_64, aarch64 and riscv64"))
     }
 }
@@ -413,8 +451,8 @@ mod tests {
     #[test]
     fn filters_build_for_this_arch_with_and_without_network() {
         let arch = std::env::consts::ARCH;
-        let with = filter::build(arch, true).unwrap();
-        let without = filter::build(arch, false).unwrap();
+        let with = filter::build(arch, true, 1).unwrap();
+        let without = filter::build(arch, false, 1).unwrap();
         let expected = if cfg!(target_arch = "x86_64") { 4 } else { 3 };
         assert_eq!(with.programs.len(), expected);
         assert_eq!(without.programs.len(), expected);
@@ -430,7 +468,7 @@ mod tests {
 
     #[test]
     fn an_unknown_arch_is_an_error() {
-        let err = filter::build("sparc64", false).err().unwrap();
+        let err = filter::build("sparc64", false, 1).err().unwrap();
         assert!(err.contains("sparc64"), "{err}");
     }
 
