@@ -2854,3 +2854,37 @@ async fn starving_the_runner_of_cpu_or_io_is_refused() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_denied_path_that_does_not_exist_yet_cannot_be_made_inside() {
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let policy = dirs
+            .workspace_write()
+            .deny(dirs.workspace.join("secret"))
+            .deny(dirs.workspace.join("a/b/key"))
+            .build();
+        let test = "a_denied_path_that_does_not_exist_yet_cannot_be_made_inside";
+        let Some(sandbox) = confined(test, policy.unwrap()).await else { return };
+        for script in [
+            "mkdir secret; echo s3 > secret/key && cat secret/key",
+            "echo s3 > secret",
+            "rmdir secret && mkdir secret",
+            "mkdir -p a/b && echo s3 > a/b/key",
+        ] {
+            let out = sandbox.run(dirs.sh(script)).await.unwrap();
+            let text = assert_refused(&out, &[EACCES, EBUSY, "File exists", "Is a directory"]);
+            assert!(!text.contains("s3"), "{script}: {text}");
+        }
+        // The rest of the workspace is as writable as ever.
+        assert_ok(&sandbox.run(dirs.sh("mkdir other && echo fine > other/notes")).await.unwrap());
+        end(sandbox).await;
+        for path in ["secret", "a"] {
+            assert!(
+                fs::symlink_metadata(dirs.workspace.join(path)).is_err(),
+                "{path} is left in the workspace"
+            );
+        }
+    })
+    .await
+}

@@ -56,10 +56,24 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     let host_mounts = mount_points()?;
     // Before the fork, so that the supervisor knows what to remove.
     let protection = placeholders::hold(&policy.filesystem.protected)?;
+    // A denied path that does not exist yet must not be made inside either:
+    // in a writable root it gets a placeholder too, hidden below.
+    let missing_denied: Vec<PathBuf> = policy
+        .filesystem
+        .deny
+        .iter()
+        .filter(|path| fs::symlink_metadata(path).is_err())
+        .filter(|path| {
+            policy.filesystem.write.iter().any(|root| !root.starts_with("/dev") && path.starts_with(root))
+        })
+        .cloned()
+        .collect();
+    let denial = placeholders::hold(&missing_denied)?;
     let pid_namespace = pid_namespace::fresh_proc_allowed(&host_mounts)
         .and_then(|()| unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(CLONE_NEWPID): {e}")));
     if pid_namespace.is_ok() {
-        let placeholders = protection.placeholders.clone();
+        let placeholders: Vec<PathBuf> =
+            protection.placeholders.iter().chain(&denial.placeholders).cloned().collect();
         pid_namespace::become_init(death_signal, parent, move || placeholders::remove(&placeholders))?;
     }
     // First the private directories, so that what is bound back into them
@@ -80,7 +94,8 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     }
     private_devpts()?;
     let shm = private_shm(policy.limits.memory);
-    let masked = mask_denied(&policy.filesystem.deny);
+    let denied: Vec<PathBuf> = policy.filesystem.deny.iter().chain(&denial.points).cloned().collect();
+    let masked = mask_denied(&denied);
     let hidden = hide_sockets(&host_sockets, &policy.filesystem.write);
     if pid_namespace.is_ok() {
         pid_namespace::mount_fresh_proc()?;
@@ -94,11 +109,13 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     };
     entered.push(format!(
         "mount ({}, {read_only} mounts read-only outside the writable roots, {} protected path(s) \
-         read-only{placeholders}, {masked} denied path(s) behind empty read-only mounts, private /dev/pts, \
+         read-only{placeholders}, {masked} denied path(s) behind empty read-only mounts ({} of them \
+         absent, held by placeholders), private /dev/pts, \
          {shm}, {hidden} host UNIX socket(s) elsewhere hidden one by one (those listed at launch outside \
          the writable roots))",
         describe_private(&private, &kept),
-        protected.len()
+        protected.len(),
+        denial.placeholders.len()
     ));
     entered.push("ipc".into());
     match &pid_namespace {
