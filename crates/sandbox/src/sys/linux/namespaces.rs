@@ -70,7 +70,7 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
         read_only_bind(path)?;
     }
     private_devpts()?;
-    let shm = private_shm(policy.limits.memory);
+    let shm = private_shm(policy.total_memory());
     let hidden = hide_sockets(&host_sockets, &policy.filesystem.write);
     if pid_namespace.is_ok() {
         pid_namespace::mount_fresh_proc()?;
@@ -374,8 +374,8 @@ fn private_shm_mounted() -> bool {
     PRIVATE_SHM.load(Ordering::Relaxed)
 }
 
-/// Mounts an empty tmpfs over `/dev/shm` (capped at the memory limit, if
-/// any): POSIX shared memory and semaphores (Python's multiprocessing,
+/// Mounts an empty tmpfs over `/dev/shm` (capped at the sandbox's memory
+/// limit, asked for or default, if any): POSIX shared memory and semaphores (Python's multiprocessing,
 /// browsers, test runners) need a writable `/dev/shm`, and the host's holds
 /// other programs' shared memory, which the sandbox must neither read nor
 /// write. On failure the host's stays, read-only, and the detail says so.
