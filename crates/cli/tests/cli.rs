@@ -636,6 +636,42 @@ fn run_exits_when_its_stdin_is_an_idle_terminal() {
     assert_eq!(status.code(), Some(4), "exit status {status:?}; output: {output:?}");
 }
 
+/// What `printf` in the sandbox writes: an OSC 52 clipboard write, a
+/// title, an OSC 8 hyperlink, a DCS query, and colours around text.
+const ESCAPES: &str = r"printf '\033]52;c;ZXZpbA==\007\033]0;owned\033\\\033]8;;https://example.com\033\\link\033]8;;\033\\ \033P$qm\033\\\033[1mbold\033[0m end\n'";
+
+#[test]
+fn run_strips_terminal_control_strings_from_output_to_a_terminal() {
+    for (extra, stripped) in [(&[][..], true), (&["--sanitize-output=never"][..], false)] {
+        let mut args = vec!["run", FULL];
+        args.extend_from_slice(extra);
+        args.extend(["--", "sh", "-c", ESCAPES]);
+        let mut session = PtySession::start(cordon(args), 24, 80);
+        let status = session.wait();
+        let output = session.drain(" end");
+        assert_eq!(status.code(), Some(0), "{extra:?}: {output:?}");
+        assert!(
+            output.contains("link") && output.contains("\x1b[1mbold\x1b[0m end"),
+            "{extra:?}: colours and text stay: {output:?}"
+        );
+        for sequence in ["\x1b]52;", "\x1b]0;", "\x1b]8;", "\x1bP"] {
+            assert_eq!(!output.contains(sequence), stripped, "{extra:?}: {sequence:?} in {output:?}");
+        }
+    }
+}
+
+#[test]
+fn run_passes_output_to_a_pipe_unchanged_unless_asked_to_sanitize_it() {
+    let finished = run(run_cmd(&[], &["sh", "-c", ESCAPES]));
+    finished.assert_code(0);
+    assert!(finished.stdout().starts_with("\x1b]52;c;ZXZpbA==\x07"), "{}", finished.describe());
+    let finished = run(run_cmd(&["--sanitize-output"], &["sh", "-c", &format!("{ESCAPES}; {ESCAPES} >&2")]));
+    finished.assert_code(0);
+    for out in [finished.stdout(), finished.stderr()] {
+        assert_eq!(out, "link \x1b[1mbold\x1b[0m end\n", "{}", finished.describe());
+    }
+}
+
 #[test]
 fn a_non_utf8_environment_variable_is_skipped_not_fatal() {
     use std::os::unix::ffi::OsStrExt;
