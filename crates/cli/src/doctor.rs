@@ -29,9 +29,15 @@ pub fn run(as_json: bool) -> anyhow::Result<i32> {
             (preset, missing)
         })
         .collect();
+    let defaults = default_limits(&probes);
     if as_json {
         let report = json!({
             "probes": probes,
+            "default_limits": defaults.iter().map(|(name, value, here)| json!({
+                "limit": name,
+                "value": value,
+                "applied_here": here,
+            })).collect::<Vec<_>>(),
             "policies": verdicts.iter().map(|(preset, missing)| json!({
                 "policy": preset.name(),
                 "fully_enforced": missing.is_empty(),
@@ -53,8 +59,47 @@ pub fn run(as_json: bool) -> anyhow::Result<i32> {
                 ),
             }
         }
+        let describe = |limits: &[&(&str, u64, bool)]| {
+            let shown = |(name, value, _): &(&str, u64, bool)| match *name {
+                "processes" => format!("{name}={value}"),
+                _ => format!("{name}={}", crate::options::format_size(*value)),
+            };
+            limits.iter().map(|limit| shown(limit)).collect::<Vec<_>>().join(", ")
+        };
+        let (here, not_here): (Vec<_>, Vec<_>) = defaults.iter().partition(|(_, _, here)| *here);
+        let line = match (here.is_empty(), not_here.is_empty()) {
+            (_, true) => format!("{} (all can be applied here)", describe(&here)),
+            (true, false) => format!("{} skipped here (no writable cgroup)", describe(&not_here)),
+            (false, false) => format!(
+                "{} can be applied; {} skipped here (no writable cgroup)",
+                describe(&here),
+                describe(&not_here)
+            ),
+        };
+        let line = format!("{:<16} {line}", "default limits");
+        println!("{line}");
     }
     Ok(if verdicts.iter().all(|(_, missing)| missing.is_empty()) { 0 } else { 1 })
+}
+
+/// The confining presets' default limits, each with whether this machine
+/// can apply it (processes and memory need a writable cgroup; a default
+/// that cannot be applied is skipped at launch, never fatal).
+fn default_limits(probes: &[Probe]) -> Vec<(&'static str, u64, bool)> {
+    let available = |name: &str| probes.iter().any(|p| p.name == name && p.available);
+    let unified = available("cgroup v2");
+    let defaults = cordon::Limits::preset_defaults();
+    let mut limits = Vec::new();
+    if let Some(n) = defaults.processes {
+        limits.push(("processes", n, unified || available("cgroup v1 pids")));
+    }
+    if let Some(n) = defaults.sandbox_memory {
+        limits.push(("sandbox_memory", n, unified || available("cgroup v1 memory")));
+    }
+    if let Some(n) = defaults.file_size {
+        limits.push(("file_size", n, true));
+    }
+    limits
 }
 
 fn print_table(probes: &[Probe]) {

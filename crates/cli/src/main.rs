@@ -4,6 +4,7 @@ mod doctor;
 mod leftovers;
 mod options;
 mod request_file;
+mod sanitize;
 mod session;
 mod setup;
 mod sys;
@@ -59,6 +60,19 @@ struct RunArgs {
     /// duration_ms, stdout, stderr) instead of streaming.
     #[arg(long)]
     json: bool,
+    /// Strip the terminal control strings of the command's output (OSC:
+    /// titles, clipboard, hyperlinks; DCS, APC, PM, SOS), keeping colours
+    /// and cursor movement: auto (for each of stdout and stderr that is a
+    /// terminal), always, never.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        num_args = 0..=1,
+        default_missing_value = "always"
+    )]
+    sanitize_output: sanitize::When,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<String>,
@@ -68,6 +82,17 @@ struct RunArgs {
 struct ShellArgs {
     #[command(flatten)]
     sandbox: SandboxArgs,
+    /// Strip the terminal control strings of the session's output, as
+    /// `cordon run` does (default: never, for a full terminal).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "never",
+        num_args = 0..=1,
+        default_missing_value = "always"
+    )]
+    sanitize_output: sanitize::When,
     /// The command (default: $SHELL or /bin/sh).
     #[arg(last = true, value_name = "CMD")]
     command: Vec<String>,
@@ -97,14 +122,14 @@ fn main() -> ExitCode {
 }
 
 fn execute(cli: Cli) -> anyhow::Result<i32> {
-    let (sandbox, argv, tty, mode) = match cli.command {
+    let (sandbox, argv, tty, mode, sanitize) = match cli.command {
         Commands::Run(run) => {
             let mode = if run.json { Mode::Json } else { Mode::Stream };
-            (run.sandbox, run.command, run.tty, mode)
+            (run.sandbox, run.command, run.tty, mode, run.sanitize_output)
         }
         Commands::Shell(shell) => {
             let argv = if shell.command.is_empty() { vec![sys::shell()] } else { shell.command };
-            (shell.sandbox, argv, true, Mode::Shell)
+            (shell.sandbox, argv, true, Mode::Shell, shell.sanitize_output)
         }
         Commands::Doctor(doctor) => return doctor::run(doctor.json),
         Commands::Setup(args) => return Ok(setup::run(&args)),
@@ -112,16 +137,16 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
     let prepared = sandbox.prepare()?;
     let watch = leftovers::GitWatch::start(&prepared.policy, prepared.temp_dir.as_ref().map(|d| d.path()));
     let code = if sandbox.bootstrap == Bootstrap::RequestFile {
-        if mode == Mode::Json || (tty && mode != Mode::Shell) {
+        if mode == Mode::Json || (tty && mode != Mode::Shell) || sanitize == sanitize::When::Always {
             anyhow::bail!(
-                "--json and --tty need the IPC bootstrap: with --bootstrap request-file the command \
-                 runs on cordon's own stdio"
+                "--json, --tty and --sanitize-output need the IPC bootstrap: with --bootstrap \
+                 request-file the command runs on cordon's own stdio"
             );
         }
         request_file::run(&sandbox, &prepared, &argv)
     } else {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let code = runtime.block_on(session::run(&sandbox, &prepared, &argv, tty, mode));
+        let code = runtime.block_on(session::run(&sandbox, &prepared, &argv, tty, mode, sanitize));
         // A read of cordon's stdin may still be blocked in a runtime thread;
         // do not wait for it.
         runtime.shutdown_background();

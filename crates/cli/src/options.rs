@@ -42,15 +42,26 @@ pub struct SandboxArgs {
     /// Allow network access (default: off).
     #[arg(long)]
     pub network: bool,
-    /// At most this many processes in the sandbox.
-    #[arg(long, value_name = "N")]
-    pub max_procs: Option<u64>,
-    /// Memory limit (512M, 2G, …).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    pub memory: Option<u64>,
-    /// CPU time limit per process (500ms, 2s, 1m; whole seconds are enforced).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub cpu_time: Option<Duration>,
+    /// At most N processes and threads in the sandbox, or `unlimited`
+    /// (default: 4096, where a pids cgroup can be made).
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_count_limit)]
+    pub max_procs: Option<Limit>,
+    /// Memory limit of each process's address space and of the sandbox
+    /// (512M, 2G), or `unlimited` to lift the default (the sandbox's memory
+    /// only: half the physical memory, where a memory cgroup can be made).
+    #[arg(long, value_name = "SIZE|unlimited", value_parser = parse_size_limit)]
+    pub memory: Option<Limit>,
+    /// Memory limit of the whole sandbox only, none per process (what
+    /// Node, JVMs and ASan need), or `unlimited`.
+    #[arg(long, value_name = "SIZE|unlimited", value_parser = parse_size_limit)]
+    pub sandbox_memory: Option<Limit>,
+    /// Largest file a command may write (default 64G), or `unlimited`.
+    #[arg(long, value_name = "SIZE|unlimited", value_parser = parse_size_limit)]
+    pub file_size: Option<Limit>,
+    /// CPU time limit per process (500ms, 2s, 1m; whole seconds are
+    /// enforced), or `unlimited`.
+    #[arg(long, value_name = "DURATION|unlimited", value_parser = parse_seconds_limit)]
+    pub cpu_time: Option<Limit>,
     /// Start the command from almost no environment (PATH, HOME, TERM, LANG).
     #[arg(long)]
     pub clear_env: bool,
@@ -101,14 +112,158 @@ struct ConfigFile {
     limits: ConfigLimits,
 }
 
+/// `[limits]`: each a value or `"unlimited"`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigLimits {
-    max_procs: Option<u64>,
+    max_procs: Option<CountOrWord>,
     memory: Option<String>,
+    sandbox_memory: Option<String>,
     cpu_time: Option<String>,
     file_size: Option<String>,
-    open_files: Option<u64>,
+    open_files: Option<CountOrWord>,
+}
+
+/// A count in `cordon.toml`: `64`, or a word such as `"unlimited"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum CountOrWord {
+    Count(u64),
+    Word(String),
+}
+
+/// A limit as a flag or `cordon.toml` gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `unlimited`: no limit, not even the preset's default.
+    Unlimited,
+    /// At most this (a count, bytes or seconds).
+    At(u64),
+}
+
+impl Limit {
+    fn value(self) -> Option<u64> {
+        match self {
+            Limit::Unlimited => None,
+            Limit::At(n) => Some(n),
+        }
+    }
+
+    /// Whether it allows more than `default` (`None`: no default, so
+    /// nothing to raise).
+    fn raises(self, default: Option<u64>) -> bool {
+        match (self, default) {
+            (_, None) => false,
+            (Limit::Unlimited, Some(_)) => true,
+            (Limit::At(n), Some(d)) => n > d,
+        }
+    }
+
+    /// The smaller of two limits on the same thing.
+    fn min(a: Option<Limit>, b: Option<Limit>) -> Option<Limit> {
+        match (a, b) {
+            (Some(Limit::At(a)), Some(Limit::At(b))) => Some(Limit::At(a.min(b))),
+            (Some(Limit::At(n)), _) | (_, Some(Limit::At(n))) => Some(Limit::At(n)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The limits of the flags and the config file together, flags first.
+#[derive(Debug, Default, Clone, Copy)]
+struct LimitSettings {
+    processes: Option<Limit>,
+    memory: Option<Limit>,
+    sandbox_memory: Option<Limit>,
+    cpu_time: Option<Limit>,
+    file_size: Option<Limit>,
+    open_files: Option<Limit>,
+}
+
+impl LimitSettings {
+    /// The config file's `[limits]`.
+    fn of_file(limits: &ConfigLimits) -> anyhow::Result<LimitSettings> {
+        let count = |value: &Option<CountOrWord>| {
+            value
+                .as_ref()
+                .map(|v| match v {
+                    CountOrWord::Count(n) => Ok(Limit::At(*n)),
+                    CountOrWord::Word(word) => parse_count_limit(word),
+                })
+                .transpose()
+                .map_err(anyhow::Error::msg)
+        };
+        let size =
+            |s: &Option<String>| s.as_deref().map(parse_size_limit).transpose().map_err(anyhow::Error::msg);
+        let secs = |s: &Option<String>| {
+            s.as_deref().map(parse_seconds_limit).transpose().map_err(anyhow::Error::msg)
+        };
+        Ok(LimitSettings {
+            processes: count(&limits.max_procs)?,
+            memory: size(&limits.memory)?,
+            sandbox_memory: size(&limits.sandbox_memory)?,
+            cpu_time: secs(&limits.cpu_time)?,
+            file_size: size(&limits.file_size)?,
+            open_files: count(&limits.open_files)?,
+        })
+    }
+
+    /// The flags' (`--max-procs`, `--memory`, …).
+    fn of_flags(args: &SandboxArgs) -> LimitSettings {
+        LimitSettings {
+            processes: args.max_procs,
+            memory: args.memory,
+            sandbox_memory: args.sandbox_memory,
+            cpu_time: args.cpu_time,
+            file_size: args.file_size,
+            open_files: None,
+        }
+    }
+
+    /// `self`, where it says nothing, `other`.
+    fn or(self, other: LimitSettings) -> LimitSettings {
+        LimitSettings {
+            processes: self.processes.or(other.processes),
+            memory: self.memory.or(other.memory),
+            sandbox_memory: self.sandbox_memory.or(other.sandbox_memory),
+            cpu_time: self.cpu_time.or(other.cpu_time),
+            file_size: self.file_size.or(other.file_size),
+            open_files: self.open_files.or(other.open_files),
+        }
+    }
+
+    /// The limits asked for, and the preset's defaults less those lifted
+    /// with `unlimited` (the policy builder drops those that a limit asked
+    /// for replaces).
+    fn resolve(self) -> (Limits, Limits) {
+        let limits = Limits {
+            processes: self.processes.and_then(Limit::value),
+            memory: self.memory.and_then(Limit::value),
+            sandbox_memory: self.sandbox_memory.and_then(Limit::value),
+            cpu_time: self.cpu_time.and_then(Limit::value),
+            file_size: self.file_size.and_then(Limit::value),
+            open_files: self.open_files.and_then(Limit::value),
+        };
+        let mut defaults = Limits::preset_defaults();
+        let lifted = |limit: Option<Limit>| limit == Some(Limit::Unlimited);
+        if lifted(self.processes) {
+            defaults.processes = None;
+        }
+        if lifted(self.memory) || lifted(self.sandbox_memory) {
+            defaults.memory = None;
+            defaults.sandbox_memory = None;
+        }
+        if lifted(self.cpu_time) {
+            defaults.cpu_time = None;
+        }
+        if lifted(self.file_size) {
+            defaults.file_size = None;
+        }
+        if lifted(self.open_files) {
+            defaults.open_files = None;
+        }
+        (limits, defaults)
+    }
 }
 
 /// `--windows-mode`.
@@ -181,20 +336,13 @@ impl SandboxArgs {
         } else {
             None
         };
-        let size = |s: &Option<String>| s.as_deref().map(parse_size).transpose().map_err(anyhow::Error::msg);
-        let secs =
-            |s: &Option<String>| s.as_deref().map(parse_duration).transpose().map_err(anyhow::Error::msg);
-        let limits = Limits {
-            processes: self.max_procs.or(file.limits.max_procs),
-            memory: self.memory.or(size(&file.limits.memory)?),
-            cpu_time: self.cpu_time.or(secs(&file.limits.cpu_time)?).map(|d| d.as_secs().max(1)),
-            file_size: size(&file.limits.file_size)?,
-            open_files: file.limits.open_files,
-        };
+        let file_limits = LimitSettings::of_file(&file.limits)?;
+        let (limits, default_limits) = LimitSettings::of_flags(self).or(file_limits).resolve();
         let mut builder = PolicyBuilder::new(preset)
             .cwd(&cwd)
             .network(self.network || file.network.unwrap_or(false))
             .limits(limits)
+            .default_limits(default_limits)
             .clear_env(self.clear_env || file.clear_env.unwrap_or(false))
             .best_effort(self.best_effort || file.best_effort.unwrap_or(false));
         // Added to the defaults, never in their place.
@@ -222,7 +370,7 @@ impl SandboxArgs {
         }
         let policy = builder.build()?;
         if let Some((path, origin)) = &config.found {
-            let widenings = self.widenings(file);
+            let widenings = self.widenings(file, &file_limits);
             if !widenings.is_empty() {
                 let widened = widenings.join(", ");
                 let writable_root = policy_root_holding(&policy, path);
@@ -266,9 +414,10 @@ impl SandboxArgs {
 
     /// What `file` would give beyond the flags alone: a wider preset than
     /// the default, the network, writable roots, credential stores given
-    /// back, best effort. (Its
-    /// `protected` names only ever add to the defaults.)
-    fn widenings(&self, file: &ConfigFile) -> Vec<String> {
+    /// back, best effort, a limit raised above its default or lifted. (Its
+    /// `protected` names only ever add to the defaults; its other limits
+    /// only narrow.)
+    fn widenings(&self, file: &ConfigFile, limits: &LimitSettings) -> Vec<String> {
         let mut widenings = Vec::new();
         let rank = |preset: Preset| Preset::ALL.iter().position(|p| *p == preset);
         if self.policy.is_none()
@@ -292,6 +441,32 @@ impl SandboxArgs {
         }
         if file.best_effort == Some(true) && !self.best_effort {
             widenings.push("best_effort = true".into());
+        }
+        let defaults = Limits::preset_defaults();
+        let raised = |key: &str, limit: Option<Limit>, default: Option<u64>, show: fn(u64) -> String| {
+            let limit = limit.filter(|limit| limit.raises(default))?;
+            let given = match limit {
+                Limit::Unlimited => "\"unlimited\"".to_string(),
+                Limit::At(n) => show(n),
+            };
+            Some(format!("limits.{key} = {given} (the default is {})", show(default?)))
+        };
+        let quoted_size = |n: u64| format!("\"{}\"", format_size(n));
+        if self.max_procs.is_none() {
+            widenings.extend(raised("max_procs", limits.processes, defaults.processes, |n| n.to_string()));
+        }
+        // Both bound the sandbox's memory; the smaller wins.
+        if self.memory.is_none()
+            && self.sandbox_memory.is_none()
+            && Limit::min(limits.memory, limits.sandbox_memory)
+                .is_some_and(|l| l.raises(defaults.sandbox_memory))
+        {
+            for (key, limit) in [("memory", limits.memory), ("sandbox_memory", limits.sandbox_memory)] {
+                widenings.extend(raised(key, limit, defaults.sandbox_memory, quoted_size));
+            }
+        }
+        if self.file_size.is_none() {
+            widenings.extend(raised("file_size", limits.file_size, defaults.file_size, quoted_size));
         }
         widenings
     }
@@ -349,6 +524,39 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         _ => return Err(format!("invalid size {s:?}: unknown unit {unit:?} (use K, M, G)")),
     };
     value.checked_mul(factor).ok_or_else(|| format!("invalid size {s:?}: too large"))
+}
+
+/// `unlimited`, or what `parse` makes of `s`.
+fn parse_limit(s: &str, parse: impl Fn(&str) -> Result<u64, String>) -> Result<Limit, String> {
+    if s.trim() == "unlimited" { Ok(Limit::Unlimited) } else { parse(s).map(Limit::At) }
+}
+
+/// `64`, or `unlimited`.
+fn parse_count_limit(s: &str) -> Result<Limit, String> {
+    parse_limit(s, |s| {
+        s.trim().parse().map_err(|_| format!("invalid count {s:?}: expected a number or unlimited"))
+    })
+}
+
+/// `2G`, `512M`, or `unlimited`.
+fn parse_size_limit(s: &str) -> Result<Limit, String> {
+    parse_limit(s, parse_size)
+}
+
+/// `10m`, `30s` (whole seconds, at least one), or `unlimited`.
+fn parse_seconds_limit(s: &str) -> Result<Limit, String> {
+    parse_limit(s, |s| parse_duration(s).map(|d| d.as_secs().max(1)))
+}
+
+/// `bytes` as `parse_size` reads it: `64G`, `512M`, `100K` when exact,
+/// else a number of bytes.
+pub fn format_size(bytes: u64) -> String {
+    for (unit, factor) in [("T", 1u64 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
+        if bytes >= factor && bytes % factor == 0 {
+            return format!("{}{unit}", bytes / factor);
+        }
+    }
+    bytes.to_string()
 }
 
 /// Parses `500ms`, `2s`, `1m`, `1h`, or a bare number of seconds.
@@ -410,6 +618,124 @@ mod tests {
         assert!(parse_env("novalue").is_err());
     }
 
+    /// `SandboxArgs` as the command line gives them.
+    fn flags(args: &[&str]) -> SandboxArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            sandbox: SandboxArgs,
+        }
+        let argv = std::iter::once("cordon").chain(args.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(argv).unwrap().sandbox
+    }
+
+    fn config(text: &str) -> ConfigFile {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn limits_are_values_or_unlimited() {
+        assert_eq!(parse_count_limit("64").unwrap(), Limit::At(64));
+        assert_eq!(parse_count_limit("unlimited").unwrap(), Limit::Unlimited);
+        assert!(parse_count_limit("lots").is_err());
+        assert!(parse_count_limit("-1").is_err());
+        assert_eq!(parse_size_limit("2G").unwrap(), Limit::At(2 << 30));
+        assert_eq!(parse_size_limit("unlimited").unwrap(), Limit::Unlimited);
+        assert!(parse_size_limit("infinite").is_err());
+        assert_eq!(parse_seconds_limit("1500ms").unwrap(), Limit::At(1));
+        assert_eq!(parse_seconds_limit("10m").unwrap(), Limit::At(600));
+        assert_eq!(parse_seconds_limit("unlimited").unwrap(), Limit::Unlimited);
+        assert_eq!(format_size(64 << 30), "64G");
+        assert_eq!(format_size(12052 << 20), "12052M");
+        assert_eq!(format_size(1000), "1000");
+        let file = config(
+            "[limits]\nmax_procs = \"unlimited\"\nmemory = \"unlimited\"\nfile_size = \"1G\"\nopen_files = 256\n",
+        );
+        let limits = LimitSettings::of_file(&file.limits).unwrap();
+        assert_eq!(limits.processes, Some(Limit::Unlimited));
+        assert_eq!(limits.memory, Some(Limit::Unlimited));
+        assert_eq!(limits.file_size, Some(Limit::At(1 << 30)));
+        assert_eq!(limits.open_files, Some(Limit::At(256)));
+        let file = config("[limits]\nmax_procs = \"many\"\n");
+        assert!(LimitSettings::of_file(&file.limits).is_err());
+    }
+
+    #[test]
+    fn flags_set_limits_and_lift_defaults_over_the_config() {
+        let resolve = |args: &[&str], text: &str| {
+            let file = LimitSettings::of_file(&config(text).limits).unwrap();
+            LimitSettings::of_flags(&flags(args)).or(file).resolve()
+        };
+        // Nothing given: no limit asked for, the preset's defaults.
+        let (limits, defaults) = resolve(&[], "");
+        assert!(limits.is_empty());
+        assert_eq!(defaults, Limits::preset_defaults());
+        // Values are limits asked for; `unlimited` lifts a default.
+        let (limits, defaults) = resolve(&["--max-procs", "unlimited", "--memory", "2G"], "");
+        assert_eq!(limits, Limits { memory: Some(2 << 30), ..Limits::default() });
+        assert_eq!(defaults.processes, None);
+        assert_eq!(defaults.file_size, Some(cordon::DEFAULT_FILE_SIZE));
+        let (limits, defaults) = resolve(&["--memory", "unlimited", "--file-size", "unlimited"], "");
+        assert!(limits.is_empty());
+        assert_eq!((defaults.sandbox_memory, defaults.file_size), (None, None));
+        assert_eq!(defaults.processes, Some(cordon::DEFAULT_PROCESSES));
+        let (limits, _) = resolve(&["--sandbox-memory", "8G", "--cpu-time", "90s"], "");
+        assert_eq!(limits, Limits { sandbox_memory: Some(8 << 30), cpu_time: Some(90), ..Limits::default() });
+        // A flag wins over the file, either way.
+        let text = "[limits]\nmax_procs = 64\nfile_size = \"unlimited\"\n";
+        let (limits, defaults) = resolve(&["--max-procs", "unlimited"], text);
+        assert_eq!(limits.processes, None);
+        assert_eq!((defaults.processes, defaults.file_size), (None, None));
+        let (limits, defaults) = resolve(&["--file-size", "1G"], text);
+        assert_eq!((limits.processes, limits.file_size), (Some(64), Some(1 << 30)));
+        assert_eq!(defaults.file_size, Some(cordon::DEFAULT_FILE_SIZE));
+    }
+
+    #[test]
+    fn a_config_that_raises_or_lifts_a_default_limit_widens() {
+        let widenings = |args: &[&str], text: &str| {
+            let (args, file) = (flags(args), config(text));
+            let limits = LimitSettings::of_file(&file.limits).unwrap();
+            args.widenings(&file, &limits)
+        };
+        let default_memory = Limits::preset_defaults().sandbox_memory;
+        for text in [
+            "[limits]\nmax_procs = \"unlimited\"\n",
+            "[limits]\nmax_procs = 100000\n",
+            "[limits]\nfile_size = \"unlimited\"\n",
+            "[limits]\nfile_size = \"1T\"\n",
+            "[limits]\nmemory = \"unlimited\"\n",
+            "[limits]\nsandbox_memory = \"unlimited\"\n",
+        ] {
+            if text.contains("memory") && default_memory.is_none() {
+                continue;
+            }
+            let found = widenings(&[], text);
+            assert_eq!(found.len(), 1, "{text}: {found:?}");
+            assert!(found[0].starts_with("limits.") && found[0].contains("(the default is"), "{found:?}");
+        }
+        assert_eq!(
+            widenings(&[], "[limits]\nmax_procs = 100000\n"),
+            ["limits.max_procs = 100000 (the default is 4096)"]
+        );
+        if let Some(memory) = default_memory {
+            let above = format!("[limits]\nmemory = \"{}\"\n", format_size(memory + (1 << 20)));
+            assert_eq!(widenings(&[], &above).len(), 1, "{above}");
+            // The smaller of the two bounds the sandbox.
+            let text = "[limits]\nmemory = \"unlimited\"\nsandbox_memory = \"1G\"\n";
+            assert!(widenings(&[], text).is_empty());
+        }
+        // Narrowing, or limits that have no default, or what a flag settles.
+        for (args, text) in [
+            (&[][..], "[limits]\nmax_procs = 64\nmemory = \"1G\"\nfile_size = \"1G\"\n"),
+            (&[][..], "[limits]\ncpu_time = \"unlimited\"\nopen_files = 100000\n"),
+            (&["--max-procs", "unlimited"][..], "[limits]\nmax_procs = 100000\n"),
+            (&["--memory", "2G"][..], "[limits]\nsandbox_memory = \"unlimited\"\n"),
+        ] {
+            assert!(widenings(args, text).is_empty(), "{args:?} {text}");
+        }
+    }
+
     #[test]
     fn config_files_parse_and_refuse_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
@@ -421,7 +747,7 @@ mod tests {
         .unwrap();
         let config = read_config_file(&path).unwrap();
         assert_eq!(config.policy.as_deref(), Some("read-only"));
-        assert_eq!(config.limits.max_procs, Some(64));
+        assert!(matches!(config.limits.max_procs, Some(CountOrWord::Count(64))));
         std::fs::write(&path, "polcy = \"read-only\"\n").unwrap();
         assert!(read_config_file(&path).is_err());
     }

@@ -11,6 +11,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 
 use crate::options::{Prepared, SandboxArgs};
+use crate::sanitize::{OutputFilters, When};
 use crate::sys::{self, RawMode, Request};
 
 /// Exit status when cordon's stdout closed under it (128 + SIGPIPE).
@@ -34,6 +35,7 @@ pub async fn run(
     argv: &[String],
     tty: bool,
     mode: Mode,
+    sanitize: When,
 ) -> anyhow::Result<i32> {
     let mut options = LaunchOptions::new(prepared.policy.clone());
     if let Some(mode) = args.windows_mode {
@@ -71,14 +73,15 @@ pub async fn run(
         Err(err) => return Err(err.into()),
     };
     let raw = if mode == Mode::Shell { RawMode::enable()? } else { None };
-    let code = pump(process, mode).await;
+    let filters = OutputFilters::new(sanitize, mode == Mode::Json);
+    let code = pump(process, mode, filters).await;
     drop(raw);
     let code = code?;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sandbox.shutdown()).await;
     Ok(code)
 }
 
-async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
+async fn pump(mut process: Process, mode: Mode, mut filters: OutputFilters) -> anyhow::Result<i32> {
     // Input goes in its own task: it waits for the stdin window while this
     // loop keeps draining output, so neither side can block the other.
     let stdin = process.stdin_writer();
@@ -99,16 +102,18 @@ async fn pump(mut process: Process, mode: Mode) -> anyhow::Result<i32> {
     });
     let mut requests = sys::Interrupts::new()?;
     let (mut stdout_buf, mut stderr_buf) = (Vec::new(), Vec::new());
+    let mut filtered = Vec::new();
     let status = loop {
         tokio::select! {
             event = process.next_event() => match event? {
                 Some(Event::Output { stream, data }) => {
+                    let data = filters.apply(stream == Stream::Stderr, &data, &mut filtered);
                     if mode == Mode::Json {
                         match stream {
-                            Stream::Stderr => stderr_buf.extend_from_slice(&data),
-                            _ => stdout_buf.extend_from_slice(&data),
+                            Stream::Stderr => stderr_buf.extend_from_slice(data),
+                            _ => stdout_buf.extend_from_slice(data),
                         }
-                    } else if let Err(err) = write_out(stream, &data) {
+                    } else if let Err(err) = write_out(stream, data) {
                         process.terminate().await.ok();
                         if err.kind() == std::io::ErrorKind::BrokenPipe {
                             return Ok(EXIT_BROKEN_PIPE);

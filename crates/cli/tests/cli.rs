@@ -638,6 +638,42 @@ fn run_exits_when_its_stdin_is_an_idle_terminal() {
     assert_eq!(status.code(), Some(4), "exit status {status:?}; output: {output:?}");
 }
 
+/// What `printf` in the sandbox writes: an OSC 52 clipboard write, a
+/// title, an OSC 8 hyperlink, a DCS query, and colours around text.
+const ESCAPES: &str = r"printf '\033]52;c;ZXZpbA==\007\033]0;owned\033\\\033]8;;https://example.com\033\\link\033]8;;\033\\ \033P$qm\033\\\033[1mbold\033[0m end\n'";
+
+#[test]
+fn run_strips_terminal_control_strings_from_output_to_a_terminal() {
+    for (extra, stripped) in [(&[][..], true), (&["--sanitize-output=never"][..], false)] {
+        let mut args = vec!["run", FULL];
+        args.extend_from_slice(extra);
+        args.extend(["--", "sh", "-c", ESCAPES]);
+        let mut session = PtySession::start(cordon(args), 24, 80);
+        let status = session.wait();
+        let output = session.drain(" end");
+        assert_eq!(status.code(), Some(0), "{extra:?}: {output:?}");
+        assert!(
+            output.contains("link") && output.contains("\x1b[1mbold\x1b[0m end"),
+            "{extra:?}: colours and text stay: {output:?}"
+        );
+        for sequence in ["\x1b]52;", "\x1b]0;", "\x1b]8;", "\x1bP"] {
+            assert_eq!(!output.contains(sequence), stripped, "{extra:?}: {sequence:?} in {output:?}");
+        }
+    }
+}
+
+#[test]
+fn run_passes_output_to_a_pipe_unchanged_unless_asked_to_sanitize_it() {
+    let finished = run(run_cmd(&[], &["sh", "-c", ESCAPES]));
+    finished.assert_code(0);
+    assert!(finished.stdout().starts_with("\x1b]52;c;ZXZpbA==\x07"), "{}", finished.describe());
+    let finished = run(run_cmd(&["--sanitize-output"], &["sh", "-c", &format!("{ESCAPES}; {ESCAPES} >&2")]));
+    finished.assert_code(0);
+    for out in [finished.stdout(), finished.stderr()] {
+        assert_eq!(out, "link \x1b[1mbold\x1b[0m end\n", "{}", finished.describe());
+    }
+}
+
 #[test]
 fn a_non_utf8_environment_variable_is_skipped_not_fatal() {
     use std::os::unix::ffi::OsStrExt;
@@ -781,6 +817,85 @@ fn the_network_is_off_by_default_and_on_with_network() {
     assert!(!finished.stdout().contains("connected"), "{}", finished.describe());
     let finished = run(cordon(["run", "--network", "--cwd", cwd, "--", "sh", "-c", &script]));
     assert!(finished.stdout().contains("connected"), "{}", finished.describe());
+}
+
+/// The policy `--explain` prints, as JSON.
+fn explained_policy(finished: &Finished) -> serde_json::Value {
+    let stderr = finished.stderr();
+    let start = stderr.find("cordon: effective policy:\n").map(|i| i + "cordon: effective policy:\n".len());
+    let text = start.and_then(|start| {
+        let rest = &stderr[start..];
+        rest.find("\ncordon: enforcement").map(|end| &rest[..end])
+    });
+    let text = text.unwrap_or_else(|| panic!("no policy in --explain's output\n{}", finished.describe()));
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("--explain's policy is not JSON: {e}\n{text}"))
+}
+
+#[test]
+fn default_limits_apply_until_lifted_and_explicit_limits_replace_them() {
+    let workspace = tempfile::tempdir().unwrap();
+    let cwd = workspace.path().to_str().unwrap();
+    let explain = |extra: &[&str]| {
+        let mut args = vec!["run", "--explain", "--cwd", cwd];
+        args.extend_from_slice(extra);
+        args.extend(["--", "true"]);
+        let finished = run(cordon(&args));
+        finished.assert_code(0);
+        let policy = explained_policy(&finished);
+        (policy["limits"].clone(), policy["default_limits"].clone(), finished.stderr())
+    };
+    let (limits, defaults, stderr) = explain(&[]);
+    assert_eq!(defaults["processes"], 4096, "{defaults}");
+    assert_eq!(defaults["file_size"], 64u64 << 30, "{defaults}");
+    assert_eq!(defaults["memory"], serde_json::Value::Null, "never an address-space limit by default");
+    assert!(limits.as_object().unwrap().values().all(|v| v.is_null()), "{limits}");
+    // The layer says what it did with each default.
+    let layer = stderr.lines().find(|line| line.trim_start().starts_with("limits ")).unwrap_or_default();
+    assert!(layer.contains("file size=68719476736 (default)"), "{stderr}");
+    assert!(layer.contains("sandbox processes=4096"), "applied or named as not applied: {stderr}");
+    // `unlimited` lifts a default; a value is a limit asked for instead.
+    let (limits, defaults, stderr) = explain(&["--max-procs", "unlimited", "--file-size", "unlimited"]);
+    assert_eq!(defaults["processes"], serde_json::Value::Null, "{defaults}");
+    assert_eq!(defaults["file_size"], serde_json::Value::Null, "{defaults}");
+    assert_eq!(limits["processes"], serde_json::Value::Null, "{limits}");
+    assert!(!stderr.contains("sandbox processes="), "{stderr}");
+    let (limits, defaults, _) = explain(&["--max-procs", "100", "--memory", "unlimited"]);
+    assert_eq!(limits["processes"], 100);
+    assert_eq!(defaults["processes"], serde_json::Value::Null, "replaced by the limit asked for");
+    assert_eq!(defaults["sandbox_memory"], serde_json::Value::Null, "{defaults}");
+    // full-access has none.
+    let (_, defaults, _) = explain(&["--policy", "full-access"]);
+    assert!(defaults.as_object().unwrap().values().all(|v| v.is_null()), "{defaults}");
+    run(cordon(["run", "--max-procs", "many", "--", "true"]))
+        .assert_code(125)
+        .assert_message("error:", &["many", "unlimited"]);
+}
+
+#[test]
+fn a_workspace_cordon_toml_may_not_raise_or_lift_a_default_limit() {
+    let (_base, workspace, _outside) = workspace_and_outside();
+    let cwd = path(&workspace);
+    for (config, key) in [
+        ("[limits]\nmax_procs = \"unlimited\"\n", "max_procs"),
+        ("[limits]\nmax_procs = 100000\n", "max_procs"),
+        ("[limits]\nfile_size = \"unlimited\"\n", "file_size"),
+        ("[limits]\nmemory = \"unlimited\"\n", "memory"),
+    ] {
+        std::fs::write(workspace.join("cordon.toml"), config).unwrap();
+        run(cordon(["run", "--cwd", cwd, "--", "true"]))
+            .assert_code(125)
+            .assert_message("cordon:", &["cordon.toml", "widen", key, "the default is", "only narrow"]);
+        // The flag decides, not the file.
+        let flag = format!("--{}", key.replace('_', "-"));
+        run(cordon(["run", "--cwd", cwd, &flag, "unlimited", "--", "true"])).assert_code(0);
+    }
+    // Narrowing is the config's to do.
+    std::fs::write(workspace.join("cordon.toml"), "[limits]\nmax_procs = 64\nfile_size = \"1G\"\n").unwrap();
+    let finished = run(cordon(["run", "--explain", "--cwd", cwd, "--", "true"]));
+    finished.assert_code(0);
+    let policy = explained_policy(&finished);
+    assert_eq!(policy["limits"]["processes"], 64);
+    assert_eq!(policy["limits"]["file_size"], 1u64 << 30);
 }
 
 #[test]

@@ -2888,3 +2888,244 @@ async fn a_denied_path_that_does_not_exist_yet_cannot_be_made_inside() {
     })
     .await
 }
+
+// ---------------------------------------------------------------------------
+// The default limits: a runaway under the default policy
+// ---------------------------------------------------------------------------
+//
+// Each test runs under `Dirs::policy()`, the default workspace-write policy
+// with no limit asked for, and shows that the preset's default limits stop
+// the attack, looking at the cgroup the limits layer names from outside.
+
+/// Whether this machine has a writable cgroup for `controller` (`pids`,
+/// `memory`), where the default process and memory limits live.
+fn writable_cgroup(controller: &str) -> bool {
+    let v1 = format!("cgroup v1 {controller}");
+    cordon_sandbox::probe().into_iter().any(|p| (p.name == "cgroup v2" || p.name == v1) && p.available)
+}
+
+/// The cgroup the limits layer names (`…, cgroup PATH, …`) that has `file`.
+fn layer_cgroup(detail: &str, file: &str) -> Option<PathBuf> {
+    detail
+        .split(", ")
+        .filter_map(|part| part.strip_prefix("cgroup "))
+        .map(PathBuf::from)
+        .find(|dir| dir.join(file).exists())
+}
+
+/// The number a cgroup file holds.
+fn cgroup_number(dir: &Path, file: &str) -> u64 {
+    let path = dir.join(file);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.trim().parse().unwrap_or_else(|_| panic!("{}: not a number: {text:?}", path.display()))
+}
+
+#[tokio::test]
+async fn a_fork_bomb_is_stopped_by_the_default_process_limit() {
+    const TEST: &str = "a_fork_bomb_is_stopped_by_the_default_process_limit";
+    bounded("test", async {
+        // The default is a pids cgroup's only (never RLIMIT_NPROC, which
+        // counts all of the user's processes). Never run the bomb unbounded.
+        if !writable_cgroup("pids") {
+            eprintln!("SKIPPED {TEST}: no writable pids cgroup, so no default process limit here");
+            return;
+        }
+        if StdCommand::new("perl").arg("-e1").status().map_or(true, |s| !s.success()) {
+            eprintln!("SKIPPED {TEST}: no perl here");
+            return;
+        }
+        let dirs = Dirs::new();
+        let policy = dirs.policy();
+        assert!(policy.limits.processes.is_none(), "the default policy asks for no process limit");
+        let Some(sandbox) = confined(TEST, policy).await else { return };
+        let detail = layer_detail(&sandbox, "limits").unwrap_or_default().to_string();
+        let cgroup = layer_cgroup(&detail, "pids.max")
+            .unwrap_or_else(|| panic!("the limits layer names no pids cgroup: {detail:?}"));
+        let limit = cgroup_number(&cgroup, "pids.max");
+        assert!(detail.contains(&format!("sandbox processes={limit} (default)")), "{detail}");
+        assert!(limit <= 4096, "a default of {limit} processes");
+        // Fork until refused, at most twice the limit, and hold the
+        // children until stdin closes. In Perl: its fork is four times as
+        // fast as Python's (and no shell stops at the first refusal: dash
+        // exits, bash retries for 15 s).
+        let script = format!(
+            "$| = 1; pipe(R, W); my $n = 0;
+             while ($n < {bound}) {{
+                 my $pid = fork();
+                 if (!defined $pid) {{ print \"refused after $n processes: $!\\n\"; last }}
+                 if ($pid == 0) {{ close W; close STDOUT; close STDERR; sysread(R, my $x, 1); exit 0 }}
+                 $n++;
+             }}
+             print \"ESCAPED: $n processes\\n\" if $n >= {bound};
+             1 while <STDIN>;",
+            bound = limit * 2
+        );
+        let command = dirs.command("perl").arg("-e").arg(script).stdin(true);
+        let mut bomb = sandbox.spawn(command).await.unwrap();
+        let said = read_until(&mut bomb, "\n").await;
+        // From outside, while the bomb holds everything it made.
+        let current = cgroup_number(&cgroup, "pids.current");
+        let events = fs::read_to_string(cgroup.join("pids.events")).unwrap_or_default();
+        bomb.close_stdin().await.unwrap();
+        let status = bomb.wait().await.unwrap();
+        sandbox.shutdown().await.unwrap();
+
+        assert!(!said.contains(ESCAPED) && !status.timed_out, "{status:?}: {said}");
+        assert!(said.contains("Resource temporarily unavailable"), "{said}");
+        let made: u64 = said
+            .split_whitespace()
+            .nth(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no count in {said:?}"));
+        assert!(made < limit, "{made} processes made (limit {limit})");
+        assert!(made + 64 >= limit, "the bomb stopped early, at {made} of {limit}: {said}");
+        assert!(
+            current <= limit && current > made,
+            "{current} tasks in the cgroup, {made} forked, limit {limit}"
+        );
+        let hits: u64 = events.trim().strip_prefix("max ").and_then(|n| n.parse().ok()).unwrap_or(0);
+        assert!(hits > 0, "the pids cgroup never refused a fork: {events:?}");
+        assert!(StdCommand::new("true").status().unwrap().success());
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_huge_sparse_file_is_refused_by_default() {
+    const TEST: &str = "a_huge_sparse_file_is_refused_by_default";
+    bounded("test", async {
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let detail = layer_detail(&sandbox, "limits").unwrap_or_default().to_string();
+        // 15 TB by truncate(2) and by a write after a seek, in the workspace
+        // and in TMPDIR. Python ignores SIGXFSZ, so it sees EFBIG.
+        let code = "
+            import os
+            big = 15 * 10**12
+            for path in ['sparse', os.environ['TMPDIR'] + '/sparse']:
+                open(path, 'wb').close()
+                try:
+                    os.truncate(path, big)
+                    print('ESCAPED: truncated', path)
+                except OSError as e:
+                    print('truncate:', e.strerror)
+                try:
+                    with open(path + '.seek', 'wb', buffering=0) as f:
+                        f.seek(big)
+                        f.write(b'x')
+                    print('ESCAPED: wrote at 15 TB in', path)
+                except OSError as e:
+                    print('write:', e.strerror)
+            # A large file of a build is fine.
+            with open('large', 'wb') as f:
+                f.truncate(1 << 30)
+            print('1 GiB: fine')
+        ";
+        let out = sandbox.run(dirs.python(code)).await.unwrap();
+        let said = text(&out);
+        assert!(!said.contains(ESCAPED), "{detail}\n{said}");
+        assert_eq!(said.matches("File too large").count(), 4, "{said}");
+        assert!(said.contains("1 GiB: fine"), "{said}");
+        // truncate(1) is killed by SIGXFSZ, or sees EFBIG where it is ignored.
+        let out = sandbox.run(dirs.command("truncate").args(["-s", "15T", "by-truncate"])).await.unwrap();
+        assert!(!out.status.success(), "truncate -s 15T worked: {:?}", out.status);
+        assert!(
+            out.status.signal == Some(Signal::SIGXFSZ as i32) || text(&out).contains("File too large"),
+            "{:?}: {}",
+            out.status,
+            text(&out)
+        );
+        sandbox.shutdown().await.unwrap();
+        // From outside: nothing is 15 TB.
+        for path in [
+            dirs.workspace.join("sparse"),
+            dirs.workspace.join("sparse.seek"),
+            dirs.tmp.join("sparse"),
+            dirs.tmp.join("sparse.seek"),
+            dirs.workspace.join("by-truncate"),
+        ] {
+            let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            assert!(size <= 64 << 30, "{} is {size} bytes", path.display());
+        }
+        assert_eq!(fs::metadata(dirs.workspace.join("large")).unwrap().len(), 1 << 30);
+        assert!(detail.contains("file size=") && detail.contains("(default)"), "{detail}");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_memory_bomb_is_stopped_by_the_default_memory_limit() {
+    const TEST: &str = "a_memory_bomb_is_stopped_by_the_default_memory_limit";
+    bounded("test", async {
+        if !writable_cgroup("memory") {
+            eprintln!("SKIPPED {TEST}: no writable memory cgroup, so no default memory limit here");
+            return;
+        }
+        let meminfo = fs::read_to_string("/proc/meminfo").unwrap();
+        let kib: u64 = meminfo
+            .lines()
+            .find_map(|line| line.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("MemTotal in /proc/meminfo");
+        let physical = kib * 1024;
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let detail = layer_detail(&sandbox, "limits").unwrap_or_default().to_string();
+        // v2 names it memory.max and its peak memory.peak; v1
+        // memory.limit_in_bytes and memory.max_usage_in_bytes.
+        let (cgroup, limit_file, peak_file) = match layer_cgroup(&detail, "memory.max") {
+            Some(dir) => (dir, "memory.max", "memory.peak"),
+            None => match layer_cgroup(&detail, "memory.limit_in_bytes") {
+                Some(dir) => (dir, "memory.limit_in_bytes", "memory.max_usage_in_bytes"),
+                None => panic!("the limits layer names no memory cgroup: {detail:?}"),
+            },
+        };
+        let limit = cgroup_number(&cgroup, limit_file);
+        assert!(limit <= physical / 2, "the sandbox may take {limit} of {physical} bytes");
+        assert!(detail.contains(&format!("sandbox memory={limit} (default)")), "{detail}");
+        // No address-space limit: runtimes that reserve large areas (V8,
+        // JVMs, ASan) keep working.
+        let out = sandbox.run(dirs.sh("grep 'Max address space' /proc/self/limits")).await.unwrap();
+        assert!(assert_ok(&out).contains("unlimited"), "{}", text(&out));
+        // What the sandbox allocates is charged to that cgroup.
+        let out = sandbox
+            .run(dirs.python("a = b'x' * (256 << 20); print('allocated', len(a) >> 20, 'MiB')"))
+            .await
+            .unwrap();
+        assert_eq!(assert_ok(&out), "allocated 256 MiB\n");
+        if cgroup.join(peak_file).exists() {
+            let peak = cgroup_number(&cgroup, peak_file);
+            assert!(peak >= 256 << 20, "{peak_file} is {peak}: the allocation was not charged to the cgroup");
+        }
+        // Past the limit, only where the default is small enough to reach
+        // safely; elsewhere its value, checked above, is what stops a bomb.
+        if limit <= 2 << 30 {
+            let code = format!(
+                "
+                chunks = []
+                while len(chunks) < {chunks}:
+                    chunks.append(b'x' * (64 << 20))
+                print('ESCAPED: past the limit')
+                ",
+                chunks = limit / (32 << 20)
+            );
+            let out = sandbox.run(dirs.python(&code)).await.unwrap();
+            let text = text(&out);
+            assert!(!out.status.success() && !text.contains(ESCAPED), "{text}");
+            assert!(
+                text.contains("MemoryError") || out.status.signal == Some(9),
+                "neither MemoryError nor killed ({:?}):\n{text}",
+                out.status
+            );
+        } else {
+            eprintln!(
+                "{TEST}: the default of {limit} bytes is too large to exhaust here; checked its value instead"
+            );
+        }
+        assert_eq!(assert_ok(&sandbox.run(dirs.sh("echo alive")).await.unwrap()), "alive\n");
+        sandbox.shutdown().await.unwrap();
+        assert!(StdCommand::new("true").status().unwrap().success());
+    })
+    .await
+}

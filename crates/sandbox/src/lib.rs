@@ -38,10 +38,10 @@ pub mod windows;
 
 use cordon_ipc::SandboxReport;
 pub use policy::{
-    CLEAR_ENV_KEEPS, CREDENTIAL_STORES, DEFAULT_PROTECTED_NAMES, EnvPolicy, FilesystemPolicy, Limits, Policy,
-    PolicyBuilder, PolicyError, Preset, SECRET_MARKERS, SECRET_VALUE_PREFIXES, SECRET_WORDS,
-    SYSTEM_DIRECTORIES, SYSTEM_TREES, UnknownPolicy, WRITABLE_DEVICES, is_secret, is_secret_value,
-    named_current_dir,
+    CLEAR_ENV_KEEPS, CREDENTIAL_STORES, DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES,
+    EnvPolicy, FilesystemPolicy, Limits, Policy, PolicyBuilder, PolicyError, Preset, SECRET_MARKERS,
+    SECRET_VALUE_PREFIXES, SECRET_WORDS, SYSTEM_DIRECTORIES, SYSTEM_SECRETS, SYSTEM_TREES, UnknownPolicy,
+    WRITABLE_DEVICES, is_secret, is_secret_value, named_current_dir,
 };
 use serde::{Deserialize, Serialize};
 

@@ -218,20 +218,97 @@ pub struct FilesystemPolicy {
     pub protected: Vec<PathBuf>,
 }
 
+/// The process limit of the confining presets by default: processes and
+/// threads in the sandbox at once, counted by its pids cgroup. A fork bomb
+/// stops there; a parallel build (`make -j64`, a JVM's or rustc's threads)
+/// stays well below it.
+pub const DEFAULT_PROCESSES: u64 = 4096;
+
+/// The file size limit of the confining presets by default (`RLIMIT_FSIZE`):
+/// 64 GiB, beyond any build artifact, disk image or core dump a workspace
+/// makes, and far below a 15 TB sparse file.
+pub const DEFAULT_FILE_SIZE: u64 = 64 << 30;
+
 /// Resource limits; `None` is unlimited.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Processes (and threads) the sandbox may have at once.
     pub processes: Option<u64>,
-    /// Memory, in bytes.
+    /// Memory, in bytes: the address space of each process (`RLIMIT_AS`)
+    /// and the total of the sandbox (its cgroup). Runtimes that reserve
+    /// more address space than they use (V8 and Node, JVMs, ASan, Go) fail
+    /// under the first; [`sandbox_memory`](Self::sandbox_memory) sets only
+    /// the second.
     pub memory: Option<u64>,
+    /// Memory of the whole sandbox, in bytes: its cgroup's limit only, with
+    /// no limit per process. With [`memory`](Self::memory) too, the smaller
+    /// of the two is the sandbox's.
+    #[serde(default)]
+    pub sandbox_memory: Option<u64>,
     /// CPU time per process, in seconds.
     pub cpu_time: Option<u64>,
     /// Largest file a process may write, in bytes.
     pub file_size: Option<u64>,
     /// Open files per process.
     pub open_files: Option<u64>,
+}
+
+impl Limits {
+    /// The default limits of the confining presets on this machine
+    /// ([`Policy::default_limits`]): [`DEFAULT_PROCESSES`] processes and
+    /// half the physical memory (rounded down to a MiB) for the whole
+    /// sandbox, both in its cgroup, and files of [`DEFAULT_FILE_SIZE`].
+    /// No address-space limit, no CPU time or open-file limit.
+    pub fn preset_defaults() -> Limits {
+        Limits {
+            processes: Some(DEFAULT_PROCESSES),
+            sandbox_memory: physical_memory().map(|bytes| (bytes / 2) & !((1 << 20) - 1)),
+            file_size: Some(DEFAULT_FILE_SIZE),
+            ..Limits::default()
+        }
+    }
+
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// The memory limit of the whole sandbox: the smaller of
+    /// [`memory`](Self::memory) and [`sandbox_memory`](Self::sandbox_memory).
+    pub fn total_memory(&self) -> Option<u64> {
+        match (self.memory, self.sandbox_memory) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// These limits without those `explicit` sets, which replace them: a
+    /// default on a resource the caller limited has no say.
+    pub fn superseded_by(&self, explicit: &Limits) -> Limits {
+        let unless = |value: Option<u64>, replaced: bool| if replaced { None } else { value };
+        Limits {
+            processes: unless(self.processes, explicit.processes.is_some()),
+            memory: unless(self.memory, explicit.memory.is_some()),
+            sandbox_memory: unless(self.sandbox_memory, explicit.total_memory().is_some()),
+            cpu_time: unless(self.cpu_time, explicit.cpu_time.is_some()),
+            file_size: unless(self.file_size, explicit.file_size.is_some()),
+            open_files: unless(self.open_files, explicit.open_files.is_some()),
+        }
+    }
+}
+
+/// The machine's physical memory, in bytes, where it can be told.
+fn physical_memory() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = meminfo.lines().find_map(|line| line.strip_prefix("MemTotal:"))?;
+        let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+        kib.checked_mul(1024)
+    }
+    #[cfg(not(target_os = "linux"))]
+    None
 }
 
 /// How a command's environment is made from the parent's.
@@ -312,8 +389,15 @@ pub struct Policy {
     pub filesystem: FilesystemPolicy,
     /// Whether network access is allowed.
     pub network: bool,
-    /// Resource limits.
+    /// Resource limits asked for: enforced, or the launch fails (unless
+    /// best effort).
     pub limits: Limits,
+    /// The preset's default limits ([`Limits::preset_defaults`]), less those
+    /// [`limits`](Self::limits) replaces: applied where the machine allows
+    /// (processes and memory need a cgroup) and named in the limits layer's
+    /// detail where it does not, never failing the launch. None in a
+    /// policy that does not mention them.
+    pub default_limits: Limits,
     /// The environment rule (applied by the parent, which builds each
     /// command's environment).
     pub env: EnvPolicy,
@@ -326,7 +410,7 @@ pub struct Policy {
 #[serde(untagged)]
 enum PolicyRepr {
     Preset(Preset),
-    Full(PolicyFields),
+    Full(Box<PolicyFields>),
 }
 
 /// The fields of [`Policy`], for deserializing its object form.
@@ -337,6 +421,8 @@ struct PolicyFields {
     filesystem: FilesystemPolicy,
     network: bool,
     limits: Limits,
+    #[serde(default)]
+    default_limits: Limits,
     #[serde(default)]
     env: EnvPolicy,
     #[serde(default)]
@@ -354,6 +440,7 @@ impl TryFrom<PolicyRepr> for Policy {
                 filesystem: f.filesystem,
                 network: f.network,
                 limits: f.limits,
+                default_limits: f.default_limits,
                 env: f.env,
                 best_effort: f.best_effort,
             }),
@@ -369,6 +456,7 @@ impl Policy {
             filesystem: FilesystemPolicy::default(),
             network: true,
             limits: Limits::default(),
+            default_limits: Limits::default(),
             env: EnvPolicy::default(),
             best_effort: false,
         }
@@ -377,6 +465,12 @@ impl Policy {
     /// Whether this policy confines anything.
     pub fn is_confining(&self) -> bool {
         self.preset != Preset::FullAccess
+    }
+
+    /// The memory limit of the whole sandbox: the one asked for, else the
+    /// default.
+    pub fn total_memory(&self) -> Option<u64> {
+        self.limits.total_memory().or_else(|| self.default_limits.total_memory())
     }
 }
 
@@ -448,6 +542,7 @@ pub struct PolicyBuilder {
     protected_names: Vec<String>,
     network: Option<bool>,
     limits: Limits,
+    default_limits: Limits,
     clear_env: bool,
     best_effort: bool,
 }
@@ -465,6 +560,7 @@ impl PolicyBuilder {
             protected_names: DEFAULT_PROTECTED_NAMES.iter().map(|s| s.to_string()).collect(),
             network: None,
             limits: Limits::default(),
+            default_limits: Limits::preset_defaults(),
             clear_env: false,
             best_effort: false,
         }
@@ -514,9 +610,18 @@ impl PolicyBuilder {
         self
     }
 
-    /// Resource limits.
+    /// Resource limits: enforced, or the launch fails (unless best
+    /// effort). Each replaces the default on the same resource.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Replaces the preset's default limits ([`Limits::preset_defaults`]),
+    /// which are applied where the machine allows and never fail a launch;
+    /// `Limits::default()` lifts them all. `full-access` has none.
+    pub fn default_limits(mut self, limits: Limits) -> Self {
+        self.default_limits = limits;
         self
     }
 
@@ -618,6 +723,7 @@ impl PolicyBuilder {
             preset: self.preset,
             filesystem: FilesystemPolicy { read_everything: true, read, write, deny, protected },
             network: self.network.unwrap_or(false),
+            default_limits: self.default_limits.superseded_by(&self.limits),
             limits: self.limits,
             env,
             best_effort: self.best_effort,
@@ -1054,6 +1160,82 @@ mod tests {
         let policy: Policy = serde_json::from_str("\"read-only\"").unwrap();
         assert_eq!(policy.preset, Preset::ReadOnly);
         assert!(serde_json::from_str::<Policy>("\"everything\"").is_err());
+    }
+
+    #[test]
+    fn confining_presets_have_default_limits_and_full_access_none() {
+        let dir = tempfile::tempdir().unwrap();
+        for preset in [Preset::ReadOnly, Preset::WorkspaceWrite] {
+            let policy = PolicyBuilder::new(preset).cwd(dir.path()).build().unwrap();
+            assert!(policy.limits.is_empty(), "{preset}: no limit asked for");
+            let defaults = &policy.default_limits;
+            assert_eq!(defaults.processes, Some(DEFAULT_PROCESSES), "{preset}");
+            assert_eq!(defaults.file_size, Some(DEFAULT_FILE_SIZE), "{preset}");
+            // Never an address-space limit by default: it breaks V8, JVMs,
+            // ASan and Go, which reserve far more than they use.
+            assert_eq!(defaults.memory, None, "{preset}");
+            assert_eq!((defaults.cpu_time, defaults.open_files), (None, None), "{preset}");
+            if cfg!(target_os = "linux") {
+                let total = physical_memory().unwrap();
+                let memory = defaults.sandbox_memory.expect("half the physical memory");
+                assert!(memory <= total / 2 && memory > total / 2 - (1 << 20), "{memory} of {total}");
+                assert_eq!(memory % (1 << 20), 0);
+                assert_eq!(policy.total_memory(), Some(memory));
+            }
+        }
+        let full = PolicyBuilder::new(Preset::FullAccess).build().unwrap();
+        assert!(full.default_limits.is_empty() && full.limits.is_empty());
+    }
+
+    #[test]
+    fn an_explicit_limit_replaces_its_default_and_defaults_can_be_lifted() {
+        let explicit = Limits { processes: Some(64), memory: Some(1 << 30), ..Limits::default() };
+        let policy = PolicyBuilder::new(Preset::ReadOnly).limits(explicit.clone()).build().unwrap();
+        assert_eq!(policy.limits, explicit);
+        // No default on what the caller limited; the file size default stays.
+        assert_eq!(policy.default_limits.processes, None);
+        assert_eq!(policy.default_limits.sandbox_memory, None);
+        assert_eq!(policy.default_limits.file_size, Some(DEFAULT_FILE_SIZE));
+        assert_eq!(policy.total_memory(), Some(1 << 30));
+        // sandbox_memory replaces the memory default too, and with memory
+        // the smaller of the two is the sandbox's.
+        let both = Limits { memory: Some(4 << 30), sandbox_memory: Some(2 << 30), ..Limits::default() };
+        assert_eq!(both.total_memory(), Some(2 << 30));
+        let policy = PolicyBuilder::new(Preset::ReadOnly)
+            .limits(Limits { sandbox_memory: Some(2 << 30), ..Limits::default() })
+            .build()
+            .unwrap();
+        assert_eq!(policy.default_limits.sandbox_memory, None);
+        assert_eq!(policy.total_memory(), Some(2 << 30));
+        // Lifted, one or all.
+        let lifted = Limits { processes: None, ..Limits::preset_defaults() };
+        let policy = PolicyBuilder::new(Preset::ReadOnly).default_limits(lifted).build().unwrap();
+        assert_eq!(policy.default_limits.processes, None);
+        assert_eq!(policy.default_limits.file_size, Some(DEFAULT_FILE_SIZE));
+        let policy = PolicyBuilder::new(Preset::ReadOnly).default_limits(Limits::default()).build().unwrap();
+        assert!(policy.default_limits.is_empty());
+    }
+
+    #[test]
+    fn a_policy_without_default_limits_in_its_json_has_none() {
+        // As a policy was written before default limits and sandbox_memory
+        // existed: it meant no limit but those named, and still does.
+        let json = r#"{"preset": "read-only",
+            "filesystem": {"read_everything": true, "read": [], "write": [], "deny": [], "protected": []},
+            "network": false,
+            "limits": {"processes": 64, "memory": null, "cpu_time": null, "file_size": null, "open_files": null}}"#;
+        let policy: Policy = serde_json::from_str(json).unwrap();
+        assert_eq!(policy.limits, Limits { processes: Some(64), ..Limits::default() });
+        assert!(policy.default_limits.is_empty());
+        // A preset's name is built with the preset's defaults.
+        let policy: Policy = serde_json::from_str("\"read-only\"").unwrap();
+        assert_eq!(policy.default_limits.processes, Some(DEFAULT_PROCESSES));
+        // And a policy with them travels whole.
+        let built = PolicyBuilder::new(Preset::ReadOnly).build().unwrap();
+        let json = serde_json::to_value(&built).unwrap();
+        assert_eq!(json["default_limits"]["processes"], DEFAULT_PROCESSES);
+        assert_eq!(json["limits"]["sandbox_memory"], serde_json::Value::Null);
+        assert_eq!(serde_json::from_value::<Policy>(json).unwrap(), built);
     }
 
     #[test]

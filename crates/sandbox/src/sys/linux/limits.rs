@@ -2,62 +2,163 @@
 //! spawns), and a cgroup where one can be created — v2 where the unified
 //! hierarchy is mounted at `/sys/fs/cgroup`, else the v1 pids and memory
 //! controllers — since the kernel does not apply `RLIMIT_NPROC` to root.
+//!
+//! The limits a policy asks for fail the launch when they cannot be set;
+//! its default limits are set where they can be, and the layer's detail
+//! names those that could not (`default sandbox processes=4096 not applied
+//! (…)`). A default process limit is a cgroup's only: `RLIMIT_NPROC` counts
+//! every process of the user, inside the sandbox or not, so a default of it
+//! would fail builds on a busy desktop and still not bound the sandbox.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use cordon_ipc::SandboxLayer;
-use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
 use super::{active, not_requested};
-use crate::{Limits, Policy, Probe};
+use crate::{Policy, Probe};
 
 /// Where the cgroup v2 hierarchy, or the v1 hierarchies, are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// Applies the policy's limits.
+/// How much a cgroup limit matters to the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Asked for, and nothing else enforces it: no cgroup fails the launch.
+    Required,
+    /// Asked for, and an rlimit enforces it too: the cgroup is a bonus.
+    Optional,
+    /// A default: applied where it can be.
+    Default,
+}
+
+/// One limit that lives in a cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CgroupLimit {
+    /// The controller: `pids` or `memory`.
+    controller: &'static str,
+    /// Its value.
+    value: u64,
+    need: Need,
+}
+
+impl CgroupLimit {
+    /// How the detail names it.
+    fn what(&self) -> &'static str {
+        if self.controller == "pids" { "sandbox processes" } else { "sandbox memory" }
+    }
+}
+
+/// Applies the policy's limits and its default limits.
 pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
-    let limits = &policy.limits;
-    if *limits == Limits::default() {
+    let (asked, defaults) = (&policy.limits, &policy.default_limits);
+    if asked.is_empty() && defaults.is_empty() {
         return Ok(not_requested("limits", "no limits requested"));
     }
-    let mut applied = Vec::new();
-    let mut set = |resource: Resource, value: Option<u64>, what: &str| -> Result<(), String> {
-        if let Some(value) = value {
-            setrlimit(resource, value, value).map_err(|e| format!("setrlimit {what}: {e}"))?;
-            applied.push(format!("{what}={value}"));
-        }
-        Ok(())
-    };
-    set(Resource::RLIMIT_NOFILE, limits.open_files, "open files")?;
-    set(Resource::RLIMIT_FSIZE, limits.file_size, "file size")?;
-    set(Resource::RLIMIT_CPU, limits.cpu_time, "cpu seconds")?;
-    set(Resource::RLIMIT_AS, limits.memory, "address space")?;
     let root = nix::unistd::geteuid().is_root();
-    if !root {
-        // Counts every process of the user, not just the sandbox's.
-        set(Resource::RLIMIT_NPROC, limits.processes, "processes (per user)")?;
-    }
-    if limits.processes.is_some() || limits.memory.is_some() {
-        match join_cgroup(limits) {
-            Ok(path) => applied.push(format!("cgroup {}", path.display())),
-            Err(err) if root && limits.processes.is_some() => {
-                return Err(format!("the process limit needs a pids cgroup as root, and {err}"));
-            }
-            Err(err) => applied.push(format!("no cgroup ({err})")),
+    let mut applied = Vec::new();
+    let mut not_applied = Vec::new();
+    let mut errors = Vec::new();
+    let rlimits = [
+        (Resource::RLIMIT_NOFILE, "open files", asked.open_files, defaults.open_files),
+        (Resource::RLIMIT_FSIZE, "file size", asked.file_size, defaults.file_size),
+        (Resource::RLIMIT_CPU, "cpu seconds", asked.cpu_time, defaults.cpu_time),
+        (Resource::RLIMIT_AS, "address space", asked.memory, defaults.memory),
+    ];
+    for (resource, what, asked, default) in rlimits {
+        match (asked, default) {
+            (Some(value), _) => match setrlimit(resource, value, value) {
+                Ok(()) => applied.push(format!("{what}={value}")),
+                Err(e) => errors.push(format!("setrlimit {what}: {e}")),
+            },
+            (None, Some(value)) => match lower_rlimit(resource, value) {
+                Ok(value) => applied.push(format!("{what}={value} (default)")),
+                Err(e) => not_applied.push(format!("default {what}={value} not applied (setrlimit: {e})")),
+            },
+            (None, None) => {}
         }
     }
+    if !root && let Some(value) = asked.processes {
+        // Counts every process of the user, not just the sandbox's.
+        match setrlimit(Resource::RLIMIT_NPROC, value, value) {
+            Ok(()) => applied.push(format!("processes (per user)={value}")),
+            Err(e) => errors.push(format!("setrlimit processes (per user): {e}")),
+        }
+    }
+    let mut cgroup = Vec::new();
+    match (asked.processes, defaults.processes) {
+        (Some(value), _) => {
+            let need = if root { Need::Required } else { Need::Optional };
+            cgroup.push(CgroupLimit { controller: "pids", value, need });
+        }
+        (None, Some(value)) => cgroup.push(CgroupLimit { controller: "pids", value, need: Need::Default }),
+        (None, None) => {}
+    }
+    match (asked.total_memory(), defaults.total_memory()) {
+        (Some(value), _) => {
+            // `memory` alone is enforced per process by RLIMIT_AS too;
+            // `sandbox_memory` only by the cgroup.
+            let need = if asked.sandbox_memory.is_some() { Need::Required } else { Need::Optional };
+            cgroup.push(CgroupLimit { controller: "memory", value, need });
+        }
+        (None, Some(value)) => cgroup.push(CgroupLimit { controller: "memory", value, need: Need::Default }),
+        (None, None) => {}
+    }
+    let mut dirs = Vec::new();
+    for (limit, outcome) in cgroup.iter().zip(join_cgroup(&cgroup)) {
+        let (what, value) = (limit.what(), limit.value);
+        match (outcome, limit.need) {
+            (Ok(dir), need) => {
+                let default = if need == Need::Default { " (default)" } else { "" };
+                applied.push(format!("{what}={value}{default}"));
+                if !dirs.contains(&dir) {
+                    dirs.push(dir);
+                }
+            }
+            (Err(err), Need::Required) if limit.controller == "pids" => {
+                errors.push(format!("the process limit needs a pids cgroup as root, and {err}"));
+            }
+            (Err(err), Need::Required) => {
+                errors.push(format!("the sandbox memory limit needs a memory cgroup, and {err}"));
+            }
+            (Err(err), Need::Optional) => applied.push(format!("no cgroup ({err})")),
+            (Err(err), Need::Default) => {
+                not_applied.push(format!("default {what}={value} not applied ({err})"))
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    applied.extend(dirs.iter().map(|dir| format!("cgroup {}", dir.display())));
+    applied.extend(not_applied);
     Ok(active("limits", applied.join(", ")))
 }
 
-/// Creates `cordon/runner-PID` in the unified hierarchy if `/sys/fs/cgroup`
-/// is one, else in the v1 hierarchies.
-fn join_cgroup(limits: &Limits) -> Result<PathBuf, String> {
+/// Lowers `resource` to `value` for a default: never above the hard limit
+/// the runner inherited (which only root could raise), nor the soft limit
+/// above its inherited value. Returns the limit now in force.
+fn lower_rlimit(resource: Resource, value: u64) -> nix::Result<u64> {
+    let (soft, hard) = getrlimit(resource)?;
+    let value = value.min(hard);
+    setrlimit(resource, soft.min(value), value)?;
+    Ok(value)
+}
+
+/// Moves the runner into a cgroup with `limits`: `cordon/runner-PID` in the
+/// unified hierarchy if `/sys/fs/cgroup` is one, else in the v1
+/// hierarchies. Returns, for each limit, the cgroup that holds it or why
+/// none does.
+fn join_cgroup(limits: &[CgroupLimit]) -> Vec<Result<PathBuf, String>> {
+    if limits.is_empty() {
+        return Vec::new();
+    }
     let root = Path::new(CGROUP_ROOT);
     if root.join("cgroup.controllers").exists() {
         join_unified(root, limits, std::process::id())
     } else {
-        join_v1(limits)
+        limits.iter().map(join_v1).collect()
     }
 }
 
@@ -66,36 +167,49 @@ fn join_cgroup(limits: &Limits) -> Result<PathBuf, String> {
 /// `ROOT/cordon/runner-PID` with `pids.max` and `memory.max` (and no swap
 /// beyond it), and moves `pid` in. `ROOT/cordon` holds no process itself,
 /// as the unified hierarchy requires of a cgroup that hands controllers on.
-/// Empty cgroups of runners that are gone are removed on the way.
-fn join_unified(root: &Path, limits: &Limits, pid: u32) -> Result<PathBuf, String> {
-    let mut settings = Vec::new();
-    if let Some(n) = limits.processes {
-        settings.push(("pids", "pids.max", n));
-    }
-    if let Some(n) = limits.memory {
-        settings.push(("memory", "memory.max", n));
-    }
-    let available = fs::read_to_string(root.join("cgroup.controllers"))
-        .map_err(|e| format!("cannot read the cgroup v2 controllers: {e}"))?;
-    for (controller, _, _) in &settings {
-        if !available.split_whitespace().any(|c| c == *controller) {
-            return Err(format!("the cgroup v2 hierarchy has no {controller} controller"));
+/// Empty cgroups of runners that are gone are removed on the way. A limit
+/// whose controller the hierarchy lacks fails alone, before anything is
+/// created for it.
+fn join_unified(root: &Path, limits: &[CgroupLimit], pid: u32) -> Vec<Result<PathBuf, String>> {
+    let available = match fs::read_to_string(root.join("cgroup.controllers")) {
+        Ok(available) => available,
+        Err(e) => {
+            let err = format!("cannot read the cgroup v2 controllers: {e}");
+            return limits.iter().map(|_| Err(err.clone())).collect();
         }
-    }
+    };
+    let has = |controller: &str| available.split_whitespace().any(|c| c == controller);
+    let usable: Vec<&CgroupLimit> = limits.iter().filter(|l| has(l.controller)).collect();
+    let joined = if usable.is_empty() { Err(String::new()) } else { join_unified_dir(root, &usable, pid) };
+    limits
+        .iter()
+        .map(|limit| {
+            if has(limit.controller) {
+                joined.clone()
+            } else {
+                Err(format!("the cgroup v2 hierarchy has no {} controller", limit.controller))
+            }
+        })
+        .collect()
+}
+
+/// [`join_unified`] for limits whose controllers the hierarchy has.
+fn join_unified_dir(root: &Path, limits: &[&CgroupLimit], pid: u32) -> Result<PathBuf, String> {
     let parent = root.join("cordon");
     fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     for dir in [root, parent.as_path()] {
-        enable_controllers(dir, settings.iter().map(|(controller, _, _)| *controller))?;
+        enable_controllers(dir, limits.iter().map(|l| l.controller))?;
     }
     sweep(&parent);
     let dir = parent.join(format!("runner-{pid}"));
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for (_, file, value) in &settings {
-        fs::write(dir.join(file), value.to_string()).map_err(|e| format!("{file}: {e}"))?;
-    }
-    if limits.memory.is_some() {
-        // Absent without swap accounting; then there is no swap to limit.
-        let _ = fs::write(dir.join("memory.swap.max"), "0");
+    for limit in limits {
+        let file = if limit.controller == "pids" { "pids.max" } else { "memory.max" };
+        fs::write(dir.join(file), limit.value.to_string()).map_err(|e| format!("{file}: {e}"))?;
+        if limit.controller == "memory" {
+            // Absent without swap accounting; then there is no swap to limit.
+            let _ = fs::write(dir.join("memory.swap.max"), "0");
+        }
     }
     fs::write(dir.join("cgroup.procs"), pid.to_string())
         .map_err(|e| format!("joining {}: {e}", dir.display()))?;
@@ -119,33 +233,31 @@ fn enable_controllers<'a>(dir: &Path, controllers: impl Iterator<Item = &'a str>
         .map_err(|e| format!("enabling {} in {}: {e}", missing.join(" "), dir.display()))
 }
 
-/// cgroup v1: creates `cordon/runner-PID` in the pids (and memory)
-/// hierarchies, sets the limits and moves the runner in. Empty cgroups of
-/// runners that are gone are removed on the way.
-fn join_v1(limits: &Limits) -> Result<PathBuf, String> {
-    let pids = Path::new(CGROUP_ROOT).join("pids");
-    if !pids.join("cgroup.procs").exists() {
-        return Err("no cgroup v1 pids hierarchy is mounted".into());
+/// cgroup v1: creates `cordon/runner-PID` in the limit's hierarchy (pids or
+/// memory), sets the limit (for memory, swap included where swap is
+/// accounted) and moves the runner in. Empty cgroups of runners that are
+/// gone are removed on the way.
+fn join_v1(limit: &CgroupLimit) -> Result<PathBuf, String> {
+    let controller = limit.controller;
+    let hierarchy = Path::new(CGROUP_ROOT).join(controller);
+    if !hierarchy.join("cgroup.procs").exists() {
+        return Err(format!("no cgroup v1 {controller} hierarchy is mounted"));
     }
     let me = std::process::id();
-    let mut created = None;
-    let controllers: &[(&str, Option<(&str, u64)>)] = &[
-        ("pids", limits.processes.map(|n| ("pids.max", n))),
-        ("memory", limits.memory.map(|n| ("memory.limit_in_bytes", n))),
-    ];
-    for (controller, setting) in controllers {
-        let Some((file, value)) = setting else { continue };
-        let parent = Path::new(CGROUP_ROOT).join(controller).join("cordon");
-        fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        sweep(&parent);
-        let dir = parent.join(format!("runner-{me}"));
-        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        fs::write(dir.join(file), value.to_string()).map_err(|e| format!("{file}: {e}"))?;
-        fs::write(dir.join("cgroup.procs"), me.to_string())
-            .map_err(|e| format!("joining {}: {e}", dir.display()))?;
-        created.get_or_insert(dir);
+    let parent = hierarchy.join("cordon");
+    fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    sweep(&parent);
+    let dir = parent.join(format!("runner-{me}"));
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let file = if controller == "pids" { "pids.max" } else { "memory.limit_in_bytes" };
+    fs::write(dir.join(file), limit.value.to_string()).map_err(|e| format!("{file}: {e}"))?;
+    if controller == "memory" {
+        // Absent without swap accounting; then there is no swap to limit.
+        let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.value.to_string());
     }
-    created.ok_or_else(|| "no cgroup limit requested".into())
+    fs::write(dir.join("cgroup.procs"), me.to_string())
+        .map_err(|e| format!("joining {}: {e}", dir.display()))?;
+    Ok(dir)
 }
 
 /// Removes the empty cgroups of runners that have exited (rmdir refuses a
@@ -222,12 +334,20 @@ mod tests {
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
+    fn pids(value: u64) -> CgroupLimit {
+        CgroupLimit { controller: "pids", value, need: Need::Required }
+    }
+
+    fn memory(value: u64) -> CgroupLimit {
+        CgroupLimit { controller: "memory", value, need: Need::Default }
+    }
+
     #[test]
     fn unified_enables_controllers_on_the_way_down_and_moves_the_runner_in() {
         let root = fake_unified("cpu io memory pids\n");
-        let limits = Limits { processes: Some(64), memory: Some(1 << 30), ..Limits::default() };
-        let dir = join_unified(root.path(), &limits, 4242).unwrap();
-        assert_eq!(dir, root.path().join("cordon/runner-4242"));
+        let outcomes = join_unified(root.path(), &[pids(64), memory(1 << 30)], 4242);
+        let dir = root.path().join("cordon/runner-4242");
+        assert_eq!(outcomes, [Ok(dir.clone()), Ok(dir.clone())]);
         assert_eq!(read(root.path().join("cgroup.subtree_control")), "+pids +memory");
         assert_eq!(read(root.path().join("cordon/cgroup.subtree_control")), "+pids +memory");
         assert_eq!(read(dir.join("pids.max")), "64");
@@ -240,8 +360,8 @@ mod tests {
     fn unified_writes_nothing_to_a_subtree_control_that_has_the_controller() {
         let root = fake_unified("memory pids");
         fs::write(root.path().join("cgroup.subtree_control"), "memory pids\n").unwrap();
-        let limits = Limits { processes: Some(8), ..Limits::default() };
-        join_unified(root.path(), &limits, 7).unwrap();
+        let outcomes = join_unified(root.path(), &[pids(8)], 7);
+        assert!(outcomes[0].is_ok(), "{outcomes:?}");
         assert_eq!(read(root.path().join("cgroup.subtree_control")), "memory pids\n");
         assert!(!root.path().join("cordon/runner-7/memory.max").exists());
     }
@@ -249,9 +369,21 @@ mod tests {
     #[test]
     fn unified_without_the_controller_is_refused_before_anything_is_created() {
         let root = fake_unified("cpu io");
-        let limits = Limits { processes: Some(8), ..Limits::default() };
-        let err = join_unified(root.path(), &limits, 7).unwrap_err();
+        let outcomes = join_unified(root.path(), &[pids(8)], 7);
+        let err = outcomes[0].as_ref().unwrap_err();
         assert!(err.contains("no pids controller"), "{err}");
         assert!(!root.path().join("cordon").exists());
+    }
+
+    #[test]
+    fn unified_without_one_controller_still_sets_the_other() {
+        let root = fake_unified("cpu memory");
+        let outcomes = join_unified(root.path(), &[pids(8), memory(1 << 30)], 9);
+        assert!(outcomes[0].as_ref().is_err_and(|e| e.contains("no pids controller")), "{outcomes:?}");
+        let dir = root.path().join("cordon/runner-9");
+        assert_eq!(outcomes[1], Ok(dir.clone()));
+        assert_eq!(read(dir.join("memory.max")), "1073741824");
+        assert!(!dir.join("pids.max").exists());
+        assert_eq!(read(root.path().join("cgroup.subtree_control")), "+memory");
     }
 }

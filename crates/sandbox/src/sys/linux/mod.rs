@@ -35,7 +35,8 @@ fn unchanged(_: &mut Policy, _: bool) {}
 const LAYERS: &[Layer] = &[
     Layer {
         name: "limits",
-        required: |p| p.limits != crate::Limits::default(),
+        // Only the limits asked for: the defaults never fail a launch.
+        required: |p| !p.limits.is_empty(),
         hint: "the requested limits cannot be set here; drop them or pass --best-effort",
         apply: limits::apply,
         adjust: unchanged,

@@ -93,7 +93,7 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
         read_only_bind(path)?;
     }
     private_devpts()?;
-    let shm = private_shm(policy.limits.memory);
+    let shm = private_shm(policy.total_memory());
     let denied: Vec<PathBuf> = policy.filesystem.deny.iter().chain(&denial.points).cloned().collect();
     let masked = mask_denied(&denied);
     let hidden = hide_sockets(&host_sockets, &policy.filesystem.write);
@@ -583,8 +583,8 @@ fn private_shm_mounted() -> bool {
     PRIVATE_SHM.load(Ordering::Relaxed)
 }
 
-/// Mounts an empty tmpfs over `/dev/shm` (capped at the memory limit, if
-/// any): POSIX shared memory and semaphores (Python's multiprocessing,
+/// Mounts an empty tmpfs over `/dev/shm` (capped at the sandbox's memory
+/// limit, asked for or default, if any): POSIX shared memory and semaphores (Python's multiprocessing,
 /// browsers, test runners) need a writable `/dev/shm`, and the host's holds
 /// other programs' shared memory, which the sandbox must neither read nor
 /// write. On failure the host's stays, read-only, and the detail says so.
