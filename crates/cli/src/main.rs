@@ -1,5 +1,6 @@
 //! `cordon`: run commands and shells inside cordon's sandbox.
 
+mod capture;
 mod doctor;
 mod leftovers;
 mod options;
@@ -60,6 +61,10 @@ struct RunArgs {
     /// duration_ms, stdout, stderr) instead of streaming.
     #[arg(long)]
     json: bool,
+    /// With --json: keep at most this much of each of stdout and stderr
+    /// (its first and last halves; the report counts what was dropped).
+    #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value_t = capture::DEFAULT_LIMIT)]
+    json_max_output: u64,
     /// Strip the terminal control strings of the command's output (OSC:
     /// titles, clipboard, hyperlinks; DCS, APC, PM, SOS), keeping colours
     /// and cursor movement: auto (for each of stdout and stderr that is a
@@ -124,7 +129,7 @@ fn main() -> ExitCode {
 fn execute(cli: Cli) -> anyhow::Result<i32> {
     let (sandbox, argv, tty, mode, sanitize) = match cli.command {
         Commands::Run(run) => {
-            let mode = if run.json { Mode::Json } else { Mode::Stream };
+            let mode = if run.json { Mode::Json { max_output: run.json_max_output } } else { Mode::Stream };
             (run.sandbox, run.command, run.tty, mode, run.sanitize_output)
         }
         Commands::Shell(shell) => {
@@ -137,7 +142,10 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
     let prepared = sandbox.prepare()?;
     let watch = leftovers::GitWatch::start(&prepared.policy, prepared.temp_dir.as_ref().map(|d| d.path()));
     let code = if sandbox.bootstrap == Bootstrap::RequestFile {
-        if mode == Mode::Json || (tty && mode != Mode::Shell) || sanitize == sanitize::When::Always {
+        if matches!(mode, Mode::Json { .. })
+            || (tty && mode != Mode::Shell)
+            || sanitize == sanitize::When::Always
+        {
             anyhow::bail!(
                 "--json, --tty and --sanitize-output need the IPC bootstrap: with --bootstrap \
                  request-file the command runs on cordon's own stdio"

@@ -10,6 +10,7 @@ use cordon_ipc::oneshot::spawn_failure_exit_code;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
+use crate::capture::HeadTail;
 use crate::options::{Prepared, SandboxArgs};
 use crate::sanitize::{OutputFilters, When};
 use crate::sys::{self, RawMode, Request};
@@ -22,8 +23,12 @@ const EXIT_BROKEN_PIPE: i32 = 141;
 pub enum Mode {
     /// Stream to cordon's stdout/stderr as it comes.
     Stream,
-    /// Collect, print one JSON object at the end.
-    Json,
+    /// Collect at most `max_output` bytes of each stream, print one JSON
+    /// object at the end.
+    Json {
+        /// See [`crate::capture::HeadTail`].
+        max_output: u64,
+    },
     /// An interactive terminal session: raw mode, resize on `SIGWINCH`.
     Shell,
 }
@@ -62,9 +67,10 @@ pub async fn run(
         Ok(process) => process,
         Err(cordon::Error::Spawn { kind, message, .. }) => {
             let code = spawn_failure_exit_code(kind);
-            if mode == Mode::Json {
+            if matches!(mode, Mode::Json { .. }) {
                 let error = json!({ "kind": kind, "message": message });
-                print_json(code, None, None, false, 0, b"", b"", Some(error))?;
+                let nothing = HeadTail::new(0);
+                print_json(code, None, None, false, 0, &nothing, &nothing, Some(error))?;
             } else {
                 eprintln!("cordon: {message}");
             }
@@ -73,7 +79,7 @@ pub async fn run(
         Err(err) => return Err(err.into()),
     };
     let raw = if mode == Mode::Shell { RawMode::enable()? } else { None };
-    let filters = OutputFilters::new(sanitize, mode == Mode::Json);
+    let filters = OutputFilters::new(sanitize, matches!(mode, Mode::Json { .. }));
     let code = pump(process, mode, filters).await;
     drop(raw);
     let code = code?;
@@ -101,17 +107,21 @@ async fn pump(mut process: Process, mode: Mode, mut filters: OutputFilters) -> a
         let _ = stdin.close().await;
     });
     let mut requests = sys::Interrupts::new()?;
-    let (mut stdout_buf, mut stderr_buf) = (Vec::new(), Vec::new());
+    let limit = match mode {
+        Mode::Json { max_output } => max_output,
+        _ => 0,
+    };
+    let (mut stdout_buf, mut stderr_buf) = (HeadTail::new(limit), HeadTail::new(limit));
     let mut filtered = Vec::new();
     let status = loop {
         tokio::select! {
             event = process.next_event() => match event? {
                 Some(Event::Output { stream, data }) => {
                     let data = filters.apply(stream == Stream::Stderr, &data, &mut filtered);
-                    if mode == Mode::Json {
+                    if matches!(mode, Mode::Json { .. }) {
                         match stream {
-                            Stream::Stderr => stderr_buf.extend_from_slice(data),
-                            _ => stdout_buf.extend_from_slice(data),
+                            Stream::Stderr => stderr_buf.push(data),
+                            _ => stdout_buf.push(data),
                         }
                     } else if let Err(err) = write_out(stream, data) {
                         process.terminate().await.ok();
@@ -138,7 +148,7 @@ async fn pump(mut process: Process, mode: Mode, mut filters: OutputFilters) -> a
         }
     };
     forward.abort();
-    if mode == Mode::Json {
+    if matches!(mode, Mode::Json { .. }) {
         print_json(
             status.exit_code(),
             status.code,
@@ -192,8 +202,8 @@ fn print_json(
     signal: Option<i32>,
     timed_out: bool,
     duration_ms: u64,
-    stdout: &[u8],
-    stderr: &[u8],
+    stdout: &HeadTail,
+    stderr: &HeadTail,
     error: Option<serde_json::Value>,
 ) -> anyhow::Result<()> {
     let mut report = json!({
@@ -202,8 +212,12 @@ fn print_json(
         "signal": signal,
         "timed_out": timed_out,
         "duration_ms": duration_ms,
-        "stdout": String::from_utf8_lossy(stdout),
-        "stderr": String::from_utf8_lossy(stderr),
+        "stdout": String::from_utf8_lossy(&stdout.kept()),
+        "stderr": String::from_utf8_lossy(&stderr.kept()),
+        "stdout_bytes": stdout.total(),
+        "stderr_bytes": stderr.total(),
+        "stdout_truncated": stdout.dropped() > 0,
+        "stderr_truncated": stderr.dropped() > 0,
     });
     if let Some(error) = error {
         report["error"] = error;

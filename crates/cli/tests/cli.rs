@@ -387,7 +387,24 @@ fn json_reports_a_normal_exit_with_both_streams() {
     assert!(v["duration_ms"].is_u64(), "{v}");
     assert_eq!(v["stdout"], "out\n", "{v}");
     assert_eq!(v["stderr"], "err\n", "{v}");
+    assert_eq!((v["stdout_bytes"].as_u64(), v["stdout_truncated"].as_bool()), (Some(4), Some(false)), "{v}");
     assert!(v.get("error").is_none(), "{v}");
+}
+
+#[test]
+fn json_keeps_the_head_and_tail_of_endless_output_and_says_what_it_dropped() {
+    // 10 MB of output, of which 1 KiB is kept: the first 512 bytes and the
+    // last 512.
+    let script = "printf START; head -c 10000000 /dev/zero | tr '\\0' x; printf END; printf tiny >&2";
+    let finished = run(run_cmd(&["--json", "--json-max-output", "1k"], &["sh", "-c", script]));
+    finished.assert_code(0);
+    let v = json_of(&finished);
+    let stdout = v["stdout"].as_str().unwrap();
+    assert_eq!(stdout.len(), 1024, "{v}");
+    assert!(stdout.starts_with("STARTxxx") && stdout.ends_with("xxxEND"), "{stdout}");
+    assert_eq!(v["stdout_bytes"], 10_000_008, "{v}");
+    assert_eq!(v["stdout_truncated"], true, "{v}");
+    assert_eq!((v["stderr"].as_str(), v["stderr_truncated"].as_bool()), (Some("tiny"), Some(false)), "{v}");
 }
 
 #[test]
