@@ -31,6 +31,24 @@ fn runner_path() -> PathBuf {
     cordon_path().with_file_name("cordon-runner")
 }
 
+/// A scratch directory on the host that the sandbox sees as it is: not in
+/// `/tmp`, `/var/tmp` or `/run`, of which it has empty ones of its own
+/// (Cargo's target directory, or `$HOME`).
+fn host_scratch() -> tempfile::TempDir {
+    let private = ["/tmp", "/var/tmp", "/run", "/var/run"];
+    let candidates =
+        [Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR"))), std::env::var_os("HOME").map(PathBuf::from)];
+    let parent = candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| {
+            std::fs::create_dir_all(dir).is_ok()
+                && dir.canonicalize().is_ok_and(|dir| !private.iter().any(|p| dir.starts_with(p)))
+        })
+        .expect("a scratch directory outside /tmp, /var/tmp and /run (Cargo's target dir or $HOME)");
+    tempfile::tempdir_in(parent).unwrap()
+}
+
 /// `cordon ARGS...`, with the runner found next to it as a user would have it.
 fn cordon<I, S>(args: I) -> Command
 where
@@ -239,7 +257,7 @@ fn the_default_policy_confines_writes_to_the_workspace() {
     let workspace = tempfile::tempdir().unwrap();
     // Not in /tmp, of which the sandbox sees only its writable roots: a
     // directory it does see, and may not write.
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = host_scratch();
     let script = format!(
         "echo ran; touch {}/inside && echo wrote-inside; touch {}/outside && echo wrote-outside; true",
         workspace.path().display(),
@@ -1217,7 +1235,7 @@ fn a_new_repository_whose_configuration_runs_commands_is_reported() {
 #[test]
 fn credential_stores_are_denied_by_default_and_the_home_stays_listable() {
     // Outside /tmp, which the sandbox has a private one of.
-    let home = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let home = host_scratch();
     let home_dir = home.path().canonicalize().unwrap();
     let (_base, workspace, _outside) = workspace_and_outside();
     for (file, secret) in [

@@ -58,6 +58,11 @@ const ENOENT: &str = "No such file or directory";
 /// The runner as the commands see it: the init of their PID namespace.
 const RUNNER_INSIDE: u32 = 1;
 
+/// Held by each fork and memory bomb while it runs: thousands of processes
+/// or gigabytes in one sandbox starve another bomb's sandbox of what its
+/// own limit should be the first to refuse, and the machine of the rest.
+static BOMBS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// What an attack script prints when the attack worked.
 const ESCAPED: &str = "ESCAPED";
 
@@ -150,25 +155,6 @@ impl Dirs {
     fn python_libc(&self, code: &str) -> Command {
         self.command("python3").arg("-c").arg(format!("{}\n{}", dedent(LIBC), dedent(code)))
     }
-}
-
-/// The host directories the sandbox gets empty ones of its own in place of.
-const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run", "/var/run"];
-
-/// A scratch directory on the host that the sandbox sees as it is: not
-/// under one of [`PRIVATE_DIRS`] (Cargo's target directory, or `$HOME`).
-fn host_scratch() -> tempfile::TempDir {
-    let candidates =
-        [Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR"))), std::env::var_os("HOME").map(PathBuf::from)];
-    let parent = candidates
-        .into_iter()
-        .flatten()
-        .find(|dir| {
-            fs::create_dir_all(dir).is_ok()
-                && dir.canonicalize().is_ok_and(|dir| !PRIVATE_DIRS.iter().any(|p| dir.starts_with(p)))
-        })
-        .expect("a scratch directory outside /tmp, /var/tmp and /run (Cargo's target dir or $HOME)");
-    tempfile::tempdir_in(parent).unwrap()
 }
 
 fn path_str(path: &Path) -> &str {
@@ -1980,6 +1966,7 @@ async fn a_fork_bomb_is_stopped_by_the_process_limit() {
     const TEST: &str = "a_fork_bomb_is_stopped_by_the_process_limit";
     const LIMIT: usize = 64;
     bounded("test", async {
+        let _one_at_a_time = BOMBS.lock().await;
         let root = nix::unistd::geteuid().is_root();
         // As root only a pids cgroup bounds the bomb (RLIMIT_NPROC does not
         // apply to root). Never run it unbounded.
@@ -2073,6 +2060,7 @@ async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
     const TEST: &str = "a_memory_bomb_is_stopped_by_the_memory_limit";
     const LIMIT: u64 = 256 << 20;
     bounded("test", async {
+        let _one_at_a_time = BOMBS.lock().await;
         let dirs = Dirs::new();
         let limits = Limits { memory: Some(LIMIT), ..Limits::default() };
         let Some(sandbox) = confined(TEST, dirs.workspace_write().limits(limits).build().unwrap()).await
@@ -2924,6 +2912,7 @@ fn cgroup_number(dir: &Path, file: &str) -> u64 {
 async fn a_fork_bomb_is_stopped_by_the_default_process_limit() {
     const TEST: &str = "a_fork_bomb_is_stopped_by_the_default_process_limit";
     bounded("test", async {
+        let _one_at_a_time = BOMBS.lock().await;
         // The default is a pids cgroup's only (never RLIMIT_NPROC, which
         // counts all of the user's processes). Never run the bomb unbounded.
         if !writable_cgroup("pids") {
@@ -3057,6 +3046,7 @@ async fn a_huge_sparse_file_is_refused_by_default() {
 async fn a_memory_bomb_is_stopped_by_the_default_memory_limit() {
     const TEST: &str = "a_memory_bomb_is_stopped_by_the_default_memory_limit";
     bounded("test", async {
+        let _one_at_a_time = BOMBS.lock().await;
         if !writable_cgroup("memory") {
             eprintln!("SKIPPED {TEST}: no writable memory cgroup, so no default memory limit here");
             return;

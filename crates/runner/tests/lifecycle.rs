@@ -525,7 +525,7 @@ fn the_request_file_bootstrap_enforces_its_policy() {
     let dir = tempfile::tempdir().unwrap();
     // Not in /tmp, of which the sandbox sees nothing here: a directory it
     // does see, and may not write.
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = host_scratch();
     let target = outside.path().join("written");
     let request = serde_json::json!({
         "argv": ["sh", "-c", format!("touch {} 2>&1; echo done", target.display())],

@@ -748,8 +748,8 @@ impl PolicyBuilder {
         }
         if let Some(home) = &home {
             candidates.extend(CREDENTIAL_STORES.iter().map(|store| home.join(store)));
-            // Root's home, when it is not the user's own.
-            if home != Path::new("/root") {
+            // Root's home, when the user's own is not in it.
+            if !home.starts_with("/root") {
                 candidates.push("/root".into());
             }
         }

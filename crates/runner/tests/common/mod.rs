@@ -244,3 +244,22 @@ pub async fn read_until(process: &mut cordon::Process, needle: &str) -> String {
         }
     }
 }
+
+/// The host directories the sandbox gets empty ones of its own in place of.
+pub const PRIVATE_DIRS: &[&str] = &["/tmp", "/var/tmp", "/run", "/var/run"];
+
+/// A scratch directory on the host that the sandbox sees as it is: not
+/// under one of [`PRIVATE_DIRS`] (Cargo's target directory, or `$HOME`).
+pub fn host_scratch() -> tempfile::TempDir {
+    let candidates =
+        [Some(PathBuf::from(env!("CARGO_TARGET_TMPDIR"))), std::env::var_os("HOME").map(PathBuf::from)];
+    let parent = candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| {
+            std::fs::create_dir_all(dir).is_ok()
+                && dir.canonicalize().is_ok_and(|dir| !PRIVATE_DIRS.iter().any(|p| dir.starts_with(p)))
+        })
+        .expect("a scratch directory outside /tmp, /var/tmp and /run (Cargo's target dir or $HOME)");
+    tempfile::tempdir_in(parent).unwrap()
+}

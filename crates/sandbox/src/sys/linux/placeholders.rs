@@ -130,6 +130,10 @@ fn take(point: &Path) -> Result<Taken, String> {
                 let _ = fs::set_permissions(point, fs::Permissions::from_mode(MODE));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Removed again by the sandbox that made it, just now.
+                if fs::symlink_metadata(point).is_err() {
+                    continue;
+                }
                 if !is_placeholder(point) {
                     return Ok(Taken::Exists);
                 }
