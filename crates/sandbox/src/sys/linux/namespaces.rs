@@ -446,7 +446,7 @@ fn private_dirs(policy: &Policy) -> Result<(Vec<PrivateDir>, Vec<String>), Strin
         .collect();
     let (private, kept) = plan_private_dirs(&candidates, &writable, &wanted);
     for dir in &private {
-        mount_private_dir(dir, policy.limits.memory)?;
+        mount_private_dir(dir, policy.total_memory())?;
     }
     Ok((private, kept))
 }
