@@ -25,9 +25,7 @@ impl GitWatch {
     pub fn start(policy: &Policy, temp_dir: Option<&Path>) -> GitWatch {
         let roots: Vec<PathBuf> = policy
             .filesystem
-            .write
-            .iter()
-            .filter(|root| !cordon::WRITABLE_DEVICES.iter().any(|d| Path::new(d) == root.as_path()))
+            .writable_dirs()
             .filter(|root| Some(root.as_path()) != temp_dir)
             .cloned()
             .collect();

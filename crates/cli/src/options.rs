@@ -492,12 +492,7 @@ impl SandboxArgs {
 /// The writable root of `policy` that holds `path`, if any (devices aside).
 fn policy_root_holding<'a>(policy: &'a Policy, path: &Path) -> Option<&'a PathBuf> {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    policy
-        .filesystem
-        .write
-        .iter()
-        .filter(|root| !cordon::WRITABLE_DEVICES.iter().any(|d| Path::new(d) == root.as_path()))
-        .find(|root| path.starts_with(root))
+    policy.filesystem.writable_dirs().find(|root| path.starts_with(root))
 }
 
 fn read_config_file(path: &Path) -> anyhow::Result<ConfigFile> {

@@ -58,7 +58,7 @@ pub use cordon_ipc::{
 };
 pub use cordon_sandbox::{
     DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES, Limits, Policy, PolicyBuilder, Preset,
-    UnknownPolicy, WRITABLE_DEVICES, git, named_current_dir,
+    UnknownPolicy, git, named_current_dir,
 };
 pub use error::{Error, Result};
 pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};

@@ -229,6 +229,14 @@ pub const DEFAULT_PROCESSES: u64 = 4096;
 /// makes, and far below a 15 TB sparse file.
 pub const DEFAULT_FILE_SIZE: u64 = 64 << 30;
 
+impl FilesystemPolicy {
+    /// The writable roots that hold files: all but the devices a confining
+    /// policy may write (terminals, the null devices, a private `/dev/shm`).
+    pub fn writable_dirs(&self) -> impl Iterator<Item = &PathBuf> {
+        self.write.iter().filter(|path| !path.starts_with("/dev"))
+    }
+}
+
 /// Resource limits; `None` is unlimited.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -263,7 +271,7 @@ impl Limits {
     pub fn preset_defaults() -> Limits {
         Limits {
             processes: Some(DEFAULT_PROCESSES),
-            sandbox_memory: physical_memory().map(|bytes| (bytes / 2) & !((1 << 20) - 1)),
+            sandbox_memory: crate::sys::physical_memory().map(|bytes| (bytes / 2) & !((1 << 20) - 1)),
             file_size: Some(DEFAULT_FILE_SIZE),
             ..Limits::default()
         }
@@ -296,19 +304,6 @@ impl Limits {
             open_files: unless(self.open_files, explicit.open_files.is_some()),
         }
     }
-}
-
-/// The machine's physical memory, in bytes, where it can be told.
-fn physical_memory() -> Option<u64> {
-    #[cfg(target_os = "linux")]
-    {
-        let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-        let line = meminfo.lines().find_map(|line| line.strip_prefix("MemTotal:"))?;
-        let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
-        kib.checked_mul(1024)
-    }
-    #[cfg(not(target_os = "linux"))]
-    None
 }
 
 /// How a command's environment is made from the parent's.
@@ -786,25 +781,11 @@ pub fn named_current_dir() -> std::io::Result<PathBuf> {
     let physical = std::env::current_dir()?;
     if let Some(pwd) = std::env::var_os("PWD").map(PathBuf::from)
         && pwd.is_absolute()
-        && same_file(&pwd, &physical)
+        && crate::sys::same_file(&pwd, &physical)
     {
         return Ok(pwd);
     }
     Ok(physical)
-}
-
-#[cfg(unix)]
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-#[cfg(not(unix))]
-fn same_file(a: &Path, b: &Path) -> bool {
-    std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
 }
 
 /// Which system directories a writable root may not be.
@@ -865,16 +846,7 @@ fn planted_link(path: &Path) -> Option<(PathBuf, PathBuf)> {
 /// Whether `dir` is a system directory only root may change.
 fn system_owned(dir: &Path) -> bool {
     let Ok(canonical) = std::fs::canonicalize(dir) else { return false };
-    if system_kind(&canonical).is_none() {
-        return false;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        std::fs::metadata(&canonical).is_ok_and(|meta| meta.uid() == 0 && meta.mode() & 0o022 == 0)
-    }
-    #[cfg(not(unix))]
-    true
+    system_kind(&canonical).is_some() && crate::sys::only_root_may_write(&canonical)
 }
 
 /// What kind of directory no implicit writable root may be, if `dir`
@@ -1176,7 +1148,7 @@ mod tests {
             assert_eq!(defaults.memory, None, "{preset}");
             assert_eq!((defaults.cpu_time, defaults.open_files), (None, None), "{preset}");
             if cfg!(target_os = "linux") {
-                let total = physical_memory().unwrap();
+                let total = crate::sys::physical_memory().unwrap();
                 let memory = defaults.sandbox_memory.expect("half the physical memory");
                 assert!(memory <= total / 2 && memory > total / 2 - (1 << 20), "{memory} of {total}");
                 assert_eq!(memory % (1 << 20), 0);

@@ -9,16 +9,21 @@
 //! - `launched_pid() -> u32` and `host_pid(u32) -> Result<u32, String>`:
 //!   pids as the launcher sees them, where enforcing moved the process into
 //!   a PID namespace.
+//! - `physical_memory() -> Option<u64>`, `same_file(&Path, &Path) -> bool`
+//!   and `only_root_may_write(&Path) -> bool`: what the policy builder asks
+//!   of the host (the default memory limit; `$PWD` against the working
+//!   directory; whether a symbolic link sits where no sandbox could have
+//!   planted it).
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{enforce, host_pid, launched_pid, probe};
+pub use linux::{enforce, host_pid, launched_pid, only_root_may_write, physical_memory, probe, same_file};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub use windows::{enforce, probe};
+pub use windows::{enforce, only_root_may_write, physical_memory, probe, same_file};
 
 /// No PID namespaces here: the caller's own pid.
 #[cfg(not(target_os = "linux"))]
@@ -35,4 +40,4 @@ pub fn host_pid(pid: u32) -> Result<u32, String> {
 #[cfg(not(any(target_os = "linux", windows)))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", windows)))]
-pub use unsupported::{enforce, probe};
+pub use unsupported::{enforce, only_root_may_write, physical_memory, probe, same_file};

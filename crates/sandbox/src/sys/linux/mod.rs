@@ -4,6 +4,7 @@
 //! `no_new_privs`, Landlock, and seccomp last (it forbids `mount` and
 //! `unshare`).
 
+mod host;
 mod landlock;
 mod limits;
 mod namespaces;
@@ -16,6 +17,7 @@ use cordon_ipc::{LayerState, SandboxLayer, SandboxReport};
 
 use crate::{EnforceError, Policy, Probe};
 
+pub use host::{only_root_may_write, physical_memory, same_file};
 pub use pid_namespace::{host_pid, launched_pid};
 
 /// A layer: its name, whether the policy cannot do without it, what to tell

@@ -63,9 +63,7 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
         .deny
         .iter()
         .filter(|path| fs::symlink_metadata(path).is_err())
-        .filter(|path| {
-            policy.filesystem.write.iter().any(|root| !root.starts_with("/dev") && path.starts_with(root))
-        })
+        .filter(|path| policy.filesystem.writable_dirs().any(|root| path.starts_with(root)))
         .cloned()
         .collect();
     let denial = placeholders::hold(&missing_denied)?;
