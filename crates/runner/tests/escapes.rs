@@ -2095,13 +2095,9 @@ async fn a_memory_bomb_is_stopped_by_the_memory_limit() {
                 out.status
             );
         }
-        let runner = sandbox.info().pid;
-        for file in [
-            format!("/sys/fs/cgroup/memory/cordon/runner-{runner}/memory.limit_in_bytes"),
-            format!("/sys/fs/cgroup/cordon/runner-{runner}/memory.max"),
-        ] {
-            if let Ok(limit) = fs::read_to_string(&file) {
-                assert_eq!(limit.trim(), LIMIT.to_string(), "{file}");
+        for file in ["memory.limit_in_bytes", "memory.max"] {
+            if let Some(dir) = layer_cgroup(&detail, file) {
+                assert_eq!(cgroup_number(&dir, file), LIMIT, "{}/{file}", dir.display());
             }
         }
         // The sandbox and the machine carry on.
@@ -2975,6 +2971,90 @@ async fn a_fork_bomb_is_stopped_by_the_default_process_limit() {
         let hits: u64 = events.trim().strip_prefix("max ").and_then(|n| n.parse().ok()).unwrap_or(0);
         assert!(hits > 0, "the pids cgroup never refused a fork: {events:?}");
         assert!(StdCommand::new("true").status().unwrap().success());
+    })
+    .await
+}
+
+/// The cgroups the limits layer made and names (`…, cgroup PATH, …`).
+fn layer_cgroups(detail: &str) -> Vec<PathBuf> {
+    detail.split(", ").filter_map(|part| part.strip_prefix("cgroup ")).map(PathBuf::from).collect()
+}
+
+/// The pids the supervisor `pid` has as children (the runner, init of the
+/// PID namespace).
+fn children_of(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    fs::read_to_string(path).unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect()
+}
+
+#[tokio::test]
+async fn the_sandbox_cgroups_are_removed_when_the_runner_ends_or_is_killed() {
+    const TEST: &str = "the_sandbox_cgroups_are_removed_when_the_runner_ends_or_is_killed";
+    bounded("test", async {
+        if !writable_cgroup("pids") && !writable_cgroup("memory") {
+            eprintln!("SKIPPED {TEST}: no writable cgroup, so the sandbox makes none here");
+            return;
+        }
+        for kill_the_runner in [false, true] {
+            let dirs = Dirs::new();
+            let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+            let detail = layer_detail(&sandbox, "limits").unwrap_or_default().to_string();
+            let cgroups = layer_cgroups(&detail);
+            assert!(!cgroups.is_empty(), "the limits layer names no cgroup: {detail:?}");
+            // A process inside, so that the cgroup is in use at the end.
+            let mut sleeper = sandbox.spawn(dirs.sh("echo started; exec sleep 100")).await.unwrap();
+            read_until(&mut sleeper, "started").await;
+            for dir in &cgroups {
+                assert!(dir.is_dir(), "{} exists while the sandbox runs", dir.display());
+            }
+            let supervisor = sandbox.info().pid;
+            if kill_the_runner {
+                let runner = children_of(supervisor);
+                assert_eq!(runner.len(), 1, "the supervisor {supervisor} has one child: {runner:?}");
+                StdCommand::new("kill").arg("-KILL").arg(runner[0].to_string()).status().unwrap();
+                drop(sleeper);
+                drop(sandbox);
+            } else {
+                drop(sleeper);
+                sandbox.shutdown().await.unwrap();
+            }
+            assert!(wait_gone(supervisor), "the supervisor {supervisor} is gone");
+            for dir in &cgroups {
+                assert!(!dir.exists(), "{} is left behind (runner killed: {kill_the_runner})", dir.display());
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_sandbox_cgroup_is_inside_the_launchers_own() {
+    const TEST: &str = "the_sandbox_cgroup_is_inside_the_launchers_own";
+    bounded("test", async {
+        let table = fs::read_to_string("/proc/self/cgroup").unwrap();
+        if table.lines().any(|line| line.starts_with("0::")) && table.lines().count() == 1 {
+            eprintln!(
+                "SKIPPED {TEST}: a unified hierarchy, where the sandbox's cgroup is cordon/ at its root"
+            );
+            return;
+        }
+        if !writable_cgroup("memory") {
+            eprintln!("SKIPPED {TEST}: no writable memory cgroup");
+            return;
+        }
+        // The launcher's own memory cgroup, e.g. a service's with its cap.
+        let own = table
+            .lines()
+            .find_map(|line| line.split(':').nth(2).filter(|_| line.split(':').nth(1) == Some("memory")))
+            .unwrap();
+        let dirs = Dirs::new();
+        let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
+        let detail = layer_detail(&sandbox, "limits").unwrap_or_default().to_string();
+        let cgroup = layer_cgroup(&detail, "memory.limit_in_bytes")
+            .unwrap_or_else(|| panic!("the limits layer names no memory cgroup: {detail:?}"));
+        let expected = Path::new("/sys/fs/cgroup/memory").join(own.trim_start_matches('/')).join("cordon");
+        assert_eq!(cgroup.parent(), Some(expected.as_path()), "the sandbox's memory cgroup");
+        end(sandbox).await;
     })
     .await
 }

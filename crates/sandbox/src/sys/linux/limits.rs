@@ -9,9 +9,18 @@
 //! (…)`). A default process limit is a cgroup's only: `RLIMIT_NPROC` counts
 //! every process of the user, inside the sandbox or not, so a default of it
 //! would fail builds on a busy desktop and still not bound the sandbox.
+//!
+//! A v1 cgroup is made inside the one the runner was started in, so that
+//! the limits of the launcher's own cgroup (a service's memory cap, say)
+//! still hold the sandbox. Each cgroup made is removed at exit by the
+//! supervisor ([`Joined::remove`]), and an empty one a killed supervisor
+//! left is removed by the next launch.
 
 use std::fs;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use cordon_ipc::SandboxLayer;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
@@ -211,8 +220,15 @@ fn join_unified_dir(root: &Path, limits: &[&CgroupLimit], pid: u32) -> Result<Pa
             let _ = fs::write(dir.join("memory.swap.max"), "0");
         }
     }
+    let home = own_cgroup(root, "").map(|own| root.join(own));
+    let held = home.and_then(|home| hold(&parent, &dir, &home));
     fs::write(dir.join("cgroup.procs"), pid.to_string())
         .map_err(|e| format!("joining {}: {e}", dir.display()))?;
+    if pid == std::process::id()
+        && let Some(held) = held
+    {
+        remember(held);
+    }
     Ok(dir)
 }
 
@@ -234,9 +250,9 @@ fn enable_controllers<'a>(dir: &Path, controllers: impl Iterator<Item = &'a str>
 }
 
 /// cgroup v1: creates `cordon/runner-PID` in the limit's hierarchy (pids or
-/// memory), sets the limit (for memory, swap included where swap is
-/// accounted) and moves the runner in. Empty cgroups of runners that are
-/// gone are removed on the way.
+/// memory), inside the cgroup the runner is in, sets the limit (for memory,
+/// swap included where swap is accounted) and moves the runner in. Empty
+/// cgroups of runners that are gone are removed on the way.
 fn join_v1(limit: &CgroupLimit) -> Result<PathBuf, String> {
     let controller = limit.controller;
     let hierarchy = Path::new(CGROUP_ROOT).join(controller);
@@ -244,7 +260,10 @@ fn join_v1(limit: &CgroupLimit) -> Result<PathBuf, String> {
         return Err(format!("no cgroup v1 {controller} hierarchy is mounted"));
     }
     let me = std::process::id();
-    let parent = hierarchy.join("cordon");
+    let home = own_cgroup(&hierarchy, controller)
+        .map(|own| hierarchy.join(own))
+        .ok_or_else(|| format!("cannot tell this process's {controller} cgroup from /proc/self/cgroup"))?;
+    let parent = home.join("cordon");
     fs::create_dir_all(&parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     sweep(&parent);
     let dir = parent.join(format!("runner-{me}"));
@@ -255,9 +274,102 @@ fn join_v1(limit: &CgroupLimit) -> Result<PathBuf, String> {
         // Absent without swap accounting; then there is no swap to limit.
         let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.value.to_string());
     }
+    let held = hold(&parent, &dir, &home);
     fs::write(dir.join("cgroup.procs"), me.to_string())
         .map_err(|e| format!("joining {}: {e}", dir.display()))?;
+    if let Some(held) = held {
+        remember(held);
+    }
     Ok(dir)
+}
+
+/// The cgroup this process is in, relative to the hierarchy's mount point:
+/// from the `/proc/self/cgroup` line of `controller` (v1), or the `0::`
+/// line when `controller` is empty (v2). `None` when the line is missing
+/// or names a path outside the hierarchy as mounted here.
+fn own_cgroup(hierarchy: &Path, controller: &str) -> Option<PathBuf> {
+    let table = fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = own_cgroup_in(&table, controller)?;
+    let relative = PathBuf::from(path.trim_start_matches('/'));
+    hierarchy.join(&relative).is_dir().then_some(relative)
+}
+
+/// [`own_cgroup`]'s reading of a `/proc/PID/cgroup` table.
+fn own_cgroup_in<'a>(table: &'a str, controller: &str) -> Option<&'a str> {
+    table.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let matches = if controller.is_empty() {
+            controllers.is_empty()
+        } else {
+            controllers.split(',').any(|c| c == controller)
+        };
+        (matches && !path.contains("..")).then_some(path)
+    })
+}
+
+/// A cgroup the runner made and joined, held open so that the supervisor
+/// can remove it at exit: by then the mount namespace has made
+/// `/sys/fs/cgroup` read-only, but descriptors opened before still reach
+/// the host's mount.
+#[derive(Debug)]
+pub struct Joined {
+    /// The directory the cgroup is in.
+    parent: OwnedFd,
+    /// The cgroup's name in it.
+    name: String,
+    /// `cgroup.procs` of the cgroup the runner came from: where the
+    /// supervisor goes back to, since a cgroup with a member cannot go.
+    home: fs::File,
+}
+
+/// The cgroups joined, until the namespace layer hands them to the
+/// supervisor ([`take_joined`]).
+static JOINED: Mutex<Vec<Joined>> = Mutex::new(Vec::new());
+
+/// Opens what removing `dir` (in `parent`) will need, leaving `home`.
+fn hold(parent: &Path, dir: &Path, home: &Path) -> Option<Joined> {
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::Mode;
+    let name = dir.file_name()?.to_str()?.to_string();
+    let parent = open(parent, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).ok()?;
+    let home = fs::OpenOptions::new().write(true).open(home.join("cgroup.procs")).ok()?;
+    Some(Joined { parent, name, home })
+}
+
+fn remember(joined: Joined) {
+    JOINED.lock().unwrap_or_else(|e| e.into_inner()).push(joined);
+}
+
+/// The cgroups this runner made, for the supervisor: [`Joined::remove`]
+/// them once the runner is gone. Taken once; later calls get none.
+pub fn take_joined() -> Vec<Joined> {
+    std::mem::take(&mut *JOINED.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+impl Joined {
+    /// The descriptors the supervisor must keep open.
+    pub fn fds(&self) -> [RawFd; 2] {
+        [self.parent.as_raw_fd(), self.home.as_raw_fd()]
+    }
+
+    /// Moves this process back to the cgroup it came from and removes the
+    /// one it made. Call it once every other member is gone: a PID
+    /// namespace's processes are all reaped before its init's parent sees
+    /// it exit, but the kernel may take a moment to count the cgroup empty.
+    pub fn remove(mut self) {
+        use nix::errno::Errno;
+        use nix::unistd::{UnlinkatFlags, unlinkat};
+        if self.home.write_all(std::process::id().to_string().as_bytes()).is_err() {
+            return;
+        }
+        for _ in 0..200 {
+            match unlinkat(&self.parent, self.name.as_str(), UnlinkatFlags::RemoveDir) {
+                Err(Errno::EBUSY) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                _ => return,
+            }
+        }
+    }
 }
 
 /// Removes the empty cgroups of runners that have exited (rmdir refuses a
@@ -340,6 +452,17 @@ mod tests {
 
     fn memory(value: u64) -> CgroupLimit {
         CgroupLimit { controller: "memory", value, need: Need::Default }
+    }
+
+    #[test]
+    fn the_own_cgroup_is_read_per_controller_and_a_path_with_dots_is_refused() {
+        let table = "9:name=systemd:/\n8:pids:/\n4:memory:/service/abc\n2:cpu,cpuacct:/x\n0::/user.slice\n";
+        assert_eq!(own_cgroup_in(table, "memory"), Some("/service/abc"));
+        assert_eq!(own_cgroup_in(table, "pids"), Some("/"));
+        assert_eq!(own_cgroup_in(table, "cpuacct"), Some("/x"));
+        assert_eq!(own_cgroup_in(table, ""), Some("/user.slice"));
+        assert_eq!(own_cgroup_in(table, "blkio"), None);
+        assert_eq!(own_cgroup_in("4:memory:/../../etc\n", "memory"), None);
     }
 
     #[test]

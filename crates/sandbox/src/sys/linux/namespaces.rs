@@ -9,6 +9,7 @@
 //! user namespace restriction), the other layers still apply.
 
 use std::fs;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,7 +19,7 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::prctl;
 use nix::sys::statvfs::{FsFlags, statvfs};
 
-use super::{active, pid_namespace, placeholders};
+use super::{active, limits, pid_namespace, placeholders};
 use crate::{Policy, Probe};
 
 /// Enters the namespaces and protects the protected paths. Forks: see
@@ -69,10 +70,18 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     let denial = placeholders::hold(&missing_denied)?;
     let pid_namespace = pid_namespace::fresh_proc_allowed(&host_mounts)
         .and_then(|()| unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(CLONE_NEWPID): {e}")));
+    // Only a supervisor removes the cgroups; the runner lets go of them
+    // (in the child they are dropped with the closure it never calls): a
+    // descriptor of the launcher's cgroup has no place inside.
+    let cgroups = limits::take_joined();
     if pid_namespace.is_ok() {
         let placeholders: Vec<PathBuf> =
             protection.placeholders.iter().chain(&denial.placeholders).cloned().collect();
-        pid_namespace::become_init(death_signal, parent, move || placeholders::remove(&placeholders))?;
+        let keep: Vec<RawFd> = cgroups.iter().flat_map(|joined| joined.fds()).collect();
+        pid_namespace::become_init(death_signal, parent, &keep, move || {
+            placeholders::remove(&placeholders);
+            cgroups.into_iter().for_each(limits::Joined::remove);
+        })?;
     }
     // First the private directories, so that what is bound back into them
     // is made read-only (or kept writable) like everything else.

@@ -12,7 +12,7 @@
 //! descriptor, to translate pids for reports to the outside.
 
 use std::fs;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -69,9 +69,15 @@ fn covered_proc_entry(mount_points: &[PathBuf]) -> Option<&Path> {
 /// `death_signal` and `parent` are the caller's parent-death signal and
 /// parent as they were before the namespace change cleared the signal: the
 /// supervisor re-arms it, so that the launcher's death still ends the
-/// sandbox. The supervisor calls `at_exit` once the child is gone, before
-/// it exits. Call it while single-threaded.
-pub fn become_init(death_signal: Option<Signal>, parent: Pid, at_exit: impl FnOnce()) -> Result<(), String> {
+/// sandbox. The supervisor closes every descriptor but those in `keep`,
+/// and calls `at_exit` once the child is gone, before it exits. Call it
+/// while single-threaded.
+pub fn become_init(
+    death_signal: Option<Signal>,
+    parent: Pid,
+    keep: &[RawFd],
+    at_exit: impl FnOnce(),
+) -> Result<(), String> {
     let (alive_read, alive_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
         .map_err(|e| format!("creating the supervisor pipe: {e}"))?;
     let supervisor = getpid();
@@ -80,7 +86,7 @@ pub fn become_init(death_signal: Option<Signal>, parent: Pid, at_exit: impl FnOn
     match unsafe { fork() }.map_err(|e| format!("forking into the PID namespace: {e}"))? {
         ForkResult::Parent { child } => {
             drop(alive_read);
-            supervise(child, alive_write, death_signal, parent, at_exit)
+            supervise(child, alive_write, death_signal, parent, keep, at_exit)
         }
         ForkResult::Child => {
             drop(alive_write);
@@ -105,17 +111,26 @@ fn supervise(
     alive: OwnedFd,
     death_signal: Option<Signal>,
     parent: Pid,
+    keep: &[RawFd],
     at_exit: impl FnOnce(),
 ) -> ! {
     // Only the child may hold the channel and whatever else was inherited:
-    // the launcher must see them close the moment the child is gone.
-    let keep = alive.as_raw_fd() as u32;
-    // SAFETY: closes descriptors this process no longer uses; nothing in it
-    // runs again that could own one of them.
-    unsafe {
-        libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32);
-        libc::syscall(libc::SYS_close_range, keep + 1, u32::MAX, 0u32);
+    // the launcher must see them close the moment the child is gone. Kept:
+    // the pipe, and what `at_exit` needs.
+    let mut kept: Vec<u32> = keep.iter().chain([&alive.as_raw_fd()]).map(|&fd| fd as u32).collect();
+    kept.sort_unstable();
+    kept.dedup();
+    let mut next = 3u32;
+    for fd in kept.into_iter().filter(|&fd| fd >= 3) {
+        if fd > next {
+            // SAFETY: closes descriptors this process no longer uses;
+            // nothing in it runs again that could own one of them.
+            unsafe { libc::syscall(libc::SYS_close_range, next, fd - 1, 0u32) };
+        }
+        next = fd + 1;
     }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, next, u32::MAX, 0u32) };
     // A terminal sends these to its whole foreground group; the command
     // inside decides what they mean, not the supervisor.
     // SAFETY: installing SIG_IGN runs no code in the handler.
