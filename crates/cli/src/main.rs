@@ -140,7 +140,7 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
         Commands::Setup(args) => return Ok(setup::run(&args)),
     };
     let prepared = sandbox.prepare()?;
-    let watch = leftovers::GitWatch::start(&prepared.policy, prepared.temp_dir.as_ref().map(|d| d.path()));
+    let watch = leftovers::GitWatch::start(&prepared.policy, prepared.temp_dir.host_dir());
     let code = if sandbox.bootstrap == Bootstrap::RequestFile {
         if matches!(mode, Mode::Json { .. })
             || (tty && mode != Mode::Shell)

@@ -42,8 +42,9 @@ pub struct SandboxArgs {
     /// Allow network access (default: off).
     #[arg(long)]
     pub network: bool,
-    /// At most N processes and threads in the sandbox, or `unlimited`
-    /// (default: 4096, where a pids cgroup can be made).
+    /// At most N processes and threads of the commands (the runner's own
+    /// not counted), or `unlimited` (default: 4096, where a pids cgroup can
+    /// be made).
     #[arg(long, value_name = "N|unlimited", value_parser = parse_count_limit)]
     pub max_procs: Option<Limit>,
     /// Memory limit of each process's address space and of the sandbox
@@ -291,9 +292,9 @@ pub struct Prepared {
     pub policy: Policy,
     /// The command's environment.
     pub env: BTreeMap<String, String>,
-    /// The private temp directory (`TMPDIR`) of `workspace-write`, removed
-    /// when dropped: held here so it lives as long as the command.
-    pub temp_dir: Option<tempfile::TempDir>,
+    /// The sandbox's temp directory (`TMPDIR`); one of the host's is
+    /// removed when dropped: held here so it lives as long as the command.
+    pub temp_dir: crate::sys::SandboxTemp,
 }
 
 /// Where a config file was found.
@@ -331,11 +332,7 @@ impl SandboxArgs {
             (None, Some(name)) => parse_preset(name).map_err(anyhow::Error::msg)?,
             (None, None) => Preset::WorkspaceWrite,
         };
-        let temp_dir = if preset == Preset::WorkspaceWrite {
-            Some(crate::sys::private_dir("cordon-tmp-").context("creating the private temp dir")?)
-        } else {
-            None
-        };
+        let temp_dir = crate::sys::sandbox_temp(preset).context("creating the private temp dir")?;
         let file_limits = LimitSettings::of_file(&file.limits)?;
         let (limits, default_limits) = LimitSettings::of_flags(self).or(file_limits).resolve();
         let mut builder = PolicyBuilder::new(preset)
@@ -356,8 +353,8 @@ impl SandboxArgs {
             }
             builder = builder.protected_names(all);
         }
-        if let Some(tmp) = &temp_dir {
-            builder = builder.temp_dir(tmp.path());
+        if let Some(tmp) = temp_dir.host_dir() {
+            builder = builder.temp_dir(tmp);
         }
         for dir in file.allow_write.iter().chain(&self.allow_write) {
             builder = builder.allow_write(dir);
@@ -395,8 +392,8 @@ impl SandboxArgs {
             }
         }
         let mut explicit: BTreeMap<String, String> = self.env.iter().cloned().collect();
-        if let Some(tmp) = &temp_dir {
-            explicit.entry("TMPDIR".into()).or_insert_with(|| tmp.path().display().to_string());
+        if let Some(tmp) = temp_dir.path() {
+            explicit.entry("TMPDIR".into()).or_insert_with(|| tmp.display().to_string());
         }
         let env = policy.env.apply(&cordon::utf8_environment(), &explicit);
         Ok(Prepared { policy, env, temp_dir })

@@ -78,20 +78,29 @@ pub async fn run(
         }
         Err(err) => return Err(err.into()),
     };
-    let raw = if mode == Mode::Shell { RawMode::enable()? } else { None };
+    let mut raw = if mode == Mode::Shell { RawMode::enable()? } else { None };
+    let typeahead = raw.as_mut().map(RawMode::take_typeahead).unwrap_or_default();
     let filters = OutputFilters::new(sanitize, matches!(mode, Mode::Json { .. }));
-    let code = pump(process, mode, filters).await;
+    let code = pump(process, mode, filters, typeahead).await;
     drop(raw);
     let code = code?;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sandbox.shutdown()).await;
     Ok(code)
 }
 
-async fn pump(mut process: Process, mode: Mode, mut filters: OutputFilters) -> anyhow::Result<i32> {
+async fn pump(
+    mut process: Process,
+    mode: Mode,
+    mut filters: OutputFilters,
+    typeahead: Vec<u8>,
+) -> anyhow::Result<i32> {
     // Input goes in its own task: it waits for the stdin window while this
     // loop keeps draining output, so neither side can block the other.
     let stdin = process.stdin_writer();
     let forward = tokio::spawn(async move {
+        if !typeahead.is_empty() && stdin.write(&typeahead).await.is_err() {
+            return;
+        }
         let mut input = tokio::io::stdin();
         let mut buf = vec![0u8; 64 * 1024];
         loop {

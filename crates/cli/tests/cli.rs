@@ -934,13 +934,127 @@ fn a_workspace_cordon_toml_may_not_raise_or_lift_a_default_limit() {
 }
 
 #[test]
-fn the_tmpdir_a_command_sees_is_mode_0700() {
-    let workspace = tempfile::tempdir().unwrap();
+fn the_tmpdir_a_command_sees_is_its_own_and_kept_nowhere() {
+    // Outside /tmp: a read-only working directory there would keep the
+    // sandbox's /tmp read-only.
+    let workspace = host_scratch();
     let cwd = workspace.path().to_str().unwrap();
-    let script = "stat -c %a \"$TMPDIR\" && touch \"$TMPDIR/x\" && echo writable";
-    let finished = run(cordon(["run", "--cwd", cwd, "--", "sh", "-c", script]));
-    finished.assert_code(0);
-    assert_eq!(finished.stdout(), "700\nwritable\n", "{}", finished.describe());
+    let name = format!("cordon-cli-tmp-{}", std::process::id());
+    let script = format!("echo \"$TMPDIR\" && echo kept > \"$TMPDIR/{name}\" && cat \"$TMPDIR/{name}\"");
+    for policy in ["workspace-write", "read-only"] {
+        let finished = run(cordon(["run", "--policy", policy, "--cwd", cwd, "--", "sh", "-c", &script]));
+        finished.assert_code(0);
+        assert_eq!(finished.stdout(), "/tmp\nkept\n", "{policy}: {}", finished.describe());
+        assert!(
+            !Path::new("/tmp").join(&name).exists(),
+            "{policy}: the sandbox's file is in the host's /tmp"
+        );
+    }
+}
+
+/// Every process below `pid`, by `/proc/PID/task/*/children`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(next) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{next}/task")) else { continue };
+        for task in tasks.flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                found.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// The cgroup directories `pid` is in, for the v1 pids and memory
+/// hierarchies and the unified one, below the mount points.
+fn cgroup_dirs(pid: u32) -> Vec<PathBuf> {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    table
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            let mount = match controllers {
+                "" => "/sys/fs/cgroup".to_string(),
+                "pids" | "memory" => format!("/sys/fs/cgroup/{controllers}"),
+                _ => return None,
+            };
+            Some(Path::new(&mount).join(path.trim_start_matches('/')))
+        })
+        .filter(|dir| dir.is_dir())
+        .collect()
+}
+
+fn is_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // A zombie is gone but for its parent's wait.
+        Ok(stat) => stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn killing_cordon_leaves_nothing_on_the_host() {
+    for bootstrap in ["ipc", "request-file"] {
+        let temp = host_scratch();
+        let workspace = tempfile::tempdir().unwrap();
+        let cwd = workspace.path().to_str().unwrap();
+        let mut command = cordon([
+            "run",
+            "--bootstrap",
+            bootstrap,
+            "--cwd",
+            cwd,
+            "--",
+            "sh",
+            "-c",
+            "echo started; exec sleep 100",
+        ]);
+        command.env("TMPDIR", temp.path()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = command.spawn().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut started = [0u8; 8];
+        if stdout.read_exact(&mut started).is_err() {
+            kill_and_fail(&mut child, "the command never started");
+        }
+        let tree = descendants(child.id());
+        let runner =
+            tree.first().copied().unwrap_or_else(|| kill_and_fail(&mut child, "cordon has no runner"));
+        let cgroups: Vec<PathBuf> = cgroup_dirs(runner)
+            .into_iter()
+            .filter(|dir| dir.to_string_lossy().contains("/cordon/runner-"))
+            .collect();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let deadline = Instant::now() + DEADLINE;
+        while !tree.iter().all(|&pid| is_gone(pid)) {
+            assert!(
+                Instant::now() < deadline,
+                "{bootstrap}: processes of cordon's tree outlive it: {tree:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        for dir in &cgroups {
+            assert!(!dir.exists(), "{bootstrap}: {} is left behind", dir.display());
+        }
+        // A request file's directory, which only the killed cordon could
+        // remove, is removed by the next.
+        let left: Vec<_> = std::fs::read_dir(temp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        if bootstrap == "ipc" {
+            assert!(left.is_empty(), "{bootstrap}: left in TMPDIR: {left:?}");
+        } else {
+            let mut next = cordon(["run", "--bootstrap", bootstrap, "--cwd", cwd, "--", "true"]);
+            next.env("TMPDIR", temp.path());
+            run(next).assert_code(0);
+            let left: Vec<_> =
+                std::fs::read_dir(temp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+            assert!(left.is_empty(), "{bootstrap}: left in TMPDIR after the next run: {left:?}");
+        }
+    }
 }
 
 /// A stand-in for `cordon-runner` that, before it runs the real one,
@@ -1314,4 +1428,92 @@ fn secrets_known_by_word_or_by_value_stay_out_of_the_environment() {
     finished.assert_code(0);
     assert!(!finished.stdout().contains("-secret"), "{}", finished.describe());
     assert!(finished.stdout().contains("CORDON_CLI_PLAIN=plain-value"), "{}", finished.describe());
+}
+
+#[test]
+fn a_limit_no_command_could_run_under_is_refused_saying_the_least() {
+    for (flag, value, words) in [
+        ("--memory", "1", ["memory limit of 1 bytes", "the least is 32 MiB"]),
+        ("--memory", "4M", ["memory limit of 4194304 bytes", "the least is 32 MiB"]),
+        ("--sandbox-memory", "1M", ["sandbox memory limit of 1048576 bytes", "the least is 32 MiB"]),
+        ("--max-procs", "0", ["process limit of 0", "the least is 1 process"]),
+    ] {
+        run(cordon(["run", flag, value, "--", "true"])).assert_code(125).assert_message("cordon: ", &words);
+    }
+}
+
+#[test]
+fn max_procs_counts_the_commands_alone() {
+    const TEST: &str = "max_procs_counts_the_commands_alone";
+    let root = nix::unistd::geteuid().is_root();
+    let pids = ["/sys/fs/cgroup/pids/cgroup.procs", "/sys/fs/cgroup/cgroup.controllers"];
+    if !root || !pids.iter().any(|path| Path::new(path).exists()) {
+        eprintln!(
+            "SKIPPED {TEST}: the process limit is a pids cgroup's only as root with one (else RLIMIT_NPROC, per user)"
+        );
+        return;
+    }
+    // Two: the shell and one child, beside the runner and its supervisor.
+    let two = run(cordon(["run", "--max-procs", "2", "--", "sh", "-c", "sleep 0.1 & wait && echo two"]));
+    two.assert_code(0);
+    assert_eq!(two.stdout(), "two\n", "{}", two.describe());
+    // A third is refused.
+    let three =
+        run(cordon(["run", "--max-procs", "2", "--", "sh", "-c", "sleep 1 & sleep 1 & wait; echo done"]));
+    assert!(three.stderr().contains("fork"), "a third process started:\n{}", three.describe());
+}
+
+/// Runs `cordon shell --policy full-access -- sh -c SCRIPT` on a terminal
+/// of `script(1)`'s, fed `input` and then end of file; what the terminal
+/// showed. `None` without `script`.
+fn shell_under_script(script: &str, input: &[u8]) -> Option<Vec<u8>> {
+    let inner = format!(
+        "stty rows 33 cols 101; {} shell --policy full-access -- sh -c '{script}'",
+        cordon_path().display()
+    );
+    let mut command = Command::new("script");
+    command
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().ok()?;
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    Some(output.stdout)
+}
+
+#[test]
+fn cordon_shell_passes_on_no_byte_nobody_typed() {
+    const TEST: &str = "cordon_shell_passes_on_no_byte_nobody_typed";
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED {TEST}: no script(1) here (util-linux)");
+        return;
+    }
+    // A busy machine widens the window between the terminal's end of file
+    // and raw mode, in which the line discipline's NUL marker for it used to
+    // slip through as a byte.
+    let hog = Command::new("sh").args(["-c", "while :; do :; done"]).spawn().unwrap();
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _hog = Kill(hog);
+    for run in 0..20 {
+        let shown = shell_under_script("stty size; sleep 0.2", b"").unwrap();
+        let text = String::from_utf8_lossy(&shown);
+        assert!(
+            !shown.contains(&0) && !text.contains("^@"),
+            "run {run}: a NUL reached the command: {text:?}"
+        );
+        assert!(text.contains("33 101"), "run {run}: {text:?}");
+    }
+    // What was typed ahead arrives, and the end of file after it ends the
+    // command's read.
+    let shown = shell_under_script("read x; echo got=$x; read y || echo eof", b"hello\n").unwrap();
+    let text = String::from_utf8_lossy(&shown);
+    assert!(text.contains("got=hello") && text.contains("eof"), "{text:?}");
 }

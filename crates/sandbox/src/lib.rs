@@ -39,9 +39,9 @@ pub mod windows;
 use cordon_ipc::SandboxReport;
 pub use policy::{
     CLEAR_ENV_KEEPS, CREDENTIAL_STORES, DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES,
-    EnvPolicy, FilesystemPolicy, Limits, Policy, PolicyBuilder, PolicyError, Preset, SECRET_MARKERS,
-    SECRET_VALUE_PREFIXES, SECRET_WORDS, SYSTEM_DIRECTORIES, SYSTEM_SECRETS, SYSTEM_TREES, UnknownPolicy,
-    WRITABLE_DEVICES, is_secret, is_secret_value, named_current_dir,
+    EnvPolicy, FilesystemPolicy, Limits, MIN_MEMORY, MIN_OPEN_FILES, Policy, PolicyBuilder, PolicyError,
+    Preset, SECRET_MARKERS, SECRET_VALUE_PREFIXES, SECRET_WORDS, SYSTEM_DIRECTORIES, SYSTEM_SECRETS,
+    SYSTEM_TREES, UnknownPolicy, WRITABLE_DEVICES, is_secret, is_secret_value, named_current_dir,
 };
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,9 @@ pub enum EnforceError {
         "policy {0} cannot be enforced on this platform; use --policy full-access to run without a sandbox"
     )]
     Unsupported(Preset),
+    /// The policy asks for something no command could run under.
+    #[error("invalid policy: {0}")]
+    Invalid(String),
     /// A layer the policy needs could not be applied.
     #[error("cannot enforce the {layer} layer: {reason}. {hint}")]
     Layer {
@@ -73,6 +76,7 @@ pub enum EnforceError {
 /// it then returns in the child, and the original process never returns
 /// but supervises the child and exits as it does (see [`launched_pid`]).
 pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
+    policy.limits.check().map_err(|e| EnforceError::Invalid(e.to_string()))?;
     sys::enforce(policy)
 }
 
@@ -91,6 +95,16 @@ pub fn launched_pid() -> u32 {
 /// namespace). Fails only if the kernel cannot tell.
 pub fn host_pid(pid: u32) -> Result<u32, String> {
     sys::host_pid(pid)
+}
+
+/// Sets the enforced policy's per-process limits (open files, file size,
+/// CPU time, address space) on the calling process. The runner calls it in
+/// each command between fork and exec: the limits bound the commands, not
+/// the runner, which a tight limit would otherwise starve. Without a limit
+/// for open files the command gets back the limit the runner inherited
+/// (enforcing raised the runner's own). Async-signal-safe.
+pub fn limit_command() -> std::io::Result<()> {
+    sys::limit_command()
 }
 
 /// One capability of the machine, as `cordon doctor` reports it.

@@ -229,6 +229,15 @@ pub const DEFAULT_PROCESSES: u64 = 4096;
 /// makes, and far below a 15 TB sparse file.
 pub const DEFAULT_FILE_SIZE: u64 = 64 << 30;
 
+/// The least memory a sandbox may be given (`memory`, `sandbox_memory`):
+/// the cgroup holds the runner and its supervisor too, a few MiB each, and
+/// below this a shell and its first command are killed before they start.
+pub const MIN_MEMORY: u64 = 32 << 20;
+
+/// The fewest open files a command may be limited to: stdin, stdout and
+/// stderr.
+pub const MIN_OPEN_FILES: u64 = 3;
+
 impl FilesystemPolicy {
     /// The writable roots that hold files: all but the devices a confining
     /// policy may write (terminals, the null devices, a private `/dev/shm`).
@@ -275,6 +284,28 @@ impl Limits {
             file_size: Some(DEFAULT_FILE_SIZE),
             ..Limits::default()
         }
+    }
+
+    /// Refuses a limit no command could run under: no processes, no CPU
+    /// time, fewer open files than [`MIN_OPEN_FILES`] or less memory than
+    /// [`MIN_MEMORY`]. The error names the limit, the value and the least
+    /// that is accepted.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        let minimums = [
+            ("process", self.processes, 1, "", "1 process"),
+            ("memory", self.memory, MIN_MEMORY, " bytes", "32 MiB"),
+            ("sandbox memory", self.sandbox_memory, MIN_MEMORY, " bytes", "32 MiB"),
+            ("CPU time", self.cpu_time, 1, " s", "1 second"),
+            ("open-file", self.open_files, MIN_OPEN_FILES, "", "3 (stdin, stdout and stderr)"),
+        ];
+        for (limit, value, minimum, unit, least) in minimums {
+            if let Some(value) = value
+                && value < minimum
+            {
+                return Err(PolicyError::Limit { limit, value: format!("{value}{unit}"), least });
+            }
+        }
+        Ok(())
     }
 
     /// Whether no limit is set.
@@ -523,6 +554,17 @@ pub enum PolicyError {
         /// What was wrong.
         message: String,
     },
+    /// A limit below the least any command can run under (see
+    /// [`Limits::check`]).
+    #[error("a {limit} limit of {value} is too low: the least is {least}")]
+    Limit {
+        /// Which limit.
+        limit: &'static str,
+        /// The value asked for, with its unit.
+        value: String,
+        /// The least accepted, in words.
+        least: &'static str,
+    },
 }
 
 /// Builds a [`Policy`]: a preset, then adjustments, then validation.
@@ -643,6 +685,7 @@ impl PolicyBuilder {
     /// directory, existing or not, and so are the `config` and `hooks` of
     /// every repository found in them (see [`crate::git`]).
     pub fn build(self) -> Result<Policy, PolicyError> {
+        self.limits.check()?;
         let env = EnvPolicy { clear: self.clear_env };
         if self.preset == Preset::FullAccess {
             return Ok(Policy { env, ..Policy::full_access() });
@@ -1026,6 +1069,44 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn a_limit_no_command_could_run_under_is_refused_with_the_least_accepted() {
+        let refused = [
+            (
+                Limits { processes: Some(0), ..Limits::default() },
+                "a process limit of 0 is too low: the least is 1 process",
+            ),
+            (
+                Limits { memory: Some(1), ..Limits::default() },
+                "a memory limit of 1 bytes is too low: the least is 32 MiB",
+            ),
+            (
+                Limits { sandbox_memory: Some(4 << 20), ..Limits::default() },
+                "sandbox memory limit of 4194304 bytes",
+            ),
+            (Limits { cpu_time: Some(0), ..Limits::default() }, "a CPU time limit of 0 s"),
+            (
+                Limits { open_files: Some(2), ..Limits::default() },
+                "the least is 3 (stdin, stdout and stderr)",
+            ),
+        ];
+        for (limits, message) in refused {
+            let err = limits.check().unwrap_err().to_string();
+            assert!(err.contains(message), "{limits:?}: {err}");
+            let built = PolicyBuilder::new(Preset::ReadOnly).limits(limits).build();
+            assert!(matches!(built, Err(PolicyError::Limit { .. })), "{built:?}");
+        }
+        let least = Limits {
+            processes: Some(1),
+            memory: Some(MIN_MEMORY),
+            sandbox_memory: Some(MIN_MEMORY),
+            cpu_time: Some(1),
+            file_size: Some(0),
+            open_files: Some(MIN_OPEN_FILES),
+        };
+        assert!(least.check().is_ok());
+    }
+
     #[test]
     fn the_systems_secrets_are_denied_unless_given_back() {
         if !Path::new("/etc/shadow").exists() {

@@ -6,7 +6,9 @@
 //! - `current_size()`: the size of the user's terminal, if there is one.
 //! - `Interrupts`: what the user or the system asks of the command while it
 //!   runs (interrupt, terminate, hang up, the terminal resized).
-//! - `private_dir(prefix)`: a new temp directory only the user can enter.
+//! - `private_dir(prefix)`: a new temp directory only the user can enter
+//!   (a `PrivateDir`).
+//! - `sandbox_temp(preset)`: the sandbox's `TMPDIR` (a [`SandboxTemp`]).
 //! - `create_private(path)`: a new file only the user can read.
 //! - `shell()`: the default shell of `cordon shell`.
 //! - `ignore_terminal_interrupts()`: for the request-file bootstrap, whose
@@ -33,4 +35,38 @@ pub enum Request {
     Hangup,
     /// The terminal's size changed.
     Resize,
+}
+
+/// Where the sandbox's temporary files go.
+#[derive(Debug)]
+pub enum SandboxTemp {
+    /// No `TMPDIR` of the sandbox's own.
+    None,
+    /// A directory of the sandbox's own that is not on the host (Linux: its
+    /// mount namespace's private `/tmp`), gone with it, so nothing is left
+    /// behind even when cordon is killed.
+    #[cfg_attr(windows, allow(dead_code))]
+    Private(&'static str),
+    /// A private directory of the host's, a writable root of the policy.
+    #[cfg_attr(unix, allow(dead_code))]
+    Host(PrivateDir),
+}
+
+impl SandboxTemp {
+    /// The sandbox's `TMPDIR`.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            SandboxTemp::None => None,
+            SandboxTemp::Private(path) => Some(std::path::Path::new(path)),
+            SandboxTemp::Host(dir) => Some(dir.path()),
+        }
+    }
+
+    /// The host directory to make a writable root, if any.
+    pub fn host_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            SandboxTemp::Host(dir) => Some(dir.path()),
+            _ => None,
+        }
+    }
 }

@@ -16,7 +16,7 @@ use windows_sys::Win32::System::Console::{
     GetConsoleScreenBufferInfo, SetConsoleCtrlHandler, SetConsoleMode,
 };
 
-use super::Request;
+use super::{Request, SandboxTemp};
 
 /// How often the console's size is looked at (a console has no resize
 /// signal that does not mean reading its input records).
@@ -53,6 +53,12 @@ impl RawMode {
             (output, m)
         });
         Ok(Some(RawMode { input: (input, input_mode), output }))
+    }
+
+    /// Nothing is read ahead on Windows: the console's input stays queued
+    /// for the command.
+    pub fn take_typeahead(&mut self) -> Vec<u8> {
+        Vec::new()
     }
 }
 
@@ -134,11 +140,24 @@ impl Interrupts {
     }
 }
 
+/// A directory in the temp dir, removed when dropped.
+pub type PrivateDir = tempfile::TempDir;
+
 /// Creates a new directory in the temp dir, named `prefix` and random
 /// letters, removed when dropped. (The temp dir is under the user's
 /// profile, readable by the user alone.)
-pub fn private_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+pub fn private_dir(prefix: &str) -> std::io::Result<PrivateDir> {
     tempfile::Builder::new().prefix(prefix).tempdir()
+}
+
+/// The sandbox's `TMPDIR` under a confining preset: a new private
+/// directory of the host's, a writable root removed when dropped (Windows
+/// has no private mount of its own to give the sandbox).
+pub fn sandbox_temp(preset: cordon::Preset) -> std::io::Result<SandboxTemp> {
+    if preset != cordon::Preset::WorkspaceWrite {
+        return Ok(SandboxTemp::None);
+    }
+    private_dir("cordon-tmp-").map(SandboxTemp::Host)
 }
 
 /// Creates `path` as a new file. (The private directory it is in was

@@ -9,6 +9,8 @@
 //! - `launched_pid() -> u32` and `host_pid(u32) -> Result<u32, String>`:
 //!   pids as the launcher sees them, where enforcing moved the process into
 //!   a PID namespace.
+//! - `limit_command() -> io::Result<()>`: the policy's per-process limits,
+//!   set in a command between fork and exec.
 //! - `physical_memory() -> Option<u64>`, `same_file(&Path, &Path) -> bool`
 //!   and `only_root_may_write(&Path) -> bool`: what the policy builder asks
 //!   of the host (the default memory limit; `$PWD` against the working
@@ -18,12 +20,20 @@
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{enforce, host_pid, launched_pid, only_root_may_write, physical_memory, probe, same_file};
+pub use linux::{
+    enforce, host_pid, launched_pid, limit_command, only_root_may_write, physical_memory, probe, same_file,
+};
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 pub use windows::{enforce, only_root_may_write, physical_memory, probe, same_file};
+
+/// No per-process limits are set between fork and exec here.
+#[cfg(not(target_os = "linux"))]
+pub fn limit_command() -> std::io::Result<()> {
+    Ok(())
+}
 
 /// No PID namespaces here: the caller's own pid.
 #[cfg(not(target_os = "linux"))]

@@ -183,6 +183,7 @@ impl ChildSetup {
             if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) < 0 {
                 return Err(io::Error::last_os_error());
             }
+            cordon_sandbox::limit_command()?;
             for sig in [
                 libc::SIGINT,
                 libc::SIGQUIT,

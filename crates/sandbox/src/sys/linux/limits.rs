@@ -20,7 +20,7 @@ use std::fs;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use cordon_ipc::SandboxLayer;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
@@ -52,7 +52,17 @@ struct CgroupLimit {
     need: Need,
 }
 
+/// The cgroup's tasks that are not the commands': the runner and its
+/// supervisor, one thread each.
+pub const RUNNER_TASKS: u64 = 2;
+
 impl CgroupLimit {
+    /// The value the cgroup gets: a process limit counts the commands
+    /// alone, so the runner's own tasks are added.
+    fn in_cgroup(&self) -> u64 {
+        if self.controller == "pids" { self.value.saturating_add(RUNNER_TASKS) } else { self.value }
+    }
+
     /// How the detail names it.
     fn what(&self) -> &'static str {
         if self.controller == "pids" { "sandbox processes" } else { "sandbox memory" }
@@ -75,26 +85,44 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
         (Resource::RLIMIT_CPU, "cpu seconds", asked.cpu_time, defaults.cpu_time),
         (Resource::RLIMIT_AS, "address space", asked.memory, defaults.memory),
     ];
+    let mut command_limits = Vec::new();
     for (resource, what, asked, default) in rlimits {
         match (asked, default) {
-            (Some(value), _) => match setrlimit(resource, value, value) {
-                Ok(()) => applied.push(format!("{what}={value}")),
+            (Some(value), _) => match settable(resource, value, root) {
+                Ok(()) => {
+                    command_limits.push(CommandLimit { resource, soft: value, hard: value });
+                    applied.push(format!("{what}={value}"));
+                }
                 Err(e) => errors.push(format!("setrlimit {what}: {e}")),
             },
-            (None, Some(value)) => match lower_rlimit(resource, value) {
-                Ok(value) => applied.push(format!("{what}={value} (default)")),
-                Err(e) => not_applied.push(format!("default {what}={value} not applied (setrlimit: {e})")),
+            (None, Some(value)) => match lowered(resource, value) {
+                Ok(limit) => {
+                    command_limits.push(limit);
+                    applied.push(format!("{what}={} (default)", limit.hard));
+                }
+                Err(e) => not_applied.push(format!("default {what}={value} not applied (getrlimit: {e})")),
             },
             (None, None) => {}
         }
     }
     if !root && let Some(value) = asked.processes {
         // Counts every process of the user, not just the sandbox's.
-        match setrlimit(Resource::RLIMIT_NPROC, value, value) {
-            Ok(()) => applied.push(format!("processes (per user)={value}")),
+        match settable(Resource::RLIMIT_NPROC, value, root) {
+            Ok(()) => {
+                command_limits.push(CommandLimit {
+                    resource: Resource::RLIMIT_NPROC,
+                    soft: value,
+                    hard: value,
+                });
+                applied.push(format!("processes (per user)={value}"));
+            }
             Err(e) => errors.push(format!("setrlimit processes (per user): {e}")),
         }
     }
+    if !command_limits.is_empty() {
+        applied.push("per-process limits on each command, not the runner".into());
+    }
+    let _ = COMMAND_LIMITS.set(command_limits);
     let mut cgroup = Vec::new();
     match (asked.processes, defaults.processes) {
         (Some(value), _) => {
@@ -145,14 +173,76 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     Ok(active("limits", applied.join(", ")))
 }
 
-/// Lowers `resource` to `value` for a default: never above the hard limit
-/// the runner inherited (which only root could raise), nor the soft limit
-/// above its inherited value. Returns the limit now in force.
-fn lower_rlimit(resource: Resource, value: u64) -> nix::Result<u64> {
-    let (soft, hard) = getrlimit(resource)?;
+/// A per-process limit of the commands. It is set in each command between
+/// fork and exec ([`limit_command`]), not on the runner, so that a tight
+/// limit (a few open files, little address space) never starves the
+/// runner itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CommandLimit {
+    resource: Resource,
+    soft: u64,
+    hard: u64,
+}
+
+/// The limits [`limit_command`] sets, once the layer has run.
+static COMMAND_LIMITS: OnceLock<Vec<CommandLimit>> = OnceLock::new();
+
+/// The open-file limit the runner was started with, which its commands get
+/// back unless the policy sets one ([`raise_open_files`]).
+static INHERITED_OPEN_FILES: OnceLock<(u64, u64)> = OnceLock::new();
+
+/// Whether `resource` may be set to `value` in the commands: above the hard
+/// limit the runner inherited only by root.
+fn settable(resource: Resource, value: u64, root: bool) -> Result<(), String> {
+    let (_, hard) = getrlimit(resource).map_err(|e| e.to_string())?;
+    if value > hard && !root {
+        return Err(format!("{value} is above the hard limit of {hard}, which only root may raise"));
+    }
+    Ok(())
+}
+
+/// A default lowered to fit: never above the hard limit the runner
+/// inherited (which only root could raise), nor the soft limit above its
+/// inherited value.
+fn lowered(resource: Resource, value: u64) -> nix::Result<CommandLimit> {
+    let (soft, hard) = match resource {
+        Resource::RLIMIT_NOFILE => match INHERITED_OPEN_FILES.get() {
+            Some(&inherited) => inherited,
+            None => getrlimit(resource)?,
+        },
+        _ => getrlimit(resource)?,
+    };
     let value = value.min(hard);
-    setrlimit(resource, soft.min(value), value)?;
-    Ok(value)
+    Ok(CommandLimit { resource, soft: soft.min(value), hard: value })
+}
+
+/// Raises the runner's own open-file soft limit to its hard limit: each
+/// process it runs holds a few of its descriptors (pipes, a PTY, a pidfd),
+/// so the usual soft limit of 1024 would cap it at a few hundred processes.
+/// Its commands get the inherited limit back ([`limit_command`]). Call it
+/// before any other layer.
+pub fn raise_open_files() {
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else { return };
+    if INHERITED_OPEN_FILES.set((soft, hard)).is_ok() && soft < hard {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+/// Sets the policy's per-process limits, and the open-file limit the runner
+/// inherited unless the policy sets one, on the calling process: a command
+/// between fork and exec. Only reads what the layer stored and calls
+/// setrlimit(2), which is async-signal-safe.
+pub fn limit_command() -> std::io::Result<()> {
+    let limits = COMMAND_LIMITS.get().map(Vec::as_slice).unwrap_or_default();
+    for limit in limits {
+        setrlimit(limit.resource, limit.soft, limit.hard)?;
+    }
+    if !limits.iter().any(|limit| limit.resource == Resource::RLIMIT_NOFILE)
+        && let Some(&(soft, hard)) = INHERITED_OPEN_FILES.get()
+    {
+        setrlimit(Resource::RLIMIT_NOFILE, soft, hard)?;
+    }
+    Ok(())
 }
 
 /// Moves the runner into a cgroup with `limits`: `cordon/runner-PID` in the
@@ -214,7 +304,7 @@ fn join_unified_dir(root: &Path, limits: &[&CgroupLimit], pid: u32) -> Result<Pa
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for limit in limits {
         let file = if limit.controller == "pids" { "pids.max" } else { "memory.max" };
-        fs::write(dir.join(file), limit.value.to_string()).map_err(|e| format!("{file}: {e}"))?;
+        fs::write(dir.join(file), limit.in_cgroup().to_string()).map_err(|e| format!("{file}: {e}"))?;
         if limit.controller == "memory" {
             // Absent without swap accounting; then there is no swap to limit.
             let _ = fs::write(dir.join("memory.swap.max"), "0");
@@ -269,7 +359,7 @@ fn join_v1(limit: &CgroupLimit) -> Result<PathBuf, String> {
     let dir = parent.join(format!("runner-{me}"));
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let file = if controller == "pids" { "pids.max" } else { "memory.limit_in_bytes" };
-    fs::write(dir.join(file), limit.value.to_string()).map_err(|e| format!("{file}: {e}"))?;
+    fs::write(dir.join(file), limit.in_cgroup().to_string()).map_err(|e| format!("{file}: {e}"))?;
     if controller == "memory" {
         // Absent without swap accounting; then there is no swap to limit.
         let _ = fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.value.to_string());
@@ -473,7 +563,7 @@ mod tests {
         assert_eq!(outcomes, [Ok(dir.clone()), Ok(dir.clone())]);
         assert_eq!(read(root.path().join("cgroup.subtree_control")), "+pids +memory");
         assert_eq!(read(root.path().join("cordon/cgroup.subtree_control")), "+pids +memory");
-        assert_eq!(read(dir.join("pids.max")), "64");
+        assert_eq!(read(dir.join("pids.max")), (64 + RUNNER_TASKS).to_string(), "the commands' 64");
         assert_eq!(read(dir.join("memory.max")), "1073741824");
         assert_eq!(read(dir.join("memory.swap.max")), "0");
         assert_eq!(read(dir.join("cgroup.procs")), "4242");

@@ -18,6 +18,7 @@ use cordon_ipc::{LayerState, SandboxLayer, SandboxReport};
 use crate::{EnforceError, Policy, Probe};
 
 pub use host::{only_root_may_write, physical_memory, same_file};
+pub use limits::limit_command;
 pub use pid_namespace::{host_pid, launched_pid};
 
 /// A layer: its name, whether the policy cannot do without it, what to tell
@@ -85,6 +86,7 @@ const LAYERS: &[Layer] = &[
 
 /// Applies every layer in order; see the module docs.
 pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
+    limits::raise_open_files();
     if !policy.is_confining() {
         return Ok(crate::full_access_report());
     }

@@ -87,7 +87,8 @@ pub fn apply(policy: &Policy) -> Result<SandboxLayer, String> {
     // is made read-only (or kept writable) like everything else.
     let (private, kept) = private_dirs(policy)?;
     let bound_back: Vec<&PathBuf> = private.iter().flat_map(|dir| &dir.keep).collect();
-    let read_only = read_only_except(&policy.filesystem.write, &bound_back, &mount_points()?)?;
+    let own = PRIVATE_TEMP.get().cloned().unwrap_or_default();
+    let read_only = read_only_except(&policy.filesystem.write, &bound_back, &own, &mount_points()?)?;
     // The working directory still points into the mount it was entered
     // through; enter it again by path, through the new mounts.
     if let Ok(cwd) = std::env::current_dir() {
@@ -161,6 +162,7 @@ pub fn adjust(policy: &mut Policy, applied: bool) {
     if private_shm_mounted() {
         policy.filesystem.write.push("/dev/shm".into());
     }
+    policy.filesystem.write.extend(PRIVATE_TEMP.get().into_iter().flatten().cloned());
     // Hidden by a mount, a denied path needs no Landlock rule expansion,
     // which would leave its parent unlistable (`ls ~` beside `~/.ssh`).
     if let Some(masked) = MASKED.get() {
@@ -242,13 +244,15 @@ fn map_own_ids(uid: u32, gid: u32) -> Result<(), String> {
 /// Makes every mount read-only except the writable roots, which are first
 /// bind-mounted over themselves (unless `bound_back` into a private
 /// directory, which made them mounts of their own already) and so keep
-/// their own (writable) mounts. Outside the writable roots nothing can then
-/// change, not even metadata (modes, owners, times, extended attributes),
-/// which Landlock does not cover. Returns how many mounts were made
-/// read-only.
+/// their own (writable) mounts. The mounts at `own` (the sandbox's own
+/// temp directories) stay writable too, but not what is mounted inside
+/// them. Outside the writable roots nothing can then change, not even
+/// metadata (modes, owners, times, extended attributes), which Landlock
+/// does not cover. Returns how many mounts were made read-only.
 fn read_only_except(
     write: &[PathBuf],
     bound_back: &[&PathBuf],
+    own: &[PathBuf],
     mount_points: &[PathBuf],
 ) -> Result<usize, String> {
     let writable: Vec<&PathBuf> = write.iter().filter(|p| !p.starts_with("/dev/pts") && p.exists()).collect();
@@ -270,7 +274,7 @@ fn read_only_except(
     }
     let mut count = 0;
     for point in mount_points {
-        if writable.iter().any(|root| point.starts_with(root)) {
+        if writable.iter().any(|root| point.starts_with(root)) || own.contains(point) {
             continue;
         }
         match remount_read_only(point) {
@@ -396,6 +400,10 @@ fn hide_sockets(sockets: &[PathBuf], write: &[PathBuf]) -> usize {
 const PRIVATE_DIRS: &[(&str, &str)] =
     &[("/tmp", "1777"), ("/var/tmp", "1777"), ("/run", "0755"), ("/var/run", "0755")];
 
+/// The private temp directories the sandbox may write (see
+/// [`PrivateDir::writable`]): the namespace's own, gone with it.
+static PRIVATE_TEMP: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+
 /// A host directory the sandbox gets an empty one of its own in place of,
 /// and what of the host's is bound back into it at the same path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -404,6 +412,11 @@ struct PrivateDir {
     mode: &'static str,
     /// The outermost paths to bind back (nothing nested in another).
     keep: Vec<PathBuf>,
+    /// Whether the sandbox may write it: a temp directory (mode 1777)
+    /// whose every path bound back is writable anyway. One holding a path
+    /// the sandbox may only read stays read-only, so that Landlock, which
+    /// can only grant a whole tree, never grants that path.
+    writable: bool,
 }
 
 impl PrivateDir {
@@ -455,6 +468,8 @@ fn private_dirs(policy: &Policy) -> Result<(Vec<PrivateDir>, Vec<String>), Strin
     for dir in &private {
         mount_private_dir(dir, policy.total_memory())?;
     }
+    let own: Vec<PathBuf> = private.iter().filter(|dir| dir.writable).map(|dir| dir.path.clone()).collect();
+    let _ = PRIVATE_TEMP.set(own);
     Ok((private, kept))
 }
 
@@ -485,7 +500,9 @@ fn plan_private_dirs(
             .filter(|path| !inside.iter().any(|other| other != *path && path.starts_with(other)))
             .map(|path| path.to_path_buf())
             .collect();
-        private.push(PrivateDir { path: dir.clone(), mode, keep });
+        let writable =
+            *mode == "1777" && keep.iter().all(|path| writable.iter().any(|root| path.starts_with(root)));
+        private.push(PrivateDir { path: dir.clone(), mode, keep, writable });
     }
     (private, kept)
 }
@@ -549,7 +566,13 @@ fn mount_private_dir(dir: &PrivateDir, memory_limit: Option<u64>) -> Result<(), 
 fn describe_private(private: &[PrivateDir], kept: &[String]) -> String {
     let mut parts = Vec::new();
     if !private.is_empty() {
-        let names: Vec<String> = private.iter().map(|dir| dir.path.display().to_string()).collect();
+        let names: Vec<String> = private
+            .iter()
+            .map(|dir| {
+                let access = if dir.writable { "writable" } else { "read-only" };
+                format!("{} ({access})", dir.path.display())
+            })
+            .collect();
         let bound: usize = private.iter().map(|dir| dir.keep.len()).sum();
         parts.push(format!(
             "private empty {} (the host's sockets and files there absent; {bound} path(s) of the policy \
@@ -720,13 +743,19 @@ mod tests {
         let wanted = paths(&["/tmp/ws/sub/file", "/run/systemd/resolve/stub-resolv.conf", "/", "/tmp/cwd"]);
         let (private, kept) = plan_private_dirs(&candidates(), &writable, &wanted);
         assert!(kept.is_empty(), "{kept:?}");
-        let dir = |path: &str, mode, keep: &[&str]| PrivateDir { path: path.into(), mode, keep: paths(keep) };
+        let dir = |path: &str, mode, keep: &[&str], writable| PrivateDir {
+            path: path.into(),
+            mode,
+            keep: paths(keep),
+            writable,
+        };
         assert_eq!(
             private,
             [
-                dir("/tmp", "1777", &["/tmp/cwd", "/tmp/ws"]),
-                dir("/var/tmp", "1777", &[]),
-                dir("/run", "0755", &["/run/systemd/resolve/stub-resolv.conf"]),
+                // Not writable: it holds /tmp/cwd, which is only readable.
+                dir("/tmp", "1777", &["/tmp/cwd", "/tmp/ws"], false),
+                dir("/var/tmp", "1777", &[], true),
+                dir("/run", "0755", &["/run/systemd/resolve/stub-resolv.conf"], false),
             ]
         );
         assert!(private[0].hides(Path::new("/tmp/other/agent.sock")));
@@ -734,6 +763,18 @@ mod tests {
         assert!(!private[0].hides(Path::new("/tmp/ws/.git")));
         assert!(!private[0].hides(Path::new("/home/u/project/.git")));
         assert!(private[2].hides(Path::new("/run/systemd/resolve/io.systemd.Resolve")));
+    }
+
+    #[test]
+    fn a_private_temp_dir_is_writable_when_all_it_holds_is_writable_anyway() {
+        let writable = paths(&["/tmp/ws", "/home/u/project"]);
+        let (private, _) = plan_private_dirs(&candidates(), &writable, &paths(&["/tmp/ws/sub/file"]));
+        let access: Vec<(&Path, bool)> =
+            private.iter().map(|dir| (dir.path.as_path(), dir.writable)).collect();
+        assert_eq!(
+            access,
+            [(Path::new("/tmp"), true), (Path::new("/var/tmp"), true), (Path::new("/run"), false)]
+        );
     }
 
     #[test]

@@ -104,6 +104,19 @@ pub fn become_init(
     }
 }
 
+/// The supervisor's child, for [`kill_supervised`].
+static SUPERVISED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// The supervisor's SIGTERM handler: kills the child outright (its PID
+/// namespace with it).
+extern "C" fn kill_supervised(_: libc::c_int) {
+    let child = SUPERVISED.load(std::sync::atomic::Ordering::Relaxed);
+    if child > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(child, libc::SIGKILL) };
+    }
+}
+
 /// The supervisor: waits for the child, calls `at_exit`, and leaves the way
 /// the child did.
 fn supervise(
@@ -137,6 +150,14 @@ fn supervise(
     unsafe {
         let _ = signal(Signal::SIGINT, SigHandler::SigIgn);
         let _ = signal(Signal::SIGQUIT, SigHandler::SigIgn);
+    }
+    // SIGTERM (what the launcher's death delivers) kills the child (as the
+    // namespace's init it heeds no SIGTERM of its own) and the supervisor
+    // lives on to clean up after it.
+    SUPERVISED.store(child.as_raw(), std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: the handler only calls kill(2), which is async-signal-safe.
+    unsafe {
+        let _ = signal(Signal::SIGTERM, SigHandler::Handler(kill_supervised));
     }
     if let Some(sig) = death_signal
         && (prctl::set_pdeathsig(sig).is_err() || getppid() != parent)
