@@ -1,6 +1,5 @@
 //! `cordon`: run commands and shells inside cordon's sandbox.
 
-mod capture;
 mod doctor;
 mod leftovers;
 mod options;
@@ -63,7 +62,7 @@ struct RunArgs {
     json: bool,
     /// With --json: keep at most this much of each of stdout and stderr
     /// (its first and last halves; the report counts what was dropped).
-    #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value_t = capture::DEFAULT_LIMIT)]
+    #[arg(long, value_name = "SIZE", value_parser = options::parse_size, default_value_t = session::DEFAULT_JSON_LIMIT)]
     json_max_output: u64,
     /// Strip the terminal control strings of the command's output (OSC:
     /// titles, clipboard, hyperlinks; DCS, APC, PM, SOS), keeping colours

@@ -5,15 +5,18 @@
 use std::io::Write;
 
 use anyhow::Context as _;
-use cordon::{Command, Event, LaunchOptions, Process, Sandbox, Signal, Stream};
+use cordon::{Command, Event, HeadTail, LaunchOptions, Process, Sandbox, Signal, Stream};
 use cordon_ipc::oneshot::spawn_failure_exit_code;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-use crate::capture::HeadTail;
 use crate::options::{Prepared, SandboxArgs};
 use crate::sanitize::{OutputFilters, When};
 use crate::sys::{self, RawMode, Request};
+
+/// What `--json` keeps of each stream by default: 4 MiB, half of it head,
+/// half tail.
+pub const DEFAULT_JSON_LIMIT: u64 = 4 << 20;
 
 /// Exit status when cordon's stdout closed under it (128 + SIGPIPE).
 const EXIT_BROKEN_PIPE: i32 = 141;
@@ -26,7 +29,7 @@ pub enum Mode {
     /// Collect at most `max_output` bytes of each stream, print one JSON
     /// object at the end.
     Json {
-        /// See [`crate::capture::HeadTail`].
+        /// See [`cordon::HeadTail`].
         max_output: u64,
     },
     /// An interactive terminal session: raw mode, resize on `SIGWINCH`.

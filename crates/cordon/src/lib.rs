@@ -47,12 +47,14 @@
 
 #![warn(missing_docs)]
 
+mod capture;
 mod connection;
 mod error;
 mod process;
 mod sandbox;
 mod sys;
 
+pub use capture::{DEFAULT_OUTPUT_LIMIT, HeadTail};
 pub use cordon_ipc::{
     ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };

@@ -8,6 +8,7 @@ use std::time::Duration;
 use cordon_ipc::{ErrorKind, Exited, Message, ProcessId, ProcessStatus, Signal, Size, Stream};
 use tokio::sync::mpsc;
 
+use crate::capture::{DEFAULT_OUTPUT_LIMIT, HeadTail};
 use crate::connection::{Connection, ProcessShared, Routed};
 use crate::{Error, Result};
 
@@ -219,15 +220,22 @@ pub enum Event {
     Exited(ExitStatus),
 }
 
-/// Everything a finished process wrote, and how it ended.
+/// What a finished process wrote, up to a limit per stream, and how it
+/// ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
     /// How it ended.
     pub status: ExitStatus,
-    /// Its stdout (or, on a PTY, the terminal's output).
+    /// Its stdout (or, on a PTY, the terminal's output): all of it, or past
+    /// the limit its first and last bytes.
     pub stdout: Vec<u8>,
-    /// Its stderr (empty on a PTY).
+    /// Its stderr (empty on a PTY), kept the same way.
     pub stderr: Vec<u8>,
+    /// Bytes of stdout dropped between the first and the last (0 when all
+    /// was kept).
+    pub stdout_dropped: u64,
+    /// Bytes of stderr dropped the same way.
+    pub stderr_dropped: u64,
 }
 
 /// Where a process is now.
@@ -383,15 +391,32 @@ impl Process {
         }
     }
 
-    /// Waits for the end, collecting all output.
-    pub async fn output(mut self) -> Result<Output> {
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    /// Waits for the end, collecting the output: all of it up to
+    /// [`DEFAULT_OUTPUT_LIMIT`] bytes per stream, past that the first and
+    /// last halves, with what was dropped counted.
+    pub async fn output(self) -> Result<Output> {
+        self.output_within(DEFAULT_OUTPUT_LIMIT).await
+    }
+
+    /// [`output`](Self::output), keeping at most `limit` bytes of each
+    /// stream (the first and the last halves); `u64::MAX` keeps everything.
+    pub async fn output_within(mut self, limit: u64) -> Result<Output> {
+        let (mut stdout, mut stderr) = (HeadTail::new(limit), HeadTail::new(limit));
         loop {
             match self.next_event().await? {
-                Some(Event::Output { stream: Stream::Stderr, data }) => stderr.extend_from_slice(&data),
-                Some(Event::Output { data, .. }) => stdout.extend_from_slice(&data),
+                Some(Event::Output { stream: Stream::Stderr, data }) => stderr.push(&data),
+                Some(Event::Output { data, .. }) => stdout.push(&data),
                 Some(Event::Error { kind, message }) => tracing::warn!(?kind, %message, "runner error"),
-                Some(Event::Exited(status)) => return Ok(Output { status, stdout, stderr }),
+                Some(Event::Exited(status)) => {
+                    let (stdout_dropped, stderr_dropped) = (stdout.dropped(), stderr.dropped());
+                    return Ok(Output {
+                        status,
+                        stdout: stdout.into_kept(),
+                        stderr: stderr.into_kept(),
+                        stdout_dropped,
+                        stderr_dropped,
+                    });
+                }
                 None => return Err(Error::Exited),
             }
         }

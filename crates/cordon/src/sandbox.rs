@@ -291,7 +291,8 @@ impl Sandbox {
         Ok(Process::new(id, pid, tty, self.conn.clone(), events, shared))
     }
 
-    /// Runs a command to its end and collects its output.
+    /// Runs a command to its end and collects its output, bounded as
+    /// [`Process::output`] bounds it.
     pub async fn run(&self, command: Command) -> Result<Output> {
         self.spawn(command).await?.output().await
     }

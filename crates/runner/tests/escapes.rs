@@ -1666,7 +1666,7 @@ async fn another_terminal_cannot_be_read_or_written() {
                 _ => {}
             }
         };
-        let out = Output { status, stdout, stderr };
+        let out = Output { status, stdout, stderr, stdout_dropped: 0, stderr_dropped: 0 };
         let master = typed.await.unwrap();
         nix::fcntl::fcntl(&master, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).unwrap();
         let mut screen = vec![0u8; 4096];

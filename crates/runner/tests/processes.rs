@@ -260,7 +260,13 @@ async fn hundred_mib_of_pipe_output_is_byte_exact() {
     bounded("test", async {
         let (_dir, path, digest) = data_file(&pseudo_random(HUNDRED_MIB, 1));
         let sandbox = launch().await;
-        let out = sandbox.run(Command::new("cat").arg(path.to_str().unwrap())).await.unwrap();
+        let out = sandbox
+            .spawn(Command::new("cat").arg(path.to_str().unwrap()))
+            .await
+            .unwrap()
+            .output_within(u64::MAX)
+            .await
+            .unwrap();
         assert!(out.status.success());
         assert_eq!(out.stdout.len(), HUNDRED_MIB);
         assert_eq!(sha256(&out.stdout), digest);
@@ -275,10 +281,41 @@ async fn hundred_mib_of_pty_output_is_byte_exact() {
         let sandbox = launch().await;
         // Raw mode: the line discipline passes bytes through untouched.
         let script = format!("stty raw -echo; cat {}", path.display());
-        let out = sandbox.run(Command::new("sh").args(["-c", &script]).tty(Size::default())).await.unwrap();
+        let out = sandbox
+            .spawn(Command::new("sh").args(["-c", &script]).tty(Size::default()))
+            .await
+            .unwrap()
+            .output_within(u64::MAX)
+            .await
+            .unwrap();
         assert!(out.status.success());
         assert_eq!(out.stdout.len(), HUNDRED_MIB);
         assert_eq!(sha256(&out.stdout), digest);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn run_keeps_the_head_and_tail_of_endless_output_and_counts_the_rest() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        // 48 MiB of numbered lines on stdout, a little on stderr.
+        let script = "seq 1 8000000 | head -c 50331648; echo done >&2";
+        let out = sandbox.run(Command::new("sh").args(["-c", script])).await.unwrap();
+        assert!(out.status.success(), "{:?}", out.status);
+        let limit = cordon::DEFAULT_OUTPUT_LIMIT as usize;
+        assert_eq!(out.stdout.len(), limit, "bytes kept");
+        assert_eq!(out.stdout_dropped, (48usize << 20) as u64 - limit as u64, "bytes dropped");
+        assert!(out.stdout.starts_with(b"1\n2\n3\n"), "the head is the start");
+        let all: Vec<u8> =
+            (1..=8_000_000u32).flat_map(|n| format!("{n}\n").into_bytes()).take(48 << 20).collect();
+        assert_eq!(out.stdout[limit / 2..], all[all.len() - limit / 2..], "the tail is the end");
+        assert_eq!((out.stderr.as_slice(), out.stderr_dropped), (&b"done\n"[..], 0));
+        // A limit of the caller's own.
+        let process = sandbox.spawn(Command::new("sh").args(["-c", "printf 0123456789"])).await.unwrap();
+        let out = process.output_within(4).await.unwrap();
+        assert_eq!((out.stdout.as_slice(), out.stdout_dropped), (&b"0189"[..], 6));
+        sandbox.shutdown().await.unwrap();
     })
     .await
 }
@@ -289,7 +326,13 @@ async fn binary_output_is_byte_exact() {
         let data: Vec<u8> = (0..=255u8).cycle().take(256 * 64).collect();
         let (_dir, path, _) = data_file(&data);
         let sandbox = launch().await;
-        let out = sandbox.run(Command::new("cat").arg(path.to_str().unwrap())).await.unwrap();
+        let out = sandbox
+            .spawn(Command::new("cat").arg(path.to_str().unwrap()))
+            .await
+            .unwrap()
+            .output_within(u64::MAX)
+            .await
+            .unwrap();
         assert_eq!(out.stdout, data);
         let script = format!("cat {} >&2", path.display());
         let out = sandbox.run(Command::new("sh").args(["-c", &script])).await.unwrap();

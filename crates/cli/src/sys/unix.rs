@@ -249,7 +249,8 @@ mod tests {
 
     #[test]
     fn a_private_dir_left_by_a_dead_cordon_is_removed_and_a_live_one_kept() {
-        let prefix = format!("cordon-test-{}-", std::process::id());
+        // A prefix of its own: the other tests' sweeps must not race this one.
+        let prefix = format!("cordon-sweep-{}-", std::process::id());
         let live = super::private_dir(&prefix).unwrap();
         // What a killed cordon leaves: the directory, its lock file, no lock.
         let dead = tempfile::Builder::new().prefix(&prefix).tempdir().unwrap().keep();

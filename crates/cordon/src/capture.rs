@@ -1,13 +1,17 @@
-//! Bounded capture of a stream for `cordon run --json`: the command's output
-//! is collected in cordon's own (unconfined) memory until the end, so a
-//! command that prints without end (`yes`) must not make cordon grow without
-//! end. A [`HeadTail`] keeps the first and the last bytes up to a limit and
-//! counts the rest, which the JSON report says it dropped.
+//! Bounded capture of a stream: a command that prints without end (`yes`)
+//! must not make the unconfined side grow without end. A [`HeadTail`] keeps
+//! the first and the last bytes up to a limit and counts the rest, so that
+//! the report can say what was dropped. [`Process::output`] keeps
+//! [`DEFAULT_OUTPUT_LIMIT`] of each stream this way; `cordon run --json`
+//! its own limit.
+//!
+//! [`Process::output`]: crate::Process::output
 
 use std::collections::VecDeque;
 
-/// The default limit per stream: 4 MiB, half of it head, half tail.
-pub const DEFAULT_LIMIT: u64 = 4 << 20;
+/// What [`Process::output`](crate::Process::output) keeps of each stream:
+/// 16 MiB, half of it head, half tail.
+pub const DEFAULT_OUTPUT_LIMIT: u64 = 16 << 20;
 
 /// The first and last bytes of a stream, at most `limit` in all.
 #[derive(Debug)]
@@ -56,6 +60,12 @@ impl HeadTail {
         let mut kept = self.head.clone();
         kept.extend(self.tail.iter());
         kept
+    }
+
+    /// What was kept, head then tail, without a copy.
+    pub fn into_kept(mut self) -> Vec<u8> {
+        self.head.extend(self.tail);
+        self.head
     }
 }
 
