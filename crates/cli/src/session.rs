@@ -81,7 +81,10 @@ pub async fn run(
         }
         Err(err) => return Err(err.into()),
     };
-    let mut raw = if mode == Mode::Shell { RawMode::enable()? } else { None };
+    // A command on a PTY of its own gets the user's keys as typed, and its
+    // output (already `\r\n`) passes through untranslated: raw mode, or the
+    // local terminal would echo twice and print `\r\r\n`.
+    let mut raw = if mode == Mode::Shell || tty { RawMode::enable()? } else { None };
     let typeahead = raw.as_mut().map(RawMode::take_typeahead).unwrap_or_default();
     let filters = OutputFilters::new(sanitize, matches!(mode, Mode::Json { .. }));
     let code = pump(process, mode, filters, typeahead).await;

@@ -1517,3 +1517,32 @@ fn cordon_shell_passes_on_no_byte_nobody_typed() {
     let text = String::from_utf8_lossy(&shown);
     assert!(text.contains("got=hello") && text.contains("eof"), "{text:?}");
 }
+
+#[test]
+fn run_tty_on_a_terminal_prints_the_commands_line_endings_once() {
+    const TEST: &str = "run_tty_on_a_terminal_prints_the_commands_line_endings_once";
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED {TEST}: no script(1) here (util-linux)");
+        return;
+    }
+    let inner = format!("{} run --tty --policy full-access -- printf 'a\\nb\\n'", cordon_path().display());
+    let output =
+        Command::new("script").args(["-qec", &inner, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "a\r\nb\r\n");
+}
+
+#[test]
+fn a_system_directory_made_writable_is_named_at_every_launch() {
+    let workspace = host_scratch();
+    let cwd = workspace.path().to_str().unwrap();
+    let finished = run(cordon(["run", "--cwd", cwd, "--allow-write", "/", "--", "true"]));
+    finished.assert_code(0);
+    let stderr = finished.stderr();
+    assert!(
+        stderr.contains("warning: / is writable inside the sandbox") && stderr.contains("/etc"),
+        "{stderr}"
+    );
+    // The workspace alone says nothing.
+    let quiet = run(cordon(["run", "--cwd", cwd, "--", "true"]));
+    assert!(!quiet.stderr().contains("warning"), "{}", quiet.describe());
+}

@@ -59,8 +59,8 @@ pub use cordon_ipc::{
     ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };
 pub use cordon_sandbox::{
-    DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES, Limits, Policy, PolicyBuilder, Preset,
-    UnknownPolicy, git, named_current_dir,
+    DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES, Limits, MIN_MEMORY, MIN_OPEN_FILES,
+    Policy, PolicyBuilder, Preset, SYSTEM_DIRECTORIES, SYSTEM_TREES, UnknownPolicy, git, named_current_dir,
 };
 pub use error::{Error, Result};
 pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};

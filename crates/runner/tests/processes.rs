@@ -413,6 +413,16 @@ async fn spawn_failures_are_structured() {
                 other => panic!("{what}: expected a spawn failure, got {other:?}"),
             }
         }
+        // A path too long to look up says so, rather than "not found".
+        let long = format!("/tmp/{}", "a".repeat(5000));
+        match sandbox.spawn(Command::new(long.as_str())).await {
+            Err(Error::Spawn { kind, message, os_code }) => {
+                // ENAMETOOLONG
+                assert_eq!((kind, os_code), (SpawnErrorKind::NotExecutable, Some(36)), "{message}");
+                assert!(message.contains("File name too long"), "{message}");
+            }
+            other => panic!("a 5,000-character path: expected a spawn failure, got {other:?}"),
+        }
         // The runner is still fine afterwards.
         assert!(sandbox.run(Command::new("true")).await.unwrap().status.success());
     })

@@ -219,6 +219,14 @@ fn resolve_program(name: &str, path: Option<&str>, cwd: Option<&Path>) -> Result
     }
     if name.contains('/') {
         let candidate = in_cwd(Path::new(name));
+        // A path the kernel cannot even look up (too long, a loop of
+        // links) is not "not found": say what it is, with the exit status
+        // a shell gives it (126).
+        if let Err(err) = candidate.metadata()
+            && let Some(code @ (libc::ENAMETOOLONG | libc::ELOOP)) = err.raw_os_error()
+        {
+            return Err(spawn_error(SpawnErrorKind::NotExecutable, format!("{name}: {err}"), Some(code)));
+        }
         return match check_executable(&candidate) {
             Ok(()) => Ok(candidate),
             Err(kind) => Err(program_error(kind, name, &candidate)),
