@@ -583,6 +583,34 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// The writable roots that are system directories, inside one of the
+/// system's trees, or the home directory: named with `--allow-write` (the
+/// builder refuses them otherwise), and worth a word at every launch.
+fn system_writable_roots(policy: &Policy) -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").and_then(|home| std::fs::canonicalize(home).ok());
+    policy
+        .filesystem
+        .writable_dirs()
+        .filter(|root| {
+            cordon::SYSTEM_DIRECTORIES.iter().any(|dir| root.as_path() == Path::new(dir))
+                || cordon::SYSTEM_TREES.iter().any(|tree| root.starts_with(tree))
+                || home.as_deref() == Some(root.as_path())
+        })
+        .cloned()
+        .collect()
+}
+
+/// What a system writable root holds, for the warning.
+fn what_it_holds(root: &Path) -> &'static str {
+    if root == Path::new("/") {
+        "/etc, /usr, your home and everything else"
+    } else if std::env::var_os("HOME").is_some_and(|home| Path::new(&home) == root) {
+        "your shell's and tools' configuration"
+    } else {
+        "configuration or programs"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -750,33 +778,5 @@ mod tests {
         assert!(matches!(config.limits.max_procs, Some(CountOrWord::Count(64))));
         std::fs::write(&path, "polcy = \"read-only\"\n").unwrap();
         assert!(read_config_file(&path).is_err());
-    }
-}
-
-/// The writable roots that are system directories, inside one of the
-/// system's trees, or the home directory: named with `--allow-write` (the
-/// builder refuses them otherwise), and worth a word at every launch.
-fn system_writable_roots(policy: &Policy) -> Vec<PathBuf> {
-    let home = std::env::var_os("HOME").and_then(|home| std::fs::canonicalize(home).ok());
-    policy
-        .filesystem
-        .writable_dirs()
-        .filter(|root| {
-            cordon::SYSTEM_DIRECTORIES.iter().any(|dir| root.as_path() == Path::new(dir))
-                || cordon::SYSTEM_TREES.iter().any(|tree| root.starts_with(tree))
-                || home.as_deref() == Some(root.as_path())
-        })
-        .cloned()
-        .collect()
-}
-
-/// What a system writable root holds, for the warning.
-fn what_it_holds(root: &Path) -> &'static str {
-    if root == Path::new("/") {
-        "/etc, /usr, your home and everything else"
-    } else if std::env::var_os("HOME").is_some_and(|home| Path::new(&home) == root) {
-        "your shell's and tools' configuration"
-    } else {
-        "configuration or programs"
     }
 }
