@@ -93,6 +93,14 @@ pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
     let mut layers = Vec::new();
     let mut effective = policy.clone();
     for layer in LAYERS {
+        if let Some(reason) = switched_off(layer.name) {
+            layers.push(SandboxLayer {
+                name: layer.name.to_string(),
+                state: LayerState::Unavailable,
+                detail: reason,
+            });
+            continue;
+        }
         let outcome = (layer.apply)(&effective);
         (layer.adjust)(&mut effective, outcome.is_ok());
         let policy = &effective;
@@ -133,6 +141,22 @@ pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
         format!("policy {}: enforced with gaps in {}", policy.preset, gaps.join(", "))
     };
     Ok(SandboxReport { policy: policy.preset.name().to_string(), layers, summary })
+}
+
+/// Test builds only (feature `layer-switch`): with
+/// `CORDON_TEST_ONLY_LAYER=NAME`, every confining layer but NAME is off, so
+/// that a test shows what that layer stops on its own where the layers
+/// overlap. What cordon ships has no such switch.
+#[cfg(feature = "layer-switch")]
+fn switched_off(name: &str) -> Option<String> {
+    const SWITCHABLE: &[&str] = &["namespaces", "landlock", "seccomp"];
+    let only = std::env::var("CORDON_TEST_ONLY_LAYER").ok()?;
+    (SWITCHABLE.contains(&name) && name != only).then(|| format!("off (CORDON_TEST_ONLY_LAYER={only})"))
+}
+
+#[cfg(not(feature = "layer-switch"))]
+fn switched_off(_: &str) -> Option<String> {
+    None
 }
 
 /// What the machine offers.
