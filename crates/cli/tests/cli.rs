@@ -829,6 +829,15 @@ fn secrets_stay_out_unless_passed_explicitly_and_clear_env_keeps_little() {
     cmd.env("CORDON_CLI_TEST_TOKEN", "leak").env("CORDON_CLI_TEST_EDITOR", "vi");
     let finished = run(cmd);
     assert!(finished.stdout().contains("token= key=given editor=vi"), "{}", finished.describe());
+    // Names in lower case are secrets too, and so is a value shaped like a
+    // token whatever its name.
+    let lower = "echo \"gh=$github_token pw=$my_password note=$note\"";
+    let mut cmd = cordon(["run", "--cwd", cwd, "--", "sh", "-c", lower]);
+    cmd.env("github_token", "leak")
+        .env("my_password", "leak")
+        .env("note", "ghp_abcdefabcdefabcdefabcdefabcdefabcdef");
+    let finished = run(cmd);
+    assert_eq!(finished.stdout(), "gh= pw= note=\n", "{}", finished.describe());
     let mut cmd = cordon(["run", "--clear-env", "--cwd", cwd, "--", "sh", "-c", script]);
     cmd.env("CORDON_CLI_TEST_EDITOR", "vi");
     let finished = run(cmd);

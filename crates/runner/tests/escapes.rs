@@ -3092,7 +3092,8 @@ async fn the_sandbox_cgroups_are_removed_when_the_runner_ends_or_is_killed() {
             eprintln!("SKIPPED {TEST}: no writable cgroup, so the sandbox makes none here");
             return;
         }
-        for kill_the_runner in [false, true] {
+        // Ended, its runner killed, its supervisor killed.
+        for how in ["ended", "runner killed", "supervisor killed"] {
             let dirs = Dirs::new();
             let Some(sandbox) = confined(TEST, dirs.policy()).await else { return };
             let detail = layer_detail(&sandbox, "limits").unwrap_or_default().to_string();
@@ -3105,19 +3106,28 @@ async fn the_sandbox_cgroups_are_removed_when_the_runner_ends_or_is_killed() {
                 assert!(dir.is_dir(), "{} exists while the sandbox runs", dir.display());
             }
             let supervisor = sandbox.info().pid;
-            if kill_the_runner {
-                let runner = children_of(supervisor);
-                assert_eq!(runner.len(), 1, "the supervisor {supervisor} has one child: {runner:?}");
-                StdCommand::new("kill").arg("-KILL").arg(runner[0].to_string()).status().unwrap();
-                drop(sleeper);
-                drop(sandbox);
-            } else {
-                drop(sleeper);
-                sandbox.shutdown().await.unwrap();
+            let runner = children_of(supervisor);
+            assert_eq!(runner.len(), 1, "the supervisor {supervisor} has one child: {runner:?}");
+            match how {
+                "ended" => {
+                    drop(sleeper);
+                    sandbox.shutdown().await.unwrap();
+                }
+                victim => {
+                    let pid = if victim == "runner killed" { runner[0] } else { supervisor };
+                    StdCommand::new("kill").arg("-KILL").arg(pid.to_string()).status().unwrap();
+                    drop(sleeper);
+                    drop(sandbox);
+                }
             }
-            assert!(wait_gone(supervisor), "the supervisor {supervisor} is gone");
+            assert!(wait_gone(supervisor) && wait_gone(runner[0]), "the supervisor and runner are gone");
+            if how == "supervisor killed" {
+                // Nobody was left to remove them: the next launch does.
+                let next = confined(TEST, dirs.policy()).await.expect("the next sandbox");
+                end(next).await;
+            }
             for dir in &cgroups {
-                assert!(!dir.exists(), "{} is left behind (runner killed: {kill_the_runner})", dir.display());
+                assert!(!dir.exists(), "{} is left behind ({how})", dir.display());
             }
         }
     })
