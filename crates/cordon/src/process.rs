@@ -434,7 +434,9 @@ pub struct StdinWriter {
 impl StdinWriter {
     /// Writes to the process's input; see [`Process::write_stdin`].
     pub async fn write(&self, data: impl AsRef<[u8]>) -> Result<()> {
-        let frame_room = self.conn.max_frame as usize - STDIN_OVERHEAD;
+        // However large frames may be, input goes in pieces of at most the
+        // default size, so one write never holds the channel for long.
+        let frame_room = self.conn.max_frame.min(cordon_ipc::DEFAULT_MAX_FRAME) as usize - STDIN_OVERHEAD;
         let max = frame_room.min(self.conn.stdin_window as usize);
         for chunk in data.as_ref().chunks(max) {
             self.reserve(chunk.len() as u64).await?;

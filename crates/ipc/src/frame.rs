@@ -25,10 +25,7 @@ pub fn encode_frame(message: &Message, max_frame: u32) -> Result<Vec<u8>> {
     rmp_serde::encode::write_named(&mut frame, message).map_err(|e| Error::Encode(e.to_string()))?;
     let len = frame.len() - LENGTH_PREFIX;
     if len > max_frame as usize {
-        return Err(Error::Encode(format!(
-            "{} message of {len} bytes exceeds the maximum frame of {max_frame} bytes",
-            message.name()
-        )));
+        return Err(Error::MessageTooLarge { message: message.name(), len, max: max_frame });
     }
     frame[..LENGTH_PREFIX].copy_from_slice(&(len as u32).to_le_bytes());
     Ok(frame)
@@ -122,6 +119,11 @@ fn value_end(body: &[u8], at: usize, depth: usize) -> std::result::Result<usize,
     Ok(end)
 }
 
+/// The most a reader allocates for a frame body beyond the bytes that have
+/// arrived: a large negotiated maximum costs memory only when a frame that
+/// large is actually sent.
+pub(crate) const RESERVE_AHEAD: usize = 1 << 20;
+
 /// Checks a length prefix against the maximum, before anything is allocated.
 pub(crate) fn check_length(prefix: [u8; LENGTH_PREFIX], max_frame: u32) -> Result<usize> {
     let len = u32::from_le_bytes(prefix);
@@ -165,8 +167,9 @@ impl<R: Read> FrameReader<R> {
         }
         let len = check_length(prefix, self.max_frame)?;
         self.body.clear();
-        self.body.resize(len, 0);
-        let got = read_full(&mut self.inner, &mut self.body)?;
+        // Grown as the body arrives (see `RESERVE_AHEAD`).
+        self.body.reserve(len.min(RESERVE_AHEAD));
+        let got = (&mut self.inner).take(len as u64).read_to_end(&mut self.body)?;
         if got < len {
             return Err(Error::Truncated { expected: len, got });
         }

@@ -41,7 +41,7 @@ pub use error::{Error, Result};
 pub use flow::FlowWindow;
 pub use frame::{FrameReader, FrameWriter, LENGTH_PREFIX, decode_body, encode_body, encode_frame};
 pub use handshake::{
-    DEFAULT_MAX_FRAME, DEFAULT_STDIN_WINDOW, DEFAULT_WINDOW, MIN_MAX_FRAME, Negotiated, PROTOCOL_VERSION,
-    SUPPORTED_VERSIONS, TOKEN_ENV, accept_hello, negotiate_version, tokens_match,
+    DEFAULT_MAX_FRAME, DEFAULT_STDIN_WINDOW, DEFAULT_WINDOW, MAX_FRAME_CAP, MIN_MAX_FRAME, Negotiated,
+    PROTOCOL_VERSION, SUPPORTED_VERSIONS, TOKEN_ENV, accept_hello, negotiate_version, tokens_match,
 };
 pub use message::*;

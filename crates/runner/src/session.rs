@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use cordon_ipc::{
-    DEFAULT_MAX_FRAME, ErrorKind, HelloAck, Message, MessageCodec, SandboxReport, SpawnError, SpawnErrorKind,
+    ErrorKind, HelloAck, MAX_FRAME_CAP, Message, MessageCodec, SandboxReport, SpawnError, SpawnErrorKind,
     accept_hello,
 };
 use futures_util::{FutureExt, SinkExt, StreamExt};
@@ -44,9 +44,10 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// A config with the default frame maximum.
+    /// A config with the largest frame maximum the protocol allows (the
+    /// parent's `Hello` may lower it).
     pub fn new(token: String, sandbox: SandboxReport) -> Self {
-        SessionConfig { token, max_frame: DEFAULT_MAX_FRAME, sandbox }
+        SessionConfig { token, max_frame: MAX_FRAME_CAP, sandbox }
     }
 }
 
@@ -282,7 +283,8 @@ async fn feed<W: AsyncWrite + Unpin>(
 ) -> Result<(), ()> {
     let name = message.name();
     let result = match sink.feed(message).await {
-        Err(cordon_ipc::Error::Encode(reason)) => {
+        Err(err @ (cordon_ipc::Error::Encode(_) | cordon_ipc::Error::MessageTooLarge { .. })) => {
+            let reason = err.to_string();
             tracing::warn!(%reason, "message dropped");
             let error = Message::Error {
                 id: None,

@@ -1,0 +1,87 @@
+//! The wire's own guarantees, end to end against the real runner: frame
+//! sizes (a request too large fails alone; `execve`-sized requests fit),
+//! whole frames only at the end of a session, the tree gone once the runner
+//! is, output never after `Exited`, and faults mid-stream.
+#![cfg(unix)]
+
+mod common;
+
+use common::*;
+use cordon::{Command, Error};
+use cordon_ipc::{DEFAULT_MAX_FRAME, MAX_FRAME_CAP, Message, encode_body};
+
+/// `n` arguments of `len` bytes each, all different.
+fn long_args(n: usize, len: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{i:0len$}")).collect()
+}
+
+#[tokio::test]
+async fn an_oversized_spawn_fails_alone_and_the_sandbox_goes_on() {
+    bounded("test", async {
+        // A runner that, like an older one, settles on 1 MiB frames.
+        let sandbox = cordon::Sandbox::launch(options().max_frame(DEFAULT_MAX_FRAME)).await.unwrap();
+        let mut cat = sandbox.spawn(Command::new("cat").stdin(true)).await.unwrap();
+        cat.write_stdin("before\n").await.unwrap();
+        assert!(read_until(&mut cat, "before\n").await.contains("before"));
+
+        let args = long_args(20_000, 60);
+        match sandbox.spawn(Command::new("true").args(&args)).await {
+            Err(Error::RequestTooLarge { message, size, max }) => {
+                assert_eq!(message, "Spawn");
+                assert_eq!(max, DEFAULT_MAX_FRAME);
+                assert!(size > max as usize, "{size} <= {max}");
+                let text = Error::RequestTooLarge { message, size, max }.to_string();
+                assert!(text.contains(&size.to_string()) && text.contains(&max.to_string()), "{text}");
+            }
+            other => panic!("expected RequestTooLarge, got {other:?}"),
+        }
+
+        // The sandbox still spawns, and the process started before still runs.
+        let out = sandbox.run(Command::new("echo").arg("after")).await.unwrap();
+        assert_eq!(out.stdout, b"after\n");
+        cat.write_stdin("still here\n").await.unwrap();
+        assert!(read_until(&mut cat, "still here\n").await.contains("still here"));
+        cat.close_stdin().await.unwrap();
+        assert!(cat.wait().await.unwrap().success());
+        sandbox.shutdown().await.unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn twenty_thousand_arguments_of_sixty_bytes_spawn_through_ipc() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        assert_eq!(sandbox.info().max_frame, MAX_FRAME_CAP, "the handshake settles on the cap");
+        let args = long_args(20_000, 60);
+        // More than the old 1 MiB frame could carry.
+        let spawn = Message::Spawn(cordon_ipc::Spawn {
+            id: 1,
+            argv: args.iter().map(Into::into).collect(),
+            cwd: None,
+            env: Default::default(),
+            tty: None,
+            stdin: false,
+            timeout_ms: None,
+        });
+        assert!(encode_body(&spawn).unwrap().len() > DEFAULT_MAX_FRAME as usize);
+
+        let script = r#"echo "$#"; printf '%s\n' "$1" "${20000}""#;
+        let out =
+            sandbox.run(Command::new("sh").args(["-c", script, "sh"]).args(&args).env_clear()).await.unwrap();
+        let expected = format!("20000\n{}\n{}\n", args[0], args[19_999]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
+        assert!(out.status.success(), "{:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+
+        // The answers that repeat argv grow with it, and still fit.
+        let mut sleeper =
+            sandbox.spawn(Command::new("sh").args(["-c", "sleep 30", "sh"]).args(&args)).await.unwrap();
+        let listed = sandbox.list().await.unwrap();
+        let entry = listed.iter().find(|p| p.id == sleeper.id()).expect("listed");
+        assert_eq!(entry.argv.len(), 4 + args.len());
+        sleeper.terminate().await.unwrap();
+        let _ = sleeper.wait().await;
+        sandbox.shutdown().await.unwrap();
+    })
+    .await
+}
