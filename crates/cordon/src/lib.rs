@@ -54,7 +54,7 @@ mod sandbox;
 mod sys;
 
 pub use cordon_ipc::{
-    ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
+    ErrorKind, HelloAck, OsBytes, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };
 pub use cordon_sandbox::{
     DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES, Limits, Policy, PolicyBuilder, Preset,

@@ -1,11 +1,12 @@
 //! Commands, processes and their events.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cordon_ipc::{ErrorKind, Exited, Message, ProcessId, ProcessStatus, Signal, Size, Stream};
+use cordon_ipc::{ErrorKind, Exited, Message, OsBytes, ProcessId, ProcessStatus, Signal, Size, Stream};
 use tokio::sync::mpsc;
 
 use crate::connection::{Connection, ProcessShared, Routed};
@@ -20,7 +21,7 @@ const STDIN_OVERHEAD: usize = 64;
 /// with [`Command::env`] always pass.
 #[derive(Debug, Clone)]
 pub struct Command {
-    pub(crate) argv: Vec<String>,
+    pub(crate) argv: Vec<OsBytes>,
     pub(crate) cwd: Option<PathBuf>,
     inherit: bool,
     explicit: BTreeMap<String, String>,
@@ -33,9 +34,13 @@ pub struct Command {
 impl Command {
     /// A command running `program` (looked up in the child's `PATH` unless it
     /// contains a `/`).
-    pub fn new(program: impl Into<String>) -> Self {
+    ///
+    /// Programs, arguments and the working directory are `OsStr`s: on Unix
+    /// any bytes reach the process as they are (they travel as `bin` when
+    /// not UTF-8); a Windows runner refuses what is not valid Unicode.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
         Command {
-            argv: vec![program.into()],
+            argv: vec![OsBytes::from_os_str(program.as_ref())],
             cwd: None,
             inherit: true,
             explicit: BTreeMap::new(),
@@ -47,8 +52,8 @@ impl Command {
     }
 
     /// Adds one argument.
-    pub fn arg(mut self, arg: impl Into<String>) -> Self {
-        self.argv.push(arg.into());
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.argv.push(OsBytes::from_os_str(arg.as_ref()));
         self
     }
 
@@ -56,9 +61,9 @@ impl Command {
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<OsStr>,
     {
-        self.argv.extend(args.into_iter().map(Into::into));
+        self.argv.extend(args.into_iter().map(|arg| OsBytes::from_os_str(arg.as_ref())));
         self
     }
 
@@ -125,15 +130,8 @@ impl Command {
         id: ProcessId,
         rule: &cordon_sandbox::EnvPolicy,
     ) -> Result<cordon_ipc::Spawn> {
-        let env = self.environment(rule);
-        let cwd = match self.cwd {
-            Some(dir) => Some(dir.into_os_string().into_string().map_err(|dir| Error::Spawn {
-                kind: cordon_ipc::SpawnErrorKind::InvalidRequest,
-                message: format!("working directory {dir:?} is not valid UTF-8"),
-                os_code: None,
-            })?),
-            None => None,
-        };
+        let env = self.environment(rule).into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let cwd = self.cwd.map(|dir| OsBytes::from_os_str(dir.as_os_str()));
         Ok(cordon_ipc::Spawn {
             id,
             argv: self.argv,

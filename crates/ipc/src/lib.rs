@@ -34,6 +34,8 @@ mod frame;
 mod handshake;
 mod message;
 pub mod oneshot;
+mod os_bytes;
+mod schema;
 
 #[cfg(feature = "tokio")]
 pub use codec::MessageCodec;
@@ -45,3 +47,4 @@ pub use handshake::{
     PROTOCOL_VERSION, SUPPORTED_VERSIONS, TOKEN_ENV, accept_hello, negotiate_version, tokens_match,
 };
 pub use message::*;
+pub use os_bytes::OsBytes;

@@ -85,3 +85,52 @@ async fn twenty_thousand_arguments_of_sixty_bytes_spawn_through_ipc() {
     })
     .await
 }
+
+#[tokio::test]
+async fn arguments_environment_and_cwd_that_are_not_utf8_reach_the_process_as_bytes() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    bounded("test", async {
+        let scratch = host_scratch();
+        let dir = scratch.path().join(OsStr::from_bytes(b"caf\xe9"));
+        std::fs::create_dir(&dir).unwrap();
+        let sandbox = launch().await;
+        let script = r#"printf '%s|%s|' "$1" "$BYTES"; pwd"#;
+        let command = Command::new("sh")
+            .args(["-c", script, "sh"])
+            .arg(OsStr::from_bytes(b"\xff\xfe"))
+            .env("BYTES", "plain")
+            .cwd(&dir);
+        let out = sandbox.run(command).await.unwrap();
+        let mut expected = b"\xff\xfe|plain|".to_vec();
+        expected.extend_from_slice(dir.as_os_str().as_bytes());
+        expected.push(b'\n');
+        assert_eq!(out.stdout, expected, "{}", String::from_utf8_lossy(&out.stderr));
+        sandbox.shutdown().await.unwrap();
+    })
+    .await
+}
+
+#[test]
+fn an_environment_that_is_not_utf8_reaches_the_process_as_bytes() {
+    let mut runner = RawRunner::connect();
+    let mut spawn = match spawn_msg(1, &["sh", "-c", "printf '%s' \"$V\""]) {
+        Message::Spawn(spawn) => spawn,
+        _ => unreachable!(),
+    };
+    spawn.env.insert("V".into(), cordon_ipc::OsBytes::from(vec![0x80, 0xff]));
+    runner.send(&Message::Spawn(spawn));
+    let mut output = Vec::new();
+    loop {
+        match runner.recv().expect("a message") {
+            Message::Output { data, .. } => output.extend_from_slice(&data),
+            Message::Exited(exited) => {
+                assert_eq!(exited.code, Some(0));
+                break;
+            }
+            Message::Spawned { .. } | Message::StdinAck { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(output, [0x80, 0xff]);
+}

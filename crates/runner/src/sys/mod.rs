@@ -17,6 +17,8 @@
 //!   runner inherited away from its children.
 //! - `Channel`: the channel's inherited handles, adopted before the runtime
 //!   starts and turned into async reader and writer halves inside it.
+//! - `path_of(&OsBytes)`: the path a `Spawn`'s `cwd` names (any bytes on
+//!   Unix; UTF-8 only on Windows, else an `invalid_request` failure).
 //! - `Termination`: resolves when the runner is asked to stop (SIGTERM, or
 //!   the console closing; nothing for the init of a PID namespace).
 
@@ -34,7 +36,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use cordon_ipc::{Size, SpawnError, SpawnErrorKind};
+use cordon_ipc::{OsBytes, Size, SpawnError, SpawnErrorKind};
 
 /// How a child's stdio is wired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +53,16 @@ pub enum StdioMode {
     Inherit,
 }
 
-/// What to start.
+/// What to start. Arguments and environment are bytes, as on the wire: a
+/// platform that needs text (Windows) refuses bytes that are not UTF-8.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec<'a> {
     /// Program and arguments.
-    pub argv: &'a [String],
-    /// Working directory, if not the runner's.
+    pub argv: &'a [OsBytes],
+    /// Working directory, if not the runner's (see `path_of`).
     pub cwd: Option<&'a Path>,
     /// The complete environment.
-    pub env: &'a BTreeMap<String, String>,
+    pub env: &'a BTreeMap<OsBytes, OsBytes>,
     /// Stdio wiring.
     pub stdio: StdioMode,
 }
