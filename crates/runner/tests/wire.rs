@@ -134,3 +134,52 @@ fn an_environment_that_is_not_utf8_reaches_the_process_as_bytes() {
     }
     assert_eq!(output, [0x80, 0xff]);
 }
+
+/// How often each ending is tried: the cut showed in about half the runs.
+const ROUNDS: usize = 12;
+
+/// Streams output as fast as the runner can send it, ends the session with
+/// `end` while the runner is in the middle of writing (the socket buffer is
+/// full), then reads to the end of stream: every frame must be whole.
+fn the_last_frame_is_whole_when(what: &str, end: impl Fn(&mut RawRunner)) {
+    for round in 0..ROUNDS {
+        // A window far larger than the socket buffer: the runner always has
+        // more to write than the socket takes.
+        let mut runner = RawRunner::connect_with_window(64 << 20);
+        runner.send(&spawn_msg(1, &["sh", "-c", "exec cat /dev/zero"]));
+        let mut outputs = 0;
+        while outputs < 4 {
+            if let Some(Message::Output { .. }) = runner.recv() {
+                outputs += 1;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        end(&mut runner);
+        loop {
+            match runner.reader.read_message() {
+                Ok(Some(_)) => outputs += 1,
+                Ok(None) => break,
+                Err(err) => panic!("{what}, round {round}, after {outputs} Outputs: {err}"),
+            }
+        }
+        assert_eq!(runner.wait_exit(), Some(0), "{what}, round {round}");
+    }
+}
+
+#[test]
+fn the_last_frame_is_whole_when_the_runner_gets_sigterm() {
+    the_last_frame_is_whole_when("SIGTERM", |runner| {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(runner.child.id() as i32),
+            nix::sys::signal::SIGTERM,
+        )
+        .unwrap();
+    });
+}
+
+#[test]
+fn the_last_frame_is_whole_when_the_parent_half_closes() {
+    the_last_frame_is_whole_when("half-close", |runner| {
+        runner.writer.get_mut().shutdown(std::net::Shutdown::Write).unwrap();
+    });
+}
