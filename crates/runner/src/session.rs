@@ -186,16 +186,17 @@ where
     sys::kill_all_descendants();
     drop(cx);
     drop(out);
+    let mut written = false;
     if matches!(ending, Ending::Shutdown | Ending::ProtocolError) {
         // Deliver what is queued (the Exited reports, or the protocol
         // error): the queue closes once the last process task is gone.
-        let _ = tokio::time::timeout(FLUSH_GRACE, &mut writer).await;
+        written = tokio::time::timeout(FLUSH_GRACE, &mut writer).await.is_ok();
     }
     // Nothing more, but never half a frame: the writer stops at the next
     // frame boundary and closes the channel. Only a parent that stops
     // reading for that long can see a frame cut off.
     let _ = stop_writing.send(true);
-    if tokio::time::timeout(FLUSH_GRACE, &mut writer).await.is_err() {
+    if !written && tokio::time::timeout(FLUSH_GRACE, &mut writer).await.is_err() {
         tracing::debug!("the parent stopped reading; closing the channel mid-frame");
         writer.abort();
     }
