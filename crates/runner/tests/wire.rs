@@ -183,3 +183,42 @@ fn the_last_frame_is_whole_when_the_parent_half_closes() {
         runner.writer.get_mut().shutdown(std::net::Shutdown::Write).unwrap();
     });
 }
+
+/// Starts a tree of `width` sleeping processes under one spawned shell and
+/// returns every pid in it once all are running.
+fn start_tree(runner: &mut RawRunner, width: usize) -> Vec<u32> {
+    let script = format!("for i in $(seq {width}); do sleep 60 & done; echo started; wait");
+    runner.send(&spawn_msg(1, &["sh", "-c", &script]));
+    let mut root = None;
+    loop {
+        match runner.recv().expect("a message") {
+            Message::Spawned { pid, .. } => root = Some(pid),
+            Message::Output { data, .. } if data.starts_with(b"started") => break,
+            Message::Output { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let root = root.expect("Spawned before Output");
+    let mut tree = descendants(root);
+    assert_eq!(tree.len(), width, "{tree:?}");
+    tree.push(root);
+    tree
+}
+
+#[test]
+fn the_tree_is_gone_once_the_runners_exit_is_seen() {
+    for round in 0..30 {
+        let mut runner = RawRunner::connect();
+        let tree = start_tree(&mut runner, 8);
+        let how = if round % 2 == 0 { "SIGTERM" } else { "end of stream" };
+        if round % 2 == 0 {
+            let pid = nix::unistd::Pid::from_raw(runner.child.id() as i32);
+            nix::sys::signal::kill(pid, nix::sys::signal::SIGTERM).unwrap();
+        } else {
+            runner.writer.get_mut().shutdown(std::net::Shutdown::Both).unwrap();
+        }
+        let status = runner.child.wait().unwrap();
+        let alive: Vec<u32> = tree.iter().copied().filter(|pid| !is_gone(*pid)).collect();
+        assert!(alive.is_empty(), "round {round} ({how}): runner {status}, still alive: {alive:?}");
+    }
+}

@@ -10,7 +10,9 @@
 //! - `Terminal`: read, write, `resize`, and the input that means end of file.
 //! - `Reaper`: hands each spawned child's exit status to whoever watches it
 //!   (on Unix it also reaps orphans re-parented to the runner).
-//! - `kill_all_descendants()`: the last sweep when the session ends.
+//! - `kill_all_descendants()`: the last sweep when the session ends; it
+//!   returns once everything it killed is gone (reaped), so that the
+//!   runner's exit means its trees are gone.
 //! - `startup(...)`: die with the parent, adopt orphans (again after the
 //!   sandbox is in force).
 //! - `take_secret_env`, `mark_inherited_fds_close_on_exec`: keep what the
