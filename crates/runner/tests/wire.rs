@@ -222,3 +222,102 @@ fn the_tree_is_gone_once_the_runners_exit_is_seen() {
         assert!(alive.is_empty(), "round {round} ({how}): runner {status}, still alive: {alive:?}");
     }
 }
+
+#[test]
+fn output_still_queued_at_exit_never_follows_exited() {
+    const TOTAL: usize = 100_000;
+    const WINDOW: u32 = 4096;
+    for round in 0..5 {
+        let mut runner = RawRunner::connect_with_window(WINDOW);
+        runner.send(&spawn_msg(1, &["head", "-c", &TOTAL.to_string(), "/dev/zero"]));
+        // Acks held back: the window fills, the process exits, the rest of
+        // its output stays queued in its pipe.
+        let socket = runner.reader.get_mut().try_clone().unwrap();
+        socket.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+        let mut got = 0;
+        let mut polled = false;
+        loop {
+            match runner.reader.read_message() {
+                Ok(Some(Message::Spawned { .. })) => {}
+                Ok(Some(Message::Output { data, .. })) => got += data.len(),
+                Ok(Some(Message::Status(status))) => {
+                    assert!(!status.running, "round {round}: {status:?}");
+                    assert_eq!(status.unacked_bytes, u64::from(WINDOW));
+                    break;
+                }
+                Ok(Some(Message::Exited(exited))) => {
+                    panic!("round {round}: Exited ({exited:?}) after {got} of {TOTAL} bytes, acks held back")
+                }
+                Err(cordon_ipc::Error::Io(err))
+                    if err.kind() == std::io::ErrorKind::WouldBlock && !polled =>
+                {
+                    runner.send(&Message::Poll { id: 1 });
+                    polled = true;
+                }
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(got, WINDOW as usize);
+        socket.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+        runner.send(&Message::Ack { id: 1, bytes: got as u64 });
+        loop {
+            match runner.recv().expect("a message") {
+                Message::Output { data, .. } => {
+                    got += data.len();
+                    runner.send(&Message::Ack { id: 1, bytes: data.len() as u64 });
+                }
+                Message::Exited(exited) => {
+                    assert_eq!(got, TOTAL, "round {round}: Exited before all output");
+                    assert_eq!(exited.code, Some(0));
+                    break;
+                }
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        runner.send(&Message::Shutdown {});
+        while let Some(message) = runner.recv() {
+            assert!(!matches!(message, Message::Output { .. }), "round {round}: {message:?} after Exited");
+        }
+    }
+}
+
+#[tokio::test]
+async fn output_is_intact_across_a_sigstop_and_sigcont_of_the_runner() {
+    use nix::sys::signal::{Signal, kill};
+    bounded("test", async {
+        let sandbox = launch().await;
+        let runner = nix::unistd::Pid::from_raw(sandbox.runner_pid().unwrap() as i32);
+        let mut seq = sandbox.spawn(Command::new("seq").args(["1", "300000"])).await.unwrap();
+        let mut text = Vec::new();
+        let mut stopped = false;
+        let status = loop {
+            match seq.next_event().await.unwrap() {
+                Some(cordon::Event::Output { data, .. }) => {
+                    text.extend_from_slice(&data);
+                    if !stopped && text.len() > 100_000 {
+                        stopped = true;
+                        kill(runner, Signal::SIGSTOP).unwrap();
+                        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                        let stat = std::fs::read_to_string(format!("/proc/{runner}/stat")).unwrap();
+                        let state = stat[stat.rfind(')').unwrap() + 2..].chars().next();
+                        assert_eq!(state, Some('T'), "the runner is stopped");
+                        kill(runner, Signal::SIGCONT).unwrap();
+                    }
+                }
+                Some(cordon::Event::Exited(status)) => break status,
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert!(stopped, "the output ended before the runner could be stopped");
+        assert!(status.success(), "{status:?}");
+        let expected: String = (1..=300_000).map(|i| format!("{i}\n")).collect();
+        assert!(
+            text == expected.as_bytes(),
+            "{} bytes of {} arrived, or not in order",
+            text.len(),
+            expected.len()
+        );
+        sandbox.shutdown().await.unwrap();
+    })
+    .await
+}
