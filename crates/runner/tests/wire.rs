@@ -321,3 +321,42 @@ async fn output_is_intact_across_a_sigstop_and_sigcont_of_the_runner() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_timeout_of_zero_kills_the_tree_at_once() {
+    bounded("test", async {
+        let sandbox = launch().await;
+        let started = std::time::Instant::now();
+        let out =
+            sandbox.run(Command::new("sleep").arg("30").timeout(std::time::Duration::ZERO)).await.unwrap();
+        assert!(out.status.timed_out, "{:?}", out.status);
+        assert_eq!(out.status.signal, Some(9));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        sandbox.shutdown().await.unwrap();
+    })
+    .await
+}
+
+#[tokio::test]
+async fn pty_sizes_from_0x0_to_65535x65535_are_set_as_given() {
+    use cordon::Size;
+    bounded("test", async {
+        let sandbox = launch().await;
+        for (rows, cols) in [(0, 0), (65535, 65535), (1, 65535), (65535, 1)] {
+            let out = sandbox.run(Command::new("stty").arg("size").tty(Size { rows, cols })).await.unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{rows} {cols}\r\n"));
+        }
+        // Resized to the extremes, too.
+        let mut sh = sandbox.spawn(Command::new("sh").tty(Size { rows: 24, cols: 80 })).await.unwrap();
+        for (rows, cols) in [(0u16, 0u16), (65535, 65535)] {
+            sh.resize(Size { rows, cols }).await.unwrap();
+            sh.write_stdin(format!("stty size; echo done-{rows}\n")).await.unwrap();
+            let seen = read_until(&mut sh, &format!("{rows} {cols}\r\ndone-{rows}")).await;
+            assert!(seen.contains(&format!("{rows} {cols}")), "{seen:?}");
+        }
+        sh.write_stdin("exit\n").await.unwrap();
+        assert!(sh.wait().await.unwrap().success());
+        sandbox.shutdown().await.unwrap();
+    })
+    .await
+}

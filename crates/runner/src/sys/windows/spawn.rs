@@ -22,7 +22,7 @@ use windows_sys::Win32::Foundation::{
     HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, SetHandleInformation,
 };
 use windows_sys::Win32::System::Console::{
-    COORD, CreatePseudoConsole, GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
+    CreatePseudoConsole, GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
 };
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::Threading::{
@@ -230,7 +230,7 @@ impl Wiring {
                 let (in_read, in_write) = pipe(Inherit::Neither)?;
                 let (out_read, out_write) = pipe(Inherit::Neither)?;
                 let mut hpcon = 0;
-                let coord = COORD { X: size.cols.max(1) as i16, Y: size.rows.max(1) as i16 };
+                let coord = super::io::console_size(size);
                 // SAFETY: valid pipe handles; the console duplicates them.
                 let hr = unsafe {
                     CreatePseudoConsole(
