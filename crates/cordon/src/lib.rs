@@ -18,7 +18,10 @@
 //! ```
 //! use cordon::{Command, Event, LaunchOptions, Policy, Sandbox, Stream};
 //! # fn runner() -> std::path::PathBuf {
-//! #     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/cordon-runner")
+//! #     let target = option_env!("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+//! #         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
+//! #     });
+//! #     target.join("debug/cordon-runner")
 //! # }
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), cordon::Error> {
