@@ -9,6 +9,7 @@ mod session;
 mod setup;
 mod sys;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -77,9 +78,9 @@ struct RunArgs {
         default_missing_value = "always"
     )]
     sanitize_output: sanitize::When,
-    /// The command and its arguments.
+    /// The command and its arguments (any bytes on Unix).
     #[arg(last = true, required = true, value_name = "CMD")]
-    command: Vec<String>,
+    command: Vec<OsString>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,7 +100,7 @@ struct ShellArgs {
     sanitize_output: sanitize::When,
     /// The command (default: $SHELL or /bin/sh).
     #[arg(last = true, value_name = "CMD")]
-    command: Vec<String>,
+    command: Vec<OsString>,
 }
 
 fn main() -> ExitCode {
@@ -132,7 +133,7 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
             (run.sandbox, run.command, run.tty, mode, run.sanitize_output)
         }
         Commands::Shell(shell) => {
-            let argv = if shell.command.is_empty() { vec![sys::shell()] } else { shell.command };
+            let argv = if shell.command.is_empty() { vec![sys::shell().into()] } else { shell.command };
             (shell.sandbox, argv, true, Mode::Shell, shell.sanitize_output)
         }
         Commands::Doctor(doctor) => return doctor::run(doctor.json),

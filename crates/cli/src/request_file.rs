@@ -5,6 +5,7 @@
 //! see the directory at all while it is in the host's temp dir (`/tmp`):
 //! each has a `/tmp` of its own.
 
+use std::ffi::OsString;
 use std::io::Write;
 
 use anyhow::Context as _;
@@ -13,13 +14,24 @@ use cordon_ipc::oneshot::OneShotRequest;
 use crate::options::{Prepared, SandboxArgs};
 
 /// Runs `argv` through a request file and returns the runner's exit status.
-pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[String]) -> anyhow::Result<i32> {
+pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[OsString]) -> anyhow::Result<i32> {
     if args.explain {
         crate::session::explain(&prepared.policy, None);
     }
     let runner = cordon::locate_runner(None)?;
+    // JSON carries text; the IPC channel carries any bytes.
+    let argv = argv
+        .iter()
+        .map(|arg| {
+            arg.to_str().map(str::to_string).with_context(|| {
+                format!(
+                    "argument {arg:?} is not valid UTF-8: the request file holds text (use the IPC bootstrap)"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let request = OneShotRequest {
-        argv: argv.to_vec(),
+        argv,
         cwd: args.cwd.as_ref().map(|p| p.to_string_lossy().into_owned()),
         env: prepared.env.clone(),
         timeout_ms: args.timeout.map(|t| t.as_millis() as u64),

@@ -40,7 +40,7 @@ pub enum Mode {
 pub async fn run(
     args: &SandboxArgs,
     prepared: &Prepared,
-    argv: &[String],
+    argv: &[std::ffi::OsString],
     tty: bool,
     mode: Mode,
     sanitize: When,

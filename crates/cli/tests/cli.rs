@@ -723,6 +723,35 @@ fn a_non_utf8_environment_variable_is_skipped_not_fatal() {
 }
 
 #[test]
+fn run_passes_arguments_that_are_not_utf8_as_the_bytes_they_are() {
+    use std::os::unix::ffi::OsStrExt;
+    let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let mut cmd = cordon(["run", FULL, "--", "printf", "%s|%s"]);
+    cmd.arg(std::ffi::OsStr::from_bytes(b"\xff")).arg(latin1);
+    let out = run(cmd);
+    out.assert_code(0);
+    assert_eq!(out.stdout, b"\xff|caf\xe9", "{}", out.describe());
+
+    // The request file is JSON text: such an argument is refused, and says why.
+    let mut cmd = cordon(["run", FULL, "--bootstrap", "request-file", "--", "printf", "%s"]);
+    cmd.arg(latin1);
+    run(cmd).assert_code(125).assert_message("cordon: ", &["not valid UTF-8", "IPC"]);
+}
+
+#[test]
+fn run_accepts_as_many_arguments_as_execve_does() {
+    let args: Vec<String> = (0..20_000).map(|i| format!("{i:060}")).collect();
+    let script = r#"echo "$#" "${20000}""#;
+    for bootstrap in ["ipc", "request-file"] {
+        let mut cmd = cordon(["run", FULL, "--bootstrap", bootstrap, "--", "sh", "-c", script, "sh"]);
+        cmd.args(&args);
+        let out = run(cmd);
+        out.assert_code(0);
+        assert_eq!(out.stdout(), format!("20000 {}\n", args[19_999]), "{bootstrap}: {}", out.describe());
+    }
+}
+
+#[test]
 fn a_missing_runner_is_reported_with_where_cordon_looked() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cordon"))
         .args(["run", "--policy", "full-access", "--", "true"])

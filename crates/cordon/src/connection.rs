@@ -5,9 +5,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cordon_ipc::{ErrorKind, Message, MessageCodec, ProcessId, ProcessStatus, SpawnError, Stream};
-use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use cordon_ipc::{
+    ErrorKind, Message, MessageCodec, ProcessId, ProcessStatus, SpawnError, Stream, encode_frame,
+};
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
@@ -45,7 +47,10 @@ struct Route {
 /// What the writer task is asked to do.
 #[derive(Debug)]
 enum Outgoing {
-    Message(Message),
+    /// A whole frame, already encoded and checked against the maximum by
+    /// the sender, so a request too large fails its own call and never the
+    /// channel.
+    Frame(Vec<u8>),
     /// Close the channel (the runner then kills everything and exits).
     Close,
 }
@@ -97,8 +102,10 @@ impl Connection {
         let (out, out_rx) = mpsc::unbounded_channel();
         let waiters = Arc::new(Mutex::new(Waiters::default()));
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
-        tokio::spawn(write_loop(sink, out_rx, waiters.clone()));
-        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx, out.clone()));
+        // The handshake flushed everything the framed writer buffered.
+        let writer = BufWriter::with_capacity(256 * 1024, sink.into_inner());
+        tokio::spawn(write_loop(writer, out_rx, waiters.clone()));
+        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx, out.clone(), max_frame));
         // A quarter window: the runner never runs dry while acks are batched.
         let ack_threshold = (window as u64 / 4).max(1);
         Connection { out, waiters, closed, max_frame, ack_threshold, stdin_window: stdin_window.into() }
@@ -112,12 +119,28 @@ impl Connection {
         Error::RunnerGone(self.lock().dead.clone().unwrap_or_else(|| "the channel is closed".into()))
     }
 
-    /// Queues a message for the runner.
+    /// Queues a message for the runner; one that does not fit in a frame
+    /// is refused here, without touching the channel.
     pub fn send(&self, message: Message) -> Result<()> {
+        let frame = self.encode(&message)?;
+        self.send_frame(frame)
+    }
+
+    /// Encodes a message as a frame within the channel's maximum.
+    fn encode(&self, message: &Message) -> Result<Vec<u8>> {
+        encode_frame(message, self.max_frame).map_err(|err| match err {
+            cordon_ipc::Error::MessageTooLarge { message, len, max } => {
+                Error::RequestTooLarge { message, size: len, max }
+            }
+            other => Error::Request { kind: ErrorKind::InvalidRequest, message: other.to_string() },
+        })
+    }
+
+    fn send_frame(&self, frame: Vec<u8>) -> Result<()> {
         if self.lock().dead.is_some() {
             return Err(self.gone());
         }
-        self.out.send(Outgoing::Message(message)).map_err(|_| self.gone())
+        self.out.send(Outgoing::Frame(frame)).map_err(|_| self.gone())
     }
 
     /// Whether the channel has died.
@@ -145,6 +168,8 @@ impl Connection {
         spawn: cordon_ipc::Spawn,
     ) -> Result<(u32, mpsc::UnboundedReceiver<Routed>, Arc<ProcessShared>)> {
         let id = spawn.id;
+        // Checked before any waiter exists, so a refusal leaves nothing behind.
+        let frame = self.encode(&Message::Spawn(spawn))?;
         let (reply_tx, reply) = oneshot::channel();
         let (events_tx, events) = mpsc::unbounded_channel();
         let shared = Arc::new(ProcessShared::default());
@@ -156,7 +181,7 @@ impl Connection {
             w.spawns.insert(id, reply_tx);
             w.routes.insert(id, Route { events: Some(events_tx), shared: shared.clone() });
         }
-        self.send(Message::Spawn(spawn))?;
+        self.send_frame(frame)?;
         match reply.await {
             Ok(Ok(pid)) => Ok((pid, events, shared)),
             Ok(Err(e)) => Err(Error::Spawn { kind: e.kind, message: e.message, os_code: e.os_code }),
@@ -209,17 +234,17 @@ fn kill(waiters: &Mutex<Waiters>, reason: String) {
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(
-    mut sink: FramedWrite<W, MessageCodec>,
+    mut writer: BufWriter<W>,
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
     waiters: Arc<Mutex<Waiters>>,
 ) {
     let mut next = queue.recv().await;
-    while let Some(Outgoing::Message(message)) = next {
-        let mut result = sink.feed(message).await;
+    while let Some(Outgoing::Frame(frame)) = next {
+        let mut result = writer.write_all(&frame).await;
         next = None;
         while result.is_ok() {
             match queue.try_recv() {
-                Ok(Outgoing::Message(message)) => result = sink.feed(message).await,
+                Ok(Outgoing::Frame(frame)) => result = writer.write_all(&frame).await,
                 Ok(Outgoing::Close) => {
                     next = Some(Outgoing::Close);
                     break;
@@ -228,7 +253,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
         if result.is_ok() {
-            result = sink.flush().await;
+            result = writer.flush().await;
         }
         if let Err(err) = result {
             kill(&waiters, format!("writing to the runner failed: {err}"));
@@ -238,7 +263,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             next = queue.recv().await;
         }
     }
-    let _ = sink.close().await;
+    let _ = writer.shutdown().await;
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
@@ -246,7 +271,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
     waiters: Arc<Mutex<Waiters>>,
     closed: tokio::sync::watch::Sender<bool>,
     out: mpsc::UnboundedSender<Outgoing>,
+    max_frame: u32,
 ) {
+    // The reader's own messages (Ack, Terminate) are small: they always fit.
+    let out = move |message: Message| {
+        if let Ok(frame) = encode_frame(&message, max_frame) {
+            let _ = out.send(Outgoing::Frame(frame));
+        }
+    };
     let reason = loop {
         let message = match frames.next().await {
             None => break "the runner closed the channel".to_string(),
@@ -262,11 +294,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
 }
 
 /// Hands one message to its waiter. `Err` ends the channel.
-fn route(
-    message: Message,
-    waiters: &Mutex<Waiters>,
-    out: &mpsc::UnboundedSender<Outgoing>,
-) -> Result<(), String> {
+fn route(message: Message, waiters: &Mutex<Waiters>, out: &impl Fn(Message)) -> Result<(), String> {
     let mut w = waiters.lock().expect("connection lock");
     match message {
         Message::Spawned { id, pid } => {
@@ -278,7 +306,7 @@ fn route(
                 if let Some(route) = w.routes.get_mut(&id) {
                     route.events = None;
                 }
-                let _ = out.send(Outgoing::Message(Message::Terminate { id }));
+                out(Message::Terminate { id });
             }
         }
         Message::SpawnFailed { id, error } => {
@@ -292,7 +320,7 @@ fn route(
                 let _ = tx.send(Routed::Output { stream, data });
             }
             Some(Route { events: None, .. }) => {
-                let _ = out.send(Outgoing::Message(Message::Ack { id, bytes: data.len() as u64 }));
+                out(Message::Ack { id, bytes: data.len() as u64 });
             }
             None => {}
         },

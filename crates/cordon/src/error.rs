@@ -24,6 +24,22 @@ pub enum Error {
     /// every pending and later call on this sandbox gets this error.
     #[error("the runner is gone: {0}")]
     RunnerGone(String),
+    /// A request does not fit in one frame of this channel (the
+    /// `max_frame` the handshake settled, see [`crate::HelloAck`]), so it
+    /// was not sent. Only this call fails: the sandbox and its processes
+    /// go on. A `Spawn` is this large when its arguments and environment
+    /// are.
+    #[error(
+        "the {message} request is {size} bytes encoded, more than the {max} bytes one frame may carry to this runner"
+    )]
+    RequestTooLarge {
+        /// The request's message type (`"Spawn"`, …).
+        message: &'static str,
+        /// Its encoded size.
+        size: usize,
+        /// The channel's frame maximum.
+        max: u32,
+    },
     /// A spawn failed.
     #[error("cannot spawn: {message}")]
     Spawn {

@@ -18,7 +18,10 @@
 //! ```
 //! use cordon::{Command, Event, LaunchOptions, Policy, Sandbox, Stream};
 //! # fn runner() -> std::path::PathBuf {
-//! #     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/cordon-runner")
+//! #     let target = option_env!("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| {
+//! #         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target")
+//! #     });
+//! #     target.join("debug/cordon-runner")
 //! # }
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), cordon::Error> {
@@ -56,7 +59,7 @@ mod sys;
 
 pub use capture::{DEFAULT_OUTPUT_LIMIT, HeadTail};
 pub use cordon_ipc::{
-    ErrorKind, HelloAck, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
+    ErrorKind, HelloAck, OsBytes, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };
 pub use cordon_sandbox::{
     DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES, Limits, MIN_MEMORY, MIN_OPEN_FILES,

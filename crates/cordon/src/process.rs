@@ -1,11 +1,12 @@
 //! Commands, processes and their events.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cordon_ipc::{ErrorKind, Exited, Message, ProcessId, ProcessStatus, Signal, Size, Stream};
+use cordon_ipc::{ErrorKind, Exited, Message, OsBytes, ProcessId, ProcessStatus, Signal, Size, Stream};
 use tokio::sync::mpsc;
 
 use crate::capture::{DEFAULT_OUTPUT_LIMIT, HeadTail};
@@ -21,7 +22,7 @@ const STDIN_OVERHEAD: usize = 64;
 /// with [`Command::env`] always pass.
 #[derive(Debug, Clone)]
 pub struct Command {
-    pub(crate) argv: Vec<String>,
+    pub(crate) argv: Vec<OsBytes>,
     pub(crate) cwd: Option<PathBuf>,
     inherit: bool,
     explicit: BTreeMap<String, String>,
@@ -34,9 +35,13 @@ pub struct Command {
 impl Command {
     /// A command running `program` (looked up in the child's `PATH` unless it
     /// contains a `/`).
-    pub fn new(program: impl Into<String>) -> Self {
+    ///
+    /// Programs, arguments and the working directory are `OsStr`s: on Unix
+    /// any bytes reach the process as they are (they travel as `bin` when
+    /// not UTF-8); a Windows runner refuses what is not valid Unicode.
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
         Command {
-            argv: vec![program.into()],
+            argv: vec![OsBytes::from_os_str(program.as_ref())],
             cwd: None,
             inherit: true,
             explicit: BTreeMap::new(),
@@ -48,8 +53,8 @@ impl Command {
     }
 
     /// Adds one argument.
-    pub fn arg(mut self, arg: impl Into<String>) -> Self {
-        self.argv.push(arg.into());
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.argv.push(OsBytes::from_os_str(arg.as_ref()));
         self
     }
 
@@ -57,9 +62,9 @@ impl Command {
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: AsRef<OsStr>,
     {
-        self.argv.extend(args.into_iter().map(Into::into));
+        self.argv.extend(args.into_iter().map(|arg| OsBytes::from_os_str(arg.as_ref())));
         self
     }
 
@@ -126,15 +131,8 @@ impl Command {
         id: ProcessId,
         rule: &cordon_sandbox::EnvPolicy,
     ) -> Result<cordon_ipc::Spawn> {
-        let env = self.environment(rule);
-        let cwd = match self.cwd {
-            Some(dir) => Some(dir.into_os_string().into_string().map_err(|dir| Error::Spawn {
-                kind: cordon_ipc::SpawnErrorKind::InvalidRequest,
-                message: format!("working directory {dir:?} is not valid UTF-8"),
-                os_code: None,
-            })?),
-            None => None,
-        };
+        let env = self.environment(rule).into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let cwd = self.cwd.map(|dir| OsBytes::from_os_str(dir.as_os_str()));
         Ok(cordon_ipc::Spawn {
             id,
             argv: self.argv,
@@ -459,7 +457,9 @@ pub struct StdinWriter {
 impl StdinWriter {
     /// Writes to the process's input; see [`Process::write_stdin`].
     pub async fn write(&self, data: impl AsRef<[u8]>) -> Result<()> {
-        let frame_room = self.conn.max_frame as usize - STDIN_OVERHEAD;
+        // However large frames may be, input goes in pieces of at most the
+        // default size, so one write never holds the channel for long.
+        let frame_room = self.conn.max_frame.min(cordon_ipc::DEFAULT_MAX_FRAME) as usize - STDIN_OVERHEAD;
         let max = frame_room.min(self.conn.stdin_window as usize);
         for chunk in data.as_ref().chunks(max) {
             self.reserve(chunk.len() as u64).await?;

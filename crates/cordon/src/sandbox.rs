@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cordon_ipc::{
-    DEFAULT_MAX_FRAME, Hello, HelloAck, MIN_MAX_FRAME, Message, MessageCodec, ProcessStatus,
-    SUPPORTED_VERSIONS, TOKEN_ENV,
+    Hello, HelloAck, MAX_FRAME_CAP, MIN_MAX_FRAME, Message, MessageCodec, ProcessStatus, SUPPORTED_VERSIONS,
+    TOKEN_ENV,
 };
 use cordon_sandbox::Policy;
 use futures_util::{SinkExt, StreamExt};
@@ -78,7 +78,7 @@ impl LaunchOptions {
             policy,
             transport: Transport::default(),
             windows_mode: None,
-            max_frame: DEFAULT_MAX_FRAME,
+            max_frame: MAX_FRAME_CAP,
             window: WINDOW,
             handshake_timeout: Duration::from_secs(10),
         }
@@ -104,7 +104,10 @@ impl LaunchOptions {
         self
     }
 
-    /// Largest frame body to accept (the runner may lower it).
+    /// Largest frame body to propose in the handshake (default and most:
+    /// [`cordon_ipc::MAX_FRAME_CAP`], 64 MiB; the runner may lower it).
+    /// Requests that would not fit in the agreed maximum fail with
+    /// [`Error::RequestTooLarge`].
     pub fn max_frame(mut self, bytes: u32) -> Self {
         self.max_frame = bytes;
         self

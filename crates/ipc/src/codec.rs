@@ -4,7 +4,7 @@
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::frame::{LENGTH_PREFIX, check_length, decode_body};
+use crate::frame::{LENGTH_PREFIX, RESERVE_AHEAD, check_length, decode_body};
 use crate::{Error, Message, Result};
 
 /// Frames ⇄ [`Message`]s, with a maximum body size enforced before any
@@ -42,8 +42,11 @@ impl Decoder for MessageCodec {
         let prefix: [u8; LENGTH_PREFIX] = src[..LENGTH_PREFIX].try_into().expect("length checked");
         let len = check_length(prefix, self.max_frame)?;
         if src.len() < LENGTH_PREFIX + len {
-            // Safe to reserve: `len` is within the negotiated maximum.
-            src.reserve(LENGTH_PREFIX + len - src.len());
+            // Room for the rest of the body, but never more than
+            // `RESERVE_AHEAD` beyond what has arrived: the maximum may be
+            // large, and a peer announcing a big frame must send it before
+            // it costs that much memory.
+            src.reserve((LENGTH_PREFIX + len - src.len()).min(RESERVE_AHEAD));
             return Ok(None);
         }
         src.advance(LENGTH_PREFIX);
@@ -81,16 +84,16 @@ impl MessageCodec {
         let start = dst.len();
         dst.put_u32_le(0);
         let mut writer = dst.writer();
-        rmp_serde::encode::write_named(&mut writer, message).map_err(|e| Error::Encode(e.to_string()))?;
+        let encoded = rmp_serde::encode::write_named(&mut writer, message);
         let dst = writer.into_inner();
+        if let Err(err) = encoded {
+            dst.truncate(start);
+            return Err(Error::Encode(err.to_string()));
+        }
         let len = dst.len() - start - LENGTH_PREFIX;
         if len > self.max_frame as usize {
             dst.truncate(start);
-            return Err(Error::Encode(format!(
-                "{} message of {len} bytes exceeds the maximum frame of {} bytes",
-                message.name(),
-                self.max_frame
-            )));
+            return Err(Error::MessageTooLarge { message: message.name(), len, max: self.max_frame });
         }
         dst[start..start + LENGTH_PREFIX].copy_from_slice(&(len as u32).to_le_bytes());
         Ok(())

@@ -31,9 +31,20 @@ pub enum Error {
     /// A frame body was not a valid MessagePack `Message`.
     #[error("malformed message: {0}")]
     Malformed(String),
-    /// A message could not be encoded (or encodes larger than the maximum).
+    /// A message could not be encoded.
     #[error("cannot encode message: {0}")]
     Encode(String),
+    /// A message encodes to a body larger than the maximum in force, so it
+    /// was not sent; nothing was written and the channel is unaffected.
+    #[error("the {message} message is {len} bytes encoded, more than the maximum frame of {max} bytes")]
+    MessageTooLarge {
+        /// The message's type name.
+        message: &'static str,
+        /// Its encoded body length.
+        len: usize,
+        /// The maximum in force.
+        max: u32,
+    },
     /// The two sides share no protocol version.
     #[error(
         "no common protocol version: this side speaks {ours_min}..={ours_max}, the peer {theirs_min}..={theirs_max}"

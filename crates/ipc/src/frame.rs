@@ -2,12 +2,11 @@
 //! [`Message`]). This module has the body codec and a blocking reader and
 //! writer over any `Read`/`Write`.
 
-use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
-use serde::de::IgnoredAny;
+use serde::Deserialize;
 
-use crate::{Error, Message, Result};
+use crate::{Error, Message, Result, schema};
 
 /// Bytes in the length prefix.
 pub const LENGTH_PREFIX: usize = 4;
@@ -25,102 +24,31 @@ pub fn encode_frame(message: &Message, max_frame: u32) -> Result<Vec<u8>> {
     rmp_serde::encode::write_named(&mut frame, message).map_err(|e| Error::Encode(e.to_string()))?;
     let len = frame.len() - LENGTH_PREFIX;
     if len > max_frame as usize {
-        return Err(Error::Encode(format!(
-            "{} message of {len} bytes exceeds the maximum frame of {max_frame} bytes",
-            message.name()
-        )));
+        return Err(Error::MessageTooLarge { message: message.name(), len, max: max_frame });
     }
     frame[..LENGTH_PREFIX].copy_from_slice(&(len as u32).to_le_bytes());
     Ok(frame)
 }
 
-/// Decodes one frame body. A body that is valid MessagePack naming a message
-/// type this version does not know gives [`Error::UnknownMessage`]; anything
-/// else that is not a `Message` gives [`Error::Malformed`].
+/// Decodes one frame body, strictly: the body must be exactly one message
+/// in the one encoding docs/protocol.md gives each of its values (see the
+/// `schema` module). A body that is valid MessagePack naming a message type
+/// this version does not know gives [`Error::UnknownMessage`]; anything else
+/// that is not a `Message` gives [`Error::Malformed`].
 pub fn decode_body(body: &[u8]) -> Result<Message> {
-    match decode_whole::<Message>(body) {
-        Ok(message) => Ok(message),
-        Err(err) => {
-            // Tell "a message from a newer peer" apart from "garbage".
-            if let Ok(map) = decode_whole::<BTreeMap<String, IgnoredAny>>(body)
-                && map.len() == 1
-                && let Some(name) = map.keys().next()
-                && !Message::NAMES.contains(&name.as_str())
-            {
-                return Err(Error::UnknownMessage(name.clone()));
-            }
-            Err(Error::Malformed(err))
-        }
-    }
-}
-
-/// The deepest nesting a valid message has is 5; anything much deeper is
-/// refused before it can exhaust the stack.
-const MAX_DEPTH: usize = 32;
-
-/// Decodes exactly one value that spans the whole body.
-fn decode_whole<'de, T: serde::Deserialize<'de>>(body: &'de [u8]) -> std::result::Result<T, String> {
-    let end = value_end(body, 0, MAX_DEPTH)?;
-    if end != body.len() {
-        return Err(format!("{} bytes after the end of the message", body.len() - end));
-    }
+    schema::check(body).map_err(|refusal| match refusal {
+        schema::Refusal::Unknown(name) => Error::UnknownMessage(name),
+        schema::Refusal::Malformed(why) => Error::Malformed(why),
+    })?;
     let mut de = rmp_serde::Deserializer::from_read_ref(body);
-    de.set_max_depth(MAX_DEPTH);
-    T::deserialize(&mut de).map_err(|e| e.to_string())
+    de.set_max_depth(schema::MAX_DEPTH);
+    Message::deserialize(&mut de).map_err(|e| Error::Malformed(e.to_string()))
 }
 
-/// Where the MessagePack value starting at `at` ends: a structural walk
-/// that copies nothing, so the length check and the depth limit cost no
-/// more than a scan of the markers.
-fn value_end(body: &[u8], at: usize, depth: usize) -> std::result::Result<usize, String> {
-    use rmp::Marker;
-    let truncated = || "message ends inside a value".to_string();
-    let byte = *body.get(at).ok_or_else(truncated)?;
-    let uint = |width: usize| -> std::result::Result<usize, String> {
-        let bytes = body.get(at + 1..at + 1 + width).ok_or_else(truncated)?;
-        Ok(bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize))
-    };
-    // (header bytes, payload bytes, nested values)
-    let (header, payload, items) = match Marker::from_u8(byte) {
-        Marker::FixPos(_) | Marker::FixNeg(_) | Marker::Null | Marker::True | Marker::False => (1, 0, 0),
-        Marker::U8 | Marker::I8 => (1, 1, 0),
-        Marker::U16 | Marker::I16 => (1, 2, 0),
-        Marker::U32 | Marker::I32 | Marker::F32 => (1, 4, 0),
-        Marker::U64 | Marker::I64 | Marker::F64 => (1, 8, 0),
-        Marker::FixStr(n) => (1, n as usize, 0),
-        Marker::Str8 | Marker::Bin8 => (2, uint(1)?, 0),
-        Marker::Str16 | Marker::Bin16 => (3, uint(2)?, 0),
-        Marker::Str32 | Marker::Bin32 => (5, uint(4)?, 0),
-        Marker::FixExt1 => (2, 1, 0),
-        Marker::FixExt2 => (2, 2, 0),
-        Marker::FixExt4 => (2, 4, 0),
-        Marker::FixExt8 => (2, 8, 0),
-        Marker::FixExt16 => (2, 16, 0),
-        Marker::Ext8 => (3, uint(1)?, 0),
-        Marker::Ext16 => (4, uint(2)?, 0),
-        Marker::Ext32 => (6, uint(4)?, 0),
-        Marker::FixArray(n) => (1, 0, n as usize),
-        Marker::Array16 => (3, 0, uint(2)?),
-        Marker::Array32 => (5, 0, uint(4)?),
-        Marker::FixMap(n) => (1, 0, 2 * n as usize),
-        Marker::Map16 => (3, 0, 2 * uint(2)?),
-        Marker::Map32 => (5, 0, 2 * uint(4)?),
-        Marker::Reserved => return Err("reserved MessagePack marker 0xc1".into()),
-    };
-    let mut end = at.checked_add(header).and_then(|e| e.checked_add(payload)).ok_or_else(truncated)?;
-    if end > body.len() {
-        return Err(truncated());
-    }
-    if items > 0 {
-        if depth == 0 {
-            return Err(format!("message nested deeper than {MAX_DEPTH} levels"));
-        }
-        for _ in 0..items {
-            end = value_end(body, end, depth - 1)?;
-        }
-    }
-    Ok(end)
-}
+/// The most a reader allocates for a frame body beyond the bytes that have
+/// arrived: a large negotiated maximum costs memory only when a frame that
+/// large is actually sent.
+pub(crate) const RESERVE_AHEAD: usize = 1 << 20;
 
 /// Checks a length prefix against the maximum, before anything is allocated.
 pub(crate) fn check_length(prefix: [u8; LENGTH_PREFIX], max_frame: u32) -> Result<usize> {
@@ -165,8 +93,9 @@ impl<R: Read> FrameReader<R> {
         }
         let len = check_length(prefix, self.max_frame)?;
         self.body.clear();
-        self.body.resize(len, 0);
-        let got = read_full(&mut self.inner, &mut self.body)?;
+        // Grown as the body arrives (see `RESERVE_AHEAD`).
+        self.body.reserve(len.min(RESERVE_AHEAD));
+        let got = (&mut self.inner).take(len as u64).read_to_end(&mut self.body)?;
         if got < len {
             return Err(Error::Truncated { expected: len, got });
         }

@@ -13,8 +13,16 @@ pub const SUPPORTED_VERSIONS: (u32, u32) = (PROTOCOL_VERSION, PROTOCOL_VERSION);
 /// the runner's environment.
 pub const TOKEN_ENV: &str = "CORDON_RUNNER_TOKEN";
 
-/// Default maximum frame body: 1 MiB.
+/// Default maximum frame body: 1 MiB. What a peer that asks for nothing
+/// larger gets; readers of this crate accept it before the handshake.
 pub const DEFAULT_MAX_FRAME: u32 = 1 << 20;
+
+/// The largest maximum frame a handshake settles on, whatever both sides
+/// ask for: 64 MiB. The reference runner and client ask for this much, so a
+/// `Spawn` may carry as much as `execve` accepts (Linux: at most 6 MiB of
+/// arguments and environment). Readers allocate a body as it arrives, so
+/// the large maximum costs memory only when such a frame is sent.
+pub const MAX_FRAME_CAP: u32 = 64 << 20;
 
 /// The smallest maximum frame a peer may ask for: every control message and
 /// a useful output chunk must fit.
@@ -62,13 +70,15 @@ pub fn tokens_match(expected: &str, presented: &str) -> bool {
 }
 
 /// The runner's side: checks a `Hello` against the token it was given and
-/// its own limits. The error is what the runner puts in `HelloReject`.
+/// its own limits. The frame maximum is the smallest of the parent's, the
+/// runner's and [`MAX_FRAME_CAP`]. The error is what the runner puts in
+/// `HelloReject`.
 pub fn accept_hello(hello: &Hello, expected_token: &str, runner_max_frame: u32) -> Result<Negotiated> {
     let version = negotiate_version(SUPPORTED_VERSIONS, hello.versions)?;
     if !tokens_match(expected_token, &hello.token) {
         return Err(Error::BadToken);
     }
-    let max_frame = hello.max_frame.min(runner_max_frame);
+    let max_frame = hello.max_frame.min(runner_max_frame).min(MAX_FRAME_CAP);
     if max_frame < MIN_MAX_FRAME {
         return Err(Error::Malformed(format!(
             "max_frame {} is below the minimum of {MIN_MAX_FRAME} bytes",
@@ -116,5 +126,11 @@ mod tests {
         let n = accept_hello(&hello((1, 1), "t", 8192), "t", DEFAULT_MAX_FRAME).unwrap();
         assert_eq!(n.max_frame, 8192);
         assert!(accept_hello(&hello((1, 1), "t", 100), "t", DEFAULT_MAX_FRAME).is_err());
+    }
+
+    #[test]
+    fn max_frame_never_exceeds_the_cap() {
+        let n = accept_hello(&hello((1, 1), "t", u32::MAX), "t", u32::MAX).unwrap();
+        assert_eq!(n.max_frame, MAX_FRAME_CAP);
     }
 }

@@ -34,6 +34,8 @@ mod frame;
 mod handshake;
 mod message;
 pub mod oneshot;
+mod os_bytes;
+mod schema;
 
 #[cfg(feature = "tokio")]
 pub use codec::MessageCodec;
@@ -41,7 +43,8 @@ pub use error::{Error, Result};
 pub use flow::FlowWindow;
 pub use frame::{FrameReader, FrameWriter, LENGTH_PREFIX, decode_body, encode_body, encode_frame};
 pub use handshake::{
-    DEFAULT_MAX_FRAME, DEFAULT_STDIN_WINDOW, DEFAULT_WINDOW, MIN_MAX_FRAME, Negotiated, PROTOCOL_VERSION,
-    SUPPORTED_VERSIONS, TOKEN_ENV, accept_hello, negotiate_version, tokens_match,
+    DEFAULT_MAX_FRAME, DEFAULT_STDIN_WINDOW, DEFAULT_WINDOW, MAX_FRAME_CAP, MIN_MAX_FRAME, Negotiated,
+    PROTOCOL_VERSION, SUPPORTED_VERSIONS, TOKEN_ENV, accept_hello, negotiate_version, tokens_match,
 };
 pub use message::*;
+pub use os_bytes::OsBytes;

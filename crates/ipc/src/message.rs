@@ -5,11 +5,15 @@
 //! the message's named fields. Unknown fields are ignored on decode, so fields
 //! can be added without a version bump; a field marked "optional" may be
 //! absent or `nil`. Byte payloads (`Stdin.data`, `Output.data`) are
-//! MessagePack `bin`.
+//! MessagePack `bin`; arguments, environment and paths are [`OsBytes`].
+//! Decoding is strict (see [`crate::decode_body`]): each value has exactly
+//! one encoding.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::OsBytes;
 
 /// Identifies one process on one channel. Chosen by the parent, unique among
 /// the channel's live processes (an id may be reused once its `Exited` or
@@ -310,12 +314,12 @@ pub struct Spawn {
     pub id: ProcessId,
     /// Program and arguments; `argv[0]` is looked up in the child's `PATH`
     /// unless it contains a `/`.
-    pub argv: Vec<String>,
+    pub argv: Vec<OsBytes>,
     /// Working directory (optional; default: the runner's).
-    pub cwd: Option<String>,
+    pub cwd: Option<OsBytes>,
     /// The child's complete environment. Nothing of the runner's own
     /// environment is passed on.
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<OsBytes, OsBytes>,
     /// `Some(size)`: run on a new pseudo-terminal of that size (output comes
     /// as stream `pty`); `None`: pipes.
     pub tty: Option<Size>,
@@ -403,7 +407,7 @@ pub struct ProcessStatus {
     /// Its pid, as in `Spawned`.
     pub pid: u32,
     /// Its argv.
-    pub argv: Vec<String>,
+    pub argv: Vec<OsBytes>,
     /// Whether it runs on a PTY.
     pub tty: bool,
     /// `true` until the process has exited.

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use bytes::BytesMut;
 use cordon_ipc::{
     DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Error, ErrorKind, Exited, FrameReader, FrameWriter, Hello, HelloAck,
-    LENGTH_PREFIX, LayerState, MIN_MAX_FRAME, Message, MessageCodec, ProcessStatus, SandboxLayer,
+    LENGTH_PREFIX, LayerState, MIN_MAX_FRAME, Message, MessageCodec, OsBytes, ProcessStatus, SandboxLayer,
     SandboxReport, Signal, Size, Spawn, SpawnError, SpawnErrorKind, Stream, decode_body, encode_body,
     encode_frame,
 };
@@ -41,6 +41,16 @@ fn text() -> BoxedStrategy<String> {
         "[a-zA-Z0-9_./ -]{0,16}",
         vec(any::<char>(), 0..24).prop_map(|chars| chars.into_iter().collect()),
         "[αβγ日本語🦀é\u{0}\u{7f}\u{feff}]{1,8}",
+    ]
+    .boxed()
+}
+
+/// Arguments, environment and paths: text, or any bytes (valid UTF-8 or not).
+fn os_bytes() -> BoxedStrategy<OsBytes> {
+    prop_oneof![
+        text().prop_map(OsBytes::from),
+        vec(any::<u8>(), 0..24).prop_map(OsBytes::from),
+        Just(OsBytes::from(vec![0xff])),
     ]
     .boxed()
 }
@@ -113,9 +123,9 @@ fn hello_ack() -> impl Strategy<Value = HelloAck> {
 fn spawn() -> impl Strategy<Value = Spawn> {
     (
         id(),
-        vec(text(), 0..6),
-        proptest::option::of(text()),
-        btree_map(text(), text(), 0..6),
+        vec(os_bytes(), 0..6),
+        proptest::option::of(os_bytes()),
+        btree_map(os_bytes(), os_bytes(), 0..6),
         proptest::option::of((any::<u16>(), any::<u16>()).prop_map(|(rows, cols)| Size { rows, cols })),
         any::<bool>(),
         proptest::option::of(any::<u64>()),
@@ -172,7 +182,7 @@ fn exited() -> impl Strategy<Value = Exited> {
 }
 
 fn process_status() -> impl Strategy<Value = ProcessStatus> {
-    (id(), any::<u32>(), vec(text(), 0..4), any::<bool>(), any::<bool>(), any::<u64>(), any::<u64>())
+    (id(), any::<u32>(), vec(os_bytes(), 0..4), any::<bool>(), any::<bool>(), any::<u64>(), any::<u64>())
         .prop_map(|(id, pid, argv, tty, running, elapsed_ms, unacked_bytes)| ProcessStatus {
             id,
             pid,
@@ -859,7 +869,9 @@ proptest! {
         let too_small = body_len - 1;
 
         match encode_frame(&message, too_small) {
-            Err(Error::Encode(text)) => prop_assert!(text.contains(message.name()), "{text}"),
+            Err(Error::MessageTooLarge { message: name, len, max }) => {
+                prop_assert_eq!((name, len, max), (message.name(), body_len as usize, too_small));
+            }
             other => prop_assert!(false, "encode_frame: {other:?}"),
         }
         // Exactly the body size is fine.
@@ -869,7 +881,8 @@ proptest! {
         // The codec leaves what was already in `dst` untouched.
         let mut codec = MessageCodec::new(too_small);
         let mut dst = BytesMut::from(&junk[..]);
-        prop_assert!(matches!(codec.encode(message.clone(), &mut dst), Err(Error::Encode(_))));
+        let refused = matches!(codec.encode(message.clone(), &mut dst), Err(Error::MessageTooLarge { .. }));
+        prop_assert!(refused, "the codec encoded an oversized message");
         prop_assert_eq!(&dst[..], &junk[..]);
         codec.set_max_frame(body_len);
         codec.encode(message.clone(), &mut dst).unwrap();
@@ -878,7 +891,8 @@ proptest! {
 
         // The blocking writer writes nothing.
         let mut writer = FrameWriter::new(Vec::new(), too_small);
-        prop_assert!(matches!(writer.write_message(&message), Err(Error::Encode(_))));
+        let refused = matches!(writer.write_message(&message), Err(Error::MessageTooLarge { .. }));
+        prop_assert!(refused, "the writer wrote an oversized message");
         prop_assert!(writer.into_inner().is_empty());
     }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{ArgGroup, Parser};
-use cordon_ipc::{DEFAULT_MAX_FRAME, MIN_MAX_FRAME, TOKEN_ENV, oneshot::EXIT_CORDON_FAILED};
+use cordon_ipc::{MAX_FRAME_CAP, MIN_MAX_FRAME, TOKEN_ENV, oneshot::EXIT_CORDON_FAILED};
 use cordon_runner::session::{self, SessionConfig};
 use cordon_runner::sys;
 use cordon_sandbox::Policy;
@@ -34,9 +34,10 @@ struct Args {
     /// The pid that started the runner: if it is already gone, exit.
     #[arg(long, value_name = "PID")]
     parent_pid: Option<u32>,
-    /// The largest frame body to accept, in bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME,
-          value_parser = clap::value_parser!(u32).range(MIN_MAX_FRAME as i64..))]
+    /// The largest frame body to accept, in bytes (at most the protocol's
+    /// cap of 64 MiB, the default).
+    #[arg(long, value_name = "BYTES", default_value_t = MAX_FRAME_CAP,
+          value_parser = clap::value_parser!(u32).range(MIN_MAX_FRAME as i64..=MAX_FRAME_CAP as i64))]
     max_frame: u32,
 }
 

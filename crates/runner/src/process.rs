@@ -9,12 +9,12 @@
 use std::collections::HashMap;
 use std::future::pending;
 use std::io;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cordon_ipc::{
-    ErrorKind, Exited, FlowWindow, Message, ProcessId, ProcessStatus, Signal, Size, Spawn, SpawnError, Stream,
+    ErrorKind, Exited, FlowWindow, Message, OsBytes, ProcessId, ProcessStatus, Signal, Size, Spawn,
+    SpawnError, Stream,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant as TokioInstant, sleep_until};
@@ -90,7 +90,7 @@ impl Handle {
 struct Snapshot {
     id: ProcessId,
     pid: u32,
-    argv: Vec<String>,
+    argv: Vec<OsBytes>,
     tty: bool,
     started: Instant,
     running: bool,
@@ -124,8 +124,8 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
         Some(size) => StdioMode::Pty(size),
         None => StdioMode::Pipes { stdin: spawn.stdin },
     };
-    let spec =
-        SpawnSpec { argv: &spawn.argv, cwd: spawn.cwd.as_deref().map(Path::new), env: &spawn.env, stdio };
+    let cwd = spawn.cwd.as_ref().map(sys::path_of).transpose()?;
+    let spec = SpawnSpec { argv: &spawn.argv, cwd: cwd.as_deref(), env: &spawn.env, stdio };
     let child = sys::spawn(&spec)?;
     let started = Instant::now();
     // Watched before any await: the reaper cannot miss this child.

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use cordon_ipc::OsBytes;
 use cordon_ipc::oneshot::{self, EXIT_CORDON_FAILED, OneShotRequest};
 use cordon_sandbox::Policy;
 
@@ -46,10 +47,13 @@ fn execute(request: OneShotRequest<Policy>, parent: Option<u32>) -> i32 {
         }
     };
     runtime.block_on(async move {
+        // The request file is JSON: its arguments are text.
+        let argv: Vec<OsBytes> = request.argv.iter().map(OsBytes::from).collect();
+        let env = request.env.iter().map(|(k, v)| (OsBytes::from(k), OsBytes::from(v))).collect();
         let spec = SpawnSpec {
-            argv: &request.argv,
+            argv: &argv,
             cwd: request.cwd.as_deref().map(Path::new),
-            env: &request.env,
+            env: &env,
             stdio: StdioMode::Inherit,
         };
         let (reaper, mut termination) = match (Reaper::start(), sys::Termination::foreground()) {

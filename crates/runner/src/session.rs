@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use cordon_ipc::{
-    DEFAULT_MAX_FRAME, ErrorKind, HelloAck, Message, MessageCodec, SandboxReport, SpawnError, SpawnErrorKind,
+    ErrorKind, HelloAck, MAX_FRAME_CAP, Message, MessageCodec, SandboxReport, SpawnError, SpawnErrorKind,
     accept_hello,
 };
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::process::{self, Context, Control, Table};
@@ -44,9 +44,10 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// A config with the default frame maximum.
+    /// A config with the largest frame maximum the protocol allows (the
+    /// parent's `Hello` may lower it).
     pub fn new(token: String, sandbox: SandboxReport) -> Self {
-        SessionConfig { token, max_frame: DEFAULT_MAX_FRAME, sandbox }
+        SessionConfig { token, max_frame: MAX_FRAME_CAP, sandbox }
     }
 }
 
@@ -110,7 +111,8 @@ where
     tracing::debug!(version = negotiated.version, max_frame = negotiated.max_frame, "handshake done");
 
     let (out, out_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(sink, out_rx));
+    let (stop_writing, stop) = watch::channel(false);
+    let mut writer = tokio::spawn(write_loop(sink, out_rx, stop));
     let cx = Context {
         out: out.clone(),
         reaper: Reaper::start().context("installing the SIGCHLD handler")?,
@@ -184,17 +186,25 @@ where
     sys::kill_all_descendants();
     drop(cx);
     drop(out);
-    match ending {
+    let mut written = false;
+    if matches!(ending, Ending::Shutdown | Ending::ProtocolError) {
         // Deliver what is queued (the Exited reports, or the protocol
-        // error) before closing.
-        Ending::Shutdown | Ending::ProtocolError => {
-            let _ = tokio::time::timeout(FLUSH_GRACE, writer).await;
-            // Consume what the parent already sent (late Acks): closing a
-            // socket with unread data makes the parent's read end in
-            // ECONNRESET instead of a clean end of stream.
-            while let Some(Some(_)) = frames.next().now_or_never() {}
-        }
-        Ending::ChannelClosed | Ending::Terminated => writer.abort(),
+        // error): the queue closes once the last process task is gone.
+        written = tokio::time::timeout(FLUSH_GRACE, &mut writer).await.is_ok();
+    }
+    // Nothing more, but never half a frame: the writer stops at the next
+    // frame boundary and closes the channel. Only a parent that stops
+    // reading for that long can see a frame cut off.
+    let _ = stop_writing.send(true);
+    if !written && tokio::time::timeout(FLUSH_GRACE, &mut writer).await.is_err() {
+        tracing::debug!("the parent stopped reading; closing the channel mid-frame");
+        writer.abort();
+    }
+    if matches!(ending, Ending::Shutdown | Ending::ProtocolError) {
+        // Consume what the parent already sent (late Acks): closing a
+        // socket with unread data makes the parent's read end in
+        // ECONNRESET instead of a clean end of stream.
+        while let Some(Some(_)) = frames.next().now_or_never() {}
     }
     Ok(ending)
 }
@@ -282,7 +292,8 @@ async fn feed<W: AsyncWrite + Unpin>(
 ) -> Result<(), ()> {
     let name = message.name();
     let result = match sink.feed(message).await {
-        Err(cordon_ipc::Error::Encode(reason)) => {
+        Err(err @ (cordon_ipc::Error::Encode(_) | cordon_ipc::Error::MessageTooLarge { .. })) => {
+            let reason = err.to_string();
             tracing::warn!(%reason, "message dropped");
             let error = Message::Error {
                 id: None,
@@ -296,16 +307,32 @@ async fn feed<W: AsyncWrite + Unpin>(
     result.map_err(|err| tracing::debug!(%err, "writing to the parent failed"))
 }
 
-/// Writes queued messages, flushing whenever the queue runs dry.
+/// Writes queued messages, flushing whenever the queue runs dry, until the
+/// queue closes or `stop` is set; then closes the channel.
+///
+/// Only whole frames reach the channel: the sink buffers whole frames, and
+/// a write under way is always finished (never cancelled), so `stop` takes
+/// effect between flushes, at a frame boundary.
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut sink: FramedWrite<W, MessageCodec>,
     mut queue: mpsc::UnboundedReceiver<Message>,
+    mut stop: watch::Receiver<bool>,
 ) {
-    while let Some(message) = queue.recv().await {
+    loop {
+        let message = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => break,
+            message = queue.recv() => match message {
+                Some(message) => message,
+                None => break,
+            },
+        };
         if feed(&mut sink, message).await.is_err() {
             return;
         }
-        while let Ok(message) = queue.try_recv() {
+        while !*stop.borrow()
+            && let Ok(message) = queue.try_recv()
+        {
             if feed(&mut sink, message).await.is_err() {
                 return;
             }

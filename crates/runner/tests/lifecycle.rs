@@ -67,7 +67,7 @@ fn the_handshake_reports_runner_facts() {
     runner.send(&Message::Hello(Hello {
         versions: SUPPORTED_VERSIONS,
         token: "t".into(),
-        max_frame: 1 << 24,
+        max_frame: u32::MAX,
         window: 4096,
     }));
     match runner.recv() {
@@ -75,7 +75,7 @@ fn the_handshake_reports_runner_facts() {
             assert_eq!(ack.version, 1);
             assert_eq!(ack.pid, runner.child.id());
             assert_eq!(ack.platform, "linux");
-            assert_eq!(ack.max_frame, DEFAULT_MAX_FRAME, "the smaller maximum wins");
+            assert_eq!(ack.max_frame, cordon_ipc::MAX_FRAME_CAP, "never more than the cap");
             assert_eq!(ack.window, 4096);
             assert_eq!(ack.sandbox.policy, "full-access");
             assert!(ack.sandbox.layers.is_empty(), "no enforcement is claimed");

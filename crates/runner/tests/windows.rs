@@ -324,8 +324,9 @@ mod conpty {
     use super::*;
 
     fn spawn(argv: &[&str]) -> sys::Child {
-        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
-        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let argv: Vec<cordon_ipc::OsBytes> = argv.iter().map(|s| (*s).into()).collect();
+        let env: BTreeMap<cordon_ipc::OsBytes, cordon_ipc::OsBytes> =
+            std::env::vars().map(|(k, v)| (k.into(), v.into())).collect();
         let spec = SpawnSpec {
             argv: &argv,
             cwd: None,

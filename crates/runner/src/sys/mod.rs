@@ -10,13 +10,17 @@
 //! - `Terminal`: read, write, `resize`, and the input that means end of file.
 //! - `Reaper`: hands each spawned child's exit status to whoever watches it
 //!   (on Unix it also reaps orphans re-parented to the runner).
-//! - `kill_all_descendants()`: the last sweep when the session ends.
+//! - `kill_all_descendants()`: the last sweep when the session ends; it
+//!   returns once everything it killed is gone (reaped), so that the
+//!   runner's exit means its trees are gone.
 //! - `startup(...)`: die with the parent, adopt orphans (again after the
 //!   sandbox is in force).
 //! - `take_secret_env`, `mark_inherited_fds_close_on_exec`: keep what the
 //!   runner inherited away from its children.
 //! - `Channel`: the channel's inherited handles, adopted before the runtime
 //!   starts and turned into async reader and writer halves inside it.
+//! - `path_of(&OsBytes)`: the path a `Spawn`'s `cwd` names (any bytes on
+//!   Unix; UTF-8 only on Windows, else an `invalid_request` failure).
 //! - `Termination`: resolves when the runner is asked to stop (SIGTERM, or
 //!   the console closing; nothing for the init of a PID namespace).
 
@@ -34,7 +38,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use cordon_ipc::{Size, SpawnError, SpawnErrorKind};
+use cordon_ipc::{OsBytes, Size, SpawnError, SpawnErrorKind};
 
 /// How a child's stdio is wired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,15 +55,16 @@ pub enum StdioMode {
     Inherit,
 }
 
-/// What to start.
+/// What to start. Arguments and environment are bytes, as on the wire: a
+/// platform that needs text (Windows) refuses bytes that are not UTF-8.
 #[derive(Debug, Clone)]
 pub struct SpawnSpec<'a> {
     /// Program and arguments.
-    pub argv: &'a [String],
-    /// Working directory, if not the runner's.
+    pub argv: &'a [OsBytes],
+    /// Working directory, if not the runner's (see `path_of`).
     pub cwd: Option<&'a Path>,
     /// The complete environment.
-    pub env: &'a BTreeMap<String, String>,
+    pub env: &'a BTreeMap<OsBytes, OsBytes>,
     /// Stdio wiring.
     pub stdio: StdioMode,
 }

@@ -191,9 +191,9 @@ impl Drop for RawRunner {
 pub fn spawn_msg(id: u64, argv: &[&str]) -> Message {
     Message::Spawn(cordon_ipc::Spawn {
         id,
-        argv: argv.iter().map(|s| s.to_string()).collect(),
+        argv: argv.iter().map(|s| (*s).into()).collect(),
         cwd: None,
-        env: std::env::vars().collect(),
+        env: std::env::vars().map(|(k, v)| (k.into(), v.into())).collect(),
         tty: None,
         stdin: false,
         timeout_ms: None,

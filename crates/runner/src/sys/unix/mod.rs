@@ -14,8 +14,17 @@ pub use reap::{ExitStatus, Reaper};
 pub use spawn::{Child, spawn};
 pub use tree::{ProcessTree, kill_all_descendants};
 
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use cordon_ipc::{OsBytes, SpawnError};
 use nix::sys::prctl;
 use nix::sys::signal::Signal as NixSignal;
+
+/// The path `bytes` name: on Unix a path is any bytes.
+pub fn path_of(bytes: &OsBytes) -> Result<PathBuf, SpawnError> {
+    Ok(Path::new(std::ffi::OsStr::from_bytes(bytes.as_bytes())).to_path_buf())
+}
 
 /// Ties the runner's life to its parent's and makes it the reaper of every
 /// orphan in its trees. `expected_parent`, when given, closes the race where

@@ -6,13 +6,15 @@
 //! subreaper attribute (see `tree`), `SIGKILL` when the runner dies, default
 //! signal dispositions, and close-on-exec on every fd above 2.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use cordon_ipc::{Size, SpawnError, SpawnErrorKind};
+use cordon_ipc::{OsBytes, Size, SpawnError, SpawnErrorKind};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::libc;
@@ -54,8 +56,12 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     let Some(name) = spec.argv.first() else {
         return Err(spawn_error(SpawnErrorKind::InvalidRequest, "argv is empty".into(), None));
     };
-    if spec.argv.iter().any(|a| a.contains('\0'))
-        || spec.env.iter().any(|(k, v)| k.contains(['\0', '=']) || k.is_empty() || v.contains('\0'))
+    let has_nul = |b: &OsBytes| b.as_bytes().contains(&0);
+    if spec.argv.iter().any(has_nul)
+        || spec
+            .env
+            .iter()
+            .any(|(k, v)| has_nul(k) || has_nul(v) || k.as_bytes().is_empty() || k.as_bytes().contains(&b'='))
     {
         return Err(spawn_error(
             SpawnErrorKind::InvalidRequest,
@@ -65,10 +71,16 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     }
     let cwd = spec.working_directory(libc::ENOTDIR)?;
     let cwd = cwd.as_deref();
-    let program = resolve_program(name, spec.env.get("PATH").map(String::as_str), cwd)?;
+    let name = os(name);
+    let path = spec.env.get(b"PATH".as_slice()).map(os);
+    let program = resolve_program(name, path, cwd)?;
 
     let mut command = Command::new(&program);
-    command.arg0(name).args(&spec.argv[1..]).env_clear().envs(spec.env);
+    command
+        .arg0(name)
+        .args(spec.argv[1..].iter().map(os))
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (os(k), os(v))));
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }
@@ -207,17 +219,23 @@ impl ChildSetup {
     }
 }
 
+/// On Unix an argument is any bytes.
+fn os(bytes: &OsBytes) -> &OsStr {
+    OsStr::from_bytes(bytes.as_bytes())
+}
+
 /// Finds the program the way `execvp` would, so that "not found" and "not
 /// executable" are told apart before forking.
-fn resolve_program(name: &str, path: Option<&str>, cwd: Option<&Path>) -> Result<PathBuf, SpawnError> {
+fn resolve_program(name: &OsStr, path: Option<&OsStr>, cwd: Option<&Path>) -> Result<PathBuf, SpawnError> {
     let in_cwd = |p: &Path| match cwd {
         Some(cwd) if p.is_relative() => cwd.join(p),
         _ => p.to_path_buf(),
     };
+    let shown = name.to_string_lossy();
     if name.is_empty() {
         return Err(spawn_error(SpawnErrorKind::NotFound, "empty program name".into(), Some(libc::ENOENT)));
     }
-    if name.contains('/') {
+    if name.as_bytes().contains(&b'/') {
         let candidate = in_cwd(Path::new(name));
         // A path the kernel cannot even look up (too long, a loop of
         // links) is not "not found": say what it is, with the exit status
@@ -225,17 +243,17 @@ fn resolve_program(name: &str, path: Option<&str>, cwd: Option<&Path>) -> Result
         if let Err(err) = candidate.metadata()
             && let Some(code @ (libc::ENAMETOOLONG | libc::ELOOP)) = err.raw_os_error()
         {
-            return Err(spawn_error(SpawnErrorKind::NotExecutable, format!("{name}: {err}"), Some(code)));
+            return Err(spawn_error(SpawnErrorKind::NotExecutable, format!("{shown}: {err}"), Some(code)));
         }
         return match check_executable(&candidate) {
             Ok(()) => Ok(candidate),
-            Err(kind) => Err(program_error(kind, name, &candidate)),
+            Err(kind) => Err(program_error(kind, &shown, &candidate)),
         };
     }
-    let path = path.unwrap_or(DEFAULT_PATH);
+    let path = path.unwrap_or(OsStr::new(DEFAULT_PATH));
     let mut not_executable = None;
-    for dir in path.split(':') {
-        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(dir) };
+    for dir in path.as_bytes().split(|b| *b == b':') {
+        let dir = if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) };
         let candidate = in_cwd(&dir.join(name));
         match check_executable(&candidate) {
             Ok(()) => return Ok(candidate),
@@ -246,10 +264,10 @@ fn resolve_program(name: &str, path: Option<&str>, cwd: Option<&Path>) -> Result
         }
     }
     match not_executable {
-        Some(candidate) => Err(program_error(SpawnErrorKind::NotExecutable, name, &candidate)),
+        Some(candidate) => Err(program_error(SpawnErrorKind::NotExecutable, &shown, &candidate)),
         None => Err(spawn_error(
             SpawnErrorKind::NotFound,
-            format!("{name}: command not found in PATH={path}"),
+            format!("{shown}: command not found in PATH={}", path.to_string_lossy()),
             Some(libc::ENOENT),
         )),
     }

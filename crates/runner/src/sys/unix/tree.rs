@@ -12,8 +12,11 @@ use std::fs;
 use std::path::Path;
 
 use std::io;
+use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, tcgetpgrp};
 
 use super::Terminal;
@@ -61,12 +64,41 @@ fn kill_tree(root: u32) {
     }
 }
 
+/// How long the last sweep waits for what it killed to be gone.
+const SWEEP_LIMIT: Duration = Duration::from_secs(5);
+
 /// Kills every descendant of the calling process (the runner itself
-/// survives).
+/// survives) and reaps them, so that once the runner has exited its trees
+/// are gone too: a killed process is not gone until it has been waited
+/// for, and one merely signalled may still be running when the runner's
+/// exit is seen.
+///
+/// The runner is a child subreaper (or the init of the sandbox's PID
+/// namespace), so every descendant whose parent dies becomes its child:
+/// "no child left" (`ECHILD`) means no descendant left. Gives up after
+/// [`SWEEP_LIMIT`] (a process stuck in the kernel), saying so.
 pub fn kill_all_descendants() {
-    let members = stop_descendants(std::process::id());
-    for pid in members {
-        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+    let deadline = Instant::now() + SWEEP_LIMIT;
+    loop {
+        for pid in stop_descendants(std::process::id()) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(Errno::ECHILD) => return,
+                Err(err) => {
+                    tracing::warn!(%err, "waitpid failed; not waiting for the killed processes");
+                    return;
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            tracing::warn!(left = ?descendants(std::process::id()), "killed processes still not gone");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

@@ -367,7 +367,7 @@ impl PseudoConsole {
         let Some(handle) = self.raw() else {
             return Err(io::Error::other("the pseudoconsole is closed"));
         };
-        let coord = COORD { X: size.cols as i16, Y: size.rows as i16 };
+        let coord = console_size(size);
         // SAFETY: a live pseudoconsole handle.
         let hr = unsafe { ResizePseudoConsole(handle, coord) };
         if hr < 0 { Err(io::Error::from_raw_os_error(hr)) } else { Ok(()) }
@@ -387,4 +387,12 @@ impl Drop for PseudoConsole {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// A pseudoconsole's size is 1 to 32767 (`i16`) each way; the wire allows
+/// any `u16`, which is clamped into that range (a plain cast made 65535
+/// negative, which the console refuses).
+pub(super) fn console_size(size: Size) -> COORD {
+    let clamp = |n: u16| n.clamp(1, i16::MAX as u16) as i16;
+    COORD { X: clamp(size.cols), Y: clamp(size.rows) }
 }

@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use std::ptr::{null, null_mut};
 use std::sync::Arc;
 
-use cordon_ipc::{SpawnError, SpawnErrorKind};
+use cordon_ipc::{OsBytes, SpawnError, SpawnErrorKind};
 use windows_sys::Win32::Foundation::{
     ERROR_ACCESS_DENIED, ERROR_BAD_EXE_FORMAT, ERROR_DIRECTORY, ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND,
     HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, SetHandleInformation,
 };
 use windows_sys::Win32::System::Console::{
-    COORD, CreatePseudoConsole, GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
+    CreatePseudoConsole, GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
 };
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::Threading::{
@@ -56,18 +56,41 @@ pub struct Child {
     pub(super) console: Option<Arc<PseudoConsole>>,
 }
 
+/// Windows arguments, environment and paths are UTF-16 text: bytes that are
+/// not UTF-8 (a `bin` on the wire) have no Windows form.
+fn text(what: &str, bytes: &OsBytes) -> Result<String, SpawnError> {
+    bytes.to_str().map(str::to_string).ok_or_else(|| {
+        spawn_error(
+            SpawnErrorKind::InvalidRequest,
+            format!("{what} {bytes:?} is not valid UTF-8, which Windows cannot pass"),
+            None,
+        )
+    })
+}
+
+/// The path a `Spawn`'s `cwd` names: UTF-8 only on Windows.
+pub fn path_of(bytes: &OsBytes) -> Result<PathBuf, SpawnError> {
+    text("working directory", bytes).map(PathBuf::from)
+}
+
 /// Starts a process. Failures are classified for `SpawnFailed`.
 pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
-    let Some(name) = spec.argv.first() else {
+    let argv = spec.argv.iter().map(|arg| text("argument", arg)).collect::<Result<Vec<_>, _>>()?;
+    let env_map = spec
+        .env
+        .iter()
+        .map(|(k, v)| Ok((text("environment name", k)?, text("environment value", v)?)))
+        .collect::<Result<BTreeMap<_, _>, SpawnError>>()?;
+    let Some(name) = argv.first() else {
         return Err(spawn_error(SpawnErrorKind::InvalidRequest, "argv is empty".into(), None));
     };
-    let mut line = command_line(spec.argv)
+    let mut line = command_line(&argv)
         .map_err(|e| spawn_error(SpawnErrorKind::InvalidRequest, format!("argv: {e}"), None))?;
-    let env: Vec<(String, String)> = spec.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let env: Vec<(String, String)> = env_map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let env_block = environment_block(&env)
         .map_err(|e| spawn_error(SpawnErrorKind::InvalidRequest, format!("env: {e}"), None))?;
     let cwd = spec.working_directory(ERROR_DIRECTORY as i32)?;
-    let program = resolve_program(name, spec.env, cwd.as_deref())?;
+    let program = resolve_program(name, &env_map, cwd.as_deref())?;
 
     let job = Job::new().map_err(|e| io_error("creating the job object", e))?;
     let mut wiring = Wiring::new(spec.stdio).map_err(|e| io_error("creating the child's stdio", e))?;
@@ -207,7 +230,7 @@ impl Wiring {
                 let (in_read, in_write) = pipe(Inherit::Neither)?;
                 let (out_read, out_write) = pipe(Inherit::Neither)?;
                 let mut hpcon = 0;
-                let coord = COORD { X: size.cols.max(1) as i16, Y: size.rows.max(1) as i16 };
+                let coord = super::io::console_size(size);
                 // SAFETY: valid pipe handles; the console duplicates them.
                 let hr = unsafe {
                     CreatePseudoConsole(

@@ -130,10 +130,16 @@ impl ProcessTree {
     }
 }
 
-/// Kills what is left in every job of the runner.
+/// Kills what is left in every job of the runner and waits (at most 5 s)
+/// until the jobs are empty: termination is asynchronous, and once the
+/// runner has exited its trees must be gone too.
 pub fn kill_all_descendants() {
     let jobs: Vec<_> = live_jobs().drain(..).collect();
-    for job in jobs {
+    for job in &jobs {
         job.terminate();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while jobs.iter().any(|job| job.active_processes() > 0) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
