@@ -1,6 +1,7 @@
 //! `cordon`: run commands and shells inside cordon's sandbox.
 
 mod capture;
+mod config;
 mod doctor;
 mod leftovers;
 mod options;
