@@ -1,5 +1,6 @@
 //! `cordon`: run commands and shells inside cordon's sandbox.
 
+mod config;
 mod doctor;
 mod leftovers;
 mod options;

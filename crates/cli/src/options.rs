@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use cordon::{Limits, Policy, PolicyBuilder, Preset};
-use serde::Deserialize;
+
+use crate::config::{ConfigFile, ConfigLimits, CountOrWord};
 
 /// The config file looked for in the working directory.
 pub const CONFIG_FILE: &str = "cordon.toml";
@@ -92,45 +93,6 @@ pub struct SandboxArgs {
     /// `cordon setup` has run, restricted-token otherwise). Ignored elsewhere.
     #[arg(long, value_enum, value_name = "MODE")]
     pub windows_mode: Option<WindowsModeArg>,
-}
-
-/// `cordon.toml`: a policy that flags may override.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    policy: Option<String>,
-    network: Option<bool>,
-    #[serde(default)]
-    allow_write: Vec<PathBuf>,
-    #[serde(default)]
-    deny: Vec<PathBuf>,
-    #[serde(default)]
-    allow_read: Vec<PathBuf>,
-    protected: Option<Vec<String>>,
-    clear_env: Option<bool>,
-    best_effort: Option<bool>,
-    #[serde(default)]
-    limits: ConfigLimits,
-}
-
-/// `[limits]`: each a value or `"unlimited"`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigLimits {
-    max_procs: Option<CountOrWord>,
-    memory: Option<String>,
-    sandbox_memory: Option<String>,
-    cpu_time: Option<String>,
-    file_size: Option<String>,
-    open_files: Option<CountOrWord>,
-}
-
-/// A count in `cordon.toml`: `64`, or a word such as `"unlimited"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum CountOrWord {
-    Count(u64),
-    Word(String),
 }
 
 /// A limit as a flag or `cordon.toml` gives it.
@@ -502,7 +464,7 @@ fn policy_root_holding<'a>(policy: &'a Policy, path: &Path) -> Option<&'a PathBu
 
 fn read_config_file(path: &Path) -> anyhow::Result<ConfigFile> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("config {}", path.display()))
+    ConfigFile::parse(&text).with_context(|| format!("config {}", path.display()))
 }
 
 fn parse_preset(s: &str) -> Result<Preset, String> {

@@ -1,0 +1,28 @@
+//! `cordon.toml` as the command reads it. What is accepted must write back
+//! as TOML that reads as the same configuration; what is refused is refused
+//! with an error, never a panic.
+//!
+//! `cordon` is a binary crate; its `config` module is self-contained and
+//! included here as it is.
+#![no_main]
+
+#[path = "../../crates/cli/src/config.rs"]
+mod config;
+
+use config::ConfigFile;
+use cordon_fuzz::{allocation_bound, assert_allocation_within, peak_allocation};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (parsed, peak) = peak_allocation(|| ConfigFile::parse(text));
+    assert_allocation_within(peak, allocation_bound(text.len(), 0), "cordon.toml", text.len());
+    let Ok(config) = parsed else {
+        return;
+    };
+    let written = toml::to_string(&config).expect("a configuration writes as TOML");
+    let again = ConfigFile::parse(&written).expect("a written configuration reads back");
+    assert_eq!(again, config, "a configuration changed in a round trip through {written:?}");
+});
