@@ -461,15 +461,29 @@ impl TryFrom<PolicyRepr> for Policy {
     fn try_from(repr: PolicyRepr) -> Result<Self, Self::Error> {
         match repr {
             PolicyRepr::Preset(preset) => PolicyBuilder::new(preset).build(),
-            PolicyRepr::Full(f) => Ok(Policy {
-                preset: f.preset,
-                filesystem: f.filesystem,
-                network: f.network,
-                limits: f.limits,
-                default_limits: f.default_limits,
-                env: f.env,
-                best_effort: f.best_effort,
-            }),
+            PolicyRepr::Full(f) => {
+                f.limits.check()?;
+                let fs = &f.filesystem;
+                // Relative to what? The runner's working directory is not the
+                // writer's: every path of a written-out policy is absolute.
+                let paths = fs.read.iter().chain(&fs.write).chain(&fs.deny).chain(&fs.protected);
+                if let Some(path) = paths.into_iter().find(|path| !path.is_absolute()) {
+                    return Err(PolicyError::Path {
+                        what: "policy path",
+                        path: path.clone(),
+                        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an absolute path"),
+                    });
+                }
+                Ok(Policy {
+                    preset: f.preset,
+                    filesystem: f.filesystem,
+                    network: f.network,
+                    limits: f.limits,
+                    default_limits: f.default_limits,
+                    env: f.env,
+                    best_effort: f.best_effort,
+                })
+            }
         }
     }
 }
@@ -1069,6 +1083,20 @@ mod tests {
     }
 
     #[cfg(unix)]
+    #[test]
+    fn a_written_out_policy_with_a_relative_path_or_a_hopeless_limit_is_refused() {
+        let mut policy = PolicyBuilder::new(Preset::ReadOnly).build().unwrap();
+        let good = serde_json::to_string(&policy).unwrap();
+        assert!(serde_json::from_str::<Policy>(&good).is_ok());
+        policy.filesystem.deny.push("secret".into());
+        let err = serde_json::from_str::<Policy>(&serde_json::to_string(&policy).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("not an absolute path"), "{err}");
+        policy.filesystem.deny.pop();
+        policy.limits.memory = Some(1);
+        let err = serde_json::from_str::<Policy>(&serde_json::to_string(&policy).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("too low"), "{err}");
+    }
+
     #[test]
     fn a_limit_no_command_could_run_under_is_refused_with_the_least_accepted() {
         let refused = [
