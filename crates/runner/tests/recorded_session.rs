@@ -26,7 +26,7 @@ use std::path::Path;
 use common::*;
 use cordon_ipc::oneshot::OneShotRequest;
 use cordon_ipc::{
-    DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorKind, FrameReader, Hello, LENGTH_PREFIX, Message,
+    DEFAULT_MAX_FRAME, DEFAULT_WINDOW, ErrorKind, FrameReader, Hello, LENGTH_PREFIX, Message, OsBytes,
     SUPPORTED_VERSIONS, Signal, Size, Spawn, SpawnErrorKind, Stream, encode_frame,
 };
 use cordon_sandbox::{PolicyBuilder, Preset};
@@ -107,14 +107,14 @@ fn hello(token: &str) -> Message {
 }
 
 /// A small environment, so that nothing of the machine's is recorded.
-fn env() -> BTreeMap<String, String> {
-    BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())])
+fn env() -> BTreeMap<OsBytes, OsBytes> {
+    BTreeMap::from([(OsBytes::from("PATH"), OsBytes::from("/usr/bin:/bin"))])
 }
 
 fn spawn(id: u64, argv: &[&str], tty: Option<Size>, stdin: bool, timeout_ms: Option<u64>) -> Message {
     Message::Spawn(Spawn {
         id,
-        argv: argv.iter().map(|s| s.to_string()).collect(),
+        argv: argv.iter().map(|s| OsBytes::from(*s)).collect(),
         cwd: None,
         env: env(),
         tty,
@@ -275,7 +275,7 @@ fn record(dir: &Path, session: &mut Recorded, rejected: &mut Recorded) {
         let request = OneShotRequest {
             argv: argv.iter().map(|s| s.to_string()).collect(),
             cwd: Some(cwd.path().display().to_string()),
-            env: env(),
+            env: BTreeMap::from([("PATH".to_string(), "/usr/bin:/bin".to_string())]),
             timeout_ms,
             policy: policy.clone(),
         };
