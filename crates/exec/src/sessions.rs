@@ -148,6 +148,9 @@ impl ExecSessions {
         for (key, value) in env {
             command = command.env(key, value);
         }
+        if let Some(timeout) = self.config.command_timeout {
+            command = command.timeout(timeout);
+        }
         command = match tty {
             Some(size) => command.tty(size),
             None => command.stdin(true),

@@ -39,6 +39,8 @@ pub struct ExecConfig {
     pub env: BTreeMap<String, String>,
     /// Terminal size of tty sessions (default 24 × 80).
     pub tty_size: cordon::Size,
+    /// Kills a command's tree after this long (default: never).
+    pub command_timeout: Option<std::time::Duration>,
 }
 
 impl Default for ExecConfig {
@@ -50,6 +52,7 @@ impl Default for ExecConfig {
             cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             env: BTreeMap::new(),
             tty_size: cordon::Size { rows: 24, cols: 80 },
+            command_timeout: None,
         }
     }
 }
