@@ -82,8 +82,8 @@ def comm(pid):
         return ""
 
 
-# Exact outputs are checked with "login": False: the profile of the machine
-# running the test may print.
+# Exact outputs are checked with "login": False (call() adds it): the
+# profile of the machine running the test may print.
 
 
 def params():
@@ -111,6 +111,8 @@ async def tools_and_schemas(client):
 
 
 async def call(client, tool, args, **kw):
+    if tool == "exec_command":
+        args = {"login": False, **args}
     return await client.call_tool(tool, args, **kw)
 
 
@@ -125,6 +127,10 @@ async def scenario(client):
     check("echo: structured reply", sc.get("exit_code") == 0 and sc.get("output") == "hello\n"
           and sc.get("state") == "exited" and sc.get("returned_because") == "exited", sc)
     check("echo: not an error", not echo.is_error)
+
+    login = await client.call_tool("exec_command", {"cmd": "shopt -q login_shell && echo login-shell",
+                                                    "shell": "/bin/bash"})
+    check("a login shell by default", "login-shell\n" in text_of(login), text_of(login))
 
     failing = await call(client, "exec_command", {"cmd": "exit 3"})
     check("a failed command is a normal result", not failing.is_error
