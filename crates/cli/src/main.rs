@@ -3,6 +3,7 @@
 mod config;
 mod doctor;
 mod leftovers;
+mod mcp;
 mod options;
 mod request_file;
 mod sanitize;
@@ -42,6 +43,18 @@ enum Commands {
     /// Windows: create the sandbox users, grants and firewall rule of
     /// elevated mode (through UAC), or check, refresh or remove them.
     Setup(setup::SetupArgs),
+    /// Serve exec sessions to an AI agent over MCP on stdin/stdout
+    /// (exec_command, write_stdin, list_sessions, kill_session). Every
+    /// command runs in one sandbox with the policy of these flags, for the
+    /// server's life; --explain prints that policy and what is enforced, and
+    /// exits.
+    Mcp(McpArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct McpArgs {
+    #[command(flatten)]
+    sandbox: SandboxArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,6 +152,14 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
         }
         Commands::Doctor(doctor) => return doctor::run(doctor.json),
         Commands::Setup(args) => return Ok(setup::run(&args)),
+        Commands::Mcp(args) => {
+            let runtime =
+                tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+            let code = runtime.block_on(mcp::run(&args.sandbox));
+            // The stdin reader may still be blocked in a runtime thread.
+            runtime.shutdown_background();
+            return code;
+        }
     };
     let prepared = sandbox.prepare()?;
     let watch = leftovers::GitWatch::start(&prepared.policy, prepared.temp_dir.host_dir());
