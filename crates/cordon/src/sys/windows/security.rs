@@ -1,6 +1,6 @@
 //! The Windows security objects a launch needs: the caller's SIDs, a
-//! security descriptor from SDDL, a write-restricted token, and allow ACEs
-//! on writable roots. What they contain is decided by the pure functions of
+//! security descriptor from SDDL, a write-restricted token, and the ACEs on
+//! writable roots and protected paths. What they contain is decided by the pure functions of
 //! `cordon_sandbox::windows`; this module only builds them.
 
 use std::ffi::c_void;
@@ -10,10 +10,11 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::Path;
 use std::ptr::{null, null_mut};
 
+use cordon_sandbox::windows::sddl::{AceKind, DENY_WRITE, MODIFY};
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
-    EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, SE_FILE_OBJECT, SetEntriesInAclW,
+    DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, SE_FILE_OBJECT, SetEntriesInAclW,
     SetNamedSecurityInfoW, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::LookupAccountNameW;
@@ -207,9 +208,15 @@ pub(super) fn restricted_token(
     Ok(unsafe { OwnedHandle::from_raw_handle(restricted as RawHandle) })
 }
 
-/// Adds an inheritable allow-modify ACE for `sid` to `path`'s DACL (a
-/// no-op if an equal one is there).
-pub(super) fn grant_modify(path: &Path, sid: &str) -> io::Result<()> {
+/// Adds `kind`'s inheritable ACE for `sid` to `path`'s DACL (a no-op if
+/// an equal one is there): allow modify on a writable root, deny write on
+/// a protected path. A deny ACE goes before every allow, as Windows orders
+/// them.
+pub(super) fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
+    let (mode, mask) = match kind {
+        AceKind::AllowModify => (GRANT_ACCESS, MODIFY),
+        AceKind::DenyWrite => (DENY_ACCESS, DENY_WRITE),
+    };
     let sid = Sid::parse(sid)?;
     let path_w: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
     let mut old_dacl: *mut ACL = null_mut();
@@ -233,8 +240,8 @@ pub(super) fn grant_modify(path: &Path, sid: &str) -> io::Result<()> {
     }
     let _descriptor = Local(descriptor);
     let access = EXPLICIT_ACCESS_W {
-        grfAccessPermissions: cordon_sandbox::windows::sddl::MODIFY,
-        grfAccessMode: GRANT_ACCESS,
+        grfAccessPermissions: mask,
+        grfAccessMode: mode,
         grfInheritance: SUB_CONTAINERS_AND_OBJECTS_INHERIT,
         Trustee: TRUSTEE_W {
             pMultipleTrustee: null_mut(),
