@@ -197,6 +197,45 @@ pub fn desktop_security(identity: &PipeIdentity) -> Result<String, InvalidSid> {
     }
 }
 
+/// `WINSTA_ENUMDESKTOPS`.
+pub const WINSTA_ENUMDESKTOPS: u32 = 0x0001;
+/// `WINSTA_READATTRIBUTES`.
+pub const WINSTA_READATTRIBUTES: u32 = 0x0002;
+/// `WINSTA_ACCESSCLIPBOARD`: never granted.
+pub const WINSTA_ACCESSCLIPBOARD: u32 = 0x0004;
+/// `WINSTA_CREATEDESKTOP`: never granted.
+pub const WINSTA_CREATEDESKTOP: u32 = 0x0008;
+/// `WINSTA_WRITEATTRIBUTES`: never granted.
+pub const WINSTA_WRITEATTRIBUTES: u32 = 0x0010;
+/// `WINSTA_ACCESSGLOBALATOMS`.
+pub const WINSTA_ACCESSGLOBALATOMS: u32 = 0x0020;
+/// `WINSTA_EXITWINDOWS`: never granted.
+pub const WINSTA_EXITWINDOWS: u32 = 0x0040;
+/// `WINSTA_ENUMERATE`.
+pub const WINSTA_ENUMERATE: u32 = 0x0100;
+/// `WINSTA_READSCREEN`: never granted (it reads the visible desktop).
+pub const WINSTA_READSCREEN: u32 = 0x0200;
+
+/// What the sandbox user is granted on the caller's window station, which
+/// a process must be able to open to start on one of its desktops:
+/// connecting and reading its attributes, nothing that touches the
+/// clipboard, the screen, logoff or other desktops' creation.
+pub const STATION_ACCESS: u32 = WINSTA_ENUMDESKTOPS | WINSTA_READATTRIBUTES | WINSTA_ACCESSGLOBALATOMS;
+
+/// The window-station grant a launch needs: the sandbox user's SID and
+/// [`STATION_ACCESS`]. `CreateProcessWithLogonW` given a desktop leaves
+/// that grant to the caller. A write-restricted runner needs none: it is
+/// the user, in the user's logon session, which the station grants already.
+pub fn station_grant(identity: &PipeIdentity) -> Result<Option<(String, u32)>, InvalidSid> {
+    match identity {
+        PipeIdentity::SandboxUser { runner_sid, .. } => {
+            check_sid(runner_sid)?;
+            Ok(Some((runner_sid.clone(), STATION_ACCESS)))
+        }
+        PipeIdentity::RestrictedToken { .. } => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +325,28 @@ mod tests {
         assert!(desktop_security(&bad).is_err());
         let bad = PipeIdentity::RestrictedToken { user_sid: ALICE.into(), logon_sid: EVERYONE.into() };
         assert!(desktop_security(&bad).is_err());
+    }
+
+    #[test]
+    fn the_sandbox_user_gets_the_station_but_not_its_clipboard_screen_or_logoff() {
+        let identity = PipeIdentity::SandboxUser { runner_sid: SANDBOX.into(), owner_sid: ALICE.into() };
+        let (sid, mask) = station_grant(&identity).unwrap().expect("a grant");
+        assert_eq!(sid, SANDBOX);
+        assert_eq!(mask, 0x23);
+        for never in [
+            WINSTA_ACCESSCLIPBOARD,
+            WINSTA_CREATEDESKTOP,
+            WINSTA_WRITEATTRIBUTES,
+            WINSTA_EXITWINDOWS,
+            WINSTA_READSCREEN,
+            WINSTA_ENUMERATE,
+        ] {
+            assert_eq!(mask & never, 0, "{never:#x}");
+        }
+        let restricted = PipeIdentity::RestrictedToken { user_sid: ALICE.into(), logon_sid: LOGON.into() };
+        assert_eq!(station_grant(&restricted).unwrap(), None);
+        let bad = PipeIdentity::SandboxUser { runner_sid: "WD".into(), owner_sid: ALICE.into() };
+        assert!(station_grant(&bad).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::ffi::c_void;
 use std::io;
 use std::ptr::null;
 
-use cordon_sandbox::windows::desktop::{DesktopName, desktop_security};
+use cordon_sandbox::windows::desktop::{DesktopName, desktop_security, station_grant};
 use cordon_sandbox::windows::sddl::PipeIdentity;
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
@@ -34,6 +34,8 @@ unsafe extern "system" {
         attributes: *const SECURITY_ATTRIBUTES,
     ) -> HANDLE;
     fn CloseDesktop(desktop: HANDLE) -> i32;
+    fn OpenWindowStationW(name: *const u16, inherit: i32, access: u32) -> HANDLE;
+    fn CloseWindowStation(station: HANDLE) -> i32;
     fn GetProcessWindowStation() -> HANDLE;
     fn GetUserObjectInformationW(
         object: HANDLE,
@@ -125,6 +127,29 @@ fn window_station_name() -> io::Result<String> {
     }
     let len = buffer.iter().position(|&c| c == 0).unwrap_or(buffer.len());
     Ok(String::from_utf16_lossy(&buffer[..len]))
+}
+
+/// Grants `identity` what [`station_grant`] says on the caller's window
+/// station, if anything (the sandbox user; a no-op if it has the grant).
+/// The grant lasts as long as the window station (the logon session).
+pub(super) fn grant_station(identity: &PipeIdentity) -> io::Result<()> {
+    let Some((sid, mask)) =
+        station_grant(identity).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
+    else {
+        return Ok(());
+    };
+    let name: Vec<u16> = window_station_name()?.encode_utf16().chain([0]).collect();
+    // READ_CONTROL | WRITE_DAC: read the DACL and write it back.
+    // SAFETY: a NUL-terminated name.
+    let station = unsafe { OpenWindowStationW(name.as_ptr(), 0, 0x0002_0000 | 0x0004_0000) };
+    if station.is_null() {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(err.kind(), format!("opening the window station: {err}")));
+    }
+    let result = super::security::grant_on_window_station(station, &sid, mask);
+    // SAFETY: the handle opened above, closed once.
+    unsafe { CloseWindowStation(station) };
+    result
 }
 
 /// A fresh desktop name from 128 random bits.

@@ -238,7 +238,11 @@ impl Context {
         match &self.identity {
             Identity::Caller(token) => start(spec, args, token.as_ref(), stdio, desktop)
                 .map_err(|e| launch_error(&format!("starting {}", spec.path.display()), e)),
-            Identity::SandboxUser(account, _) => start_as_user(spec, args, account, stdio, desktop),
+            Identity::SandboxUser(account, _) => {
+                desktop::grant_station(&self.pipe_identity)
+                    .map_err(|e| launch_error("granting the sandbox user the window station", e))?;
+                start_as_user(spec, args, account, stdio, desktop)
+            }
         }
     }
 }

@@ -14,14 +14,16 @@ use cordon_sandbox::windows::sddl::{AceKind, DENY_WRITE, MODIFY};
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
-    DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, SE_FILE_OBJECT, SetEntriesInAclW,
-    SetNamedSecurityInfoW, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, GetSecurityInfo, SE_FILE_OBJECT,
+    SE_WINDOW_OBJECT, SetEntriesInAclW, SetNamedSecurityInfoW, SetSecurityInfo, TRUSTEE_IS_SID,
+    TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::LookupAccountNameW;
 use windows_sys::Win32::Security::{
-    ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, PSECURITY_DESCRIPTOR, PSID,
-    SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SUB_CONTAINERS_AND_OBJECTS_INHERIT, TOKEN_ADJUST_DEFAULT,
-    TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
+    ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, NO_INHERITANCE,
+    PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SUB_CONTAINERS_AND_OBJECTS_INHERIT,
+    TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER,
+    TokenGroups, TokenUser,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -263,6 +265,67 @@ pub(super) fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
         SetNamedSecurityInfoW(
             path_w.as_ptr() as *mut u16,
             SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            new_dacl,
+            null(),
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    Ok(())
+}
+
+/// Adds a non-inheritable allow ACE of `mask` for `sid` to the DACL of the
+/// window station `station` (opened with `READ_CONTROL | WRITE_DAC`).
+pub(super) fn grant_on_window_station(station: HANDLE, sid: &str, mask: u32) -> io::Result<()> {
+    let sid = Sid::parse(sid)?;
+    let mut old_dacl: *mut ACL = null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+    // SAFETY: a live handle; out-pointers; the descriptor is LocalAlloc'ed
+    // and owns the DACL.
+    let status = unsafe {
+        GetSecurityInfo(
+            station,
+            SE_WINDOW_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            &mut old_dacl,
+            null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    let _descriptor = Local(descriptor);
+    let access = EXPLICIT_ACCESS_W {
+        grfAccessPermissions: mask,
+        grfAccessMode: GRANT_ACCESS,
+        grfInheritance: NO_INHERITANCE,
+        Trustee: TRUSTEE_W {
+            pMultipleTrustee: null_mut(),
+            MultipleTrusteeOperation: 0,
+            TrusteeForm: TRUSTEE_IS_SID,
+            TrusteeType: TRUSTEE_IS_UNKNOWN,
+            ptstrName: sid.as_psid().cast(),
+        },
+    };
+    let mut new_dacl: *mut ACL = null_mut();
+    // SAFETY: one entry; the old DACL is valid (or null).
+    let status = unsafe { SetEntriesInAclW(1, &access, old_dacl, &mut new_dacl) };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    let _new = Local(new_dacl.cast());
+    // SAFETY: a live handle and a valid DACL.
+    let status = unsafe {
+        SetSecurityInfo(
+            station,
+            SE_WINDOW_OBJECT,
             DACL_SECURITY_INFORMATION,
             null_mut(),
             null_mut(),
