@@ -13,6 +13,9 @@
 //! - `kill PID`: end that process.
 //! - `wait-break`: print `ready`, then wait for Ctrl-Break (Windows) or
 //!   SIGINT (Unix) and exit 42 when it comes (60 s at most).
+//! - `desktop` (Windows): print `startup=` and the `lpDesktop` of
+//!   `GetStartupInfoW`, then `thread=` and the name of the desktop the
+//!   thread is on.
 
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -65,6 +68,8 @@ fn main() {
             let _ = std::io::stdout().flush();
             std::thread::sleep(Duration::from_secs(60));
         }
+        #[cfg(windows)]
+        "desktop" => print_desktop(),
         other => {
             eprintln!("fixture: unknown command {other:?}");
             std::process::exit(2);
@@ -138,4 +143,56 @@ fn on_break_exit_42() {
     }
     // SAFETY: a handler that exits the process.
     unsafe { SetConsoleCtrlHandler(Some(handler), 1) };
+}
+
+/// What `desktop` prints: the desktop the creator asked for and the one the
+/// thread actually got.
+#[cfg(windows)]
+fn print_desktop() {
+    use windows_sys::Win32::System::Threading::{GetCurrentThreadId, GetStartupInfoW, STARTUPINFOW};
+    // windows-sys has these behind a feature cordon does not otherwise need.
+    #[link(name = "user32")]
+    unsafe extern "system" {
+        fn GetThreadDesktop(thread: u32) -> *mut std::ffi::c_void;
+        fn GetUserObjectInformationW(
+            object: *mut std::ffi::c_void,
+            index: i32,
+            info: *mut std::ffi::c_void,
+            length: u32,
+            needed: *mut u32,
+        ) -> i32;
+    }
+    let wide = |p: *const u16| -> String {
+        if p.is_null() {
+            return "(null)".into();
+        }
+        // SAFETY: a NUL-terminated string from the system.
+        let len = (0..).take_while(|&i| unsafe { *p.add(i) } != 0).count();
+        // SAFETY: `len` units before the NUL.
+        String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(p, len) })
+    };
+    // SAFETY: plain data, filled in by the call.
+    let mut startup: STARTUPINFOW = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid out-pointer.
+    unsafe { GetStartupInfoW(&mut startup) };
+    println!("startup={}", wide(startup.lpDesktop));
+    let mut name = [0u16; 256];
+    let mut needed = 0u32;
+    // SAFETY: the current thread's desktop (not to be closed) and a buffer
+    // of the size given; UOI_NAME is 2.
+    let ok = unsafe {
+        let desktop = GetThreadDesktop(GetCurrentThreadId());
+        !desktop.is_null()
+            && GetUserObjectInformationW(
+                desktop,
+                2,
+                name.as_mut_ptr().cast(),
+                size_of_val(&name) as u32,
+                &mut needed,
+            ) != 0
+    };
+    println!(
+        "thread={}",
+        if ok { wide(name.as_ptr()) } else { format!("(error {})", std::io::Error::last_os_error()) }
+    );
 }

@@ -219,6 +219,36 @@ async fn runner_death_fails_pending_calls_promptly() {
     }
 }
 
+/// What `fixture desktop` prints in a sandbox: the `lpDesktop` it was
+/// started with and the desktop its thread is on.
+async fn desktop_in(sandbox: &Sandbox) -> (String, String) {
+    let output = bounded("desktop", sandbox.run(fixture_command(&["desktop"]))).await.expect("run");
+    let text = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+    let field = |key: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in {text:?}"))
+            .to_string()
+    };
+    (field("startup="), field("thread="))
+}
+
+#[tokio::test]
+async fn a_sandboxed_process_is_on_the_launchs_private_desktop() {
+    let sandbox = launch().await;
+    let (startup, thread) = desktop_in(&sandbox).await;
+    let (station, name) = startup.split_once('\\').unwrap_or_else(|| panic!("station\\desktop: {startup:?}"));
+    assert!(station.eq_ignore_ascii_case("WinSta0"), "{startup}");
+    assert!(
+        name.starts_with("cordon-") && name.len() == "cordon-".len() + 32,
+        "a private desktop: {startup}"
+    );
+    assert_eq!(thread, name, "the process runs on the desktop it was given");
+    let other = launch().await;
+    let (other_startup, _) = desktop_in(&other).await;
+    assert_ne!(other_startup, startup, "each launch has its own desktop");
+}
+
 #[tokio::test]
 async fn a_confining_policy_is_refused_without_a_restricted_token_context() {
     // Under Wine restricting SIDs are dropped, so the runner's check of its

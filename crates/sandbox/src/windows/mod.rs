@@ -14,10 +14,12 @@
 //! - [`sid`]: well-known SIDs, capability SIDs of writable roots, validation.
 //! - [`sddl`]: the control pipe's DACL and the ACEs on files.
 //! - [`token`]: the write-restricted token and the ACEs it relies on.
+//! - [`desktop`]: the runner's private desktop and its job's UI limits.
 //! - [`setup`]: what `cordon setup` does, checks and undoes.
 //! - [`password`]: passwords for the sandbox accounts.
 
 pub mod command_line;
+pub mod desktop;
 pub mod password;
 pub mod path;
 pub mod sddl;

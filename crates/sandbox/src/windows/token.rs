@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::path;
-use super::sddl::{allow_modify_ace, deny_write_ace};
+use super::sddl::{AceKind, allow_modify_ace, deny_write_ace};
 use super::sid::{EVERYONE, InvalidSid, capability_sid, is_logon_sid};
 
 /// `DISABLE_MAX_PRIVILEGE`: every privilege but `SeChangeNotifyPrivilege`
@@ -93,6 +93,83 @@ pub fn protected_denies(writable_roots: &[PathBuf], protected_names: &[String]) 
         }
     }
     denies
+}
+
+/// One ACE the restricted-token launch adds to a file or directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AceStep {
+    /// The file or directory.
+    pub path: PathBuf,
+    /// The trustee: a capability SID.
+    pub sid: String,
+    /// Allow modify, or deny write.
+    pub kind: AceKind,
+}
+
+/// What a restricted-token launch does before the runner starts: the
+/// token, and the ACEs, in order (every root's grant, then every deny).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestrictedLaunchPlan {
+    /// The arguments of `CreateRestrictedToken`.
+    pub token: RestrictedTokenPlan,
+    /// The ACEs to add. A launch that cannot add one of them is refused:
+    /// without its deny ACE a protected path is writable.
+    pub aces: Vec<AceStep>,
+}
+
+/// The plan of a restricted-token launch for `writable_roots` and the
+/// policy's protected paths (`FilesystemPolicy::protected`: `.git`,
+/// `.cordon`, repositories' hooks and config), in the logon session
+/// `logon_sid`.
+///
+/// Each root gets an allow-modify ACE for its capability SID; each
+/// protected path a deny-write ACE for the capability SID of every root
+/// that contains it (a root that contains another root would otherwise
+/// still grant write through its own inherited ACE). A protected path in no
+/// root needs no deny: nothing grants the sandbox write there.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use cordon_sandbox::windows::sddl::AceKind;
+/// use cordon_sandbox::windows::sid::capability_sid;
+/// use cordon_sandbox::windows::token::restricted_launch_plan;
+///
+/// let roots = [PathBuf::from(r"C:\work")];
+/// let plan = restricted_launch_plan(&roots, &[PathBuf::from(r"C:\work\.git")], "S-1-5-5-0-4242")?;
+/// assert_eq!(plan.aces[1].path, PathBuf::from(r"C:\work\.git"));
+/// assert_eq!(plan.aces[1].kind, AceKind::DenyWrite);
+/// assert_eq!(plan.aces[1].sid, capability_sid(&roots[0]));
+/// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
+/// ```
+pub fn restricted_launch_plan(
+    writable_roots: &[PathBuf],
+    protected: &[PathBuf],
+    logon_sid: &str,
+) -> Result<RestrictedLaunchPlan, InvalidSid> {
+    let token = restricted_token_plan(writable_roots, logon_sid)?;
+    let roots = unique_roots(writable_roots);
+    let mut aces: Vec<AceStep> = roots
+        .iter()
+        .map(|root| AceStep {
+            path: root.to_path_buf(),
+            sid: capability_sid(root),
+            kind: AceKind::AllowModify,
+        })
+        .collect();
+    let mut seen = HashSet::new();
+    for path in protected.iter().filter(|path| seen.insert(path::normalize(path))) {
+        let normalized = path::normalize(path);
+        for holder in &roots {
+            if path::is_within(&normalized, &path::normalize(holder)) {
+                aces.push(AceStep {
+                    path: path.clone(),
+                    sid: capability_sid(holder),
+                    kind: AceKind::DenyWrite,
+                });
+            }
+        }
+    }
+    Ok(RestrictedLaunchPlan { token, aces })
 }
 
 /// The roots, without later spellings of an earlier one.
@@ -178,6 +255,67 @@ mod tests {
                 (PathBuf::from(r"D:\tmp\.git"), format!("(D;OICI;0xd0156;;;{})", capability_sid(&roots[1]))),
             ]
         );
+    }
+
+    #[test]
+    fn the_restricted_plan_denies_write_to_git_and_cordon_in_each_root() {
+        let roots = roots(&[r"C:\work", r"D:\tmp"]);
+        let protected = vec![
+            PathBuf::from(r"C:\work\.git"),
+            PathBuf::from(r"C:\work\.cordon"),
+            PathBuf::from(r"D:\tmp\.git"),
+        ];
+        let plan = restricted_launch_plan(&roots, &protected, LOGON).unwrap();
+        assert_eq!(plan.token, restricted_token_plan(&roots, LOGON).unwrap());
+        let deny = |path: &str, root: &PathBuf| AceStep {
+            path: PathBuf::from(path),
+            sid: capability_sid(root),
+            kind: AceKind::DenyWrite,
+        };
+        let allow = |root: &PathBuf| AceStep {
+            path: root.clone(),
+            sid: capability_sid(root),
+            kind: AceKind::AllowModify,
+        };
+        assert_eq!(
+            plan.aces,
+            vec![
+                allow(&roots[0]),
+                allow(&roots[1]),
+                deny(r"C:\work\.git", &roots[0]),
+                deny(r"C:\work\.cordon", &roots[0]),
+                deny(r"D:\tmp\.git", &roots[1]),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_restricted_plan_denies_through_every_root_that_holds_a_protected_path() {
+        let roots = roots(&[r"C:\work", r"C:\work\sub"]);
+        let plan = restricted_launch_plan(&roots, &[PathBuf::from(r"C:\work\sub\.git")], LOGON).unwrap();
+        let denies: Vec<&AceStep> = plan.aces.iter().filter(|ace| ace.kind == AceKind::DenyWrite).collect();
+        assert_eq!(denies.len(), 2);
+        assert!(denies.iter().any(|ace| ace.sid == capability_sid(&roots[0])));
+        assert!(denies.iter().any(|ace| ace.sid == capability_sid(&roots[1])));
+    }
+
+    #[test]
+    fn the_restricted_plan_skips_protected_paths_outside_the_roots_and_repeats() {
+        let roots = roots(&[r"C:\work"]);
+        let protected = vec![
+            PathBuf::from(r"D:\other\.git"),
+            PathBuf::from(r"C:\work\.git"),
+            PathBuf::from("c:/WORK/.git"),
+        ];
+        let plan = restricted_launch_plan(&roots, &protected, LOGON).unwrap();
+        let denies: Vec<&AceStep> = plan.aces.iter().filter(|ace| ace.kind == AceKind::DenyWrite).collect();
+        assert_eq!(denies.len(), 1, "{denies:?}");
+        assert_eq!(denies[0].path, PathBuf::from(r"C:\work\.git"));
+    }
+
+    #[test]
+    fn the_restricted_plan_refuses_a_bad_logon_sid() {
+        assert!(restricted_launch_plan(&[], &[], EVERYONE).is_err());
     }
 
     #[test]

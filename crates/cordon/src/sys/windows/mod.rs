@@ -1,8 +1,10 @@
 //! Starting the runner on Windows: a named pipe created for the runner's
 //! identity alone, the runner started under a write-restricted token (or as
-//! the sandbox user), inside a kill-on-close job the parent holds, and the
-//! connecting process checked against the runner's pid.
+//! the sandbox user), on a private desktop, inside a kill-on-close job with
+//! every UI limit that the parent holds, and the connecting process checked
+//! against the runner's pid.
 
+mod desktop;
 mod security;
 
 use std::ffi::OsStr;
@@ -16,21 +18,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cordon_sandbox::windows::command_line::{CommandLineError, command_line, environment_block};
+use cordon_sandbox::windows::desktop::{RUNNER_JOB_LIMITS, RUNNER_UI_LIMITS};
+use cordon_sandbox::windows::sddl::AceKind;
 use cordon_sandbox::windows::sddl::{PipeIdentity, pipe_security};
 use cordon_sandbox::windows::setup::{
     CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
 };
-use cordon_sandbox::windows::sid::capability_sid;
-use cordon_sandbox::windows::token::restricted_token_plan;
+use cordon_sandbox::windows::token::restricted_launch_plan;
 use tokio::net::windows::named_pipe::{NamedPipeServer, ServerOptions};
 use windows_sys::Win32::Foundation::{
     ERROR_LOGON_FAILURE, HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation, WAIT_OBJECT_0,
 };
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
-    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectExtendedLimitInformation, SetInformationJobObject,
-    TerminateJobObject,
+    AssignProcessToJobObject, CreateJobObjectW, JOBOBJECT_BASIC_UI_RESTRICTIONS,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions, JobObjectExtendedLimitInformation,
+    SetInformationJobObject, TerminateJobObject,
 };
 use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
 use windows_sys::Win32::System::Threading::{
@@ -42,6 +45,7 @@ use windows_sys::Win32::System::Threading::{
     WaitForSingleObject,
 };
 
+use self::desktop::Desktop;
 use super::{Launched, RunnerLaunch};
 use crate::sandbox::{Transport, WindowsMode};
 use crate::{Error, Result};
@@ -68,12 +72,16 @@ pub(crate) const RUNNER_ENV_VARS: &[&str] = &[
 /// The exit code a runner killed by its parent reports.
 const KILLED: u32 = 1;
 
-/// The started runner, in a job that dies with this handle.
+/// The started runner, in a job that dies with this handle, on a desktop
+/// closed with it.
 #[derive(Debug)]
 pub(crate) struct Runner {
     pid: u32,
     process: Arc<OwnedHandle>,
     job: OwnedHandle,
+    // Dropped after the job: the desktop goes once the job's processes
+    // have left it and this handle is closed.
+    _desktop: Desktop,
 }
 
 impl Runner {
@@ -142,14 +150,11 @@ fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
                 Error::Launch("the process token has no logon SID to restrict the runner with".into())
             })?;
             let roots: Vec<PathBuf> = spec.policy.filesystem.write.clone();
-            let plan = restricted_token_plan(&roots, &logon)
+            let plan = restricted_launch_plan(&roots, &spec.policy.filesystem.protected, &logon)
                 .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
-            for root in &roots {
-                security::grant_modify(root, &capability_sid(root))
-                    .map_err(|e| launch_error(&format!("granting write on {}", root.display()), e))?;
-            }
+            apply_aces(&plan.aces)?;
             Identity::Caller(Some(
-                security::restricted_token(&token, plan.flags, &plan.restricting_sids)
+                security::restricted_token(&token, plan.token.flags, &plan.token.restricting_sids)
                     .map_err(|e| launch_error("creating the restricted token", e))?,
             ))
         }
@@ -166,6 +171,34 @@ fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
         }
     };
     Ok(Context { identity, pipe_identity })
+}
+
+/// Adds the plan's ACEs before the runner starts, failing closed: a launch
+/// whose grant or deny cannot be applied is refused. A protected path that
+/// does not exist has no DACL to carry a deny and is skipped (see the
+/// limits in docs/windows.md).
+fn apply_aces(aces: &[cordon_sandbox::windows::token::AceStep]) -> Result<()> {
+    for ace in aces {
+        match security::add_ace(&ace.path, &ace.sid, ace.kind) {
+            Ok(()) => {}
+            Err(e) if ace.kind == AceKind::DenyWrite && is_missing(&e) => {
+                tracing::debug!(path = %ace.path.display(), "protected path absent: no deny ACE");
+            }
+            Err(e) => {
+                let what = match ace.kind {
+                    AceKind::AllowModify => "granting write on",
+                    AceKind::DenyWrite => "denying write on the protected path",
+                };
+                return Err(launch_error(&format!("{what} {}", ace.path.display()), e));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ERROR_FILE_NOT_FOUND` or `ERROR_PATH_NOT_FOUND`.
+fn is_missing(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(2 | 3))
 }
 
 impl Context {
@@ -190,18 +223,26 @@ impl Context {
         .map_err(|e| launch_error(&format!("creating {name}"), e))
     }
 
-    /// Starts the runner in its context with `args` and these standard
-    /// handles (default: `NUL`, `NUL`, the caller's stderr).
+    /// Starts the runner in its context on a new private desktop with
+    /// `args` and these standard handles (default: `NUL`, `NUL`, the
+    /// caller's stderr).
     fn start(
         &self,
         spec: &RunnerLaunch<'_>,
         args: &[String],
         stdio: Option<[OwnedHandle; 3]>,
     ) -> Result<Runner> {
+        let desktop = desktop::new_name()
+            .and_then(|name| Desktop::create(&name, &self.pipe_identity))
+            .map_err(|e| launch_error("creating the runner's private desktop", e))?;
         match &self.identity {
-            Identity::Caller(token) => start(spec, args, token.as_ref(), stdio)
+            Identity::Caller(token) => start(spec, args, token.as_ref(), stdio, desktop)
                 .map_err(|e| launch_error(&format!("starting {}", spec.path.display()), e)),
-            Identity::SandboxUser(account, _) => start_as_user(spec, args, account, stdio),
+            Identity::SandboxUser(account, _) => {
+                desktop::grant_station(&self.pipe_identity)
+                    .map_err(|e| launch_error("granting the sandbox user the window station", e))?;
+                start_as_user(spec, args, account, stdio, desktop)
+            }
         }
     }
 }
@@ -349,15 +390,17 @@ fn start_as_user(
     args: &[String],
     account: &SandboxAccount,
     stdio: Option<[OwnedHandle; 3]>,
+    desktop: Desktop,
 ) -> Result<Runner> {
     let stdio = match stdio {
         Some(stdio) => stdio,
         None => default_stdio().map_err(|e| launch_error("the runner's standard handles", e))?,
     };
     let mut last = None;
+    let mut desktop = Some(desktop);
     for _attempt in 0..2 {
         let password = account.password()?;
-        match logon_start(spec, args, &account.user, &password, &stdio) {
+        match logon_start(spec, args, &account.user, &password, &stdio, &mut desktop) {
             Ok(runner) => return Ok(runner),
             Err(err) if err.raw_os_error() == Some(ERROR_LOGON_FAILURE as i32) => last = Some(err),
             Err(err) => {
@@ -378,6 +421,7 @@ fn logon_start(
     user: &str,
     password: &str,
     stdio: &[OwnedHandle; 3],
+    desktop: &mut Option<Desktop>,
 ) -> io::Result<Runner> {
     let job = new_job()?;
     let (mut line, env) = line_and_environment(spec, args)?;
@@ -393,6 +437,10 @@ fn logon_start(
     startup.hStdInput = stdio[0].as_raw_handle() as HANDLE;
     startup.hStdOutput = stdio[1].as_raw_handle() as HANDLE;
     startup.hStdError = stdio[2].as_raw_handle() as HANDLE;
+    // Never null: with no desktop named the logon service would put the
+    // runner on the caller's own (and grant the sandbox user access to it).
+    let desktop_ref = desktop.as_ref().ok_or_else(|| io::Error::other("the private desktop is gone"))?;
+    startup.lpDesktop = desktop_ref.startup_path();
     // SAFETY: plain data.
     let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
     let flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;
@@ -435,7 +483,8 @@ fn logon_start(
     }
     // SAFETY: the suspended main thread.
     unsafe { ResumeThread(thread.as_raw_handle() as HANDLE) };
-    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job })
+    let desktop = desktop.take().ok_or_else(|| io::Error::other("the private desktop is gone"))?;
+    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, _desktop: desktop })
 }
 
 fn client_pid(server: &NamedPipeServer) -> io::Result<u32> {
@@ -454,13 +503,14 @@ fn random_hex() -> Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// Starts the runner in a new kill-on-close job, with `NUL` for stdin and
-/// stdout and the parent's stderr for its log.
+/// Starts the runner in a new kill-on-close job on `desktop`, with `NUL`
+/// for stdin and stdout and the parent's stderr for its log.
 fn start(
     spec: &RunnerLaunch<'_>,
     args: &[String],
     token: Option<&OwnedHandle>,
     stdio: Option<[OwnedHandle; 3]>,
+    desktop: Desktop,
 ) -> io::Result<Runner> {
     let job = new_job()?;
     let (mut line, env) = line_and_environment(spec, args)?;
@@ -520,6 +570,8 @@ fn start(
     startup.StartupInfo.hStdInput = handles[0];
     startup.StartupInfo.hStdOutput = handles[1];
     startup.StartupInfo.hStdError = handles[2];
+    // The private desktop; the runner's children inherit it.
+    startup.StartupInfo.lpDesktop = desktop.startup_path();
     startup.lpAttributeList = list;
     // A console of its own, hidden: the runner's children share it, so
     // console control events reach them and never the parent's console.
@@ -568,7 +620,7 @@ fn start(
             OwnedHandle::from_raw_handle(info.hThread as RawHandle),
         )
     };
-    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job })
+    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, _desktop: desktop })
 }
 
 /// `NUL` for stdin and stdout, the caller's stderr for the runner's log.
@@ -598,6 +650,9 @@ fn line_and_environment(spec: &RunnerLaunch<'_>, args: &[String]) -> io::Result<
     Ok((line, env))
 }
 
+/// The runner's job: kill on close, no breakaway ([`RUNNER_JOB_LIMITS`]),
+/// every UI limit ([`RUNNER_UI_LIMITS`]). Either limit failing fails the
+/// launch.
 fn new_job() -> io::Result<OwnedHandle> {
     // SAFETY: no name, default security.
     let raw = unsafe { CreateJobObjectW(null(), null()) };
@@ -608,7 +663,7 @@ fn new_job() -> io::Result<OwnedHandle> {
     let job = unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) };
     // SAFETY: plain data.
     let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    limits.BasicLimitInformation.LimitFlags = RUNNER_JOB_LIMITS;
     // SAFETY: a live job and a correctly sized structure.
     let ok = unsafe {
         SetInformationJobObject(
@@ -620,6 +675,20 @@ fn new_job() -> io::Result<OwnedHandle> {
     };
     if ok == 0 {
         return Err(io::Error::last_os_error());
+    }
+    let ui = JOBOBJECT_BASIC_UI_RESTRICTIONS { UIRestrictionsClass: RUNNER_UI_LIMITS };
+    // SAFETY: a live job and a correctly sized structure.
+    let ok = unsafe {
+        SetInformationJobObject(
+            job.as_raw_handle() as HANDLE,
+            JobObjectBasicUIRestrictions,
+            (&raw const ui).cast(),
+            size_of_val(&ui) as u32,
+        )
+    };
+    if ok == 0 {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(err.kind(), format!("the job's UI limits: {err}")));
     }
     Ok(job)
 }

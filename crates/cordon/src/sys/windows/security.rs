@@ -1,6 +1,6 @@
 //! The Windows security objects a launch needs: the caller's SIDs, a
-//! security descriptor from SDDL, a write-restricted token, and allow ACEs
-//! on writable roots. What they contain is decided by the pure functions of
+//! security descriptor from SDDL, a write-restricted token, and the ACEs on
+//! writable roots and protected paths. What they contain is decided by the pure functions of
 //! `cordon_sandbox::windows`; this module only builds them.
 
 use std::ffi::c_void;
@@ -10,17 +10,20 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::Path;
 use std::ptr::{null, null_mut};
 
+use cordon_sandbox::windows::sddl::{AceKind, DENY_WRITE, MODIFY};
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
-    EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, SE_FILE_OBJECT, SetEntriesInAclW,
-    SetNamedSecurityInfoW, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, GetSecurityInfo, SE_FILE_OBJECT,
+    SE_WINDOW_OBJECT, SetEntriesInAclW, SetNamedSecurityInfoW, SetSecurityInfo, TRUSTEE_IS_SID,
+    TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::LookupAccountNameW;
 use windows_sys::Win32::Security::{
-    ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, PSECURITY_DESCRIPTOR, PSID,
-    SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SUB_CONTAINERS_AND_OBJECTS_INHERIT, TOKEN_ADJUST_DEFAULT,
-    TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
+    ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, NO_INHERITANCE,
+    PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SUB_CONTAINERS_AND_OBJECTS_INHERIT,
+    TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER,
+    TokenGroups, TokenUser,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -207,9 +210,15 @@ pub(super) fn restricted_token(
     Ok(unsafe { OwnedHandle::from_raw_handle(restricted as RawHandle) })
 }
 
-/// Adds an inheritable allow-modify ACE for `sid` to `path`'s DACL (a
-/// no-op if an equal one is there).
-pub(super) fn grant_modify(path: &Path, sid: &str) -> io::Result<()> {
+/// Adds `kind`'s inheritable ACE for `sid` to `path`'s DACL (a no-op if
+/// an equal one is there): allow modify on a writable root, deny write on
+/// a protected path. A deny ACE goes before every allow, as Windows orders
+/// them.
+pub(super) fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
+    let (mode, mask) = match kind {
+        AceKind::AllowModify => (GRANT_ACCESS, MODIFY),
+        AceKind::DenyWrite => (DENY_ACCESS, DENY_WRITE),
+    };
     let sid = Sid::parse(sid)?;
     let path_w: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
     let mut old_dacl: *mut ACL = null_mut();
@@ -233,8 +242,8 @@ pub(super) fn grant_modify(path: &Path, sid: &str) -> io::Result<()> {
     }
     let _descriptor = Local(descriptor);
     let access = EXPLICIT_ACCESS_W {
-        grfAccessPermissions: cordon_sandbox::windows::sddl::MODIFY,
-        grfAccessMode: GRANT_ACCESS,
+        grfAccessPermissions: mask,
+        grfAccessMode: mode,
         grfInheritance: SUB_CONTAINERS_AND_OBJECTS_INHERIT,
         Trustee: TRUSTEE_W {
             pMultipleTrustee: null_mut(),
@@ -256,6 +265,67 @@ pub(super) fn grant_modify(path: &Path, sid: &str) -> io::Result<()> {
         SetNamedSecurityInfoW(
             path_w.as_ptr() as *mut u16,
             SE_FILE_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            new_dacl,
+            null(),
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    Ok(())
+}
+
+/// Adds a non-inheritable allow ACE of `mask` for `sid` to the DACL of the
+/// window station `station` (opened with `READ_CONTROL | WRITE_DAC`).
+pub(super) fn grant_on_window_station(station: HANDLE, sid: &str, mask: u32) -> io::Result<()> {
+    let sid = Sid::parse(sid)?;
+    let mut old_dacl: *mut ACL = null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+    // SAFETY: a live handle; out-pointers; the descriptor is LocalAlloc'ed
+    // and owns the DACL.
+    let status = unsafe {
+        GetSecurityInfo(
+            station,
+            SE_WINDOW_OBJECT,
+            DACL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            &mut old_dacl,
+            null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    let _descriptor = Local(descriptor);
+    let access = EXPLICIT_ACCESS_W {
+        grfAccessPermissions: mask,
+        grfAccessMode: GRANT_ACCESS,
+        grfInheritance: NO_INHERITANCE,
+        Trustee: TRUSTEE_W {
+            pMultipleTrustee: null_mut(),
+            MultipleTrusteeOperation: 0,
+            TrusteeForm: TRUSTEE_IS_SID,
+            TrusteeType: TRUSTEE_IS_UNKNOWN,
+            ptstrName: sid.as_psid().cast(),
+        },
+    };
+    let mut new_dacl: *mut ACL = null_mut();
+    // SAFETY: one entry; the old DACL is valid (or null).
+    let status = unsafe { SetEntriesInAclW(1, &access, old_dacl, &mut new_dacl) };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    let _new = Local(new_dacl.cast());
+    // SAFETY: a live handle and a valid DACL.
+    let status = unsafe {
+        SetSecurityInfo(
+            station,
+            SE_WINDOW_OBJECT,
             DACL_SECURITY_INFORMATION,
             null_mut(),
             null_mut(),

@@ -27,15 +27,41 @@ use windows_sys::Win32::System::Console::{
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::Threading::{
     CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, CreateProcessW, DeleteProcThreadAttributeList,
-    EXTENDED_STARTUPINFO_PRESENT, InitializeProcThreadAttributeList, LPPROC_THREAD_ATTRIBUTE_LIST,
-    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE,
-    PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOEXW, UpdateProcThreadAttribute,
+    EXTENDED_STARTUPINFO_PRESENT, GetStartupInfoW, InitializeProcThreadAttributeList,
+    LPPROC_THREAD_ATTRIBUTE_LIST, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST,
+    PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOEXW,
+    STARTUPINFOW, UpdateProcThreadAttribute,
 };
 
 use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
 use super::tree::{Job, ProcessTree};
 use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
 use cordon_sandbox::windows::command_line::{command_line, environment_block};
+
+/// The `lpDesktop` the runner was started with (NUL-terminated), if it was
+/// given one; read once. `CreateProcessW` takes it as a mutable pointer but
+/// does not write through it.
+fn own_desktop() -> Option<&'static [u16]> {
+    static DESKTOP: std::sync::OnceLock<Option<Vec<u16>>> = std::sync::OnceLock::new();
+    DESKTOP
+        .get_or_init(|| {
+            // SAFETY: plain data, filled in by the call.
+            let mut startup: STARTUPINFOW = unsafe { std::mem::zeroed() };
+            // SAFETY: a valid out-pointer.
+            unsafe { GetStartupInfoW(&mut startup) };
+            let p = startup.lpDesktop;
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: a NUL-terminated string in the process parameters,
+            // alive as long as the process.
+            let len = (0..).take_while(|&i| unsafe { *p.add(i) } != 0).count();
+            // SAFETY: `len` units before the NUL.
+            let name = unsafe { std::slice::from_raw_parts(p, len) };
+            (!name.is_empty()).then(|| name.iter().copied().chain([0]).collect())
+        })
+        .as_deref()
+}
 
 /// A started child: its pid, its tree, and the runner's ends of its stdio.
 #[derive(Debug)]
@@ -122,6 +148,13 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
         startup.StartupInfo.hStdInput = *stdin;
         startup.StartupInfo.hStdOutput = *stdout;
         startup.StartupInfo.hStdError = *stderr;
+    }
+    // The runner's own desktop, named: the private one of its launch.
+    // Windows would pass it on to a child given none, but naming it keeps
+    // a child from ever landing on another (Wine, given none, uses the
+    // station's `Default`).
+    if let Some(desktop) = own_desktop() {
+        startup.StartupInfo.lpDesktop = desktop.as_ptr().cast_mut();
     }
     let mut flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT;
     if matches!(spec.stdio, StdioMode::Pipes { .. }) {
