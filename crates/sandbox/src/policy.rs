@@ -465,9 +465,11 @@ impl TryFrom<PolicyRepr> for Policy {
                 f.limits.check()?;
                 let fs = &f.filesystem;
                 // Relative to what? The runner's working directory is not the
-                // writer's: every path of a written-out policy is absolute.
+                // writer's: every path of a written-out policy starts at a
+                // root (on Windows `\dev\pts` is one too: rooted on the
+                // current drive).
                 let paths = fs.read.iter().chain(&fs.write).chain(&fs.deny).chain(&fs.protected);
-                if let Some(path) = paths.into_iter().find(|path| !path.is_absolute()) {
+                if let Some(path) = paths.into_iter().find(|path| !path.has_root()) {
                     return Err(PolicyError::Path {
                         what: "policy path",
                         path: path.clone(),
