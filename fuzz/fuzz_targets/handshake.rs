@@ -10,8 +10,8 @@
 #![no_main]
 
 use cordon_ipc::{
-    DEFAULT_MAX_FRAME, Error, Hello, MIN_MAX_FRAME, Message, SUPPORTED_VERSIONS, accept_hello, decode_body,
-    negotiate_version, tokens_match,
+    DEFAULT_MAX_FRAME, Error, Hello, MAX_FRAME_CAP, MIN_MAX_FRAME, Message, SUPPORTED_VERSIONS, accept_hello,
+    decode_body, negotiate_version, tokens_match,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -54,7 +54,8 @@ fn check_hello(hello: &Hello, token: &str, runner_max: u32) {
         (SUPPORTED_VERSIONS.0.max(hello.versions.0), SUPPORTED_VERSIONS.1.min(hello.versions.1));
     let versions_ok = hello.versions.0 <= hello.versions.1 && low <= high;
     let token_ok = token == hello.token;
-    let max_frame = hello.max_frame.min(runner_max);
+    // protocol.md §5: the smaller of the two, never above the cap.
+    let max_frame = hello.max_frame.min(runner_max).min(MAX_FRAME_CAP);
     let max_ok = max_frame >= MIN_MAX_FRAME;
     let window_ok = hello.window >= 1;
     match accept_hello(hello, token, runner_max) {
