@@ -13,6 +13,17 @@ use std::collections::VecDeque;
 /// 16 MiB, half of it head, half tail.
 pub const DEFAULT_OUTPUT_LIMIT: u64 = 16 << 20;
 
+/// What [`HeadTail::since`] found from an offset.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Since {
+    /// Bytes still held from the head.
+    pub head: Vec<u8>,
+    /// Bytes between `head` and `tail` that the bound dropped.
+    pub dropped: u64,
+    /// Bytes from the tail.
+    pub tail: Vec<u8>,
+}
+
 /// The first and last bytes of a stream, at most `limit` in all.
 #[derive(Debug)]
 pub struct HeadTail {
@@ -62,6 +73,25 @@ impl HeadTail {
         kept
     }
 
+    /// What is still held of the stream from byte `from` on (offsets count
+    /// from the stream's start, dropped bytes included): a reader that
+    /// remembers where it stopped gets exactly what came after, and learns
+    /// how much of that was dropped.
+    pub fn since(&self, from: u64) -> Since {
+        let head_len = self.head.len() as u64;
+        let tail_start = self.total - self.tail.len() as u64;
+        let mut since = Since::default();
+        let mut pos = from.min(self.total);
+        if pos < head_len {
+            since.head.extend_from_slice(&self.head[pos as usize..]);
+            pos = head_len;
+        }
+        since.dropped = tail_start.saturating_sub(pos);
+        let skip = pos.max(tail_start) - tail_start;
+        since.tail.extend(self.tail.iter().skip(skip as usize));
+        since
+    }
+
     /// What was kept, head then tail, without a copy.
     pub fn into_kept(mut self) -> Vec<u8> {
         self.head.extend(self.tail);
@@ -102,6 +132,31 @@ mod tests {
             assert_eq!(capture.kept(), expected, "chunks of {chunk}");
             assert_eq!(capture.dropped(), 900);
         }
+    }
+
+    #[test]
+    fn since_an_offset_gives_what_came_after_and_what_of_it_was_dropped() {
+        let mut capture = HeadTail::new(16);
+        capture.push(b"hello ");
+        capture.push(b"world");
+        let since = capture.since(6);
+        assert_eq!(([since.head, since.tail].concat(), since.dropped), (b"world".to_vec(), 0));
+        let mut capture = HeadTail::new(8);
+        for chunk in [&b"abc"[..], b"defgh", b"ijklmnop", b"qr"] {
+            capture.push(chunk);
+        }
+        let since = capture.since(0);
+        assert_eq!(
+            (since.head.as_slice(), since.dropped, since.tail.as_slice()),
+            (&b"abcd"[..], 10, &b"opqr"[..])
+        );
+        // A reader that stopped inside the dropped part loses only what was
+        // dropped after it.
+        let since = capture.since(10);
+        assert_eq!((since.head.len(), since.dropped, since.tail.as_slice()), (0, 4, &b"opqr"[..]));
+        let since = capture.since(16);
+        assert_eq!((since.dropped, since.tail.as_slice()), (0, &b"qr"[..]));
+        assert_eq!(capture.since(18), Since::default());
     }
 
     #[test]

@@ -57,7 +57,7 @@ mod process;
 mod sandbox;
 mod sys;
 
-pub use capture::{DEFAULT_OUTPUT_LIMIT, HeadTail};
+pub use capture::{DEFAULT_OUTPUT_LIMIT, HeadTail, Since};
 pub use cordon_ipc::{
     ErrorKind, HelloAck, OsBytes, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };

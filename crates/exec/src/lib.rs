@@ -41,7 +41,6 @@
 
 #![warn(missing_docs)]
 
-mod buffer;
 mod error;
 mod render;
 mod session;

@@ -5,11 +5,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
-use cordon::{Event, ExitStatus, Process, Signal, Size, StdinWriter};
+use cordon::{Event, ExitStatus, HeadTail, Process, Signal, Size, StdinWriter};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument as _;
 
-use crate::buffer::HeadTail;
 use crate::render::{Screen, Transcript};
 use crate::truncate::{marker, truncate_middle};
 use crate::types::{BYTES_PER_TOKEN, SessionInfo, SessionState};
@@ -58,7 +57,7 @@ pub(crate) struct Delta {
 impl State {
     fn new(tty: Option<Size>, buffer_bytes: usize) -> Self {
         State {
-            output: HeadTail::new(buffer_bytes),
+            output: HeadTail::new(buffer_bytes as u64),
             transcript: tty.map(|_| Transcript::new()),
             screen: tty.map(|s| Screen::new(s.rows, s.cols)),
             read_pos: 0,
@@ -92,7 +91,7 @@ impl State {
 
     /// What arrived since the last reply, without taking it.
     pub fn peek(&self) -> Delta {
-        let slice = self.output.read_from(self.read_pos);
+        let slice = self.output.since(self.read_pos);
         let mut end = slice.tail;
         let mut next_pos = self.output.total();
         let mut head = slice.head;

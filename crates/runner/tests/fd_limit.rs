@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use cordon::{Command, Limits, PolicyBuilder, Preset};
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
@@ -67,7 +65,6 @@ async fn a_tight_open_file_limit_binds_the_commands_not_the_runner() {
         for process in &mut running {
             assert_eq!(read_until(process, "\n").await.trim(), "8");
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(sandbox.list().await.unwrap().len(), 20);
         sandbox.shutdown().await.unwrap();
     })

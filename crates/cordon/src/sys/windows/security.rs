@@ -13,14 +13,14 @@ use std::ptr::{null, null_mut};
 use cordon_sandbox::windows::sddl::{AceKind, DENY_WRITE, MODIFY};
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
-    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
-    DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW, GetSecurityInfo, SE_FILE_OBJECT,
-    SE_WINDOW_OBJECT, SetEntriesInAclW, SetNamedSecurityInfoW, SetSecurityInfo, TRUSTEE_IS_SID,
-    TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    ACCESS_MODE, ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
+    ConvertStringSidToSidW, DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW,
+    GetSecurityInfo, SE_FILE_OBJECT, SE_WINDOW_OBJECT, SetEntriesInAclW, SetNamedSecurityInfoW,
+    SetSecurityInfo, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::LookupAccountNameW;
 use windows_sys::Win32::Security::{
-    ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, NO_INHERITANCE,
+    ACE_FLAGS, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, NO_INHERITANCE,
     PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SUB_CONTAINERS_AND_OBJECTS_INHERIT,
     TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER,
     TokenGroups, TokenUser,
@@ -241,25 +241,7 @@ pub(super) fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(status as i32));
     }
     let _descriptor = Local(descriptor);
-    let access = EXPLICIT_ACCESS_W {
-        grfAccessPermissions: mask,
-        grfAccessMode: mode,
-        grfInheritance: SUB_CONTAINERS_AND_OBJECTS_INHERIT,
-        Trustee: TRUSTEE_W {
-            pMultipleTrustee: null_mut(),
-            MultipleTrusteeOperation: 0,
-            TrusteeForm: TRUSTEE_IS_SID,
-            TrusteeType: TRUSTEE_IS_UNKNOWN,
-            ptstrName: sid.as_psid().cast(),
-        },
-    };
-    let mut new_dacl: *mut ACL = null_mut();
-    // SAFETY: one entry; the old DACL is valid (or null).
-    let status = unsafe { SetEntriesInAclW(1, &access, old_dacl, &mut new_dacl) };
-    if status != ERROR_SUCCESS {
-        return Err(io::Error::from_raw_os_error(status as i32));
-    }
-    let _new = Local(new_dacl.cast());
+    let (new_dacl, _new) = with_entry(old_dacl, &sid, mask, mode, SUB_CONTAINERS_AND_OBJECTS_INHERIT)?;
     // SAFETY: a NUL-terminated path and a valid DACL.
     let status = unsafe {
         SetNamedSecurityInfoW(
@@ -302,25 +284,7 @@ pub(super) fn grant_on_window_station(station: HANDLE, sid: &str, mask: u32) -> 
         return Err(io::Error::from_raw_os_error(status as i32));
     }
     let _descriptor = Local(descriptor);
-    let access = EXPLICIT_ACCESS_W {
-        grfAccessPermissions: mask,
-        grfAccessMode: GRANT_ACCESS,
-        grfInheritance: NO_INHERITANCE,
-        Trustee: TRUSTEE_W {
-            pMultipleTrustee: null_mut(),
-            MultipleTrusteeOperation: 0,
-            TrusteeForm: TRUSTEE_IS_SID,
-            TrusteeType: TRUSTEE_IS_UNKNOWN,
-            ptstrName: sid.as_psid().cast(),
-        },
-    };
-    let mut new_dacl: *mut ACL = null_mut();
-    // SAFETY: one entry; the old DACL is valid (or null).
-    let status = unsafe { SetEntriesInAclW(1, &access, old_dacl, &mut new_dacl) };
-    if status != ERROR_SUCCESS {
-        return Err(io::Error::from_raw_os_error(status as i32));
-    }
-    let _new = Local(new_dacl.cast());
+    let (new_dacl, _new) = with_entry(old_dacl, &sid, mask, GRANT_ACCESS, NO_INHERITANCE)?;
     // SAFETY: a live handle and a valid DACL.
     let status = unsafe {
         SetSecurityInfo(
@@ -337,6 +301,36 @@ pub(super) fn grant_on_window_station(station: HANDLE, sid: &str, mask: u32) -> 
         return Err(io::Error::from_raw_os_error(status as i32));
     }
     Ok(())
+}
+
+/// `old_dacl` (valid, or null) with one more entry for `sid`: the new DACL,
+/// and the allocation that owns it.
+fn with_entry(
+    old_dacl: *mut ACL,
+    sid: &Sid,
+    mask: u32,
+    mode: ACCESS_MODE,
+    inheritance: ACE_FLAGS,
+) -> io::Result<(*mut ACL, Local)> {
+    let access = EXPLICIT_ACCESS_W {
+        grfAccessPermissions: mask,
+        grfAccessMode: mode,
+        grfInheritance: inheritance,
+        Trustee: TRUSTEE_W {
+            pMultipleTrustee: null_mut(),
+            MultipleTrusteeOperation: 0,
+            TrusteeForm: TRUSTEE_IS_SID,
+            TrusteeType: TRUSTEE_IS_UNKNOWN,
+            ptstrName: sid.as_psid().cast(),
+        },
+    };
+    let mut new_dacl: *mut ACL = null_mut();
+    // SAFETY: one entry; the old DACL is valid (or null).
+    let status = unsafe { SetEntriesInAclW(1, &access, old_dacl, &mut new_dacl) };
+    if status != ERROR_SUCCESS {
+        return Err(io::Error::from_raw_os_error(status as i32));
+    }
+    Ok((new_dacl, Local(new_dacl.cast())))
 }
 
 /// The SID of a local account, as a string.
