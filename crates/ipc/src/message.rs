@@ -416,6 +416,14 @@ pub struct ProcessStatus {
     pub elapsed_ms: u64,
     /// Output bytes sent to the parent and not yet acknowledged.
     pub unacked_bytes: u64,
+    /// `true` when the process's terminal or stdin pipe has a reader blocked
+    /// on it: a process of the terminal's foreground process group, or any
+    /// process reading the stdin pipe, asleep in a read, `poll`, `select` or
+    /// `epoll_wait` that waits for that input. Read from the kernel's view
+    /// of the processes; only a runner that announces the `awaiting-input`
+    /// feature sets it, and a status without the field means `false`.
+    #[serde(default)]
+    pub awaiting_input: bool,
 }
 
 /// The class of an `Error` message.

@@ -70,6 +70,7 @@ const PROCESS_STATUS: &[Field] = &[
     ("running", Ty::Bool),
     ("elapsed_ms", Ty::U64),
     ("unacked_bytes", Ty::U64),
+    ("awaiting_input", Ty::Bool),
 ];
 const ID: &[Field] = &[("id", Ty::U64)];
 

@@ -182,15 +182,18 @@ fn exited() -> impl Strategy<Value = Exited> {
 }
 
 fn process_status() -> impl Strategy<Value = ProcessStatus> {
-    (id(), any::<u32>(), vec(os_bytes(), 0..4), any::<bool>(), any::<bool>(), any::<u64>(), any::<u64>())
-        .prop_map(|(id, pid, argv, tty, running, elapsed_ms, unacked_bytes)| ProcessStatus {
-            id,
-            pid,
-            argv,
-            tty,
-            running,
-            elapsed_ms,
-            unacked_bytes,
+    (
+        id(),
+        any::<u32>(),
+        vec(os_bytes(), 0..4),
+        any::<bool>(),
+        any::<bool>(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<bool>(),
+    )
+        .prop_map(|(id, pid, argv, tty, running, elapsed_ms, unacked_bytes, awaiting_input)| {
+            ProcessStatus { id, pid, argv, tty, running, elapsed_ms, unacked_bytes, awaiting_input }
         })
 }
 
@@ -364,6 +367,7 @@ const FIELD_NAMES: &[&str] = &[
     "running",
     "elapsed_ms",
     "unacked_bytes",
+    "awaiting_input",
     "processes",
     "reason",
 ];

@@ -218,3 +218,31 @@ fn unknown_fields_of_any_shape_are_still_ignored() {
     let body = body.map(1).uint(3).nil().str("more").raw_str(b"ok").0;
     assert_eq!(decode_body(&body).unwrap(), Message::Poll { id: 7 });
 }
+
+/// `{"Status": {...}}` of an older runner, which had no `awaiting_input`,
+/// then the same with the field.
+fn status_body(awaiting_input: Option<bool>) -> Vec<u8> {
+    let fields = 7 + u32::from(awaiting_input.is_some());
+    let body = Body::default().map(1).str("Status").map(fields).str("id").uint(3).str("pid").uint(42);
+    let body = body.str("argv").array(1).str("sh").str("tty").bool(true).str("running").bool(true);
+    let body = body.str("elapsed_ms").uint(5).str("unacked_bytes").uint(0);
+    match awaiting_input {
+        Some(value) => body.str("awaiting_input").bool(value).0,
+        None => body.0,
+    }
+}
+
+#[test]
+fn a_status_without_awaiting_input_means_not_awaiting_and_one_with_it_is_read() {
+    let read = |body: Vec<u8>| match decode_body(&body).unwrap() {
+        Message::Status(status) => status.awaiting_input,
+        other => panic!("expected a Status, got {other:?}"),
+    };
+    assert!(!read(status_body(None)));
+    assert!(read(status_body(Some(true))));
+    assert!(!read(status_body(Some(false))));
+    let mut wrong = status_body(Some(true));
+    let last = wrong.len() - 1;
+    wrong[last] = 0x01; // the integer 1 where a bool belongs
+    assert_malformed(&wrong, "awaiting_input: expected true or false");
+}

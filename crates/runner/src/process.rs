@@ -21,7 +21,7 @@ use tokio::time::{Instant as TokioInstant, sleep_until};
 use tracing::Instrument;
 
 use crate::sys::{
-    self, ExitStatus, InputPipe, OutputPipe, ProcessTree, Reaper, SpawnSpec, StdioMode, Terminal,
+    self, ExitStatus, InputPipe, InputWatch, OutputPipe, ProcessTree, Reaper, SpawnSpec, StdioMode, Terminal,
 };
 
 /// Input accepted for a process and not yet written, at most: the stdin
@@ -73,16 +73,23 @@ pub struct Handle {
 impl Handle {
     /// The process's status now.
     pub fn status(&self) -> ProcessStatus {
-        let s = self.state.lock().expect("process state lock");
-        ProcessStatus {
-            id: s.id,
-            pid: s.pid,
-            argv: s.argv.clone(),
-            tty: s.tty,
-            running: s.running,
-            elapsed_ms: s.started.elapsed().as_millis() as u64,
-            unacked_bytes: s.unacked,
-        }
+        let (mut status, input_watch) = {
+            let s = self.state.lock().expect("process state lock");
+            let status = ProcessStatus {
+                id: s.id,
+                pid: s.pid,
+                argv: s.argv.clone(),
+                tty: s.tty,
+                running: s.running,
+                elapsed_ms: s.started.elapsed().as_millis() as u64,
+                unacked_bytes: s.unacked,
+                awaiting_input: false,
+            };
+            (status, s.input_watch.filter(|_| s.running))
+        };
+        // Read outside the lock: it walks /proc.
+        status.awaiting_input = input_watch.is_some_and(|watch| watch.awaiting_input());
+        status
     }
 }
 
@@ -95,6 +102,7 @@ struct Snapshot {
     started: Instant,
     running: bool,
     unacked: u64,
+    input_watch: Option<InputWatch>,
 }
 
 /// The live processes of a session, by id.
@@ -130,7 +138,7 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
     let started = Instant::now();
     // Watched before any await: the reaper cannot miss this child.
     let exit = cx.reaper.watch(&child);
-    let sys::Child { pid, tree, stdin, stdout, stderr, pty, .. } = child;
+    let sys::Child { pid, tree, stdin, stdout, stderr, pty, input_watch, .. } = child;
     // The parent sees pids as the host numbers them, not as the sandbox's
     // PID namespace does.
     let pid = cordon_sandbox::host_pid(pid).unwrap_or_else(|err| {
@@ -145,6 +153,7 @@ pub fn start(spawn: Spawn, cx: &Context) -> Result<Handle, SpawnError> {
         started,
         running: true,
         unacked: 0,
+        input_watch,
     }));
     let (control_tx, control_rx) = mpsc::unbounded_channel();
     let handle = Handle { control: control_tx, state: state.clone() };

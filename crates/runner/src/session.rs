@@ -101,7 +101,7 @@ where
         pid: cordon_sandbox::launched_pid(),
         platform: std::env::consts::OS.to_string(),
         sandbox: config.sandbox.clone(),
-        features: ["pty", "tree-kill", "flow-control", "timeout", "stdin-ack"].map(String::from).to_vec(),
+        features: features(),
         max_frame: negotiated.max_frame,
         window: negotiated.window,
         stdin_window: process::MAX_PENDING_INPUT as u32,
@@ -281,6 +281,15 @@ fn dispatch(message: Message, cx: &Context) -> Result<(), String> {
         other => return Err(format!("{} is not a request a parent may send", other.name())),
     }
     Ok(())
+}
+
+/// The capabilities this runner announces in `HelloAck.features`.
+fn features() -> Vec<String> {
+    let mut features = vec!["pty", "tree-kill", "flow-control", "timeout", "stdin-ack"];
+    if crate::sys::DETECTS_AWAITING_INPUT {
+        features.push("awaiting-input");
+    }
+    features.into_iter().map(String::from).collect()
 }
 
 /// Queues one message. One that cannot be encoded (larger than the frame

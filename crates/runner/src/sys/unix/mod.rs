@@ -1,6 +1,7 @@
 //! Linux (and other Unix) implementation of the runner's platform layer.
 
 mod bootstrap;
+mod input_wait;
 mod io;
 mod reap;
 mod spawn;
@@ -9,7 +10,11 @@ mod tree;
 pub use bootstrap::{
     Channel, ChannelReader, ChannelWriter, mark_inherited_fds_close_on_exec, take_secret_env,
 };
+pub use input_wait::InputWatch;
 pub use io::{InputPipe, OutputPipe, Terminal};
+
+/// The runner can tell when a process waits for its input.
+pub const DETECTS_AWAITING_INPUT: bool = true;
 pub use reap::{ExitStatus, Reaper};
 pub use spawn::{Child, spawn};
 pub use tree::{ProcessTree, kill_all_descendants};

@@ -26,7 +26,7 @@ use nix::unistd::{AccessFlags, access};
 /// default); a refusal keeps the default.
 const OUTPUT_PIPE_SIZE: i32 = 1 << 20;
 
-use super::{InputPipe, OutputPipe, ProcessTree, Terminal};
+use super::{InputPipe, InputWatch, OutputPipe, ProcessTree, Terminal};
 use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
 
 /// `PATH` used when the child's environment has none.
@@ -49,6 +49,9 @@ pub struct Child {
     pub stderr: Option<OutputPipe>,
     /// The PTY master: read for output, write for input.
     pub pty: Option<Terminal>,
+    /// The child's input (terminal or stdin pipe), to tell whether a
+    /// process waits on it.
+    pub input_watch: Option<InputWatch>,
 }
 
 /// Starts a process. Failures are classified for `SpawnFailed`.
@@ -85,6 +88,7 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
         command.current_dir(cwd);
     }
     let mut master = None;
+    let mut input_watch = None;
     match spec.stdio {
         StdioMode::Pipes { stdin } => {
             command
@@ -96,6 +100,7 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
             let (pty_master, pty_slave) = open_pty(size)?;
             let slave = |fd: &OwnedFd| fd.try_clone().map(Stdio::from).map_err(|e| io_error("dup", e));
             command.stdin(slave(&pty_slave)?).stdout(slave(&pty_slave)?).stderr(slave(&pty_slave)?);
+            input_watch = InputWatch::terminal(pty_slave.as_fd()).ok();
             master = Some(pty_master);
         }
         StdioMode::Inherit => {
@@ -116,6 +121,9 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     drop(command);
     let pid = child.id();
     let stdin = child.stdin.take().map(OwnedFd::from);
+    if let Some(pipe) = &stdin {
+        input_watch = InputWatch::pipe(pipe.as_fd()).ok();
+    }
     let stdout = child.stdout.take().map(OwnedFd::from);
     let stderr = child.stderr.take().map(OwnedFd::from);
     // The std handle is dropped without waiting: the Reaper owns exit
@@ -137,7 +145,7 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
         ))
     })();
     match wired {
-        Ok((stdin, stdout, stderr, pty)) => Ok(Child { pid, tree, stdin, stdout, stderr, pty }),
+        Ok((stdin, stdout, stderr, pty)) => Ok(Child { pid, tree, stdin, stdout, stderr, pty, input_watch }),
         Err(err) => {
             tree.kill();
             Err(io_error("registering the child's stdio", err))

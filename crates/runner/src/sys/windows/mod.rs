@@ -10,6 +10,23 @@ pub use bootstrap::{
     Channel, ChannelReader, ChannelWriter, mark_inherited_fds_close_on_exec, take_secret_env,
 };
 pub use io::{InputPipe, OutputPipe, Terminal};
+
+/// Windows gives no view of which call a process is blocked in that would
+/// tell a read of its console or pipe from any other wait: the runner never
+/// says a process awaits input there.
+pub const DETECTS_AWAITING_INPUT: bool = false;
+
+/// A process's input to watch for a waiting reader: on Windows there is
+/// none to watch (see [`DETECTS_AWAITING_INPUT`]), so no value exists.
+#[derive(Debug, Clone, Copy)]
+pub enum InputWatch {}
+
+impl InputWatch {
+    /// Never called: no `InputWatch` exists on Windows.
+    pub fn awaiting_input(&self) -> bool {
+        match *self {}
+    }
+}
 pub use reap::{ExitStatus, Reaper};
 pub use spawn::{Child, path_of, spawn};
 pub use tree::{KILLED_EXIT_CODE, ProcessTree, kill_all_descendants};

@@ -78,6 +78,8 @@ pub struct Child {
     pub stderr: Option<OutputPipe>,
     /// The pseudoconsole.
     pub pty: Option<Terminal>,
+    /// Always `None`: see [`InputWatch`].
+    pub input_watch: Option<InputWatch>,
     pub(super) process: OwnedHandle,
     pub(super) console: Option<Arc<PseudoConsole>>,
 }
@@ -211,9 +213,17 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
         Ok((stdin, stdout, stderr, pty))
     })();
     match wired {
-        Ok((stdin, stdout, stderr, pty)) => {
-            Ok(Child { pid, tree, stdin, stdout, stderr, pty, process, console: wiring.console.take() })
-        }
+        Ok((stdin, stdout, stderr, pty)) => Ok(Child {
+            pid,
+            tree,
+            stdin,
+            stdout,
+            stderr,
+            pty,
+            input_watch: None,
+            process,
+            console: wiring.console.take(),
+        }),
         Err(err) => {
             tree.kill();
             Err(io_error("wiring the child's stdio", err))
