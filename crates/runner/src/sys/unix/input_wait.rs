@@ -267,7 +267,7 @@ fn epoll_readers(fdinfo: &str) -> Vec<i32> {
         .filter_map(|line| {
             let mut words = line.split_ascii_whitespace();
             (words.next()? == "tfd:").then_some(())?;
-            let fd = i32::from_str_radix(words.next()?, 10).ok()?;
+            let fd = words.next()?.parse::<i32>().ok()?;
             (words.next()? == "events:").then_some(())?;
             let events = u32::from_str_radix(words.next()?, 16).ok()?;
             (events & libc::EPOLLIN as u32 != 0).then_some(fd)
