@@ -51,7 +51,6 @@ async fn awaiting(process: &Process) -> bool {
 }
 
 /// Polls until the runner says `process` awaits input.
-#[track_caller]
 async fn seen_waiting(what: &str, process: &Process) {
     let start = Instant::now();
     while !awaiting(process).await {
@@ -61,7 +60,6 @@ async fn seen_waiting(what: &str, process: &Process) {
 }
 
 /// Polls for a while and expects the runner never to say it awaits input.
-#[track_caller]
 async fn never_seen_waiting(what: &str, process: &Process) {
     let start = Instant::now();
     while start.elapsed() < WATCHED_FOR {
