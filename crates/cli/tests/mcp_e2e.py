@@ -136,12 +136,18 @@ async def scenario(client):
     check("a failed command is a normal result", not failing.is_error
           and (failing.structured_content or {}).get("exit_code") == 3, failing)
 
-    py = await call(client, "exec_command", {"cmd": "python3 -i -q", "tty": True, "until": {"regex": ">>> $"}})
-    py_id = (py.structured_content or {}).get("session_id")
-    check("python3 -i starts on a tty", py_id is not None and "Process running with session ID" in text_of(py),
+    py = await call(client, "exec_command", {"cmd": "python3 -i -q", "tty": True})
+    psc = py.structured_content or {}
+    py_id = psc.get("session_id")
+    check("python3 -i starts on a tty and returns at its prompt, awaiting input",
+          py_id is not None and "Process running with session ID" in text_of(py)
+          and "Process is waiting for input" in text_of(py)
+          and psc.get("returned_because") == "awaiting_input" and psc.get("wall_time_seconds", 99) < 5,
           text_of(py))
-    two = await call(client, "write_stdin", {"session_id": py_id, "chars": "1+1\n", "until": {"regex": "(?m)^2$"}})
-    check("python3 answers 1+1 with 2", "\n2\n" in (two.structured_content or {}).get("output", ""), text_of(two))
+    two = await call(client, "write_stdin", {"session_id": py_id, "chars": "1+1\n", "yield_time_ms": 10000})
+    tsc = two.structured_content or {}
+    check("python3 answers 1+1 with 2 and is back at its prompt",
+          "\n2\n" in tsc.get("output", "") and tsc.get("state") == "awaiting_input", text_of(two))
 
     sleeper = await call(client, "exec_command", {"cmd": "sleep 100", "yield_time_ms": 250})
     sleep_id = (sleeper.structured_content or {}).get("session_id")

@@ -18,6 +18,8 @@ pub(crate) enum Control {
     Signal(Signal),
     Terminate,
     Resize(Size, oneshot::Sender<cordon::Result<()>>),
+    /// Whether a process waits to read the session's input.
+    AwaitingInput(oneshot::Sender<bool>),
 }
 
 /// What the pump and the callers share.
@@ -43,6 +45,9 @@ pub(crate) struct State {
     pub lost: Option<String>,
     pub last_used: Instant,
     last_used_wall: SystemTime,
+    /// The runner's last answer on whether a process waits for input,
+    /// until output comes.
+    awaiting_input: bool,
 }
 
 /// The text a reply carries, before token truncation.
@@ -67,12 +72,14 @@ impl State {
             lost: None,
             last_used: Instant::now(),
             last_used_wall: SystemTime::now(),
+            awaiting_input: false,
         }
     }
 
     fn push(&mut self, data: &[u8]) {
         self.raw_bytes += data.len() as u64;
         self.last_output = Some(Instant::now());
+        self.awaiting_input = false;
         if let Some(screen) = &mut self.screen {
             screen.feed(data);
         }
@@ -129,13 +136,22 @@ impl State {
         self.screen.as_ref().map(Screen::contents)
     }
 
+    /// Input went to the process: whether it waits again is to be seen.
+    pub fn input_sent(&mut self) {
+        self.awaiting_input = false;
+    }
+
     pub fn touch(&mut self) {
         self.last_used = Instant::now();
         self.last_used_wall = SystemTime::now();
     }
 
     pub fn session_state(&self) -> SessionState {
-        if self.finished() { SessionState::Exited } else { SessionState::Running }
+        match (self.finished(), self.awaiting_input) {
+            (true, _) => SessionState::Exited,
+            (false, true) => SessionState::AwaitingInput,
+            (false, false) => SessionState::Running,
+        }
     }
 }
 
@@ -199,6 +215,13 @@ impl Session {
 
     pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.shared.state.lock().expect("session state lock")
+    }
+
+    /// Asks the runner whether a process waits to read this session's
+    /// input; false once the process is gone.
+    pub async fn awaiting_input(&self) -> bool {
+        let (reply, answer) = oneshot::channel();
+        self.control(Control::AwaitingInput(reply)) && answer.await.unwrap_or(false)
     }
 
     /// Sends `control` to the pump; false if it has finished (the process
@@ -271,6 +294,14 @@ async fn pump(mut process: Process, shared: Arc<Shared>, mut requests: mpsc::Unb
                 }
                 Some(Control::Terminate) => {
                     let _ = process.terminate().await;
+                }
+                Some(Control::AwaitingInput(reply)) => {
+                    let waiting = matches!(
+                        process.status().await,
+                        Ok(cordon::ProcessState::Running(status)) if status.awaiting_input
+                    );
+                    shared.state.lock().expect("session state lock").awaiting_input = waiting;
+                    let _ = reply.send(waiting);
                 }
                 Some(Control::Resize(size, reply)) => {
                     let outcome = process.resize(size).await;

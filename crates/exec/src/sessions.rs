@@ -32,6 +32,9 @@ pub type Progress<'a> = &'a (dyn Fn(u64) + Send + Sync);
 pub struct ExecSessions {
     sandbox: Sandbox,
     config: ExecConfig,
+    /// The runner tells when a process waits for input (Linux); without
+    /// that, output followed by quiet ends a wait as `idle` instead.
+    detects_input: bool,
     table: Mutex<Table>,
 }
 
@@ -75,12 +78,18 @@ fn clamp_yield(requested: Option<u64>, default: u64, max: u64) -> Duration {
     Duration::from_millis(requested.unwrap_or(default).clamp(MIN_YIELD_MS, max))
 }
 
+/// How long output must have been quiet before the session is asked
+/// whether it waits for input, and how often it is asked again.
+const INPUT_QUIET: Duration = Duration::from_millis(100);
+
 struct Wait {
     deadline: Instant,
     regex: Option<Regex>,
     idle: Option<Duration>,
     max_tokens: usize,
     screen: bool,
+    /// Return when the process waits for input (not while killing it).
+    on_input: bool,
 }
 
 fn compile(until: Option<&Until>) -> Result<(Option<Regex>, Option<Duration>), ExecError> {
@@ -97,7 +106,8 @@ fn compile(until: Option<&Until>) -> Result<(Option<Regex>, Option<Duration>), E
 impl ExecSessions {
     /// Sessions in `sandbox`, under `config`.
     pub fn new(sandbox: Sandbox, config: ExecConfig) -> Self {
-        ExecSessions { sandbox, config, table: Mutex::new(Table::default()) }
+        let detects_input = sandbox.info().features.iter().any(|f| f == "awaiting-input");
+        ExecSessions { sandbox, config, detects_input, table: Mutex::new(Table::default()) }
     }
 
     /// The sandbox every session runs in.
@@ -132,6 +142,7 @@ impl ExecSessions {
             idle,
             max_tokens: request.max_output_tokens.unwrap_or(MAX_OUTPUT_TOKENS_DEFAULT),
             screen: false,
+            on_input: true,
         };
         let workdir = self.workdir(request.workdir.as_deref())?;
         let tty = request.tty.unwrap_or(false).then_some(self.config.tty_size);
@@ -202,8 +213,12 @@ impl ExecSessions {
             idle,
             max_tokens: request.max_output_tokens.unwrap_or(MAX_OUTPUT_TOKENS_DEFAULT),
             screen: request.screen,
+            on_input: true,
         };
         session.state().touch();
+        if !polling {
+            session.state().input_sent();
+        }
         let finished = session.state().finished();
         if !finished {
             self.deliver(&session, &request).await?;
@@ -278,6 +293,7 @@ impl ExecSessions {
             idle: None,
             max_tokens: MAX_OUTPUT_TOKENS_DEFAULT,
             screen: false,
+            on_input: false,
         };
         let reply = self.wait(&session, started, &wait, None).await;
         // Gone from the table even if the runner was slow to report.
@@ -428,12 +444,14 @@ impl ExecSessions {
     ) -> ExecReply {
         let bytes_at_start = session.state().raw_bytes;
         let mut told = bytes_at_start;
+        let mut next_input_check = started + INPUT_QUIET;
         let because = loop {
             let changed = session.shared.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             let now = Instant::now();
             let mut wake = wait.deadline;
+            let mut ask_input = false;
             {
                 let state = session.state();
                 if state.finished() {
@@ -457,6 +475,33 @@ impl ExecSessions {
                         }
                         wake = wake.min(last + idle);
                     }
+                }
+                if wait.on_input {
+                    let quiet_from =
+                        state.last_output.map_or(started, |last| last.max(started)) + INPUT_QUIET;
+                    next_input_check = next_input_check.max(quiet_from);
+                    if self.detects_input {
+                        ask_input = next_input_check <= now;
+                        wake = wake.min(if ask_input { now + INPUT_QUIET } else { next_input_check });
+                    } else if state.raw_bytes != bytes_at_start {
+                        // No way to see a reader waiting: output that has
+                        // gone quiet is the best sign there is, and it is
+                        // called what it is.
+                        if quiet_from <= now {
+                            break ReturnedBecause::Idle;
+                        }
+                        wake = wake.min(quiet_from);
+                    }
+                }
+            }
+            if ask_input {
+                next_input_check = now + INPUT_QUIET;
+                if session.awaiting_input().await {
+                    // Output may have come while the runner answered.
+                    if session.state().raw_bytes == told {
+                        break ReturnedBecause::AwaitingInput;
+                    }
+                    continue;
                 }
             }
             if now >= wait.deadline {
@@ -498,7 +543,11 @@ impl ExecSessions {
             session_id: (!finished).then_some(session.id),
             exit_code: exit.map(|s| s.exit_code()),
             signal: exit.and_then(|s| s.signal),
-            state: if finished { SessionState::Exited } else { SessionState::Running },
+            state: match (finished, because) {
+                (true, _) => SessionState::Exited,
+                (false, ReturnedBecause::AwaitingInput) => SessionState::AwaitingInput,
+                (false, _) => SessionState::Running,
+            },
             returned_because: because,
             output,
             original_token_count,

@@ -55,8 +55,9 @@ fn write(id: u32, chars: &str) -> WriteRequest {
     WriteRequest { session_id: id, chars: chars.into(), ..Default::default() }
 }
 
+/// The id of a session still running (waiting for input or not).
 fn running(reply: &ExecReply) -> u32 {
-    assert_eq!(reply.state, SessionState::Running, "{reply:?}");
+    assert!(matches!(reply.state, SessionState::Running | SessionState::AwaitingInput), "{reply:?}");
     reply.session_id.expect("a running session has an id")
 }
 
@@ -674,4 +675,86 @@ async fn shutdown_waits_for_every_tree() {
     env.sessions.shutdown().await;
     assert!(gone_within(pid, Duration::from_millis(500)).await);
     assert!(env.sessions.list_sessions().is_empty());
+}
+
+/// `cmd` on a tty (or pipes), its first reply with the default yield of 10 s.
+async fn start(env: &Env, cmd: &str, tty: bool) -> (ExecReply, Duration) {
+    let begun = Instant::now();
+    let reply = env.sessions.exec_command(ExecRequest { tty: Some(tty), ..exec(cmd) }).await.unwrap();
+    (reply, begun.elapsed())
+}
+
+#[track_caller]
+fn awaiting(reply: &ExecReply, took: Duration) -> u32 {
+    assert_eq!(reply.returned_because, ReturnedBecause::AwaitingInput, "{reply:?}");
+    assert_eq!(reply.state, SessionState::AwaitingInput, "{reply:?}");
+    assert!(took < Duration::from_secs(5), "awaiting input seen only after {took:?}: {reply:?}");
+    reply.session_id.expect("a session awaiting input runs")
+}
+
+#[tokio::test]
+async fn a_read_on_a_tty_returns_as_awaiting_input_long_before_the_yield() {
+    let env = sessions().await;
+    let (reply, took) = start(&env, "printf 'name? '; read x; echo hello-$x", true).await;
+    let id = awaiting(&reply, took);
+    assert!(reply.output.contains("name?"), "{reply:?}");
+    assert_eq!(env.sessions.list_sessions()[0].state, SessionState::AwaitingInput);
+    let reply = env.sessions.write_stdin(write(id, "ann\n")).await.unwrap();
+    assert_eq!(reply.exit_code, Some(0), "{reply:?}");
+    assert!(reply.output.contains("hello-ann"), "{reply:?}");
+}
+
+#[tokio::test]
+async fn a_read_on_a_pipe_session_returns_as_awaiting_input() {
+    let env = sessions().await;
+    let (reply, took) = start(&env, "read x; echo got-$x", false).await;
+    let id = awaiting(&reply, took);
+    let reply = env.sessions.write_stdin(write(id, "it\n")).await.unwrap();
+    assert!(reply.output.contains("got-it"), "{reply:?}");
+}
+
+#[tokio::test]
+async fn python_interactive_returns_at_each_prompt() {
+    let env = sessions().await;
+    let (reply, took) = start(&env, "python3 -i -q", true).await;
+    let id = awaiting(&reply, took);
+    let begun = Instant::now();
+    let reply = env
+        .sessions
+        .write_stdin(WriteRequest { yield_time_ms: Some(10_000), ..write(id, "1+1\n") })
+        .await
+        .unwrap();
+    awaiting(&reply, begun.elapsed());
+    assert!(reply.output.contains("2\n>>>"), "{reply:?}");
+}
+
+#[tokio::test]
+async fn a_password_prompt_returns_as_awaiting_input_and_the_secret_is_not_echoed() {
+    let env = sessions().await;
+    let (reply, took) = start(&env, "read -s -p 'Password: ' pw; echo; echo length-${#pw}", true).await;
+    let id = awaiting(&reply, took);
+    assert!(reply.output.contains("Password:"), "{reply:?}");
+    let reply = env.sessions.write_stdin(write(id, "hunter2\n")).await.unwrap();
+    assert!(reply.output.contains("length-7"), "{reply:?}");
+    assert!(!reply.output.contains("hunter2"), "the secret was echoed: {reply:?}");
+}
+
+#[tokio::test]
+async fn a_busy_or_sleeping_command_is_not_awaiting_input() {
+    let env = sessions().await;
+    for tty in [false, true] {
+        let begun = Instant::now();
+        let reply = env
+            .sessions
+            .exec_command(ExecRequest {
+                tty: Some(tty),
+                yield_time_ms: Some(1500),
+                ..exec("echo start; sleep 30")
+            })
+            .await
+            .unwrap();
+        assert_eq!(reply.returned_because, ReturnedBecause::Deadline, "{reply:?}");
+        assert_eq!(reply.state, SessionState::Running, "{reply:?}");
+        assert!(begun.elapsed() >= Duration::from_millis(1400), "{:?}", begun.elapsed());
+    }
 }

@@ -11,7 +11,12 @@ pub(crate) fn reply_text(reply: &ExecReply) -> String {
     let mut text =
         format!("Chunk ID: {}\nWall time: {:.4} seconds\n", reply.chunk_id, reply.wall_time_seconds);
     match (reply.session_id, reply.exit_code) {
-        (Some(id), _) => text.push_str(&format!("Process running with session ID {id}\n")),
+        (Some(id), _) => {
+            text.push_str(&format!("Process running with session ID {id}\n"));
+            if reply.state == SessionState::AwaitingInput {
+                text.push_str("Process is waiting for input\n");
+            }
+        }
         (None, Some(code)) => text.push_str(&format!("Process exited with code {code}\n")),
         (None, None) => text.push_str("Process exited\n"),
     }
