@@ -33,6 +33,7 @@ use windows_sys::Win32::System::Threading::{
     STARTUPINFOW, UpdateProcThreadAttribute,
 };
 
+use super::InputWatch;
 use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
 use super::tree::{Job, ProcessTree};
 use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
