@@ -527,6 +527,7 @@ impl ExecSessions {
         };
         let exit = state.exit;
         let finished = state.finished();
+        let session_state = state.session_state();
         let lost = state.lost.clone();
         drop(state);
         if finished {
@@ -543,11 +544,7 @@ impl ExecSessions {
             session_id: (!finished).then_some(session.id),
             exit_code: exit.map(|s| s.exit_code()),
             signal: exit.and_then(|s| s.signal),
-            state: match (finished, because) {
-                (true, _) => SessionState::Exited,
-                (false, ReturnedBecause::AwaitingInput) => SessionState::AwaitingInput,
-                (false, _) => SessionState::Running,
-            },
+            state: session_state,
             returned_because: because,
             output,
             original_token_count,

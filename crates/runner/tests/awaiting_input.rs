@@ -91,6 +91,11 @@ fn shell(script: &str) -> Command {
     Command::new("sh").args(["-c", script])
 }
 
+/// `command` on a terminal, or with a stdin pipe.
+fn wired(command: Command, tty: bool) -> Command {
+    if tty { command.tty(Size::default()) } else { command.stdin(true) }
+}
+
 #[tokio::test]
 async fn the_runner_announces_that_it_detects_waiting_readers() {
     bounded("test", async {
@@ -117,14 +122,8 @@ async fn a_read_of_the_terminal_or_the_stdin_pipe_is_seen_and_answered() {
             answer(name, pipe, "two\n", "got-two").await;
 
             // A password prompt: the terminal's echo is off, the read is the same.
-            let secret = sandbox
-                .spawn(
-                    Command::new("bash")
-                        .args(["-c", "read -s -p 'Password: ' pw; echo len-${#pw}"])
-                        .tty(Size::default()),
-                )
-                .await
-                .unwrap();
+            let prompt = Command::new("bash").args(["-c", "read -s -p 'Password: ' pw; echo len-${#pw}"]);
+            let secret = sandbox.spawn(wired(prompt, true)).await.unwrap();
             seen_waiting(&format!("{name}: read -s"), &secret).await;
             answer(name, secret, "hunter2\n", "len-7").await;
         }
@@ -146,8 +145,7 @@ async fn poll_select_and_epoll_on_the_input_are_seen() {
         for (name, sandbox, _dir) in sandboxes().await {
             for (how, code) in waits {
                 for tty in [false, true] {
-                    let mut command = Command::new("python3").args(["-c", code]);
-                    command = if tty { command.tty(Size::default()) } else { command.stdin(true) };
+                    let command = wired(Command::new("python3").args(["-c", code]), tty);
                     let process = sandbox.spawn(command).await.unwrap();
                     let what = format!("{name}: {how} on a {}", if tty { "pty" } else { "pipe" });
                     seen_waiting(&what, &process).await;
@@ -176,10 +174,8 @@ async fn sleeping_waiting_on_something_else_or_reading_in_the_background_is_not_
             never_seen_waiting(&format!("{name}: read of another pipe"), &other).await;
             // A job in the background of the terminal: its read stops it
             // (SIGTTIN) rather than serving it; the foreground sleeps.
-            let background = sandbox
-                .spawn(Command::new("bash").args(["-ic", "read x & sleep 30"]).tty(Size::default()))
-                .await
-                .unwrap();
+            let job_control = Command::new("bash").args(["-ic", "read x & sleep 30"]);
+            let background = sandbox.spawn(wired(job_control, true)).await.unwrap();
             never_seen_waiting(&format!("{name}: background read"), &background).await;
         }
     })

@@ -12,9 +12,6 @@ pub use bootstrap::{
 };
 pub use input_wait::InputWatch;
 pub use io::{InputPipe, OutputPipe, Terminal};
-
-/// The runner can tell when a process waits for its input.
-pub const DETECTS_AWAITING_INPUT: bool = true;
 pub use reap::{ExitStatus, Reaper};
 pub use spawn::{Child, spawn};
 pub use tree::{ProcessTree, kill_all_descendants};
@@ -25,6 +22,9 @@ use std::path::{Path, PathBuf};
 use cordon_ipc::{OsBytes, SpawnError};
 use nix::sys::prctl;
 use nix::sys::signal::Signal as NixSignal;
+
+/// The runner can tell when a process waits for its input.
+pub const DETECTS_AWAITING_INPUT: bool = true;
 
 /// The path `bytes` name: on Unix a path is any bytes.
 pub fn path_of(bytes: &OsBytes) -> Result<PathBuf, SpawnError> {

@@ -10,6 +10,14 @@ pub use bootstrap::{
     Channel, ChannelReader, ChannelWriter, mark_inherited_fds_close_on_exec, take_secret_env,
 };
 pub use io::{InputPipe, OutputPipe, Terminal};
+pub use reap::{ExitStatus, Reaper};
+pub use spawn::{Child, path_of, spawn};
+pub use tree::{KILLED_EXIT_CODE, ProcessTree, kill_all_descendants};
+
+use windows_sys::Win32::Foundation::{CloseHandle, ERROR_ACCESS_DENIED, STILL_ACTIVE};
+use windows_sys::Win32::System::Threading::{
+    GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+};
 
 /// Windows gives no view of which call a process is blocked in that would
 /// tell a read of its console or pipe from any other wait: the runner never
@@ -27,14 +35,6 @@ impl InputWatch {
         match *self {}
     }
 }
-pub use reap::{ExitStatus, Reaper};
-pub use spawn::{Child, path_of, spawn};
-pub use tree::{KILLED_EXIT_CODE, ProcessTree, kill_all_descendants};
-
-use windows_sys::Win32::Foundation::{CloseHandle, ERROR_ACCESS_DENIED, STILL_ACTIVE};
-use windows_sys::Win32::System::Threading::{
-    GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
-};
 
 /// Checks that the parent that started the runner is still there. The
 /// parent holds the runner in a kill-on-close job, so its death ends the
