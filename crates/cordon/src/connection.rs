@@ -13,8 +13,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use crate::process::ExitStatus;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use crate::event::ExitStatus;
 
 /// An event of one process, in the order the runner sent it.
 #[derive(Debug)]

@@ -51,13 +51,18 @@
 #![warn(missing_docs)]
 
 mod capture;
+mod command;
 mod connection;
 mod error;
+mod event;
+mod launch;
+mod options;
 mod process;
 mod sandbox;
 mod sys;
 
 pub use capture::{DEFAULT_OUTPUT_LIMIT, HeadTail, Since};
+pub use command::{Command, utf8_environment};
 pub use cordon_ipc::{
     ErrorKind, HelloAck, OsBytes, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };
@@ -66,8 +71,8 @@ pub use cordon_sandbox::{
     Policy, PolicyBuilder, Preset, SYSTEM_DIRECTORIES, SYSTEM_TREES, UnknownPolicy, git, named_current_dir,
 };
 pub use error::{Error, Result};
-pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};
-pub use sandbox::{
-    LaunchOptions, RUNNER_ENV, Sandbox, Transport, WINDOW, WindowsMode, locate_runner, run_request_file,
-    runner_environment,
-};
+pub use event::{Event, ExitStatus, Output, ProcessState};
+pub use launch::{RUNNER_ENV, locate_runner, run_request_file, runner_environment};
+pub use options::{LaunchOptions, Transport, WINDOW, WindowsMode};
+pub use process::{Process, StdinWriter};
+pub use sandbox::Sandbox;

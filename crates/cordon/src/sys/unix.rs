@@ -4,8 +4,8 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
 
-use crate::sandbox::Transport;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use crate::options::Transport;
 
 use super::{Launched, RunnerLaunch};
 
