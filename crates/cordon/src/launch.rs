@@ -36,7 +36,7 @@ pub fn locate_runner(explicit: Option<PathBuf>) -> Result<PathBuf> {
     } else if let Some(path) = std::env::var_os(RUNNER_ENV) {
         vec![PathBuf::from(path)]
     } else {
-        let exe = std::env::current_exe().map_err(|e| Error::Launch(format!("current executable: {e}")))?;
+        let exe = std::env::current_exe().map_err(|e| Error::io("cannot find the current executable", e))?;
         let dir = exe.parent().map(PathBuf::from).unwrap_or_default();
         let name = format!("cordon-runner{}", std::env::consts::EXE_SUFFIX);
         let mut c = vec![dir.join(&name)];
@@ -85,7 +85,8 @@ pub(crate) fn runner_launch<'a>(
 pub(crate) async fn start(options: &LaunchOptions) -> Result<Started> {
     let runner_path = locate_runner(options.runner.clone())?;
     let token = new_token()?;
-    let policy_json = serde_json::to_string(&options.policy).map_err(|e| Error::Launch(e.to_string()))?;
+    let policy_json = serde_json::to_string(&options.policy)
+        .map_err(|e| Error::Launch(format!("cannot encode the policy: {e}")))?;
     // The runner shares its sandbox with the commands, so it gets no
     // more of the parent's environment than a command would: secrets
     // must not be readable from its environment.

@@ -70,7 +70,7 @@ pub use cordon_sandbox::{
     DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES, Limits, MIN_MEMORY, MIN_OPEN_FILES,
     Policy, PolicyBuilder, Preset, SYSTEM_DIRECTORIES, SYSTEM_TREES, UnknownPolicy, git, named_current_dir,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, RunnerGone};
 pub use event::{Event, ExitStatus, Output, ProcessState};
 pub use launch::{RUNNER_ENV, locate_runner, run_request_file, runner_environment};
 pub use options::{LaunchOptions, Transport, WINDOW, WindowsMode};

@@ -80,9 +80,7 @@ impl Process {
                 self.finished = true;
                 Ok(Some(Event::Exited(status)))
             }
-            None => Err(Error::RunnerGone(
-                self.conn.dead_reason().unwrap_or_else(|| "the channel is closed".into()),
-            )),
+            None => Err(self.conn.gone()),
         }
     }
 
@@ -252,9 +250,7 @@ impl StdinWriter {
             changed.as_mut().enable();
             self.check_running()?;
             if self.conn.is_dead() {
-                return Err(Error::RunnerGone(
-                    self.conn.dead_reason().unwrap_or_else(|| "the channel is closed".into()),
-                ));
+                return Err(self.conn.gone());
             }
             {
                 let mut in_flight = self.shared.input_in_flight.lock().expect("input lock");

@@ -85,7 +85,7 @@ impl Sandbox {
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.conn.send(Message::Shutdown {});
         self.conn.closed().await;
-        self.runner.wait().await.map_err(|e| Error::Launch(format!("waiting for the runner: {e}")))?;
+        self.runner.wait().await.map_err(|e| Error::io("waiting for the runner to exit", e))?;
         Ok(())
     }
 
