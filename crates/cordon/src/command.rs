@@ -108,6 +108,11 @@ impl Command {
         self
     }
 
+    /// The program, as a log shows it.
+    pub(crate) fn program(&self) -> std::borrow::Cow<'_, str> {
+        self.argv[0].to_string_lossy()
+    }
+
     /// The environment the command gets under `rule`.
     pub(crate) fn environment(&self, rule: &cordon_sandbox::EnvPolicy) -> BTreeMap<String, String> {
         let parent = if self.inherit { utf8_environment() } else { BTreeMap::new() };

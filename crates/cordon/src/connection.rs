@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::Instrument;
 
 use crate::error::{Error, Result, RunnerGone};
 use crate::event::ExitStatus;
@@ -87,13 +88,14 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Starts the reader and writer tasks on an established (handshaken)
-    /// channel.
+    /// channel, inside `span` (the runner's).
     pub fn start<R, W>(
         frames: FramedRead<R, MessageCodec>,
         sink: FramedWrite<W, MessageCodec>,
         max_frame: u32,
         window: u32,
         stdin_window: u32,
+        span: tracing::Span,
     ) -> Connection
     where
         R: AsyncRead + Unpin + Send + 'static,
@@ -104,8 +106,8 @@ impl Connection {
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         // The handshake flushed everything the framed writer buffered.
         let writer = BufWriter::with_capacity(256 * 1024, sink.into_inner());
-        tokio::spawn(write_loop(writer, out_rx, waiters.clone()));
-        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx, out.clone(), max_frame));
+        tokio::spawn(write_loop(writer, out_rx, waiters.clone()).instrument(span.clone()));
+        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx, out.clone(), max_frame).instrument(span));
         // A quarter window: the runner never runs dry while acks are batched.
         let ack_threshold = (window as u64 / 4).max(1);
         Connection { out, waiters, closed, max_frame, ack_threshold, stdin_window: stdin_window.into() }

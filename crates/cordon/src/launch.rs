@@ -9,6 +9,7 @@ use cordon_ipc::{Hello, HelloAck, MIN_MAX_FRAME, Message, MessageCodec, SUPPORTE
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::Instrument;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -24,6 +25,9 @@ pub(crate) struct Started {
     pub runner: sys::Runner,
     pub conn: Connection,
     pub info: HelloAck,
+    /// The runner's span, `sandbox{runner, runner_pid}`: the launch, the
+    /// handshake, the channel's tasks and every process live inside it.
+    pub span: tracing::Span,
 }
 
 /// Finds the runner: `$CORDON_RUNNER` if set, else `cordon-runner` next to
@@ -84,6 +88,11 @@ pub(crate) fn runner_launch<'a>(
 /// Starts a runner under the options' policy and completes the handshake.
 pub(crate) async fn start(options: &LaunchOptions) -> Result<Started> {
     let runner_path = locate_runner(options.runner.clone())?;
+    let span = tracing::info_span!(
+        "sandbox",
+        runner = %runner_path.display(),
+        runner_pid = tracing::field::Empty,
+    );
     let token = new_token()?;
     let policy_json = serde_json::to_string(&options.policy)
         .map_err(|e| Error::Launch(format!("cannot encode the policy: {e}")))?;
@@ -95,8 +104,19 @@ pub(crate) async fn start(options: &LaunchOptions) -> Result<Started> {
     let args =
         vec!["--policy-json".into(), policy_json, "--parent-pid".into(), std::process::id().to_string()];
     let spec = runner_launch(options, &runner_path, args, env);
-    let launched = sys::launch(&spec).await?;
-    handshake(launched.runner, launched.reader, launched.writer, token, options).await
+    let launch_span = tracing::info_span!(parent: &span, "launch", transport = ?spec.transport);
+    let launched = sys::launch(&spec).instrument(launch_span.clone()).await.inspect_err(|err| {
+        tracing::debug!(parent: &launch_span, error = %err, "the runner did not start");
+    })?;
+    if let Some(pid) = launched.runner.id() {
+        span.record("runner_pid", pid);
+    }
+    let handshake_span = tracing::info_span!(parent: &span, "handshake");
+    let (runner, conn, info) =
+        handshake(launched.runner, launched.reader, launched.writer, token, options, span.clone())
+            .instrument(handshake_span)
+            .await?;
+    Ok(Started { runner, conn, info, span })
 }
 
 async fn handshake<R, W>(
@@ -105,7 +125,8 @@ async fn handshake<R, W>(
     writer: W,
     token: String,
     options: &LaunchOptions,
-) -> Result<Started>
+    span: tracing::Span,
+) -> Result<(sys::Runner, Connection, HelloAck)>
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -138,6 +159,7 @@ where
                 Ok(Ok(status)) => format!(" (runner {status})"),
                 _ => String::new(),
             };
+            tracing::debug!(%reason, "handshake failed");
             return Err(Error::Handshake(format!("{reason}{suffix}")));
         }
     };
@@ -157,8 +179,16 @@ where
     }
     frames.decoder_mut().set_max_frame(max_frame);
     sink.encoder_mut().set_max_frame(max_frame);
-    let conn = Connection::start(frames, sink, max_frame, ack.window, stdin_window(&ack));
-    Ok(Started { runner, conn, info: ack })
+    tracing::debug!(
+        version = ack.version,
+        runner_version = %ack.runner_version,
+        platform = %ack.platform,
+        max_frame,
+        window = ack.window,
+        "handshake done"
+    );
+    let conn = Connection::start(frames, sink, max_frame, ack.window, stdin_window(&ack), span);
+    Ok((runner, conn, ack))
 }
 
 /// The input credit per process: the runner's `stdin_window` if it

@@ -33,6 +33,8 @@ pub struct Process {
     finished: bool,
     /// Output handed to the application and not yet acknowledged.
     consumed: u64,
+    /// `process{id, program, tty, pid}`, inside the sandbox's span.
+    span: tracing::Span,
 }
 
 impl Process {
@@ -43,8 +45,9 @@ impl Process {
         conn: Arc<Connection>,
         events: mpsc::UnboundedReceiver<Routed>,
         shared: Arc<ProcessShared>,
+        span: tracing::Span,
     ) -> Self {
-        Process { id, pid, tty, conn, events, shared, finished: false, consumed: 0 }
+        Process { id, pid, tty, conn, events, shared, finished: false, consumed: 0, span }
     }
 
     /// The id on the channel.
@@ -78,9 +81,21 @@ impl Process {
             Some(Routed::Error { kind, message }) => Ok(Some(Event::Error { kind, message })),
             Some(Routed::Exited(status)) => {
                 self.finished = true;
+                tracing::debug!(
+                    parent: &self.span,
+                    code = status.code,
+                    signal = status.signal,
+                    timed_out = status.timed_out,
+                    duration_ms = status.duration.as_millis() as u64,
+                    "exited"
+                );
                 Ok(Some(Event::Exited(status)))
             }
-            None => Err(self.conn.gone()),
+            None => {
+                let err = self.conn.gone();
+                tracing::debug!(parent: &self.span, error = %err, "lost with its runner");
+                Err(err)
+            }
         }
     }
 
@@ -120,6 +135,7 @@ impl Process {
     /// Sends a signal to the process's group (on a PTY, its foreground group).
     pub async fn signal(&self, signal: Signal) -> Result<()> {
         self.check_running()?;
+        tracing::debug!(parent: &self.span, ?signal, "signal");
         self.conn.send(Message::Signal { id: self.id, signal })
     }
 
@@ -128,6 +144,7 @@ impl Process {
         if self.shared.exit.get().is_some() {
             return Ok(());
         }
+        tracing::debug!(parent: &self.span, "terminate");
         self.conn.send(Message::Terminate { id: self.id })
     }
 
@@ -172,7 +189,9 @@ impl Process {
             match self.next_event().await? {
                 Some(Event::Output { stream: Stream::Stderr, data }) => stderr.push(&data),
                 Some(Event::Output { data, .. }) => stdout.push(&data),
-                Some(Event::Error { kind, message }) => tracing::warn!(?kind, %message, "runner error"),
+                Some(Event::Error { kind, message }) => {
+                    tracing::warn!(parent: &self.span, ?kind, %message, "runner error")
+                }
                 Some(Event::Exited(status)) => {
                     let (stdout_dropped, stderr_dropped) = (stdout.dropped(), stderr.dropped());
                     return Ok(Output {
@@ -196,6 +215,7 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if self.shared.exit.get().is_none() {
+            tracing::debug!(parent: &self.span, "dropped while running; terminating its tree");
             // Nobody will read its output: have it discarded (and
             // acknowledged) as it comes, so the tree dies and reports.
             self.conn.detach(self.id);

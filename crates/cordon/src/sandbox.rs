@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use cordon_ipc::{HelloAck, Message, ProcessStatus};
 use cordon_sandbox::Policy;
+use tracing::Instrument;
 
 use crate::command::Command;
 use crate::connection::Connection;
@@ -33,6 +34,8 @@ pub struct Sandbox {
     info: HelloAck,
     policy: Policy,
     next_id: AtomicU64,
+    /// `sandbox{runner, runner_pid}`, the parent of every process's span.
+    span: tracing::Span,
 }
 
 impl Sandbox {
@@ -46,6 +49,7 @@ impl Sandbox {
             info: started.info,
             policy: options.policy,
             next_id: AtomicU64::new(1),
+            span: started.span,
         })
     }
 
@@ -64,9 +68,22 @@ impl Sandbox {
     pub async fn spawn(&self, command: Command) -> Result<Process> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let tty = command.tty.is_some();
+        let span = tracing::info_span!(
+            parent: &self.span,
+            "process",
+            id,
+            program = %command.program(),
+            tty,
+            pid = tracing::field::Empty,
+        );
         let spawn = command.into_spawn(id, &self.policy.env);
-        let (pid, events, shared) = self.conn.spawn(spawn).await?;
-        Ok(Process::new(id, pid, tty, self.conn.clone(), events, shared))
+        let spawned = self.conn.spawn(spawn).instrument(span.clone()).await;
+        let (pid, events, shared) = spawned.inspect_err(|err| {
+            tracing::debug!(parent: &span, error = %err, "spawn failed");
+        })?;
+        span.record("pid", pid);
+        tracing::debug!(parent: &span, "spawned");
+        Ok(Process::new(id, pid, tty, self.conn.clone(), events, shared, span))
     }
 
     /// Runs a command to its end and collects its output, bounded as
@@ -83,10 +100,17 @@ impl Sandbox {
     /// Kills every process tree, closes the channel and waits for the runner
     /// to exit.
     pub async fn shutdown(mut self) -> Result<()> {
-        let _ = self.conn.send(Message::Shutdown {});
-        self.conn.closed().await;
-        self.runner.wait().await.map_err(|e| Error::io("waiting for the runner to exit", e))?;
-        Ok(())
+        let span = self.span.clone();
+        async {
+            let _ = self.conn.send(Message::Shutdown {});
+            self.conn.closed().await;
+            let status =
+                self.runner.wait().await.map_err(|e| Error::io("waiting for the runner to exit", e))?;
+            tracing::debug!(%status, "runner shut down");
+            Ok(())
+        }
+        .instrument(span)
+        .await
     }
 
     /// Resolves when the channel to the runner is closed (the runner exited
