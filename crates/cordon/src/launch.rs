@@ -197,25 +197,6 @@ fn stdin_window(ack: &HelloAck) -> u32 {
     if ack.features.iter().any(|f| f == "stdin-ack") { ack.stdin_window.max(1) } else { u32::MAX }
 }
 
-/// Runs the legacy request-file bootstrap: starts a runner under the
-/// options' runner, policy context (on Windows: the restricted token or the
-/// sandbox user) and `--request-file request`, with the caller's stdin,
-/// stdout and stderr (on Windows carried through named pipes created for
-/// the runner's identity), and returns its exit status in the shell's
-/// convention. The file must hold a `OneShotRequest` under the same policy;
-/// the runner deletes it on reading.
-pub async fn run_request_file(options: &LaunchOptions, request: &Path) -> Result<i32> {
-    let runner_path = locate_runner(options.runner.clone())?;
-    let args = vec![
-        "--request-file".into(),
-        request.to_string_lossy().into_owned(),
-        "--parent-pid".into(),
-        std::process::id().to_string(),
-    ];
-    let spec = runner_launch(options, &runner_path, args, runner_environment());
-    sys::run_request_file(&spec).await
-}
-
 /// 32 random bytes, hex-encoded.
 fn new_token() -> Result<String> {
     let mut bytes = [0u8; 32];

@@ -9,7 +9,9 @@
 //! pseudo-terminals: [`Sandbox::spawn`] gives a [`Process`] whose events
 //! ([`Event::Output`], then one [`Event::Exited`]) stream as they happen, and
 //! which takes input, resizes, signals and kills its whole tree.
-//! [`Sandbox::run`] is the one-shot form.
+//! [`Sandbox::run`] is the one-shot form; [`oneshot`] holds the legacy
+//! request-file bootstrap and the exit statuses of one-shot runs, and
+//! [`probe`] says what this machine can enforce.
 //!
 //! If the runner dies, every pending and later call returns
 //! [`Error::RunnerGone`] at once; if the parent dies, the runner kills every
@@ -56,7 +58,9 @@ mod connection;
 mod error;
 mod event;
 mod launch;
+pub mod oneshot;
 mod options;
+pub mod probe;
 mod process;
 mod sandbox;
 mod sys;
@@ -72,7 +76,8 @@ pub use cordon_sandbox::{
 };
 pub use error::{Error, Result, RunnerGone};
 pub use event::{Event, ExitStatus, Output, ProcessState};
-pub use launch::{RUNNER_ENV, locate_runner, run_request_file, runner_environment};
+pub use launch::{RUNNER_ENV, locate_runner, runner_environment};
+pub use oneshot::run_request_file;
 pub use options::{LaunchOptions, Transport, WINDOW, WindowsMode};
 pub use process::{Process, StdinWriter};
 pub use sandbox::Sandbox;
