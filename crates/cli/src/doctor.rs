@@ -2,7 +2,7 @@
 //! whether it can be enforced fully and what is missing.
 
 use cordon::Preset;
-use cordon_sandbox::Probe;
+use cordon::probe::Probe;
 use serde_json::json;
 
 /// What each confining preset needs, by probe name.
@@ -17,7 +17,7 @@ fn needs(preset: Preset) -> &'static [&'static str] {
 /// Prints the report; the exit status is 0 when every preset can be
 /// enforced fully, 1 otherwise.
 pub fn run(as_json: bool) -> anyhow::Result<i32> {
-    let probes = cordon_sandbox::probe();
+    let probes = cordon::probe::layers();
     let verdicts: Vec<(Preset, Vec<&str>)> = Preset::ALL
         .into_iter()
         .map(|preset| {

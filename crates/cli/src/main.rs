@@ -15,7 +15,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cordon_ipc::oneshot::EXIT_CORDON_FAILED;
+use cordon::oneshot::EXIT_CORDON_FAILED;
 
 use crate::options::{Bootstrap, SandboxArgs};
 use crate::session::Mode;

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 use std::io::Write;
 
 use anyhow::Context as _;
-use cordon_ipc::oneshot::OneShotRequest;
+use cordon::oneshot::OneShotRequest;
 
 use crate::options::{Prepared, SandboxArgs};
 
@@ -53,7 +53,7 @@ pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[OsString]) -> anyhow
         options = options.windows_mode(mode.into());
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let code = runtime.block_on(cordon::run_request_file(&options, &path));
+    let code = runtime.block_on(cordon::oneshot::run_request_file(&options, &path));
     // A read of cordon's stdin may still be blocked in a runtime thread.
     runtime.shutdown_background();
     Ok(code?)

@@ -5,8 +5,8 @@
 use std::io::Write;
 
 use anyhow::Context as _;
+use cordon::oneshot::spawn_failure_exit_code;
 use cordon::{Command, Event, HeadTail, LaunchOptions, Process, Sandbox, Signal, Stream};
-use cordon_ipc::oneshot::spawn_failure_exit_code;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 

@@ -12,9 +12,10 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::{FramedRead, FramedWrite};
+use tracing::Instrument;
 
-use crate::process::ExitStatus;
-use crate::{Error, Result};
+use crate::error::{Error, Result, RunnerGone};
+use crate::event::ExitStatus;
 
 /// An event of one process, in the order the runner sent it.
 #[derive(Debug)]
@@ -62,7 +63,7 @@ struct Waiters {
     polls: HashMap<ProcessId, VecDeque<oneshot::Sender<Result<ProcessStatus>>>>,
     lists: VecDeque<oneshot::Sender<Result<Vec<ProcessStatus>>>>,
     /// Why the channel died, once it has.
-    dead: Option<String>,
+    dead: Option<RunnerGone>,
 }
 
 /// A live channel to a runner.
@@ -87,13 +88,14 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     /// Starts the reader and writer tasks on an established (handshaken)
-    /// channel.
+    /// channel, inside `span` (the runner's).
     pub fn start<R, W>(
         frames: FramedRead<R, MessageCodec>,
         sink: FramedWrite<W, MessageCodec>,
         max_frame: u32,
         window: u32,
         stdin_window: u32,
+        span: tracing::Span,
     ) -> Connection
     where
         R: AsyncRead + Unpin + Send + 'static,
@@ -104,8 +106,8 @@ impl Connection {
         let (closed_tx, closed) = tokio::sync::watch::channel(false);
         // The handshake flushed everything the framed writer buffered.
         let writer = BufWriter::with_capacity(256 * 1024, sink.into_inner());
-        tokio::spawn(write_loop(writer, out_rx, waiters.clone()));
-        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx, out.clone(), max_frame));
+        tokio::spawn(write_loop(writer, out_rx, waiters.clone()).instrument(span.clone()));
+        tokio::spawn(read_loop(frames, waiters.clone(), closed_tx, out.clone(), max_frame).instrument(span));
         // A quarter window: the runner never runs dry while acks are batched.
         let ack_threshold = (window as u64 / 4).max(1);
         Connection { out, waiters, closed, max_frame, ack_threshold, stdin_window: stdin_window.into() }
@@ -115,8 +117,11 @@ impl Connection {
         self.waiters.lock().expect("connection lock")
     }
 
-    fn gone(&self) -> Error {
-        Error::RunnerGone(self.lock().dead.clone().unwrap_or_else(|| "the channel is closed".into()))
+    /// The error for a call that finds the channel dead: why it died, or,
+    /// if the reader has not recorded that yet, that it is closed.
+    pub fn gone(&self) -> Error {
+        let gone = self.lock().dead.clone();
+        Error::RunnerGone(gone.unwrap_or_else(|| RunnerGone::new("the channel is closed")))
     }
 
     /// Queues a message for the runner; one that does not fit in a frame
@@ -175,8 +180,8 @@ impl Connection {
         let shared = Arc::new(ProcessShared::default());
         {
             let mut w = self.lock();
-            if let Some(reason) = &w.dead {
-                return Err(Error::RunnerGone(reason.clone()));
+            if let Some(gone) = &w.dead {
+                return Err(Error::RunnerGone(gone.clone()));
             }
             w.spawns.insert(id, reply_tx);
             w.routes.insert(id, Route { events: Some(events_tx), shared: shared.clone() });
@@ -210,19 +215,14 @@ impl Connection {
         let mut closed = self.closed.clone();
         let _ = closed.wait_for(|c| *c).await;
     }
-
-    /// Why the channel died, if it has.
-    pub fn dead_reason(&self) -> Option<String> {
-        self.lock().dead.clone()
-    }
 }
 
 /// Marks the channel dead and fails every waiter (dropping their senders).
-fn kill(waiters: &Mutex<Waiters>, reason: String) {
+fn kill(waiters: &Mutex<Waiters>, gone: RunnerGone) {
     let mut w = waiters.lock().expect("connection lock");
     if w.dead.is_none() {
-        tracing::debug!(%reason, "channel closed");
-        w.dead = Some(reason);
+        tracing::debug!(reason = gone.reason(), io_error = ?gone.io_error(), "channel closed");
+        w.dead = Some(gone);
     }
     w.spawns.clear();
     for route in w.routes.values() {
@@ -256,7 +256,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             result = writer.flush().await;
         }
         if let Err(err) = result {
-            kill(&waiters, format!("writing to the runner failed: {err}"));
+            kill(&waiters, RunnerGone::io("writing to the runner failed", err));
             return;
         }
         if next.is_none() {
@@ -279,17 +279,20 @@ async fn read_loop<R: AsyncRead + Unpin>(
             let _ = out.send(Outgoing::Frame(frame));
         }
     };
-    let reason = loop {
+    let gone = loop {
         let message = match frames.next().await {
-            None => break "the runner closed the channel".to_string(),
-            Some(Err(err)) => break format!("reading from the runner failed: {err}"),
+            None => break RunnerGone::new("the runner closed the channel"),
+            Some(Err(cordon_ipc::Error::Io(err))) => {
+                break RunnerGone::io("reading from the runner failed", err);
+            }
+            Some(Err(err)) => break RunnerGone::new(format!("the runner broke the wire format: {err}")),
             Some(Ok(message)) => message,
         };
         if let Err(reason) = route(message, &waiters, &out) {
-            break reason;
+            break RunnerGone::new(reason);
         }
     };
-    kill(&waiters, reason);
+    kill(&waiters, gone);
     let _ = closed.send(true);
 }
 

@@ -1,6 +1,16 @@
 //! The client's error type.
+//!
+//! Two failures matter most to a caller and are told apart by type: the
+//! runner is gone ([`Error::RunnerGone`], [`Error::is_runner_gone`]): no
+//! call on that sandbox can succeed any more; and the runner refused one
+//! spawn ([`Error::Spawn`]): the sandbox goes on. Where an operating-system
+//! error is behind a failure it stays attached as the error's
+//! [`source`](std::error::Error::source), and [`Error::io_kind`] gives its
+//! kind.
 
+use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use cordon_ipc::{ErrorKind, SpawnErrorKind};
 
@@ -14,7 +24,19 @@ pub enum Error {
         /// Every path that was tried, in order.
         looked: Vec<PathBuf>,
     },
-    /// The runner could not be started or set up.
+    /// An operating-system call on the way to or from the runner failed:
+    /// starting it, setting up its channel, waiting for it to exit.
+    #[error("{context}")]
+    Io {
+        /// What was being done, and with which path.
+        context: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The runner could not be set up, for a reason told in words (a
+    /// security context this platform cannot give it, a policy that cannot
+    /// be encoded, …).
     #[error("cannot launch the runner: {0}")]
     Launch(String),
     /// The handshake failed (rejected, bad version, timed out, runner exited).
@@ -22,8 +44,8 @@ pub enum Error {
     Handshake(String),
     /// The runner is gone (it exited, was killed, or broke the protocol);
     /// every pending and later call on this sandbox gets this error.
-    #[error("the runner is gone: {0}")]
-    RunnerGone(String),
+    #[error(transparent)]
+    RunnerGone(#[from] RunnerGone),
     /// A request does not fit in one frame of this channel (the
     /// `max_frame` the handshake settled, see [`crate::HelloAck`]), so it
     /// was not sent. Only this call fails: the sandbox and its processes
@@ -40,14 +62,15 @@ pub enum Error {
         /// The channel's frame maximum.
         max: u32,
     },
-    /// A spawn failed.
+    /// The runner refused to start a process, and said why. Only this
+    /// spawn failed: the runner and its other processes go on.
     #[error("cannot spawn: {message}")]
     Spawn {
         /// The class of failure.
         kind: SpawnErrorKind,
         /// Details.
         message: String,
-        /// The OS error code, if any.
+        /// The OS error code, if any; [`Error::io_kind`] reads it.
         os_code: Option<i32>,
     },
     /// The runner refused a request about a process.
@@ -61,6 +84,67 @@ pub enum Error {
     /// The process has exited; it takes no more input or signals.
     #[error("the process has exited")]
     Exited,
+}
+
+impl Error {
+    /// Whether the runner is gone: the channel closed, the runner exited or
+    /// was killed. Nothing more can run in this sandbox; a caller that
+    /// wants to go on launches a new one.
+    pub fn is_runner_gone(&self) -> bool {
+        matches!(self, Error::RunnerGone(_))
+    }
+
+    /// The kind of the operating-system error behind this one, if there is
+    /// one: the source of [`Error::Io`] or of a [`RunnerGone`], or the
+    /// `os_code` the runner reported with a [`Error::Spawn`] (read as this
+    /// platform's code: the runner runs on the client's platform).
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io { source, .. } => Some(source.kind()),
+            Error::RunnerGone(gone) => gone.io_error().map(io::Error::kind),
+            Error::Spawn { os_code: Some(code), .. } => Some(io::Error::from_raw_os_error(*code).kind()),
+            _ => None,
+        }
+    }
+
+    /// An [`Error::Io`]: `context` says what failed.
+    pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+/// Why a runner is gone: what ended the channel to it, and the I/O error
+/// that did, when one did (as the source). Every call that fails because of
+/// it gets a copy.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the runner is gone: {reason}")]
+pub struct RunnerGone {
+    reason: String,
+    #[source]
+    source: Option<Arc<io::Error>>,
+}
+
+impl RunnerGone {
+    /// The channel ended for `reason`, with no I/O error behind it (the
+    /// runner closed it, or broke the protocol).
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        RunnerGone { reason: reason.into(), source: None }
+    }
+
+    /// Reading or writing the channel failed with `source`.
+    pub(crate) fn io(reason: impl Into<String>, source: io::Error) -> Self {
+        RunnerGone { reason: reason.into(), source: Some(Arc::new(source)) }
+    }
+
+    /// What ended the channel, in words.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The I/O error that ended the channel, if one did.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.source.as_deref()
+    }
 }
 
 /// Shorthand for results of this crate.

@@ -9,7 +9,9 @@
 //! pseudo-terminals: [`Sandbox::spawn`] gives a [`Process`] whose events
 //! ([`Event::Output`], then one [`Event::Exited`]) stream as they happen, and
 //! which takes input, resizes, signals and kills its whole tree.
-//! [`Sandbox::run`] is the one-shot form.
+//! [`Sandbox::run`] is the one-shot form; [`oneshot`] holds the legacy
+//! request-file bootstrap and the exit statuses of one-shot runs, and
+//! [`probe`] says what this machine can enforce.
 //!
 //! If the runner dies, every pending and later call returns
 //! [`Error::RunnerGone`] at once; if the parent dies, the runner kills every
@@ -51,13 +53,20 @@
 #![warn(missing_docs)]
 
 mod capture;
+mod command;
 mod connection;
 mod error;
+mod event;
+mod launch;
+pub mod oneshot;
+mod options;
+pub mod probe;
 mod process;
 mod sandbox;
 mod sys;
 
 pub use capture::{DEFAULT_OUTPUT_LIMIT, HeadTail, Since};
+pub use command::{Command, utf8_environment};
 pub use cordon_ipc::{
     ErrorKind, HelloAck, OsBytes, ProcessStatus, SandboxReport, Signal, Size, SpawnErrorKind, Stream,
 };
@@ -65,9 +74,10 @@ pub use cordon_sandbox::{
     DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES, Limits, MIN_MEMORY, MIN_OPEN_FILES,
     Policy, PolicyBuilder, Preset, SYSTEM_DIRECTORIES, SYSTEM_TREES, UnknownPolicy, git, named_current_dir,
 };
-pub use error::{Error, Result};
-pub use process::{Command, Event, ExitStatus, Output, Process, ProcessState, StdinWriter, utf8_environment};
-pub use sandbox::{
-    LaunchOptions, RUNNER_ENV, Sandbox, Transport, WINDOW, WindowsMode, locate_runner, run_request_file,
-    runner_environment,
-};
+pub use error::{Error, Result, RunnerGone};
+pub use event::{Event, ExitStatus, Output, ProcessState};
+pub use launch::{RUNNER_ENV, locate_runner, runner_environment};
+pub use oneshot::run_request_file;
+pub use options::{LaunchOptions, Transport, WINDOW, WindowsMode};
+pub use process::{Process, StdinWriter};
+pub use sandbox::Sandbox;

@@ -1,249 +1,19 @@
-//! Commands, processes and their events.
+//! A running process: its events as they arrive, its input, and the signals
+//! and kills that reach its tree. [`Process`] is the handle; the channel
+//! underneath is [`crate::connection`].
 
-use std::collections::BTreeMap;
-use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use cordon_ipc::{ErrorKind, Exited, Message, OsBytes, ProcessId, ProcessStatus, Signal, Size, Stream};
+use cordon_ipc::{ErrorKind, Message, ProcessId, Signal, Size, Stream};
 use tokio::sync::mpsc;
 
 use crate::capture::{DEFAULT_OUTPUT_LIMIT, HeadTail};
 use crate::connection::{Connection, ProcessShared, Routed};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use crate::event::{Event, ExitStatus, Output, ProcessState};
 
 /// Room in a frame for everything of a `Stdin` message but its data.
 const STDIN_OVERHEAD: usize = 64;
-
-/// What to run. Like `std::process::Command`: the environment starts as the
-/// calling process's unless [`Command::env_clear`] is called — filtered by
-/// the sandbox policy's environment rule (secrets out), while variables set
-/// with [`Command::env`] always pass.
-#[derive(Debug, Clone)]
-pub struct Command {
-    pub(crate) argv: Vec<OsBytes>,
-    pub(crate) cwd: Option<PathBuf>,
-    inherit: bool,
-    explicit: BTreeMap<String, String>,
-    removed: std::collections::BTreeSet<String>,
-    pub(crate) tty: Option<Size>,
-    pub(crate) stdin: bool,
-    pub(crate) timeout: Option<Duration>,
-}
-
-impl Command {
-    /// A command running `program` (looked up in the child's `PATH` unless it
-    /// contains a `/`).
-    ///
-    /// Programs, arguments and the working directory are `OsStr`s: on Unix
-    /// any bytes reach the process as they are (they travel as `bin` when
-    /// not UTF-8); a Windows runner refuses what is not valid Unicode.
-    pub fn new(program: impl AsRef<OsStr>) -> Self {
-        Command {
-            argv: vec![OsBytes::from_os_str(program.as_ref())],
-            cwd: None,
-            inherit: true,
-            explicit: BTreeMap::new(),
-            removed: Default::default(),
-            tty: None,
-            stdin: false,
-            timeout: None,
-        }
-    }
-
-    /// Adds one argument.
-    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
-        self.argv.push(OsBytes::from_os_str(arg.as_ref()));
-        self
-    }
-
-    /// Adds arguments.
-    pub fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<OsStr>,
-    {
-        self.argv.extend(args.into_iter().map(|arg| OsBytes::from_os_str(arg.as_ref())));
-        self
-    }
-
-    /// Sets the working directory (default: the runner's).
-    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cwd = Some(dir.into());
-        self
-    }
-
-    /// Sets an environment variable (passed even if its name looks like a
-    /// secret).
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        let key = key.into();
-        self.removed.remove(&key);
-        self.explicit.insert(key, value.into());
-        self
-    }
-
-    /// Removes an environment variable.
-    pub fn env_remove(mut self, key: &str) -> Self {
-        self.explicit.remove(key);
-        self.removed.insert(key.to_string());
-        self
-    }
-
-    /// Starts from an empty environment.
-    pub fn env_clear(mut self) -> Self {
-        self.inherit = false;
-        self.explicit.clear();
-        self
-    }
-
-    /// Runs on a new pseudo-terminal of this size (output arrives as
-    /// [`Stream::Pty`]; input is always available).
-    pub fn tty(mut self, size: Size) -> Self {
-        self.tty = Some(size);
-        self
-    }
-
-    /// In pipe mode, gives the process a stdin pipe (default: `/dev/null`).
-    pub fn stdin(mut self, enabled: bool) -> Self {
-        self.stdin = enabled;
-        self
-    }
-
-    /// Kills the tree and reports `timed_out` after `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// The environment the command gets under `rule`.
-    pub(crate) fn environment(&self, rule: &cordon_sandbox::EnvPolicy) -> BTreeMap<String, String> {
-        let parent = if self.inherit { utf8_environment() } else { BTreeMap::new() };
-        let mut env = rule.apply(&parent, &self.explicit);
-        for key in &self.removed {
-            env.remove(key);
-        }
-        env
-    }
-
-    pub(crate) fn into_spawn(
-        self,
-        id: ProcessId,
-        rule: &cordon_sandbox::EnvPolicy,
-    ) -> Result<cordon_ipc::Spawn> {
-        let env = self.environment(rule).into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-        let cwd = self.cwd.map(|dir| OsBytes::from_os_str(dir.as_os_str()));
-        Ok(cordon_ipc::Spawn {
-            id,
-            argv: self.argv,
-            cwd,
-            env,
-            tty: self.tty,
-            stdin: self.stdin,
-            timeout_ms: self.timeout.map(|t| t.as_millis().try_into().unwrap_or(u64::MAX)),
-        })
-    }
-}
-
-/// The calling process's environment, without the variables whose name or
-/// value is not UTF-8 (the protocol carries strings), which are reported.
-pub fn utf8_environment() -> BTreeMap<String, String> {
-    std::env::vars_os()
-        .filter_map(|(key, value)| match (key.into_string(), value.into_string()) {
-            (Ok(key), Ok(value)) => Some((key, value)),
-            (key, _) => {
-                tracing::warn!(variable = ?key, "environment variable is not UTF-8; not passed on");
-                None
-            }
-        })
-        .collect()
-}
-
-/// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ExitStatus {
-    /// Exit code, if it exited.
-    pub code: Option<i32>,
-    /// Signal number, if a signal ended it.
-    pub signal: Option<i32>,
-    /// Whether its timeout expired (its tree was killed).
-    pub timed_out: bool,
-    /// Wall time from spawn to exit.
-    pub duration: Duration,
-}
-
-impl ExitStatus {
-    /// Exited with code 0.
-    pub fn success(&self) -> bool {
-        self.code == Some(0) && !self.timed_out
-    }
-
-    /// The shell's convention: the code, `128 + N` for signal `N`, 124 for
-    /// a timeout.
-    pub fn exit_code(&self) -> i32 {
-        cordon_ipc::oneshot::exit_code(self.code, self.signal, self.timed_out)
-    }
-}
-
-impl From<&Exited> for ExitStatus {
-    fn from(e: &Exited) -> Self {
-        ExitStatus {
-            code: e.code,
-            signal: e.signal,
-            timed_out: e.timed_out,
-            duration: Duration::from_millis(e.duration_ms),
-        }
-    }
-}
-
-/// Something that happened to a process.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// A chunk of output, in order.
-    Output {
-        /// Which stream.
-        stream: Stream,
-        /// The bytes.
-        data: Vec<u8>,
-    },
-    /// The runner refused or failed a request about this process (stdin
-    /// after it closed, resize of a pipe process, …). The process goes on.
-    Error {
-        /// The class of failure.
-        kind: ErrorKind,
-        /// Details.
-        message: String,
-    },
-    /// The process ended; no event follows.
-    Exited(ExitStatus),
-}
-
-/// What a finished process wrote, up to a limit per stream, and how it
-/// ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    /// How it ended.
-    pub status: ExitStatus,
-    /// Its stdout (or, on a PTY, the terminal's output): all of it, or past
-    /// the limit its first and last bytes.
-    pub stdout: Vec<u8>,
-    /// Its stderr (empty on a PTY), kept the same way.
-    pub stderr: Vec<u8>,
-    /// Bytes of stdout dropped between the first and the last (0 when all
-    /// was kept).
-    pub stdout_dropped: u64,
-    /// Bytes of stderr dropped the same way.
-    pub stderr_dropped: u64,
-}
-
-/// Where a process is now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProcessState {
-    /// Still running, as the runner sees it.
-    Running(ProcessStatus),
-    /// Ended.
-    Exited(ExitStatus),
-}
 
 /// A process running in the sandbox.
 ///
@@ -263,6 +33,8 @@ pub struct Process {
     finished: bool,
     /// Output handed to the application and not yet acknowledged.
     consumed: u64,
+    /// `process{id, program, tty, pid}`, inside the sandbox's span.
+    span: tracing::Span,
 }
 
 impl Process {
@@ -273,8 +45,9 @@ impl Process {
         conn: Arc<Connection>,
         events: mpsc::UnboundedReceiver<Routed>,
         shared: Arc<ProcessShared>,
+        span: tracing::Span,
     ) -> Self {
-        Process { id, pid, tty, conn, events, shared, finished: false, consumed: 0 }
+        Process { id, pid, tty, conn, events, shared, finished: false, consumed: 0, span }
     }
 
     /// The id on the channel.
@@ -308,11 +81,21 @@ impl Process {
             Some(Routed::Error { kind, message }) => Ok(Some(Event::Error { kind, message })),
             Some(Routed::Exited(status)) => {
                 self.finished = true;
+                tracing::debug!(
+                    parent: &self.span,
+                    code = status.code,
+                    signal = status.signal,
+                    timed_out = status.timed_out,
+                    duration_ms = status.duration.as_millis() as u64,
+                    "exited"
+                );
                 Ok(Some(Event::Exited(status)))
             }
-            None => Err(Error::RunnerGone(
-                self.conn.dead_reason().unwrap_or_else(|| "the channel is closed".into()),
-            )),
+            None => {
+                let err = self.conn.gone();
+                tracing::debug!(parent: &self.span, error = %err, "lost with its runner");
+                Err(err)
+            }
         }
     }
 
@@ -352,6 +135,7 @@ impl Process {
     /// Sends a signal to the process's group (on a PTY, its foreground group).
     pub async fn signal(&self, signal: Signal) -> Result<()> {
         self.check_running()?;
+        tracing::debug!(parent: &self.span, ?signal, "signal");
         self.conn.send(Message::Signal { id: self.id, signal })
     }
 
@@ -360,6 +144,7 @@ impl Process {
         if self.shared.exit.get().is_some() {
             return Ok(());
         }
+        tracing::debug!(parent: &self.span, "terminate");
         self.conn.send(Message::Terminate { id: self.id })
     }
 
@@ -404,7 +189,9 @@ impl Process {
             match self.next_event().await? {
                 Some(Event::Output { stream: Stream::Stderr, data }) => stderr.push(&data),
                 Some(Event::Output { data, .. }) => stdout.push(&data),
-                Some(Event::Error { kind, message }) => tracing::warn!(?kind, %message, "runner error"),
+                Some(Event::Error { kind, message }) => {
+                    tracing::warn!(parent: &self.span, ?kind, %message, "runner error")
+                }
                 Some(Event::Exited(status)) => {
                     let (stdout_dropped, stderr_dropped) = (stdout.dropped(), stderr.dropped());
                     return Ok(Output {
@@ -428,6 +215,7 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         if self.shared.exit.get().is_none() {
+            tracing::debug!(parent: &self.span, "dropped while running; terminating its tree");
             // Nobody will read its output: have it discarded (and
             // acknowledged) as it comes, so the tree dies and reports.
             self.conn.detach(self.id);
@@ -482,9 +270,7 @@ impl StdinWriter {
             changed.as_mut().enable();
             self.check_running()?;
             if self.conn.is_dead() {
-                return Err(Error::RunnerGone(
-                    self.conn.dead_reason().unwrap_or_else(|| "the channel is closed".into()),
-                ));
+                return Err(self.conn.gone());
             }
             {
                 let mut in_flight = self.shared.input_in_flight.lock().expect("input lock");

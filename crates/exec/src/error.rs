@@ -37,9 +37,15 @@ fn live_list(live: &[u32]) -> String {
 }
 
 impl ExecError {
+    /// A client error of a spawn or a request about a session: a dead
+    /// runner ends every session, a refused request is the caller's to
+    /// fix, and anything else kept the command from starting.
     pub(crate) fn from_client(err: cordon::Error) -> Self {
+        if err.is_runner_gone() {
+            return ExecError::SandboxGone(err);
+        }
         match err {
-            cordon::Error::RunnerGone(_) => ExecError::SandboxGone(err),
+            cordon::Error::Request { message, .. } => ExecError::InvalidRequest(message),
             other => ExecError::Spawn(other),
         }
     }

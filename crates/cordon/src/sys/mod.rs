@@ -7,13 +7,15 @@
 //! - `Runner`: the started runner: its pid, `start_kill()`, `wait()`.
 //! - `run_request_file(&RunnerLaunch)`: the one-shot bootstrap on the
 //!   caller's stdio.
-//! - `DEFAULT_TRANSPORT`, and `RUNNER_ENV_VARS`: what of the caller's
-//!   environment the runner needs to start and to log.
+//! - `DEFAULT_TRANSPORT`: the transport the launch uses when the caller
+//!   chose none.
+//! - `RUNNER_ENV_VARS`: what of the caller's environment the runner needs
+//!   to start and to log.
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::sandbox::{Transport, WindowsMode};
+use crate::options::{Transport, WindowsMode};
 
 #[cfg(unix)]
 mod unix;

@@ -4,8 +4,8 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::Stdio;
 
-use crate::sandbox::Transport;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
+use crate::options::Transport;
 
 use super::{Launched, RunnerLaunch};
 
@@ -22,10 +22,11 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
     let mut command = tokio::process::Command::new(spec.path);
     command.env_clear().envs(spec.env.iter().map(|(k, v)| (k, v))).args(&spec.args);
     command.stderr(Stdio::inherit()).kill_on_drop(false);
-    let launch_error = |e: std::io::Error| Error::Launch(format!("{}: {e}", spec.path.display()));
+    let start_error = |e| Error::io(format!("cannot start the runner {}", spec.path.display()), e);
+    let channel_error = |e| Error::io("cannot set up the channel to the runner", e);
     match spec.transport {
         Transport::SocketPair => {
-            let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(launch_error)?;
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(channel_error)?;
             let theirs = OwnedFd::from(theirs);
             let raw = theirs.as_raw_fd();
             command.arg("--ipc-fd").arg("3").stdin(Stdio::null()).stdout(Stdio::null());
@@ -41,10 +42,10 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
                     if ok { Ok(()) } else { Err(std::io::Error::last_os_error()) }
                 })
             };
-            let runner = command.spawn().map_err(launch_error)?;
+            let runner = command.spawn().map_err(start_error)?;
             drop(theirs);
-            ours.set_nonblocking(true).map_err(launch_error)?;
-            let stream = tokio::net::UnixStream::from_std(ours).map_err(launch_error)?;
+            ours.set_nonblocking(true).map_err(channel_error)?;
+            let stream = tokio::net::UnixStream::from_std(ours).map_err(channel_error)?;
             let (reader, writer) = stream.into_split();
             Ok(Launched { runner, reader: Box::new(reader), writer: Box::new(writer) })
         }
@@ -52,7 +53,7 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
             command.arg("--ipc-stdio").stdin(Stdio::piped()).stdout(Stdio::piped());
             // SAFETY: setpgid is async-signal-safe.
             unsafe { command.pre_exec(own_process_group) };
-            let mut runner = command.spawn().map_err(launch_error)?;
+            let mut runner = command.spawn().map_err(start_error)?;
             let writer = runner.stdin.take().expect("piped stdin");
             let reader = runner.stdout.take().expect("piped stdout");
             Ok(Launched { runner, reader: Box::new(reader), writer: Box::new(writer) })
@@ -82,6 +83,6 @@ pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>) -> Result<i32> {
         .args(&spec.args)
         .status()
         .await
-        .map_err(|e| Error::Launch(format!("{}: {e}", spec.path.display())))?;
+        .map_err(|e| Error::io(format!("cannot start the runner {}", spec.path.display()), e))?;
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }

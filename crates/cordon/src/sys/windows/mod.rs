@@ -47,7 +47,7 @@ use windows_sys::Win32::System::Threading::{
 
 use self::desktop::Desktop;
 use super::{Launched, RunnerLaunch};
-use crate::sandbox::{Transport, WindowsMode};
+use crate::options::{Transport, WindowsMode};
 use crate::{Error, Result};
 
 /// A named pipe, created for the runner's identity alone.
