@@ -2,6 +2,7 @@
 //! no login shell: `login` changes nothing.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 /// The argv running `cmd` through a shell: `shell` as named, else
 /// `%ComSpec%`, else `cmd.exe`. PowerShell (`powershell`, `pwsh`, by name or
@@ -38,6 +39,20 @@ fn is_powershell(shell: &str) -> bool {
 /// What `login` is when the caller does not say; it changes nothing here.
 pub(crate) const LOGIN_DEFAULT: bool = false;
 
+/// `canonical` without the `\\?\` prefix that canonicalization gives:
+/// `cmd.exe` refuses such a working directory ("UNC paths are not
+/// supported") and starts in the Windows directory instead.
+pub(crate) fn working_directory(canonical: PathBuf) -> PathBuf {
+    let Some(text) = canonical.to_str() else { return canonical };
+    if let Some(rest) = text.strip_prefix(r"\\?\UNC\") {
+        return PathBuf::from(format!(r"\\{rest}"));
+    }
+    match text.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
+        _ => canonical,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +88,15 @@ mod tests {
     fn another_named_shell_gets_slash_c() {
         assert_eq!(shell_argv(Some("cmd"), true, "ver", &env(&[])), ["cmd", "/c", "ver"]);
         assert_eq!(shell_argv(Some("pwshell.exe"), true, "x", &env(&[])), ["pwshell.exe", "/c", "x"]);
+    }
+
+    #[test]
+    fn a_working_directory_has_no_verbatim_prefix() {
+        let plain = |p: &str| working_directory(PathBuf::from(p));
+        assert_eq!(plain(r"\\?\C:\Users\me\work"), PathBuf::from(r"C:\Users\me\work"));
+        assert_eq!(plain(r"\\?\UNC\server\share\x"), PathBuf::from(r"\\server\share\x"));
+        assert_eq!(plain(r"C:\work"), PathBuf::from(r"C:\work"));
+        // A verbatim name with no drive has no other spelling.
+        assert_eq!(plain(r"\\?\Volume{0a1b}\dir"), PathBuf::from(r"\\?\Volume{0a1b}\dir"));
     }
 }
