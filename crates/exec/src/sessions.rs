@@ -371,19 +371,21 @@ impl ExecSessions {
         if !real.is_dir() {
             return Err(ExecError::InvalidRequest(format!("workdir {} is not a directory", dir.display())));
         }
-        let fs = &self.sandbox.policy().filesystem;
+        let policy = self.sandbox.policy();
+        let fs = &policy.filesystem;
         let within = |roots: &[PathBuf]| {
             roots
                 .iter()
                 .any(|root| real.starts_with(std::fs::canonicalize(root).unwrap_or_else(|_| root.clone())))
         };
-        if within(&fs.deny) || !(fs.read_everything || within(&fs.read) || within(&fs.write)) {
+        let readable = !policy.is_confining() || fs.read_everything || within(&fs.read) || within(&fs.write);
+        if within(&fs.deny) || !readable {
             return Err(ExecError::InvalidRequest(format!(
                 "workdir {} is outside what the sandbox may read; use a directory inside the workspace",
                 dir.display()
             )));
         }
-        Ok(real)
+        Ok(sys::working_directory(real))
     }
 
     /// A fresh id and a free slot, pruning a session if the table is full.

@@ -87,7 +87,8 @@ pub struct ExecRequest {
     /// The shell (default `$SHELL`, `/bin/bash`, `/bin/sh`; on Windows
     /// `cmd.exe`, or PowerShell when named).
     pub shell: Option<String>,
-    /// Run the shell as a login shell (default true on Unix).
+    /// Run the shell as a login shell (default true on Unix; Windows shells
+    /// have none, and ignore it).
     pub login: Option<bool>,
     /// Return early on a match or on quiet.
     pub until: Option<Until>,

@@ -35,10 +35,12 @@ pub struct ExecCommandArgs {
     /// in the middle. Default 10000.
     #[serde(default)]
     pub max_output_tokens: Option<usize>,
-    /// Shell binary to launch. Defaults to $SHELL, /bin/bash, /bin/sh.
+    /// Shell binary to launch. Defaults to $SHELL, /bin/bash, /bin/sh; on
+    /// Windows cmd.exe, and powershell or pwsh runs PowerShell.
     #[serde(default)]
     pub shell: Option<String>,
-    /// Whether to run the shell with -l (login) semantics. Defaults to true.
+    /// Whether to run the shell with -l (login) semantics. Defaults to true;
+    /// ignored on Windows.
     #[serde(default)]
     pub login: Option<bool>,
     /// Return early: when the output matches `regex`, or once output arrived

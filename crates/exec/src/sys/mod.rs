@@ -3,7 +3,9 @@
 //! - `shell_argv(shell, login, cmd, env)`: the argv that runs the shell
 //!   string `cmd` (`shell` as the caller named it, or the platform's
 //!   default looked up in `env`, the environment the command gets);
-//! - `LOGIN_DEFAULT`: what `login` is when the caller does not say.
+//! - `LOGIN_DEFAULT`: what `login` is when the caller does not say;
+//! - `working_directory(canonical)`: a canonical directory in the form the
+//!   platform's programs accept as their working directory.
 
 #[cfg(unix)]
 mod unix;

@@ -1,7 +1,7 @@
 //! Unix: `$SHELL`, else `/bin/bash`, else `/bin/sh`, with `-lc` or `-c`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The argv running `cmd` through a shell.
 pub(crate) fn shell_argv(
@@ -28,3 +28,8 @@ pub(crate) fn shell_argv(
 /// Whether `login` defaults to true: a login shell reads the profile that
 /// sets up `PATH` and tool managers, as in the user's own terminal.
 pub(crate) const LOGIN_DEFAULT: bool = true;
+
+/// A canonical path is already a working directory.
+pub(crate) fn working_directory(canonical: PathBuf) -> PathBuf {
+    canonical
+}
