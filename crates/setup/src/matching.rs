@@ -4,7 +4,7 @@
 
 #![cfg_attr(not(windows), allow(dead_code))]
 
-use cordon_sandbox::windows::sddl::{AceKind, DENY_WRITE, MODIFY};
+use cordon_sandbox::windows::sddl::{AceKind, DENY_ALL, DENY_WRITE, MODIFY};
 use cordon_sandbox::windows::setup::FirewallRule;
 
 /// `ACCESS_ALLOWED_ACE_TYPE`.
@@ -27,7 +27,7 @@ pub(crate) const ALL_PROFILES: i32 = 0x7fff_ffff;
 pub(crate) fn ace_type(kind: AceKind) -> u8 {
     match kind {
         AceKind::AllowModify => ACCESS_ALLOWED_ACE_TYPE,
-        AceKind::DenyWrite => ACCESS_DENIED_ACE_TYPE,
+        AceKind::DenyWrite | AceKind::DenyAll => ACCESS_DENIED_ACE_TYPE,
     }
 }
 
@@ -36,6 +36,7 @@ pub(crate) fn ace_mask(kind: AceKind) -> u32 {
     match kind {
         AceKind::AllowModify => MODIFY,
         AceKind::DenyWrite => DENY_WRITE,
+        AceKind::DenyAll => DENY_ALL,
     }
 }
 

@@ -15,11 +15,16 @@
 //! - [`sddl`]: the control pipe's DACL and the ACEs on files.
 //! - [`token`]: the write-restricted token and the ACEs it relies on.
 //! - [`desktop`]: the runner's private desktop and its job's UI limits.
+//! - [`job`]: the limits of the runner's job and of each command's job.
+//! - [`enforcement`]: who the runner is (from its token) and what each mode
+//!   enforces of a policy, layer by layer.
 //! - [`setup`]: what `cordon setup` does, checks and undoes.
 //! - [`password`]: passwords for the sandbox accounts.
 
 pub mod command_line;
 pub mod desktop;
+pub mod enforcement;
+pub mod job;
 pub mod password;
 pub mod path;
 pub mod sddl;

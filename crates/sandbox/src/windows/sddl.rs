@@ -55,7 +55,12 @@ pub const MODIFY: u32 = FILE_GENERIC_READ | FILE_GENERIC_WRITE | FILE_GENERIC_EX
 /// other ACE grants full control from taking the deny ACE away.
 pub const DENY_WRITE: u32 = FILE_WRITE_RIGHTS | DELETE | FILE_DELETE_CHILD | WRITE_DAC | WRITE_OWNER;
 
+/// What a denied path denies the sandbox user (`0x1f01ff`,
+/// `FILE_ALL_ACCESS`): everything, reading and opening included.
+pub const DENY_ALL: u32 = 0x0001_01ff | READ_CONTROL | WRITE_DAC | WRITE_OWNER | SYNCHRONIZE;
+
 const _: () = assert!(MODIFY == 0x0013_01bf);
+const _: () = assert!(DENY_ALL == 0x001f_01ff);
 const _: () = assert!(DENY_WRITE == 0x000d_0156);
 
 /// What an ACE cordon puts on a file or directory does.
@@ -65,6 +70,8 @@ pub enum AceKind {
     AllowModify,
     /// Deny [`DENY_WRITE`], inherited by files and directories beneath.
     DenyWrite,
+    /// Deny [`DENY_ALL`], inherited by files and directories beneath.
+    DenyAll,
 }
 
 impl AceKind {
@@ -74,6 +81,7 @@ impl AceKind {
         Ok(match self {
             AceKind::AllowModify => format!("(A;OICI;{MODIFY:#x};;;{sid})"),
             AceKind::DenyWrite => format!("(D;OICI;{DENY_WRITE:#x};;;{sid})"),
+            AceKind::DenyAll => format!("(D;OICI;{DENY_ALL:#x};;;{sid})"),
         })
     }
 }

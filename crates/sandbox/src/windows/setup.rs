@@ -559,6 +559,9 @@ impl fmt::Display for RemoveStep {
             RemoveStep::RemoveAce { path, trustee, kind: AceKind::DenyWrite } => {
                 write!(f, "remove the deny-write ACE of {trustee} from {}", path.display())
             }
+            RemoveStep::RemoveAce { path, trustee, kind: AceKind::DenyAll } => {
+                write!(f, "remove the deny-all ACE of {trustee} from {}", path.display())
+            }
             RemoveStep::ShowOnLogonScreen { user } => write!(f, "un-hide {user} from the logon screen"),
             RemoveStep::DeleteUser { name } => write!(f, "delete user {name}"),
             RemoveStep::DeleteGroup { name } => write!(f, "delete group {name}"),

@@ -10,7 +10,7 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::Path;
 use std::ptr::{null, null_mut};
 
-use cordon_sandbox::windows::sddl::{AceKind, DENY_WRITE, MODIFY};
+use cordon_sandbox::windows::sddl::{AceKind, DENY_ALL, DENY_WRITE, MODIFY};
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
     ACCESS_MODE, ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
@@ -218,6 +218,7 @@ pub(super) fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
     let (mode, mask) = match kind {
         AceKind::AllowModify => (GRANT_ACCESS, MODIFY),
         AceKind::DenyWrite => (DENY_ACCESS, DENY_WRITE),
+        AceKind::DenyAll => (DENY_ACCESS, DENY_ALL),
     };
     let sid = Sid::parse(sid)?;
     let path_w: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();

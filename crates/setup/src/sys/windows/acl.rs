@@ -214,7 +214,7 @@ pub(super) fn add_ace(path: &Path, sid: &str, kind: AceKind) -> Result<(), Setup
         grfAccessPermissions: ace_mask(kind),
         grfAccessMode: match kind {
             AceKind::AllowModify => GRANT_ACCESS,
-            AceKind::DenyWrite => DENY_ACCESS,
+            AceKind::DenyWrite | AceKind::DenyAll => DENY_ACCESS,
         },
         grfInheritance: SUB_CONTAINERS_AND_OBJECTS_INHERIT,
         Trustee: TRUSTEE_W {
