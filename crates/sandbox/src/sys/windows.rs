@@ -20,9 +20,10 @@ use windows_sys::Win32::System::JobObjects::{
     JOBOBJECT_BASIC_UI_RESTRICTIONS, JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions,
     JobObjectExtendedLimitInformation, QueryInformationJobObject,
 };
+use windows_sys::Win32::System::SystemInformation::{ComputerNameNetBIOS, GetComputerNameExW};
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
-use crate::windows::enforcement::{SandboxAccounts, TokenFacts, assess, identify};
+use crate::windows::enforcement::{SandboxAccounts, TokenFacts, assess, identify, is_local_user};
 use crate::windows::job::{self, JobLimits};
 use crate::windows::setup::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use crate::{EnforceError, Policy, Probe};
@@ -173,9 +174,11 @@ fn sid_string(sid: PSID) -> Result<String, String> {
     Ok(String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(text, len) }))
 }
 
-/// The SID of the local account `name`, if there is one.
+/// The SID of the local user account `name`, if there is one (looked up as
+/// `COMPUTER\name`, and only if it is a user of this machine).
 fn account_sid(name: &str) -> Option<String> {
-    let name_w: Vec<u16> = name.encode_utf16().chain([0]).collect();
+    let computer = computer_name()?;
+    let name_w: Vec<u16> = format!("{computer}\\{name}").encode_utf16().chain([0]).collect();
     let (mut sid_len, mut domain_len, mut kind) = (0u32, 0u32, 0);
     // SAFETY: the documented size query.
     unsafe {
@@ -209,7 +212,22 @@ fn account_sid(name: &str) -> Option<String> {
     if ok == 0 {
         return None;
     }
+    let domain = String::from_utf16_lossy(&domain[..domain_len as usize]);
+    if !is_local_user(&domain, &computer, kind) {
+        return None;
+    }
     sid_string(sid.as_mut_ptr().cast()).ok()
+}
+
+/// This machine's NetBIOS name, the domain of its local accounts.
+fn computer_name() -> Option<String> {
+    let mut buffer = [0u16; 64];
+    let mut len = buffer.len() as u32;
+    // SAFETY: a buffer of `len` units; `len` is updated to the name's length.
+    if unsafe { GetComputerNameExW(ComputerNameNetBIOS, buffer.as_mut_ptr(), &mut len) } == 0 {
+        return None;
+    }
+    Some(String::from_utf16_lossy(&buffer[..len as usize]))
 }
 
 /// The limits of the job this process is in, as the job reports them

@@ -76,6 +76,17 @@ pub struct SandboxAccounts {
     pub online: Option<String>,
 }
 
+/// `SidTypeUser` (`SID_NAME_USE`).
+pub const SID_TYPE_USER: i32 = 1;
+
+/// Whether an account `LookupAccountNameW` found (in `domain`, of
+/// `sid_use`) is a user of this machine (`computer`, its NetBIOS name):
+/// only such an account is one of `cordon setup`'s, not a domain account
+/// or group that happens to have the name.
+pub fn is_local_user(domain: &str, computer: &str, sid_use: i32) -> bool {
+    sid_use == SID_TYPE_USER && !computer.is_empty() && domain.eq_ignore_ascii_case(computer)
+}
+
 /// Who a token belongs to, from its SIDs alone (never from the
 /// environment, which whoever started the process chose):
 ///
@@ -510,6 +521,14 @@ mod tests {
 
     const OFFLINE_USER: Identity = Identity::SandboxUser { offline: true };
     const ONLINE_USER: Identity = Identity::SandboxUser { offline: false };
+
+    #[test]
+    fn only_a_local_user_account_is_a_sandbox_account() {
+        assert!(is_local_user("WORKSTATION", "workstation", SID_TYPE_USER));
+        assert!(!is_local_user("CORP", "WORKSTATION", SID_TYPE_USER), "a domain account");
+        assert!(!is_local_user("WORKSTATION", "WORKSTATION", 2), "a group");
+        assert!(!is_local_user("", "", SID_TYPE_USER));
+    }
 
     #[test]
     fn a_sandbox_user_is_known_by_its_token_user_sid() {
