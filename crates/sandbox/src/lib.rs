@@ -107,6 +107,13 @@ pub fn limit_command() -> std::io::Result<()> {
     sys::limit_command()
 }
 
+/// Windows: cordon's ACEs written on files and directories (a writable
+/// root's grant, the denies on protected and denied paths), for the
+/// restricted-token launch and `cordon setup` alike. What the ACEs are and
+/// where they go in a DACL is decided in [`windows::acl`].
+#[cfg(windows)]
+pub use sys::acl;
+
 /// The limits of each command's job on Windows: kill on close, and the
 /// enforced policy's CPU time ([`windows::job::command_job`]). The runner
 /// gives every command's job these once [`enforce`] has run; a job that

@@ -29,6 +29,8 @@ pub use linux::{
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+pub use windows::acl;
+#[cfg(windows)]
 pub use windows::{
     command_job, enforce, only_root_may_write, physical_memory, probe, requirements, same_file,
 };

@@ -13,6 +13,7 @@
 //! - [`path`]: Windows path rules applied to text (normal form, absolute).
 //! - [`sid`]: well-known SIDs, capability SIDs of writable roots, validation.
 //! - [`sddl`]: the control pipe's DACL and the ACEs on files.
+//! - [`acl`]: those ACEs as entries of a DACL, and how a DACL is rewritten.
 //! - [`token`]: the write-restricted token and the ACEs it relies on.
 //! - [`desktop`]: the runner's private desktop and its job's UI limits.
 //! - [`job`]: the limits of the runner's job and of each command's job.
@@ -21,6 +22,7 @@
 //! - [`setup`]: what `cordon setup` does, checks and undoes.
 //! - [`password`]: passwords for the sandbox accounts.
 
+pub mod acl;
 pub mod command_line;
 pub mod desktop;
 pub mod enforcement;

@@ -269,8 +269,8 @@ mod tests {
         assert_eq!(
             grants,
             vec![
-                (roots[0].clone(), format!("(A;OICI;0x1301bf;;;{})", capability_sid(&roots[0]))),
-                (roots[2].clone(), format!("(A;OICI;0x1301bf;;;{})", capability_sid(&roots[2]))),
+                (roots[0].clone(), AceKind::AllowModify.sddl(&capability_sid(&roots[0])).unwrap()),
+                (roots[2].clone(), AceKind::AllowModify.sddl(&capability_sid(&roots[2])).unwrap()),
             ]
         );
     }

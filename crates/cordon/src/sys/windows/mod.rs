@@ -216,7 +216,7 @@ fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
 /// carry a deny and is skipped (see the limits in docs/windows.md).
 fn apply_aces(aces: &[AceStep], best_effort: bool) -> Result<()> {
     for ace in aces {
-        match security::add_ace(&ace.path, &ace.sid, ace.kind) {
+        match cordon_sandbox::acl::add_ace(&ace.path, &ace.sid, ace.kind) {
             Ok(()) => {}
             Err(e) if ace.kind != AceKind::AllowModify && is_missing(&e) => {
                 tracing::debug!(path = %ace.path.display(), "protected or denied path absent: no deny ACE");
@@ -239,7 +239,7 @@ fn apply_aces(aces: &[AceStep], best_effort: bool) -> Result<()> {
 
 /// `ERROR_FILE_NOT_FOUND` or `ERROR_PATH_NOT_FOUND`.
 fn is_missing(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(2 | 3))
+    e.kind() == io::ErrorKind::NotFound
 }
 
 impl Context {

@@ -5,6 +5,8 @@
 //! its job's limits — and [`crate::windows::enforcement::assess`] decides
 //! what is in force and whether the run may go on.
 
+pub mod acl;
+
 use std::ffi::c_void;
 use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
