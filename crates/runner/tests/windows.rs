@@ -249,13 +249,21 @@ async fn a_sandboxed_process_is_on_the_launchs_private_desktop() {
     assert_ne!(other_startup, startup, "each launch has its own desktop");
 }
 
-/// A workspace-write policy on the temp directory, with `network`, none
-/// of the presets' default denies (on Windows they depend on `HOME`) and
-/// these limits.
+/// The workspace of the tests' policies: a directory of its own in the
+/// temp directory (the temp directory itself is no writable root), left
+/// for the temp directory's cleaning.
+fn workspace() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir").keep()).clone()
+}
+
+/// A workspace-write policy on [`workspace`], with `network`, none of the
+/// presets' default denies (on Windows they depend on `HOME`) and these
+/// limits.
 fn workspace_policy(network: bool, limits: cordon::Limits) -> Policy {
     let mut policy = cordon::PolicyBuilder::new(cordon::Preset::WorkspaceWrite)
-        .cwd(std::env::temp_dir())
-        .temp_dir(std::env::temp_dir())
+        .cwd(workspace())
+        .temp_dir(workspace())
         .network(network)
         .limits(limits)
         .build()

@@ -12,7 +12,17 @@
 //! go, the new ones are put where Windows' canonical order wants them
 //! (explicit denies first, then explicit allows, then inherited ACEs), and
 //! every other ACE stays where it was.
+//!
+//! Before it writes, the writer makes sure the DACL it changes is the one
+//! of the path it was given, and that the path is one cordon may grant:
+//! no component of it is a junction, symbolic link or mount point
+//! ([`redirecting_component`]), the object it opened (without following a
+//! reparse point) is the path it named ([`same_object`]), and a grant never
+//! goes on a system directory or a profile's root ([`sensitive_root`]).
 
+use std::path::{Path, PathBuf};
+
+use super::path;
 use super::sddl::{AceKind, DELETE, DENY_ALL, DENY_WRITE, FILE_DELETE_CHILD, MODIFY};
 
 /// `ACCESS_ALLOWED_ACE_TYPE`.
@@ -195,6 +205,142 @@ pub fn deletes_itself(entries: &[AceEntry]) -> bool {
     })
 }
 
+/// `FILE_ATTRIBUTE_REPARSE_POINT`.
+pub const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x0400;
+
+/// Whether a reparse tag names another object in place of the one it is
+/// on (`IsReparseTagNameSurrogate`: bit 29): junctions and mount points
+/// (`IO_REPARSE_TAG_MOUNT_POINT`), symbolic links, WSL's links. Other
+/// reparse points (OneDrive's cloud files, deduplication) hold data and
+/// redirect nothing.
+pub fn is_name_surrogate(tag: u32) -> bool {
+    tag & 0x2000_0000 != 0
+}
+
+/// One component of a path on the way to the object an ACE goes on, as
+/// `GetFileInformationByHandleEx(FileAttributeTagInfo)` of a handle opened
+/// without following reparse points describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Component {
+    /// The path up to and with this component.
+    pub path: PathBuf,
+    /// Its `FileAttributes`.
+    pub attributes: u32,
+    /// Its `ReparseTag` (meaningful with [`FILE_ATTRIBUTE_REPARSE_POINT`]).
+    pub reparse_tag: u32,
+}
+
+/// The first component, the object itself included, that is a reparse
+/// point naming something else: a DACL written through it would be the
+/// target's, wherever that is (a junction planted for `.git` could point
+/// at `C:\Windows`).
+///
+/// ```
+/// use std::path::PathBuf;
+/// use cordon_sandbox::windows::acl::{Component, FILE_ATTRIBUTE_REPARSE_POINT, redirecting_component};
+///
+/// let dir = |path: &str, attributes, reparse_tag| Component { path: PathBuf::from(path), attributes, reparse_tag };
+/// let walk = [dir(r"C:\work", 0x10, 0), dir(r"C:\work\.git", 0x10 | FILE_ATTRIBUTE_REPARSE_POINT, 0xA000_0003)];
+/// assert_eq!(redirecting_component(&walk).unwrap().path, PathBuf::from(r"C:\work\.git"));
+/// ```
+pub fn redirecting_component(components: &[Component]) -> Option<&Component> {
+    components
+        .iter()
+        .find(|c| c.attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 && is_name_surrogate(c.reparse_tag))
+}
+
+/// Whether the object a handle refers to (`final_path`, from
+/// `GetFinalPathNameByHandleW`) is the path that was opened: the same
+/// normal form. A component swapped for a junction between the check of
+/// the components and the open, a `subst` drive or a short (8.3) name
+/// makes them differ; the writer then refuses rather than guess.
+pub fn same_object(requested: &Path, final_path: &Path) -> bool {
+    path::normalize(requested) == path::normalize(final_path)
+}
+
+/// Where this machine keeps what no writable root may be or be in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDirs {
+    /// Directories no writable root may be in: the Windows directory, the
+    /// program directories, `ProgramData`.
+    pub system: Vec<PathBuf>,
+    /// The directories holding the users' profiles (`C:\Users`): neither
+    /// it nor a profile in it may be a writable root.
+    pub profiles: Vec<PathBuf>,
+    /// The caller's profile (`USERPROFILE`): neither it, its `AppData`,
+    /// `AppData`'s `Local`, `LocalLow` and `Roaming`, nor the temp
+    /// directory `AppData\Local\Temp` may be a writable root (programs
+    /// start from there); directories beneath them may.
+    pub profile: Option<PathBuf>,
+}
+
+impl HostDirs {
+    /// The usual places, whatever this machine says: `C:\Windows`,
+    /// `C:\Program Files`, `C:\Program Files (x86)`, `C:\ProgramData`,
+    /// `C:\Users`. The writer adds what the machine reports.
+    pub fn defaults() -> HostDirs {
+        HostDirs {
+            system: [r"C:\Windows", r"C:\Program Files", r"C:\Program Files (x86)", r"C:\ProgramData"]
+                .map(PathBuf::from)
+                .into(),
+            profiles: vec![PathBuf::from(r"C:\Users")],
+            profile: None,
+        }
+    }
+}
+
+/// Why `root` may not be granted to a sandbox, if it may not: a whole drive
+/// or share, in the Windows or a program directory or `ProgramData`, the
+/// profiles directory or a profile in it, or the caller's profile, its
+/// `AppData` and the directories directly in it, or its temp directory.
+///
+/// ```
+/// use std::path::Path;
+/// use cordon_sandbox::windows::acl::{HostDirs, sensitive_root};
+///
+/// let dirs = HostDirs::defaults();
+/// assert!(sensitive_root(Path::new(r"C:\Windows\System32"), &dirs).is_some());
+/// assert!(sensitive_root(Path::new(r"C:\Users\me"), &dirs).is_some());
+/// assert_eq!(sensitive_root(Path::new(r"C:\Users\me\src\app"), &dirs), None);
+/// ```
+pub fn sensitive_root(root: &Path, dirs: &HostDirs) -> Option<String> {
+    let root = path::normalize(root);
+    if path::is_volume_root(&root) {
+        return Some("a whole drive or share".into());
+    }
+    if let Some(dir) = dirs.system.iter().find(|dir| path::is_within(&root, &path::normalize(dir))) {
+        return Some(format!("in the system directory {}", dir.display()));
+    }
+    for dir in &dirs.profiles {
+        let dir = path::normalize(dir);
+        if root == dir {
+            return Some("the directory of the users' profiles".into());
+        }
+        if root
+            .strip_prefix(&dir)
+            .and_then(|rest| rest.strip_prefix('\\'))
+            .is_some_and(|rest| !rest.contains('\\'))
+        {
+            return Some("a user's profile".into());
+        }
+    }
+    if let Some(profile) = &dirs.profile {
+        let profile = path::normalize(profile);
+        let own = [
+            "",
+            r"\appdata",
+            r"\appdata\local",
+            r"\appdata\locallow",
+            r"\appdata\roaming",
+            r"\appdata\local\temp",
+        ];
+        if own.iter().any(|tail| root == format!("{profile}{tail}")) {
+            return Some("your profile or its application data (programs start from there)".into());
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,6 +479,99 @@ mod tests {
             removed(&existing, AceKind::DenyWrite),
             [Slot::Keep(0), Slot::Keep(1), Slot::Keep(3), Slot::Keep(4)]
         );
+    }
+
+    fn component(path: &str, attributes: u32, reparse_tag: u32) -> Component {
+        Component { path: PathBuf::from(path), attributes, reparse_tag }
+    }
+
+    const DIRECTORY: u32 = 0x10;
+
+    #[test]
+    fn a_junction_or_link_anywhere_on_the_way_is_refused() {
+        let reparse = DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT;
+        for tag in [0xA000_0003, 0xA000_000C, 0xA000_001D] {
+            for at in 0..3 {
+                let mut walk = vec![
+                    component(r"C:\work", DIRECTORY, 0),
+                    component(r"C:\work\repo", DIRECTORY, 0),
+                    component(r"C:\work\repo\.git", DIRECTORY, 0),
+                ];
+                walk[at].attributes = reparse;
+                walk[at].reparse_tag = tag;
+                assert_eq!(redirecting_component(&walk), Some(&walk[at]), "{tag:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_directories_and_data_reparse_points_pass() {
+        let walk = [
+            component(r"C:\Users\me\OneDrive", DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT, 0x9000_601A),
+            component(r"C:\Users\me\OneDrive\app", DIRECTORY, 0),
+            component(r"C:\Users\me\OneDrive\app\f.txt", 0x20, 0),
+        ];
+        assert_eq!(redirecting_component(&walk), None);
+        // A surrogate tag without the reparse attribute is no reparse point.
+        assert_eq!(redirecting_component(&[component(r"C:\w", DIRECTORY, 0xA000_0003)]), None);
+        assert!(is_name_surrogate(0xA000_0003) && is_name_surrogate(0xA000_000C));
+        assert!(!is_name_surrogate(0x8000_0013) && !is_name_surrogate(0x9000_001A));
+    }
+
+    #[test]
+    fn the_opened_object_must_be_the_path_named() {
+        assert!(same_object(Path::new(r"C:\Work\repo"), Path::new(r"\\?\C:\work\repo")));
+        assert!(same_object(Path::new(r"\\?\UNC\srv\share\w"), Path::new(r"\\srv\share\w\")));
+        assert!(!same_object(Path::new(r"C:\work\repo\.git"), Path::new(r"\\?\C:\Windows\System32")));
+        assert!(!same_object(Path::new(r"S:\repo"), Path::new(r"\\?\C:\src\repo")), "a subst drive");
+        assert!(!same_object(Path::new(r"C:\PROGRA~1\x"), Path::new(r"\\?\C:\Program Files\x")));
+    }
+
+    #[test]
+    fn sensitive_roots_are_refused() {
+        let mut dirs = HostDirs::defaults();
+        dirs.system.push(PathBuf::from(r"D:\Windows"));
+        dirs.profile = Some(PathBuf::from(r"C:\Users\me"));
+        for root in [
+            r"C:\",
+            r"D:\",
+            r"\\srv\share",
+            r"C:\Windows",
+            r"c:\windows\system32",
+            r"D:\Windows\Temp",
+            r"C:\Program Files",
+            r"C:\Program Files\Git",
+            r"C:\Program Files (x86)\x",
+            r"C:\ProgramData",
+            r"C:\ProgramData\Microsoft\Windows\Start Menu",
+            r"C:\Users",
+            r"C:\Users\me",
+            r"C:\Users\someone-else",
+            r"C:\Users\Public",
+            r"C:\Users\me\AppData",
+            r"C:\Users\me\AppData\Roaming",
+            r"C:\Users\me\AppData\Local\Temp",
+            r"\\?\C:\Users\ME\",
+        ] {
+            assert!(sensitive_root(Path::new(root), &dirs).is_some(), "{root}");
+        }
+    }
+
+    #[test]
+    fn project_and_temp_directories_may_be_roots() {
+        let mut dirs = HostDirs::defaults();
+        dirs.profile = Some(PathBuf::from(r"C:\Users\me"));
+        for root in [
+            r"C:\work",
+            r"C:\Users\me\src\app",
+            r"C:\Users\me\AppData\Local\Temp\cordon-tmp-abc",
+            r"C:\Users\me\Documents\proj",
+            r"D:\Users\me",
+            r"C:\Windows-tools",
+            r"\\srv\share\proj",
+        ] {
+            assert_eq!(sensitive_root(Path::new(root), &dirs), None, "{root}");
+        }
     }
 
     #[test]

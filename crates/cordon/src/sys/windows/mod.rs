@@ -186,7 +186,10 @@ fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
                 Error::Launch("the process token has no logon SID to restrict the runner with".into())
             })?;
             let fs = &policy.filesystem;
-            let plan = restricted_launch_plan(&fs.write, &fs.protected, &fs.deny, &logon)
+            // The directories: the Unix devices of a written-out policy
+            // are no Windows paths (under Wine they would be, on drive Z:).
+            let roots: Vec<PathBuf> = fs.writable_dirs().cloned().collect();
+            let plan = restricted_launch_plan(&roots, &fs.protected, &fs.deny, &logon)
                 .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
             apply_aces(&plan.aces, policy.best_effort)?;
             Identity::Caller(Some(

@@ -1,19 +1,26 @@
-//! cordon's ACEs on files and directories, written: the DACL is read, the
-//! new order of its ACEs comes from [`crate::windows::acl`] (cordon's old
-//! ACEs of the kind for the SID out, the new ones in canonical order,
-//! every other ACE kept), and the new DACL is built ACE by ACE and written
-//! back with the object's protection from inheritance unchanged. The
+//! cordon's ACEs on files and directories, written: the object is opened
+//! without following a reparse point, checked to be the path named (no
+//! junction, symbolic link or mount point on the way, the handle's final
+//! path the path itself; a grant never on a system directory or a
+//! profile's root), its DACL read from the handle, the new order of its
+//! ACEs taken from [`crate::windows::acl`] (cordon's old ACEs of the kind
+//! for the SID out, the new ones in canonical order, every other ACE
+//! kept), and the new DACL built ACE by ACE and set on the same handle
+//! with the object's protection from inheritance unchanged. Never by name:
+//! a name could lead elsewhere between the check and the write. The
 //! restricted-token launch and `cordon setup` both write through here.
 
+use std::ffi::OsString;
 use std::ffi::c_void;
 use std::io;
-use std::os::windows::ffi::OsStrExt;
-use std::path::Path;
+use std::os::windows::ffi::{OsStrExt, OsStringExt};
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::path::{Component as PathComponent, Path, PathBuf};
 use std::ptr::{null, null_mut};
 
-use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HLOCAL, LocalFree};
+use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, INVALID_HANDLE_VALUE, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
-    ConvertStringSidToSidW, GetNamedSecurityInfoW, SE_FILE_OBJECT, SetNamedSecurityInfoW,
+    ConvertStringSidToSidW, GetSecurityInfo, SE_FILE_OBJECT, SetSecurityInfo,
 };
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_REVISION, AddAccessAllowedAceEx, AddAccessDeniedAceEx, AddAce,
@@ -22,9 +29,17 @@ use windows_sys::Win32::Security::{
     UNPROTECTED_DACL_SECURITY_INFORMATION,
 };
 
+use windows_sys::Win32::Storage::FileSystem::{
+    CreateFileW, FILE_ATTRIBUTE_TAG_INFO, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
+    FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, FileAttributeTagInfo,
+    GetFileInformationByHandleEx, GetFinalPathNameByHandleW, OPEN_EXISTING, READ_CONTROL, WRITE_DAC,
+};
+use windows_sys::Win32::System::SystemInformation::GetWindowsDirectoryW;
+
 use crate::windows::acl::{
-    ACCESS_ALLOWED_ACE_TYPE, ACCESS_DENIED_ACE_TYPE, AceEntry, Existing, Slot, entries, has, is_current,
-    merged, removed,
+    ACCESS_ALLOWED_ACE_TYPE, ACCESS_DENIED_ACE_TYPE, AceEntry, Component, Existing,
+    FILE_ATTRIBUTE_REPARSE_POINT, HostDirs, Slot, entries, has, is_current, is_name_surrogate, merged,
+    redirecting_component, removed, same_object, sensitive_root,
 };
 use crate::windows::sddl::AceKind;
 
@@ -88,14 +103,140 @@ fn wide_path(path: &Path) -> Vec<u16> {
     path.as_os_str().encode_wide().chain([0]).collect()
 }
 
-fn read(path: &Path) -> io::Result<Dacl> {
+/// The object at `path` itself (a reparse point is opened, not followed),
+/// with `access`.
+fn open(path: &Path, access: u32) -> io::Result<OwnedHandle> {
+    // SAFETY: a NUL-terminated path; no security attributes or template.
+    let raw = unsafe {
+        CreateFileW(
+            wide_path(path).as_ptr(),
+            access,
+            FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+            null(),
+            OPEN_EXISTING,
+            FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS,
+            null_mut(),
+        )
+    };
+    if raw == INVALID_HANDLE_VALUE {
+        return Err(last_error(format_args!("opening {}", path.display())));
+    }
+    // SAFETY: a fresh handle owned by nobody else.
+    Ok(unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) })
+}
+
+fn raw(handle: &OwnedHandle) -> HANDLE {
+    handle.as_raw_handle() as HANDLE
+}
+
+/// The attributes and reparse tag of an opened object.
+fn attributes(handle: &OwnedHandle, path: &Path) -> io::Result<(u32, u32)> {
+    let mut info = FILE_ATTRIBUTE_TAG_INFO { FileAttributes: 0, ReparseTag: 0 };
+    // SAFETY: a live handle and a correctly sized structure.
+    let ok = unsafe {
+        GetFileInformationByHandleEx(
+            raw(handle),
+            FileAttributeTagInfo,
+            (&raw mut info).cast(),
+            size_of_val(&info) as u32,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error(format_args!("reading the attributes of {}", path.display())));
+    }
+    Ok((info.FileAttributes, info.ReparseTag))
+}
+
+/// The path of the object a handle refers to (`\\?\C:\…`).
+fn final_path(handle: &OwnedHandle, path: &Path) -> io::Result<PathBuf> {
+    let mut buffer = vec![0u16; 512];
+    loop {
+        // SAFETY: a live handle and a buffer of the length given; flags 0:
+        // the normalized name, with its drive letter.
+        let len =
+            unsafe { GetFinalPathNameByHandleW(raw(handle), buffer.as_mut_ptr(), buffer.len() as u32, 0) }
+                as usize;
+        if len == 0 {
+            return Err(last_error(format_args!("reading the final path of {}", path.display())));
+        }
+        if len < buffer.len() {
+            return Ok(PathBuf::from(OsString::from_wide(&buffer[..len])));
+        }
+        buffer.resize(len + 1, 0);
+    }
+}
+
+fn refused(path: &Path, why: impl std::fmt::Display) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("cordon does not change the DACL of {}: {why}", path.display()),
+    )
+}
+
+/// `path` opened to change its DACL, once it is known to be the path named:
+/// no component of it (the object included) a junction, symbolic link or
+/// mount point, and the handle's final path the path itself (so nothing
+/// was swapped in between the check and the open).
+fn open_checked(path: &Path) -> io::Result<OwnedHandle> {
+    let mut components = Vec::new();
+    let mut prefix = PathBuf::new();
+    for part in path.components() {
+        prefix.push(part);
+        if matches!(part, PathComponent::Prefix(_) | PathComponent::RootDir) {
+            continue;
+        }
+        let handle = open(&prefix, FILE_READ_ATTRIBUTES)?;
+        let (attributes, reparse_tag) = attributes(&handle, &prefix)?;
+        components.push(Component { path: prefix.clone(), attributes, reparse_tag });
+    }
+    if let Some(link) = redirecting_component(&components) {
+        let link = link.path.display();
+        return Err(refused(path, format_args!("{link} is a junction, symbolic link or mount point")));
+    }
+    let handle = open(path, READ_CONTROL | WRITE_DAC)?;
+    let (attributes, reparse_tag) = attributes(&handle, path)?;
+    if attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 && is_name_surrogate(reparse_tag) {
+        return Err(refused(path, "it became a junction, symbolic link or mount point"));
+    }
+    let opened = final_path(&handle, path)?;
+    if !same_object(path, &opened) {
+        let opened = opened.display();
+        return Err(refused(path, format_args!("it opens as {opened}; name that path itself")));
+    }
+    Ok(handle)
+}
+
+/// Where this machine keeps what no writable root may be: the usual places
+/// ([`HostDirs::defaults`]), the Windows directory it reports, and the
+/// program and profile directories its environment names.
+fn host_dirs() -> HostDirs {
+    let mut dirs = HostDirs::defaults();
+    let mut buffer = [0u16; 261];
+    // SAFETY: a buffer of the length given.
+    let len = unsafe { GetWindowsDirectoryW(buffer.as_mut_ptr(), buffer.len() as u32) } as usize;
+    if len > 0 && len < buffer.len() {
+        dirs.system.push(PathBuf::from(OsString::from_wide(&buffer[..len])));
+    }
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    for name in ["ProgramFiles", "ProgramFiles(x86)", "ProgramW6432", "ProgramData"] {
+        dirs.system.extend(var(name));
+    }
+    if let Some(profile) = var("USERPROFILE") {
+        dirs.profiles.extend(profile.parent().map(Path::to_path_buf));
+        dirs.profile = Some(profile);
+    }
+    dirs
+}
+
+/// The DACL of an opened object.
+fn read(handle: &OwnedHandle, path: &Path) -> io::Result<Dacl> {
     let mut acl: *mut ACL = null_mut();
     let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-    // SAFETY: a NUL-terminated path; out-pointers; the descriptor is
-    // LocalAlloc'ed and owns the DACL.
+    // SAFETY: a live handle opened with READ_CONTROL; out-pointers; the
+    // descriptor is LocalAlloc'ed and owns the DACL.
     let status = unsafe {
-        GetNamedSecurityInfoW(
-            wide_path(path).as_ptr(),
+        GetSecurityInfo(
+            raw(handle),
             SE_FILE_OBJECT,
             DACL_SECURITY_INFORMATION,
             null_mut(),
@@ -193,13 +334,15 @@ fn build(acl: *const ACL, aces: &[Ace], slots: &[Slot], sid: &Sid, path: &Path) 
     Ok(buffer)
 }
 
-fn write(path: &Path, acl: *const ACL, protected: bool) -> io::Result<()> {
+/// Sets `acl` on the opened object, keeping whether it inherits from its
+/// parent.
+fn write(handle: &OwnedHandle, path: &Path, acl: *const ACL, protected: bool) -> io::Result<()> {
     let protection =
         if protected { PROTECTED_DACL_SECURITY_INFORMATION } else { UNPROTECTED_DACL_SECURITY_INFORMATION };
-    // SAFETY: a NUL-terminated path and a valid DACL.
+    // SAFETY: a live handle opened with WRITE_DAC and a valid DACL.
     let status = unsafe {
-        SetNamedSecurityInfoW(
-            wide_path(path).as_ptr(),
+        SetSecurityInfo(
+            raw(handle),
             SE_FILE_OBJECT,
             DACL_SECURITY_INFORMATION | protection,
             null_mut(),
@@ -214,27 +357,35 @@ fn write(path: &Path, acl: *const ACL, protected: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether `path` holds exactly cordon's ACEs of `kind` for `sid`.
+/// Whether `path` (itself: a reparse point is not followed) holds exactly
+/// cordon's ACEs of `kind` for `sid`.
 pub fn has_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<bool> {
     let sid = Sid::parse(sid)?;
-    let dacl = read(path)?;
+    let handle = open(path, READ_CONTROL)?;
+    let dacl = read(&handle, path)?;
     let existing: Vec<Existing> = aces(dacl.acl, &sid).iter().map(|ace| ace.existing).collect();
     Ok(has(&existing, kind))
 }
 
 /// Gives `path` cordon's ACEs of `kind` for `sid` ([`entries`]), replacing
 /// the SID's explicit ACEs of that type; nothing is written when they are
-/// there already. A path without a DACL (everyone may do anything) is
-/// refused: a DACL made of cordon's ACEs alone would lock everyone else
-/// out.
+/// there already. Refused (`PermissionDenied`): a path that is, or is
+/// reached through, a junction, symbolic link or mount point; a grant on a
+/// system directory or a profile's root ([`sensitive_root`]); a path
+/// without a DACL (everyone may do anything), where a DACL of cordon's
+/// ACEs alone would lock everyone else out. A path that does not exist is
+/// `NotFound`.
 pub fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
     let sid = Sid::parse(sid)?;
-    let dacl = read(path)?;
+    if kind == AceKind::AllowModify
+        && let Some(why) = sensitive_root(path, &host_dirs())
+    {
+        return Err(refused(path, format_args!("it is {why}, which no sandbox may be granted")));
+    }
+    let handle = open_checked(path)?;
+    let dacl = read(&handle, path)?;
     if dacl.acl.is_null() {
-        return Err(io::Error::other(format!(
-            "{} has no DACL (everyone may do anything); give it one first",
-            path.display()
-        )));
+        return Err(refused(path, "it has no DACL (everyone may do anything); give it one first"));
     }
     let aces = aces(dacl.acl, &sid);
     let existing: Vec<Existing> = aces.iter().map(|ace| ace.existing).collect();
@@ -244,13 +395,15 @@ pub fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
     let slots = merged(&existing, kind);
     debug_assert_eq!(slots.iter().filter(|s| matches!(s, Slot::New(_))).count(), entries(kind).len());
     let new = build(dacl.acl, &aces, &slots, &sid, path)?;
-    write(path, new.as_ptr() as *const ACL, dacl.protected)
+    write(&handle, path, new.as_ptr() as *const ACL, dacl.protected)
 }
 
-/// Takes `sid`'s explicit ACEs of `kind`'s type off `path`.
+/// Takes `sid`'s explicit ACEs of `kind`'s type off `path`, opened and
+/// checked as for [`add_ace`].
 pub fn remove_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
     let sid = Sid::parse(sid)?;
-    let dacl = read(path)?;
+    let handle = open_checked(path)?;
+    let dacl = read(&handle, path)?;
     if dacl.acl.is_null() {
         return Ok(());
     }
@@ -261,5 +414,5 @@ pub fn remove_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
         return Ok(());
     }
     let new = build(dacl.acl, &aces, &slots, &sid, path)?;
-    write(path, new.as_ptr() as *const ACL, dacl.protected)
+    write(&handle, path, new.as_ptr() as *const ACL, dacl.protected)
 }

@@ -47,7 +47,9 @@ pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
         offline: account_sid(DEFAULT_OFFLINE_USER),
         online: account_sid(DEFAULT_ONLINE_USER),
     };
-    let identity = identify(&token, &accounts, &policy.filesystem.write);
+    // The roots the launch made capability SIDs for: the directories.
+    let roots: Vec<std::path::PathBuf> = policy.filesystem.writable_dirs().cloned().collect();
+    let identity = identify(&token, &accounts, &roots);
     assess(policy, &identity, &own_job())
 }
 
