@@ -10,6 +10,13 @@ fn cordon(args: &[&str]) -> Output {
     Command::new(CORDON).args(args).output().expect("run cordon")
 }
 
+/// `cordon` without `HOME`, so that the presets deny no credential stores
+/// of a home directory (the other denies depend on the machine: under Wine
+/// the host's `/etc/shadow` is on drive Z:).
+fn cordon_without_home(args: &[&str]) -> Output {
+    Command::new(CORDON).args(args).env_remove("HOME").output().expect("run cordon")
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).replace('\r', "")
 }
@@ -65,17 +72,64 @@ fn the_request_file_bootstrap_runs_the_command_on_cordons_stdio() {
 #[test]
 fn a_confining_policy_fails_closed_where_the_token_is_not_restricted() {
     // Under Wine the restricting SIDs are dropped, so the runner refuses;
-    // on Windows the command runs under the restricted token.
+    // on Windows the command runs under the restricted token. (With the
+    // network: without it restricted-token mode refuses before that.)
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = cordon(&["run", "--cwd", dir.path().to_str().unwrap(), "--", "cmd", "/c", "echo inside"]);
+    let cwd = dir.path().to_str().unwrap();
+    let mode = ["--windows-mode", "restricted-token", "--network"];
+    let args = [&["run", "--cwd", cwd][..], &mode, &["--", "cmd", "/c", "echo inside"]].concat();
+    let out = cordon_without_home(&args);
     if is_wine() {
         assert_eq!(out.status.code(), Some(125), "{out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("restricted"), "the error says why: {err}");
+        assert!(err.contains("cannot enforce the"), "the error says why: {err}");
     } else {
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         assert_eq!(stdout(&out).trim_end(), "inside");
     }
+}
+
+#[test]
+fn a_policy_without_network_is_refused_in_restricted_token_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path().to_str().unwrap();
+    let args = ["run", "--cwd", cwd, "--windows-mode", "restricted-token", "--", "cmd", "/c", "echo inside"];
+    let out = cordon_without_home(&args);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(stdout(&out).is_empty(), "nothing ran: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("network") && err.contains("cordon setup"),
+        "the error says why and what to do: {err}"
+    );
+}
+
+#[test]
+fn doctor_reports_each_preset_in_each_mode_and_what_restricted_tokens_lack() {
+    let out = cordon(&["doctor", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json prints JSON");
+    let policies = report["policies"].as_array().expect("policies");
+    let entry = |policy: &str, mode: &str| {
+        policies
+            .iter()
+            .find(|p| p["policy"] == policy && p["mode"] == mode)
+            .unwrap_or_else(|| panic!("no {policy} ({mode}) in {report}"))
+    };
+    for preset in ["read-only", "workspace-write"] {
+        let restricted = entry(preset, "restricted-token");
+        assert_eq!(restricted["fully_enforced"], false, "{restricted}");
+        let missing = restricted["missing"].as_array().unwrap();
+        assert!(missing.iter().any(|m| m == "network off (restricted-token)"), "{restricted}");
+        entry(preset, "elevated");
+    }
+    let probes = report["probes"].as_array().unwrap();
+    let probe =
+        |name: &str| probes.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no {name} probe"));
+    assert_eq!(probe("job limits")["available"], true);
+    assert_eq!(probe("denied reads (restricted-token)")["available"], false);
+    // Without `cordon setup` no preset is enforced fully in any mode.
+    let set_up = probe("sandbox users")["available"] == true;
+    assert_eq!(out.status.code(), Some(if set_up { 0 } else { 1 }), "{out:?}");
 }
 
 fn is_wine() -> bool {

@@ -10,3 +10,12 @@ pub use cordon_sandbox::Probe;
 pub fn layers() -> Vec<Probe> {
     cordon_sandbox::probe()
 }
+
+pub use cordon_sandbox::Requirement;
+
+/// What a preset needs of [`layers`] to be enforced fully: one
+/// [`Requirement`] per way this platform can run it (Windows: the
+/// restricted-token and the elevated mode), any one of which is enough.
+pub fn requirements(preset: crate::Preset) -> Vec<Requirement> {
+    cordon_sandbox::requirements(preset)
+}

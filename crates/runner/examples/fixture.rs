@@ -13,6 +13,11 @@
 //! - `kill PID`: end that process.
 //! - `wait-break`: print `ready`, then wait for Ctrl-Break (Windows) or
 //!   SIGINT (Unix) and exit 42 when it comes (60 s at most).
+//! - `spawn-many N`: start up to N `fixture sleep 30` children, stopping at
+//!   the first that cannot be started; print `spawned K` (and the error),
+//!   then end them.
+//! - `burn SECONDS`: use the CPU for SECONDS of wall-clock time, then print
+//!   `burned`.
 //! - `desktop` (Windows): print `startup=` and the `lpDesktop` of
 //!   `GetStartupInfoW`, then `thread=` and the name of the desktop the
 //!   thread is on.
@@ -67,6 +72,32 @@ fn main() {
             println!("ready");
             let _ = std::io::stdout().flush();
             std::thread::sleep(Duration::from_secs(60));
+        }
+        "spawn-many" => {
+            let exe = std::env::current_exe().expect("current exe");
+            let mut children = Vec::new();
+            for _ in 0..arg(1).parse().unwrap_or(1) {
+                match std::process::Command::new(&exe).args(["sleep", "30"]).spawn() {
+                    Ok(child) => children.push(child),
+                    Err(err) => {
+                        println!("failed: {err}");
+                        break;
+                    }
+                }
+            }
+            println!("spawned {}", children.len());
+            for mut child in children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        "burn" => {
+            let start = std::time::Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < Duration::from_secs(arg(1).parse().unwrap_or(1)) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            println!("burned");
         }
         #[cfg(windows)]
         "desktop" => print_desktop(),

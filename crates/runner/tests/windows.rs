@@ -249,26 +249,195 @@ async fn a_sandboxed_process_is_on_the_launchs_private_desktop() {
     assert_ne!(other_startup, startup, "each launch has its own desktop");
 }
 
-#[tokio::test]
-async fn a_confining_policy_is_refused_without_a_restricted_token_context() {
-    // Under Wine restricting SIDs are dropped, so the runner's check of its
-    // own token fails closed; on Windows the restricted token passes it.
-    let policy = cordon::PolicyBuilder::new(cordon::Preset::WorkspaceWrite)
-        .cwd(std::env::temp_dir())
-        .temp_dir(std::env::temp_dir())
+/// The workspace of the tests' policies: a directory of its own in the
+/// temp directory (the temp directory itself is no writable root), left
+/// for the temp directory's cleaning.
+fn workspace() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir").keep()).clone()
+}
+
+/// A workspace-write policy on [`workspace`], with `network`, none of the
+/// presets' default denies (on Windows they depend on `HOME`) and these
+/// limits.
+fn workspace_policy(network: bool, limits: cordon::Limits) -> Policy {
+    let mut policy = cordon::PolicyBuilder::new(cordon::Preset::WorkspaceWrite)
+        .cwd(workspace())
+        .temp_dir(workspace())
+        .network(network)
+        .limits(limits)
         .build()
         .expect("policy");
-    let launched = bounded("launch", Sandbox::launch(LaunchOptions::new(policy).runner(RUNNER))).await;
+    policy.filesystem.deny.clear();
+    policy
+}
+
+fn restricted(policy: Policy) -> LaunchOptions {
+    LaunchOptions::new(policy).runner(RUNNER).windows_mode(cordon::WindowsMode::RestrictedToken)
+}
+
+fn layer<'a>(sandbox: &'a Sandbox, name: &str) -> &'a cordon_ipc::SandboxLayer {
+    let report = &sandbox.info().sandbox;
+    report.layers.iter().find(|l| l.name == name).unwrap_or_else(|| panic!("no {name} layer: {report:?}"))
+}
+
+#[tokio::test]
+async fn a_confining_policy_is_refused_without_a_restricted_token_context() {
+    // Under Wine restricting SIDs are dropped (and TokenRestrictedSids is
+    // not implemented), so the runner's check of its own token fails
+    // closed; on Windows the restricted token passes it.
+    let launched =
+        bounded("launch", Sandbox::launch(restricted(workspace_policy(true, Default::default())))).await;
     if is_wine() {
         match launched {
-            Err(Error::Handshake(message)) | Err(Error::Launch(message)) => {
-                assert!(message.contains("restricted") || message.contains("runner"), "{message}")
+            Err(Error::Launch(message)) => {
+                assert!(message.contains("refused to run"), "the runner refused, not a timeout: {message}")
             }
             other => panic!("expected the runner to refuse, got {other:?}"),
         }
     } else {
         let sandbox = launched.expect("launch under a restricted token");
         assert!(sandbox.info().sandbox.summary.contains("sandbox context"), "{:?}", sandbox.info().sandbox);
+        assert_eq!(layer(&sandbox, "restricted-token").state, cordon_ipc::LayerState::Active);
+        assert_eq!(layer(&sandbox, "job").state, cordon_ipc::LayerState::Active);
+    }
+}
+
+#[tokio::test]
+async fn a_policy_without_network_is_refused_in_restricted_token_mode() {
+    // Refused before anything starts: no firewall rule can name a token.
+    match bounded("launch", Sandbox::launch(restricted(workspace_policy(false, Default::default())))).await {
+        Err(Error::Launch(message)) => {
+            assert!(message.contains("restricted-token mode") && message.contains("network"), "{message}");
+            assert!(message.contains("cordon setup"), "says what to do: {message}");
+        }
+        other => panic!("expected a refusal naming the network, got {other:?}"),
+    }
+    // With best effort it runs, and says the network is not blocked.
+    let mut policy = workspace_policy(false, Default::default());
+    policy.best_effort = true;
+    let sandbox = bounded("launch", Sandbox::launch(restricted(policy))).await.expect("best effort runs");
+    let network = layer(&sandbox, "network");
+    assert_eq!(network.state, cordon_ipc::LayerState::Unavailable, "{network:?}");
+    assert!(sandbox.info().sandbox.summary.contains("network"), "{:?}", sandbox.info().sandbox);
+    bounded("shutdown", sandbox.shutdown()).await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_file_size_limit_is_refused_as_windows_has_none() {
+    let limits = cordon::Limits { file_size: Some(1 << 20), ..Default::default() };
+    match bounded("launch", Sandbox::launch(restricted(workspace_policy(true, limits)))).await {
+        Err(Error::Launch(message)) => assert!(message.contains("file_size"), "{message}"),
+        other => panic!("expected a refusal naming file_size, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_sandbox_user_name_in_the_environment_does_not_make_a_sandbox_user() {
+    // The runner once took USERNAME for its identity. Started by hand, as
+    // the caller, with the offline sandbox user's name in USERNAME and no
+    // restricted token, it must refuse a confining policy.
+    let policy = serde_json::to_string(&workspace_policy(false, Default::default())).expect("json");
+    let out = std::process::Command::new(RUNNER)
+        .args(["--ipc-stdio", "--policy-json", &policy])
+        .env("USERNAME", "CordonSandboxOffline")
+        .env("USERDOMAIN", ".")
+        .env(cordon_ipc::TOKEN_ENV, "0123456789abcdef")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the runner");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(cordon_ipc::oneshot::EXIT_CORDON_FAILED), "{stderr}");
+    assert!(stderr.contains("restricted-token layer"), "refused for its token: {stderr}");
+    assert!(out.stdout.is_empty(), "no handshake: {:?}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[tokio::test]
+#[ignore = "needs real Windows: Wine 8 accepts JOB_OBJECT_LIMIT_ACTIVE_PROCESS but does not enforce it \
+            (measured: ten processes started in a job limited to three)"]
+async fn a_process_limit_stops_a_spawn_loop() {
+    let limits = cordon::Limits { processes: Some(4), ..Default::default() };
+    let sandbox =
+        bounded("launch", Sandbox::launch(restricted(workspace_policy(true, limits)))).await.expect("launch");
+    let detail = &layer(&sandbox, "limits").detail;
+    assert!(detail.contains("sandbox processes=4"), "{detail}");
+    let out = bounded("spawn loop", sandbox.run(fixture_command(&["spawn-many", "50"]))).await.expect("run");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let spawned: usize = text
+        .lines()
+        .find_map(|line| line.strip_prefix("spawned "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {text:?}"));
+    // Four processes for the commands: the fixture and three children.
+    assert!(spawned <= 3, "{spawned} children started under a limit of 4: {text}");
+    assert!(text.contains("failed:"), "the next spawn failed: {text}");
+}
+
+#[tokio::test]
+#[ignore = "needs real Windows: Wine 8 accepts JOB_OBJECT_LIMIT_JOB_TIME but does not enforce it \
+            (measured: 8 s of CPU used under a limit of 2 s)"]
+async fn a_cpu_time_limit_ends_a_busy_command() {
+    let limits = cordon::Limits { cpu_time: Some(2), ..Default::default() };
+    let sandbox =
+        bounded("launch", Sandbox::launch(restricted(workspace_policy(true, limits)))).await.expect("launch");
+    let started = Instant::now();
+    let out = bounded("burn", sandbox.run(fixture_command(&["burn", "20"]))).await.expect("run");
+    assert!(started.elapsed() < Duration::from_secs(15), "ended by the limit, after {:?}", started.elapsed());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("burned"), "the command did not finish");
+    assert_ne!(out.status.code, Some(0), "{:?}", out.status);
+    // The runner lives on: the limit is the command's job's.
+    let again = bounded("again", sandbox.run(fixture_command(&["exit", "3"]))).await.expect("run");
+    assert_eq!(again.status.code, Some(3));
+}
+
+/// Runs `script` (a batch file written to a new directory) with `args`
+/// in a sandbox and returns what it printed.
+async fn batch_output(script: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("args.bat");
+    std::fs::write(&path, script).expect("write the batch file");
+    let sandbox = launch().await;
+    let command = Command::new(path.to_string_lossy().into_owned()).args(args.iter().copied());
+    let out = bounded("batch file", sandbox.run(command)).await.expect("run");
+    String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+#[tokio::test]
+async fn a_batch_file_argument_cannot_inject_a_command() {
+    let text = batch_output("@echo off\r\necho ARG=%1\r\n", &["a\"&echo INJECTED"]).await;
+    assert!(text.starts_with("ARG="), "the batch file ran: {text:?}");
+    // Quoted by the C runtime's rules, cmd.exe ran `echo INJECTED"`.
+    let injected = text.lines().any(|line| line.trim_start().starts_with("INJECTED"));
+    assert!(!injected, "a command was injected: {text:?}");
+    assert_eq!(text.lines().count(), 1, "{text:?}");
+}
+
+#[tokio::test]
+#[ignore = "needs real Windows: Wine's cmd expands %NAME% through the %%cd:~,% guard that Windows' \
+            cmd.exe (and Rust's std, whose quoting this is) relies on (measured: %OS% printed as \
+            Windows_NT)"]
+async fn a_batch_file_argument_expands_no_variable() {
+    let text = batch_output("@echo off\r\necho ARG=%1\r\n", &["%OS%|%PATH%^"]).await;
+    assert!(text.starts_with("ARG="), "the batch file ran: {text:?}");
+    assert!(
+        !text.contains("Windows_NT") && !text.contains(r"C:\windows"),
+        "a variable was expanded: {text:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_argument_with_a_line_break_is_refused() {
+    let sandbox = launch().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.cmd");
+    std::fs::write(&path, "@echo off\r\necho ran\r\n").expect("write");
+    let command = Command::new(path.to_string_lossy().into_owned()).arg("a\r\necho INJECTED");
+    match bounded("spawn", sandbox.run(command)).await {
+        Err(Error::Spawn { kind, message, .. }) => {
+            assert_eq!(kind, cordon_ipc::SpawnErrorKind::InvalidRequest, "{message}");
+            assert!(message.contains("line break"), "{message}");
+        }
+        other => panic!("expected a refused spawn, got {other:?}"),
     }
 }
 

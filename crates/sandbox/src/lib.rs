@@ -107,6 +107,22 @@ pub fn limit_command() -> std::io::Result<()> {
     sys::limit_command()
 }
 
+/// Windows: cordon's ACEs written on files and directories (a writable
+/// root's grant, the denies on protected and denied paths), for the
+/// restricted-token launch and `cordon setup` alike. What the ACEs are and
+/// where they go in a DACL is decided in [`windows::acl`].
+#[cfg(windows)]
+pub use sys::acl;
+
+/// The limits of each command's job on Windows: kill on close, and the
+/// enforced policy's CPU time ([`windows::job::command_job`]). The runner
+/// gives every command's job these once [`enforce`] has run; a job that
+/// cannot get them fails the spawn.
+#[cfg(windows)]
+pub fn command_job() -> windows::job::JobLimits {
+    sys::command_job()
+}
+
 /// One capability of the machine, as `cordon doctor` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Probe {
@@ -121,6 +137,22 @@ pub struct Probe {
 /// What the machine offers, without confining anything.
 pub fn probe() -> Vec<Probe> {
     sys::probe()
+}
+
+/// One way this platform runs a preset, and the [`Probe`]s it needs to
+/// enforce the preset fully, for `cordon doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requirement {
+    /// The mode (`"restricted-token"`, `"elevated"` on Windows), or `None`
+    /// where the platform has one way.
+    pub mode: Option<&'static str>,
+    /// The names of the probes it needs.
+    pub needs: &'static [&'static str],
+}
+
+/// The ways this platform runs `preset`, each with what it needs.
+pub fn requirements(preset: Preset) -> Vec<Requirement> {
+    sys::requirements(preset)
 }
 
 /// The report of a policy that applies no sandbox.

@@ -45,6 +45,7 @@ pub(crate) struct FakeHost {
 pub(crate) enum AceKindKey {
     Allow,
     Deny,
+    DenyAll,
 }
 
 impl From<AceKind> for AceKindKey {
@@ -52,6 +53,7 @@ impl From<AceKind> for AceKindKey {
         match kind {
             AceKind::AllowModify => AceKindKey::Allow,
             AceKind::DenyWrite => AceKindKey::Deny,
+            AceKind::DenyAll => AceKindKey::DenyAll,
         }
     }
 }

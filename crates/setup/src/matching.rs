@@ -1,60 +1,14 @@
-//! What counts as cordon's ACE and cordon's firewall rule, decided on the
-//! plain values Windows returns, so that the decision is tested on every
-//! OS. The Windows modules read the values and ask here.
+//! What counts as cordon's firewall rule, decided on the plain values
+//! Windows returns, so that the decision is tested on every OS. The
+//! Windows modules read the values and ask here. (What counts as cordon's
+//! ACE is `cordon_sandbox::windows::acl`'s.)
 
 #![cfg_attr(not(windows), allow(dead_code))]
 
-use cordon_sandbox::windows::sddl::{AceKind, DENY_WRITE, MODIFY};
 use cordon_sandbox::windows::setup::FirewallRule;
-
-/// `ACCESS_ALLOWED_ACE_TYPE`.
-pub(crate) const ACCESS_ALLOWED_ACE_TYPE: u8 = 0;
-/// `ACCESS_DENIED_ACE_TYPE`.
-pub(crate) const ACCESS_DENIED_ACE_TYPE: u8 = 1;
-/// `OBJECT_INHERIT_ACE`.
-const OBJECT_INHERIT_ACE: u8 = 0x01;
-/// `CONTAINER_INHERIT_ACE`.
-const CONTAINER_INHERIT_ACE: u8 = 0x02;
-/// `INHERIT_ONLY_ACE`.
-const INHERIT_ONLY_ACE: u8 = 0x08;
-/// `INHERITED_ACE`.
-const INHERITED_ACE: u8 = 0x10;
 
 /// `NET_FW_PROFILE2_ALL`: domain, private and public.
 pub(crate) const ALL_PROFILES: i32 = 0x7fff_ffff;
-
-/// The ACE type of an ACE of `kind`.
-pub(crate) fn ace_type(kind: AceKind) -> u8 {
-    match kind {
-        AceKind::AllowModify => ACCESS_ALLOWED_ACE_TYPE,
-        AceKind::DenyWrite => ACCESS_DENIED_ACE_TYPE,
-    }
-}
-
-/// The access mask of an ACE of `kind`.
-pub(crate) fn ace_mask(kind: AceKind) -> u32 {
-    match kind {
-        AceKind::AllowModify => MODIFY,
-        AceKind::DenyWrite => DENY_WRITE,
-    }
-}
-
-/// Whether an ACE (already known to be for the right SID) is an explicit
-/// one of `kind`'s type, which `remove_ace` removes and `add_ace` replaces.
-pub(crate) fn is_explicit_of_kind(ace_type_: u8, flags: u8, kind: AceKind) -> bool {
-    ace_type_ == ace_type(kind) && flags & INHERITED_ACE == 0
-}
-
-/// Whether an ACE (already known to be for the right SID) is exactly what
-/// cordon sets for `kind`: explicit, applying to the object itself and
-/// inherited by files and directories beneath, with exactly the mask.
-pub(crate) fn is_cordons_ace(ace_type_: u8, flags: u8, mask: u32, kind: AceKind) -> bool {
-    let inheritance = OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE;
-    is_explicit_of_kind(ace_type_, flags, kind)
-        && flags & inheritance == inheritance
-        && flags & INHERIT_ONLY_ACE == 0
-        && mask == ace_mask(kind)
-}
 
 /// A firewall rule as `INetFwRule3` describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,32 +53,6 @@ mod tests {
     use super::*;
 
     const SID: &str = "S-1-5-21-1004336348-1177238915-682003330-1005";
-
-    #[test]
-    fn cordons_allow_ace_is_explicit_inheritable_modify() {
-        assert!(is_cordons_ace(0, 0x03, 0x1301bf, AceKind::AllowModify));
-        assert!(!is_cordons_ace(0, 0x13, 0x1301bf, AceKind::AllowModify), "inherited from a parent");
-        assert!(!is_cordons_ace(0, 0x0b, 0x1301bf, AceKind::AllowModify), "inherit-only");
-        assert!(!is_cordons_ace(0, 0x02, 0x1301bf, AceKind::AllowModify), "containers only");
-        assert!(!is_cordons_ace(0, 0x03, 0x1f01ff, AceKind::AllowModify), "full control is not modify");
-        assert!(!is_cordons_ace(1, 0x03, 0x1301bf, AceKind::AllowModify), "a deny");
-    }
-
-    #[test]
-    fn cordons_deny_ace_is_explicit_inheritable_deny_write() {
-        assert!(is_cordons_ace(1, 0x03, 0xd0156, AceKind::DenyWrite));
-        assert!(!is_cordons_ace(1, 0x03, 0x120116, AceKind::DenyWrite), "generic write would deny reads");
-        assert!(!is_cordons_ace(0, 0x03, 0xd0156, AceKind::DenyWrite));
-    }
-
-    #[test]
-    fn removal_takes_every_explicit_ace_of_the_kind_and_no_inherited_one() {
-        assert!(is_explicit_of_kind(0, 0x03, AceKind::AllowModify));
-        assert!(is_explicit_of_kind(0, 0x00, AceKind::AllowModify));
-        assert!(!is_explicit_of_kind(0, 0x10, AceKind::AllowModify));
-        assert!(!is_explicit_of_kind(1, 0x03, AceKind::AllowModify));
-        assert!(is_explicit_of_kind(1, 0x03, AceKind::DenyWrite));
-    }
 
     fn rule() -> FirewallRule {
         FirewallRule::block_outbound("CordonSandboxOffline")

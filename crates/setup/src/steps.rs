@@ -204,7 +204,7 @@ impl<'h, H: Host> Executor<'h, H> {
         if !self.host.path_exists(path) {
             return match kind {
                 AceKind::AllowModify => Err(missing_root(path)),
-                AceKind::DenyWrite => Ok(Outcome::Skipped {
+                AceKind::DenyWrite | AceKind::DenyAll => Ok(Outcome::Skipped {
                     reason: "it does not exist yet; run `cordon setup refresh` once it does".into(),
                 }),
             };

@@ -5,7 +5,8 @@
 //!   spawns afterwards, layer by layer, failing closed unless the policy asks
 //!   for best effort.
 //! - `probe() -> Vec<Probe>`: what the machine offers, for `cordon doctor`,
-//!   without confining anything.
+//!   without confining anything; `requirements(Preset) -> Vec<Requirement>`:
+//!   the probes each way of running a preset needs.
 //! - `launched_pid() -> u32` and `host_pid(u32) -> Result<u32, String>`:
 //!   pids as the launcher sees them, where enforcing moved the process into
 //!   a PID namespace.
@@ -21,13 +22,18 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::{
-    enforce, host_pid, launched_pid, limit_command, only_root_may_write, physical_memory, probe, same_file,
+    enforce, host_pid, launched_pid, limit_command, only_root_may_write, physical_memory, probe,
+    requirements, same_file,
 };
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub use windows::{enforce, only_root_may_write, physical_memory, probe, same_file};
+pub use windows::acl;
+#[cfg(windows)]
+pub use windows::{
+    command_job, enforce, only_root_may_write, physical_memory, probe, requirements, same_file,
+};
 
 /// No per-process limits are set between fork and exec here.
 #[cfg(not(target_os = "linux"))]
@@ -50,4 +56,4 @@ pub fn host_pid(pid: u32) -> Result<u32, String> {
 #[cfg(not(any(target_os = "linux", windows)))]
 mod unsupported;
 #[cfg(not(any(target_os = "linux", windows)))]
-pub use unsupported::{enforce, only_root_may_write, physical_memory, probe, same_file};
+pub use unsupported::{enforce, only_root_may_write, physical_memory, probe, requirements, same_file};

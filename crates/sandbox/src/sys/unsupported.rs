@@ -17,6 +17,12 @@ pub fn probe() -> Vec<Probe> {
     Vec::new()
 }
 
+/// Nothing confining can run here.
+pub fn requirements(preset: Preset) -> Vec<crate::Requirement> {
+    let needs: &[&str] = if preset == Preset::FullAccess { &[] } else { &["a sandbox backend"] };
+    vec![crate::Requirement { mode: None, needs }]
+}
+
 /// Not known here.
 pub fn physical_memory() -> Option<u64> {
     None

@@ -5,7 +5,16 @@
 //! A Windows program receives one string and splits it itself; nearly all
 //! use the rules of the Microsoft C runtime, which `CommandLineToArgvW`
 //! shares. [`command_line`] quotes so that those rules give back exactly the
-//! argv the client sent. Everything here is pure and tested on every OS.
+//! argv the client sent.
+//!
+//! A batch file (`.bat`, `.cmd`) is different: `CreateProcessW` runs it
+//! through `cmd.exe`, which reads the whole line with its own rules, where
+//! `&`, `|`, `<`, `>`, `^` and `%` outside quotes are commands, not text, and
+//! C-runtime quoting does not hold (`a"&calc` would run `calc`, the
+//! CVE-2024-24576 class). [`batch_command_line`] builds the line for
+//! `cmd.exe` explicitly, quoting as Rust's standard library does since that
+//! CVE, and refuses what cannot be passed safely. Everything here is pure
+//! and tested on every OS.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -45,6 +54,16 @@ pub enum CommandLineError {
         /// The variable's name.
         name: String,
     },
+    /// An argument for a batch file that holds a carriage return or a line
+    /// feed: `cmd.exe` would end the command there and read the rest as
+    /// another.
+    BatchNewline {
+        /// Which argument (1 is the first after the script).
+        index: usize,
+    },
+    /// A batch file's path that holds `"` or ends with `\`, which no
+    /// Windows file name does and which would end its quotes early.
+    BatchScriptName,
 }
 
 impl fmt::Display for CommandLineError {
@@ -64,6 +83,13 @@ impl fmt::Display for CommandLineError {
             }
             CommandLineError::NulInEnvValue { name } => {
                 write!(f, "the value of environment variable {name} contains a NUL character")
+            }
+            CommandLineError::BatchNewline { index } => write!(
+                f,
+                "argv[{index}] contains a line break, which cmd.exe cannot pass to a batch file safely"
+            ),
+            CommandLineError::BatchScriptName => {
+                f.write_str("the batch file's path contains '\"' or ends with '\\'")
             }
         }
     }
@@ -134,6 +160,115 @@ pub fn command_line(argv: &[String]) -> Result<Vec<u16>, CommandLineError> {
         line.push(' ');
         quote_arg(arg, &mut line);
     }
+    let wide: Vec<u16> = line.encode_utf16().chain([0]).collect();
+    if wide.len() > MAX_COMMAND_LINE {
+        return Err(CommandLineError::TooLong { len: wide.len() });
+    }
+    Ok(wide)
+}
+
+/// Whether `program` is a batch file, which `CreateProcessW` would run
+/// through `cmd.exe`: its name ends in `.bat` or `.cmd`, in any case, also
+/// once the trailing dots and spaces Windows ignores in a file name are
+/// taken off (`x.bat.` opens `x.bat`).
+pub fn is_batch_file(program: &str) -> bool {
+    let name = program.trim_end_matches(['.', ' ']).to_ascii_lowercase();
+    name.ends_with(".bat") || name.ends_with(".cmd")
+}
+
+/// The ASCII characters an argument of a batch file may hold without
+/// quotes; everything else ASCII but letters and digits is quoted.
+const BATCH_UNQUOTED: &str = r"#$*+-./:?@\_";
+
+/// What `%` becomes in a batch file's argument: `%%cd:~,%` (an empty
+/// substring of the built-in `%cd%`) and then the `%`. `cmd.exe` expands
+/// variables inside quotes too; the empty expansion in front keeps it from
+/// seeing `%NAME%` (the trick of Rust's standard library).
+const PERCENT_GUARD: &str = "%%cd:~,";
+
+/// Appends `arg` to `out` as one argument of a batch file: in quotes when
+/// it is empty, ends with `\`, or holds any ASCII character but letters,
+/// digits and [`BATCH_UNQUOTED`] (or a control character); inside, `"` is
+/// doubled (with the backslashes before it doubled), every `%` is preceded
+/// by [`PERCENT_GUARD`], and backslashes before the closing quote are
+/// doubled. `cmd.exe` then sees every special character inside quotes.
+pub fn quote_batch_arg(arg: &str, out: &mut String) {
+    let quote = arg.is_empty()
+        || arg.ends_with('\\')
+        || arg.chars().any(|c| {
+            (c.is_ascii() && !c.is_ascii_alphanumeric() && !BATCH_UNQUOTED.contains(c)) || c.is_control()
+        });
+    if quote {
+        out.push('"');
+    }
+    let mut backslashes = 0;
+    for c in arg.chars() {
+        match c {
+            '\\' => {
+                backslashes += 1;
+                out.push(c);
+                continue;
+            }
+            '"' => {
+                push_backslashes(out, backslashes);
+                out.push('"');
+            }
+            '%' => out.push_str(PERCENT_GUARD),
+            _ => {}
+        }
+        backslashes = 0;
+        out.push(c);
+    }
+    if quote {
+        push_backslashes(out, backslashes);
+        out.push('"');
+    }
+}
+
+/// The command line that runs the batch file `script` with `args` through
+/// `cmd.exe` (give the system's `cmd.exe` as `lpApplicationName`, never
+/// the batch file): `cmd.exe /e:ON /v:OFF /d /c ""SCRIPT" ARGS"`, command
+/// extensions on (the `%` guard needs them), delayed expansion off (no
+/// `!NAME!`), no AutoRun, and the whole command in one more pair of quotes,
+/// which `/c` takes off. Each argument is quoted by [`quote_batch_arg`].
+///
+/// Refused: a line break in an argument, a script path with `"` or a
+/// trailing `\`, a NUL anywhere, a line longer than [`MAX_COMMAND_LINE`].
+///
+/// ```
+/// use cordon_sandbox::windows::command_line::batch_command_line;
+///
+/// let line = batch_command_line(r"C:\x\t.bat", &[r#"a"&calc"#.to_string()])?;
+/// let text = String::from_utf16(&line[..line.len() - 1]).unwrap();
+/// assert_eq!(text, r#"cmd.exe /e:ON /v:OFF /d /c ""C:\x\t.bat" "a""&calc"""#);
+/// # Ok::<(), cordon_sandbox::windows::command_line::CommandLineError>(())
+/// ```
+pub fn batch_command_line(script: &str, args: &[String]) -> Result<Vec<u16>, CommandLineError> {
+    if script.is_empty() {
+        return Err(CommandLineError::EmptyProgram);
+    }
+    if script.contains('"') || script.ends_with('\\') {
+        return Err(CommandLineError::BatchScriptName);
+    }
+    if script.contains('\0') {
+        return Err(CommandLineError::Nul { index: 0 });
+    }
+    for (i, arg) in args.iter().enumerate() {
+        if arg.contains('\0') {
+            return Err(CommandLineError::Nul { index: i + 1 });
+        }
+        if arg.contains(['\r', '\n']) {
+            return Err(CommandLineError::BatchNewline { index: i + 1 });
+        }
+    }
+    let mut line = String::from("cmd.exe /e:ON /v:OFF /d /c \"\"");
+    line.push_str(script);
+    line.push('"');
+    for arg in args {
+        line.push(' ');
+        quote_batch_arg(arg, &mut line);
+    }
+    line.push('"');
     let wide: Vec<u16> = line.encode_utf16().chain([0]).collect();
     if wide.len() > MAX_COMMAND_LINE {
         return Err(CommandLineError::TooLong { len: wide.len() });
@@ -484,6 +619,154 @@ mod tests {
     fn program() -> impl Strategy<Value = String> {
         prop::collection::vec(arg_char().prop_filter("no quote", |c| *c != '"'), 1..12)
             .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// How `cmd.exe` reads the line of [`batch_command_line`], as far as
+    /// injection goes: `/c` takes off the first character and the last
+    /// `"` (the line has more than two quotes); `%NAME%` is expanded
+    /// wherever it is, quotes or not, with every name taken as defined
+    /// (the caller's environment is anyone's) and `cd:~,` expanding to
+    /// nothing; then `"` toggles quoting and `^` outside quotes escapes the
+    /// next character. Returns the metacharacters (`&|<>()`) seen outside
+    /// quotes and the names expanded.
+    fn cmd_reads(line: &str) -> (Vec<char>, Vec<String>) {
+        let command = line.split_once(" /c ").expect("a /c command").1;
+        let last = command.rfind('"').expect("a closing quote");
+        let stripped: String = command[1..last].to_string() + &command[last + 1..];
+        let chars: Vec<char> = stripped.chars().collect();
+        let (mut expanded, mut names) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < chars.len() {
+            if chars[i] == '%'
+                && let Some(len) = chars[i + 1..].iter().position(|&c| c == '%')
+                && len > 0
+            {
+                let name: String = chars[i + 1..i + 1 + len].iter().collect();
+                if name != "cd:~," {
+                    names.push(name);
+                }
+                i += len + 2;
+                continue;
+            }
+            expanded.push(chars[i]);
+            i += 1;
+        }
+        let (mut quoted, mut exposed) = (false, Vec::new());
+        let mut chars = expanded.into_iter();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => quoted = !quoted,
+                '^' if !quoted => {
+                    chars.next();
+                }
+                '&' | '|' | '<' | '>' | '(' | ')' if !quoted => exposed.push(c),
+                _ => {}
+            }
+        }
+        (exposed, names)
+    }
+
+    fn batch_line(args: &[&str]) -> String {
+        let wide = batch_command_line(r"C:\x\t.bat", &strings(args)).unwrap();
+        String::from_utf16(&wide[..wide.len() - 1]).unwrap()
+    }
+
+    fn batch_arg(arg: &str) -> String {
+        let mut out = String::new();
+        quote_batch_arg(arg, &mut out);
+        out
+    }
+
+    #[test]
+    fn batch_files_are_known_by_their_extension_in_any_case() {
+        for name in [r"C:\x\t.bat", r"C:\x\t.CMD", "t.Bat", "t.bat.", "t.cmd . ."] {
+            assert!(is_batch_file(name), "{name}");
+        }
+        for name in ["t.exe", "t.bat.exe", "bat", "t.com", r"C:\x.bat\t.exe"] {
+            assert!(!is_batch_file(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_batch_file_runs_through_cmd_with_extensions_on_and_expansion_off() {
+        assert_eq!(batch_line(&[]), r#"cmd.exe /e:ON /v:OFF /d /c ""C:\x\t.bat"""#);
+        assert_eq!(
+            batch_line(&["plain", "C:/a-b_c.txt"]),
+            r#"cmd.exe /e:ON /v:OFF /d /c ""C:\x\t.bat" plain C:/a-b_c.txt""#
+        );
+    }
+
+    #[test]
+    fn a_quote_and_ampersand_stay_inside_quotes() {
+        assert_eq!(batch_arg(r#"a"&calc"#), r#""a""&calc""#);
+        let (exposed, names) = cmd_reads(&batch_line(&[r#"a"&calc"#]));
+        assert!(exposed.is_empty() && names.is_empty(), "{exposed:?} {names:?}");
+        // Quoted by the C runtime's rules instead, the & is outside.
+        let crt = line_of(&[r"C:\x\t.bat", r#"a"&calc"#]);
+        let (exposed, _) = cmd_reads(&format!("cmd.exe /c \"{crt}\""));
+        assert_eq!(exposed, ['&'], "{crt}");
+    }
+
+    #[test]
+    fn a_variable_name_in_percents_is_not_expanded() {
+        assert_eq!(batch_arg("%PATH%"), r#""%%cd:~,%PATH%%cd:~,%""#);
+        let (exposed, names) = cmd_reads(&batch_line(&["%PATH%", "%OS%x%", "100%"]));
+        assert!(exposed.is_empty() && names.is_empty(), "{exposed:?} {names:?}");
+    }
+
+    #[test]
+    fn a_caret_is_quoted_not_an_escape() {
+        assert_eq!(batch_arg("^"), r#""^""#);
+        assert_eq!(batch_arg("a^&b"), r#""a^&b""#);
+        assert!(cmd_reads(&batch_line(&["^", "^&calc", "^\"&calc"])).0.is_empty());
+    }
+
+    #[test]
+    fn a_trailing_backslash_does_not_escape_the_closing_quote() {
+        assert_eq!(batch_arg(r"C:\dir\"), r#""C:\dir\\""#);
+        assert_eq!(batch_arg(r#"a\"&b"#), r#""a\\""&b""#);
+        assert_eq!(batch_arg(r"C:\dir\x"), r"C:\dir\x", "backslashes alone need no quotes");
+        assert!(cmd_reads(&batch_line(&[r"C:\dir\", "&calc"])).0.is_empty());
+    }
+
+    #[test]
+    fn an_empty_batch_argument_is_two_quotes() {
+        assert_eq!(batch_arg(""), r#""""#);
+    }
+
+    #[test]
+    fn what_cmd_cannot_carry_to_a_batch_file_is_refused() {
+        let refuse = |script: &str, args: &[&str]| batch_command_line(script, &strings(args)).unwrap_err();
+        assert_eq!(refuse(r"C:\x\t.bat", &["a\r\ncalc"]), CommandLineError::BatchNewline { index: 1 });
+        assert_eq!(refuse(r"C:\x\t.bat", &["ok", "a\ncalc"]), CommandLineError::BatchNewline { index: 2 });
+        assert_eq!(refuse(r#"C:\x"\t.bat"#, &[]), CommandLineError::BatchScriptName);
+        assert_eq!(refuse(r"C:\x\", &[]), CommandLineError::BatchScriptName);
+        assert_eq!(refuse(r"C:\x\t.bat", &["a\0"]), CommandLineError::Nul { index: 1 });
+        assert_eq!(refuse("", &[]), CommandLineError::EmptyProgram);
+        let long = "x".repeat(MAX_COMMAND_LINE);
+        assert!(matches!(refuse(r"C:\x\t.bat", &[&long]), CommandLineError::TooLong { .. }));
+        assert!(refuse(r"C:\x\t.bat", &["a\nb"]).to_string().contains("line break"));
+    }
+
+    fn batch_char() -> impl Strategy<Value = char> {
+        prop::sample::select(vec![
+            'a', 'Z', '0', ' ', '\t', '"', '\\', '&', '|', '<', '>', '^', '%', '(', ')', '!', '=', ';', ',',
+            '@', '.', ':', '\u{e9}',
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn no_batch_argument_reaches_cmd_outside_quotes_or_expands(
+            args in prop::collection::vec(prop::collection::vec(batch_char(), 0..12), 0..5)
+        ) {
+            let args: Vec<String> = args.into_iter().map(|a| a.into_iter().collect()).collect();
+            let wide = batch_command_line(r"C:\x\t.bat", &args).unwrap();
+            let line = String::from_utf16(&wide[..wide.len() - 1]).unwrap();
+            let (exposed, names) = cmd_reads(&line);
+            prop_assert!(exposed.is_empty(), "{line}: {exposed:?} outside quotes");
+            prop_assert!(names.is_empty(), "{line}: expands {names:?}");
+        }
     }
 
     proptest! {

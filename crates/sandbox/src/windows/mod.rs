@@ -13,13 +13,20 @@
 //! - [`path`]: Windows path rules applied to text (normal form, absolute).
 //! - [`sid`]: well-known SIDs, capability SIDs of writable roots, validation.
 //! - [`sddl`]: the control pipe's DACL and the ACEs on files.
+//! - [`acl`]: those ACEs as entries of a DACL, and how a DACL is rewritten.
 //! - [`token`]: the write-restricted token and the ACEs it relies on.
 //! - [`desktop`]: the runner's private desktop and its job's UI limits.
+//! - [`job`]: the limits of the runner's job and of each command's job.
+//! - [`enforcement`]: who the runner is (from its token) and what each mode
+//!   enforces of a policy, layer by layer.
 //! - [`setup`]: what `cordon setup` does, checks and undoes.
 //! - [`password`]: passwords for the sandbox accounts.
 
+pub mod acl;
 pub mod command_line;
 pub mod desktop;
+pub mod enforcement;
+pub mod job;
 pub mod password;
 pub mod path;
 pub mod sddl;

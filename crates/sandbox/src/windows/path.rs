@@ -31,6 +31,21 @@ fn clean(path: &Path) -> String {
     }
 }
 
+/// `path` as a program that does not read `\\?\` paths takes it
+/// (`cmd.exe`): `\` separators, no `\\?\` prefix (`\\?\UNC\` becomes
+/// `\\`), case kept.
+///
+/// ```
+/// use std::path::Path;
+/// use cordon_sandbox::windows::path::user_form;
+///
+/// assert_eq!(user_form(Path::new(r"\\?\C:\Work\t.bat")), r"C:\Work\t.bat");
+/// assert_eq!(user_form(Path::new(r"\\?\UNC\srv\share\t.cmd")), r"\\srv\share\t.cmd");
+/// ```
+pub fn user_form(path: &Path) -> String {
+    clean(path)
+}
+
 /// The normal form of `path` (see the module documentation).
 ///
 /// ```

@@ -55,31 +55,39 @@ pub const MODIFY: u32 = FILE_GENERIC_READ | FILE_GENERIC_WRITE | FILE_GENERIC_EX
 /// other ACE grants full control from taking the deny ACE away.
 pub const DENY_WRITE: u32 = FILE_WRITE_RIGHTS | DELETE | FILE_DELETE_CHILD | WRITE_DAC | WRITE_OWNER;
 
+/// What a denied path denies the sandbox user (`0x1f01ff`,
+/// `FILE_ALL_ACCESS`): everything, reading and opening included.
+pub const DENY_ALL: u32 = 0x0001_01ff | READ_CONTROL | WRITE_DAC | WRITE_OWNER | SYNCHRONIZE;
+
 const _: () = assert!(MODIFY == 0x0013_01bf);
+const _: () = assert!(DENY_ALL == 0x001f_01ff);
 const _: () = assert!(DENY_WRITE == 0x000d_0156);
 
-/// What an ACE cordon puts on a file or directory does.
+/// What an ACE cordon puts on a file or directory does (the ACEs
+/// themselves: [`super::acl::entries`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AceKind {
-    /// Allow [`MODIFY`], inherited by files and directories beneath.
+    /// Allow [`MODIFY`] to everything beneath a writable root, and the root
+    /// itself [`MODIFY`] without [`DELETE`]
+    /// ([`ROOT_MODIFY`](super::acl::ROOT_MODIFY)): two ACEs.
     AllowModify,
     /// Deny [`DENY_WRITE`], inherited by files and directories beneath.
     DenyWrite,
+    /// Deny [`DENY_ALL`], inherited by files and directories beneath.
+    DenyAll,
 }
 
 impl AceKind {
-    /// The ACE for `sid`, in SDDL.
+    /// The ACEs for `sid`, in SDDL.
     pub fn sddl(self, sid: &str) -> Result<String, InvalidSid> {
         check_sid(sid)?;
-        Ok(match self {
-            AceKind::AllowModify => format!("(A;OICI;{MODIFY:#x};;;{sid})"),
-            AceKind::DenyWrite => format!("(D;OICI;{DENY_WRITE:#x};;;{sid})"),
-        })
+        Ok(super::acl::entries(self).iter().map(|entry| super::acl::entry_sddl(entry, sid)).collect())
     }
 }
 
-/// `(A;OICI;0x1301bf;;;SID)`: `sid` may modify the object and everything
-/// beneath it that inherits.
+/// `(A;;0x1201bf;;;SID)(A;OICIIO;0x1301bf;;;SID)`: `sid` may modify
+/// everything beneath the object, and the object itself but for deleting
+/// or renaming it.
 pub fn allow_modify_ace(sid: &str) -> Result<String, InvalidSid> {
     AceKind::AllowModify.sddl(sid)
 }
@@ -174,8 +182,17 @@ mod tests {
     }
 
     #[test]
-    fn allow_modify_is_inheritable_modify() {
-        assert_eq!(allow_modify_ace(SANDBOX).unwrap(), format!("(A;OICI;0x1301bf;;;{SANDBOX})"));
+    fn allow_modify_is_modify_beneath_and_no_delete_on_the_root() {
+        assert_eq!(
+            allow_modify_ace(SANDBOX).unwrap(),
+            format!("(A;;0x1201bf;;;{SANDBOX})(A;OICIIO;0x1301bf;;;{SANDBOX})")
+        );
+    }
+
+    #[test]
+    fn deny_all_is_inheritable_file_all_access() {
+        assert_eq!(AceKind::DenyAll.sddl(SANDBOX).unwrap(), format!("(D;OICI;0x1f01ff;;;{SANDBOX})"));
+        assert!(AceKind::DenyAll.sddl("WD").is_err());
     }
 
     #[test]

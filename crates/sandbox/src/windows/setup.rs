@@ -35,7 +35,10 @@ use super::sid::{InvalidSid, check_sid};
 /// The version of what setup does. Raise it when a step's content changes,
 /// and make [`SetupStep::changed_in`] say which steps changed: machines set
 /// up by an older version then re-run exactly those.
-pub const SETUP_VERSION: u32 = 1;
+///
+/// 2: a writable root's grant is two ACEs, the root's own without
+/// `DELETE` ([`super::acl::entries`]).
+pub const SETUP_VERSION: u32 = 2;
 
 /// The default account that runs sandboxes without network.
 pub const DEFAULT_OFFLINE_USER: &str = "CordonSandboxOffline";
@@ -461,11 +464,11 @@ impl SetupStep {
             | SetupStep::CreateUser { .. }
             | SetupStep::AddToGroup { .. }
             | SetupStep::HideFromLogonScreen { .. }
-            | SetupStep::GrantWrite { .. }
             | SetupStep::DenyWrite { .. }
             | SetupStep::FirewallBlockOutbound(_)
             | SetupStep::StoreCredentials { .. }
             | SetupStep::WriteMarker { .. } => 1,
+            SetupStep::GrantWrite { .. } => 2,
         }
     }
 
@@ -558,6 +561,9 @@ impl fmt::Display for RemoveStep {
             }
             RemoveStep::RemoveAce { path, trustee, kind: AceKind::DenyWrite } => {
                 write!(f, "remove the deny-write ACE of {trustee} from {}", path.display())
+            }
+            RemoveStep::RemoveAce { path, trustee, kind: AceKind::DenyAll } => {
+                write!(f, "remove the deny-all ACE of {trustee} from {}", path.display())
             }
             RemoveStep::ShowOnLogonScreen { user } => write!(f, "un-hide {user} from the logon screen"),
             RemoveStep::DeleteUser { name } => write!(f, "delete user {name}"),
@@ -1074,7 +1080,7 @@ mod tests {
     fn marker_round_trips_through_json() {
         let marker = plan(&[r"C:\work"]).marker().clone();
         let json = serde_json::to_value(&marker).unwrap();
-        assert_eq!(json["version"], 1);
+        assert_eq!(json["version"], SETUP_VERSION);
         assert_eq!(json["offline_user"], "CordonSandboxOffline");
         assert_eq!(json["writable_roots"][0], r"C:\work");
         let back: SetupMarker = serde_json::from_value(json).unwrap();
@@ -1115,6 +1121,21 @@ mod tests {
     }
 
     #[test]
+    fn a_machine_set_up_by_version_1_gets_its_root_grants_rewritten() {
+        let plan = plan(&[r"C:\work"]);
+        let mut observed = fully_set_up(&plan);
+        observed.marker.as_mut().unwrap().version = 1;
+        let pending = plan.pending(&observed);
+        assert!(pending.iter().any(|step| matches!(step, SetupStep::GrantWrite { .. })), "{pending:?}");
+        assert!(
+            pending
+                .iter()
+                .all(|step| matches!(step, SetupStep::GrantWrite { .. } | SetupStep::WriteMarker { .. })),
+            "{pending:?}"
+        );
+    }
+
+    #[test]
     fn machine_without_a_marker_is_set_up_again() {
         let plan = plan(&[r"C:\work"]);
         let mut observed = fully_set_up(&plan);
@@ -1126,7 +1147,9 @@ mod tests {
     fn a_version_that_changes_one_step_reruns_that_step_only() {
         let plan = plan(&[r"C:\work"]);
         let observed = fully_set_up(&plan);
-        let changed = |step: &SetupStep| if matches!(step, SetupStep::DenyWrite { .. }) { 2 } else { 1 };
+        let changed = |step: &SetupStep| {
+            if matches!(step, SetupStep::DenyWrite { .. }) { SETUP_VERSION + 1 } else { 1 }
+        };
         let pending = plan.pending_with(&observed, changed);
         assert_eq!(pending.len(), 2);
         assert!(pending.iter().all(|step| matches!(step, SetupStep::DenyWrite { .. })));
@@ -1458,7 +1481,7 @@ mod tests {
         assert_eq!(path, Path::new(r"C:\work"));
         assert_eq!(
             kind.sddl(&trustee.resolve(lookup).unwrap()).unwrap(),
-            format!("(A;OICI;0x1301bf;;;{GROUP_SID})")
+            format!("(A;;0x1201bf;;;{GROUP_SID})(A;OICIIO;0x1301bf;;;{GROUP_SID})")
         );
         let (_, trustee, kind) = plan.steps()[8].ace().unwrap();
         assert_eq!(

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::path;
 use super::sddl::{AceKind, allow_modify_ace, deny_write_ace};
-use super::sid::{EVERYONE, InvalidSid, capability_sid, is_logon_sid};
+use super::sid::{EVERYONE, InvalidSid, capability_sid, check_sid, is_logon_sid};
 
 /// `DISABLE_MAX_PRIVILEGE`: every privilege but `SeChangeNotifyPrivilege`
 /// is removed.
@@ -102,7 +102,7 @@ pub struct AceStep {
     pub path: PathBuf,
     /// The trustee: a capability SID.
     pub sid: String,
-    /// Allow modify, or deny write.
+    /// Allow modify, deny write, or deny all.
     pub kind: AceKind,
 }
 
@@ -117,16 +117,20 @@ pub struct RestrictedLaunchPlan {
     pub aces: Vec<AceStep>,
 }
 
-/// The plan of a restricted-token launch for `writable_roots` and the
+/// The plan of a restricted-token launch for `writable_roots`, the
 /// policy's protected paths (`FilesystemPolicy::protected`: `.git`,
-/// `.cordon`, repositories' hooks and config), in the logon session
-/// `logon_sid`.
+/// `.cordon`, repositories' hooks and config) and its denied paths
+/// (`FilesystemPolicy::deny`), in the logon session `logon_sid`.
 ///
 /// Each root gets an allow-modify ACE for its capability SID; each
-/// protected path a deny-write ACE for the capability SID of every root
-/// that contains it (a root that contains another root would otherwise
-/// still grant write through its own inherited ACE). A protected path in no
-/// root needs no deny: nothing grants the sandbox write there.
+/// protected or denied path a deny-write ACE for the capability SID of
+/// every root that contains it (a root that contains another root would
+/// otherwise still grant write through its own inherited ACE). A path in
+/// no root needs no deny: nothing grants the sandbox write there. A denied
+/// path stays readable: a write-restricted token is checked against its
+/// restricting SIDs for writes only, and a deny for a SID the token holds
+/// besides (the user, the logon SID) would deny the user outside the
+/// sandbox too (see [`enforcement`](super::enforcement)).
 ///
 /// ```
 /// use std::path::PathBuf;
@@ -135,7 +139,7 @@ pub struct RestrictedLaunchPlan {
 /// use cordon_sandbox::windows::token::restricted_launch_plan;
 ///
 /// let roots = [PathBuf::from(r"C:\work")];
-/// let plan = restricted_launch_plan(&roots, &[PathBuf::from(r"C:\work\.git")], "S-1-5-5-0-4242")?;
+/// let plan = restricted_launch_plan(&roots, &[PathBuf::from(r"C:\work\.git")], &[], "S-1-5-5-0-4242")?;
 /// assert_eq!(plan.aces[1].path, PathBuf::from(r"C:\work\.git"));
 /// assert_eq!(plan.aces[1].kind, AceKind::DenyWrite);
 /// assert_eq!(plan.aces[1].sid, capability_sid(&roots[0]));
@@ -144,6 +148,7 @@ pub struct RestrictedLaunchPlan {
 pub fn restricted_launch_plan(
     writable_roots: &[PathBuf],
     protected: &[PathBuf],
+    deny: &[PathBuf],
     logon_sid: &str,
 ) -> Result<RestrictedLaunchPlan, InvalidSid> {
     let token = restricted_token_plan(writable_roots, logon_sid)?;
@@ -157,7 +162,7 @@ pub fn restricted_launch_plan(
         })
         .collect();
     let mut seen = HashSet::new();
-    for path in protected.iter().filter(|path| seen.insert(path::normalize(path))) {
+    for path in protected.iter().chain(deny).filter(|path| seen.insert(path::normalize(path))) {
         let normalized = path::normalize(path);
         for holder in &roots {
             if path::is_within(&normalized, &path::normalize(holder)) {
@@ -170,6 +175,33 @@ pub fn restricted_launch_plan(
         }
     }
     Ok(RestrictedLaunchPlan { token, aces })
+}
+
+/// The ACEs an elevated launch adds before the runner starts as the sandbox
+/// user `runner_sid`: a deny-all ACE, inherited beneath, on each of the
+/// policy's denied paths (each once). The user's own processes keep their
+/// access; the sandbox user can neither read nor write there, whatever
+/// else grants it (a deny ACE is checked first). Writable roots and
+/// protected paths are `cordon setup`'s, not the launch's.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use cordon_sandbox::windows::sddl::AceKind;
+/// use cordon_sandbox::windows::token::elevated_launch_aces;
+///
+/// let aces = elevated_launch_aces(&[PathBuf::from(r"C:\Users\me\.ssh")], "S-1-5-21-1-2-3-1005")?;
+/// assert_eq!(aces[0].kind, AceKind::DenyAll);
+/// assert_eq!(aces[0].sid, "S-1-5-21-1-2-3-1005");
+/// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
+/// ```
+pub fn elevated_launch_aces(deny: &[PathBuf], runner_sid: &str) -> Result<Vec<AceStep>, InvalidSid> {
+    check_sid(runner_sid)?;
+    let mut seen = HashSet::new();
+    Ok(deny
+        .iter()
+        .filter(|path| seen.insert(path::normalize(path)))
+        .map(|path| AceStep { path: path.clone(), sid: runner_sid.to_string(), kind: AceKind::DenyAll })
+        .collect())
 }
 
 /// The roots, without later spellings of an earlier one.
@@ -237,8 +269,8 @@ mod tests {
         assert_eq!(
             grants,
             vec![
-                (roots[0].clone(), format!("(A;OICI;0x1301bf;;;{})", capability_sid(&roots[0]))),
-                (roots[2].clone(), format!("(A;OICI;0x1301bf;;;{})", capability_sid(&roots[2]))),
+                (roots[0].clone(), AceKind::AllowModify.sddl(&capability_sid(&roots[0])).unwrap()),
+                (roots[2].clone(), AceKind::AllowModify.sddl(&capability_sid(&roots[2])).unwrap()),
             ]
         );
     }
@@ -265,7 +297,7 @@ mod tests {
             PathBuf::from(r"C:\work\.cordon"),
             PathBuf::from(r"D:\tmp\.git"),
         ];
-        let plan = restricted_launch_plan(&roots, &protected, LOGON).unwrap();
+        let plan = restricted_launch_plan(&roots, &protected, &[], LOGON).unwrap();
         assert_eq!(plan.token, restricted_token_plan(&roots, LOGON).unwrap());
         let deny = |path: &str, root: &PathBuf| AceStep {
             path: PathBuf::from(path),
@@ -292,7 +324,7 @@ mod tests {
     #[test]
     fn the_restricted_plan_denies_through_every_root_that_holds_a_protected_path() {
         let roots = roots(&[r"C:\work", r"C:\work\sub"]);
-        let plan = restricted_launch_plan(&roots, &[PathBuf::from(r"C:\work\sub\.git")], LOGON).unwrap();
+        let plan = restricted_launch_plan(&roots, &[PathBuf::from(r"C:\work\sub\.git")], &[], LOGON).unwrap();
         let denies: Vec<&AceStep> = plan.aces.iter().filter(|ace| ace.kind == AceKind::DenyWrite).collect();
         assert_eq!(denies.len(), 2);
         assert!(denies.iter().any(|ace| ace.sid == capability_sid(&roots[0])));
@@ -307,7 +339,7 @@ mod tests {
             PathBuf::from(r"C:\work\.git"),
             PathBuf::from("c:/WORK/.git"),
         ];
-        let plan = restricted_launch_plan(&roots, &protected, LOGON).unwrap();
+        let plan = restricted_launch_plan(&roots, &protected, &[], LOGON).unwrap();
         let denies: Vec<&AceStep> = plan.aces.iter().filter(|ace| ace.kind == AceKind::DenyWrite).collect();
         assert_eq!(denies.len(), 1, "{denies:?}");
         assert_eq!(denies[0].path, PathBuf::from(r"C:\work\.git"));
@@ -315,7 +347,7 @@ mod tests {
 
     #[test]
     fn the_restricted_plan_refuses_a_bad_logon_sid() {
-        assert!(restricted_launch_plan(&[], &[], EVERYONE).is_err());
+        assert!(restricted_launch_plan(&[], &[], &[], EVERYONE).is_err());
     }
 
     #[test]
@@ -330,5 +362,34 @@ mod tests {
         assert_eq!(inner.len(), 2);
         assert!(inner.iter().any(|ace| ace.contains(&capability_sid(&roots[0]))));
         assert!(inner.iter().any(|ace| ace.contains(&capability_sid(&roots[1]))));
+    }
+
+    #[test]
+    fn denied_paths_in_a_root_deny_write_to_its_capability_sid() {
+        let roots = roots(&[r"C:\work"]);
+        let deny = vec![PathBuf::from(r"C:\work\secrets"), PathBuf::from(r"C:\Users\me\.ssh")];
+        let plan = restricted_launch_plan(&roots, &[PathBuf::from(r"C:\work\.git")], &deny, LOGON).unwrap();
+        let denies: Vec<&AceStep> = plan.aces.iter().filter(|ace| ace.kind == AceKind::DenyWrite).collect();
+        let paths: Vec<&Path> = denies.iter().map(|ace| ace.path.as_path()).collect();
+        assert_eq!(paths, [Path::new(r"C:\work\.git"), Path::new(r"C:\work\secrets")]);
+        assert!(denies.iter().all(|ace| ace.sid == capability_sid(&roots[0])));
+        // A path both protected and denied gets one ACE.
+        let twice = restricted_launch_plan(&roots, &deny[..1], &deny[..1], LOGON).unwrap();
+        assert_eq!(twice.aces.iter().filter(|ace| ace.kind == AceKind::DenyWrite).count(), 1);
+    }
+
+    #[test]
+    fn elevated_launches_deny_all_to_the_sandbox_user_on_each_denied_path() {
+        let user = "S-1-5-21-1004336348-1177238915-682003330-1005";
+        let deny = vec![
+            PathBuf::from(r"C:\Users\me\.ssh"),
+            PathBuf::from("c:/users/ME/.ssh/"),
+            PathBuf::from(r"C:\Users\me\.aws"),
+        ];
+        let aces = elevated_launch_aces(&deny, user).unwrap();
+        assert_eq!(aces.len(), 2, "one ACE per path, whatever its spelling");
+        assert!(aces.iter().all(|ace| ace.kind == AceKind::DenyAll && ace.sid == user));
+        assert!(elevated_launch_aces(&deny, "WD").is_err());
+        assert!(elevated_launch_aces(&[], user).unwrap().is_empty());
     }
 }

@@ -18,13 +18,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cordon_sandbox::windows::command_line::{CommandLineError, command_line, environment_block};
-use cordon_sandbox::windows::desktop::{RUNNER_JOB_LIMITS, RUNNER_UI_LIMITS};
+use cordon_sandbox::windows::enforcement::{Identity as Confinement, launch_check};
+use cordon_sandbox::windows::job::{JobLimits, runner_job};
 use cordon_sandbox::windows::sddl::AceKind;
 use cordon_sandbox::windows::sddl::{PipeIdentity, pipe_security};
 use cordon_sandbox::windows::setup::{
     CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
 };
-use cordon_sandbox::windows::token::restricted_launch_plan;
+use cordon_sandbox::windows::token::{AceStep, elevated_launch_aces, restricted_launch_plan};
 use tokio::net::windows::named_pipe::{NamedPipeServer, ServerOptions};
 use windows_sys::Win32::Foundation::{
     ERROR_LOGON_FAILURE, HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation, WAIT_OBJECT_0,
@@ -99,6 +100,23 @@ impl Runner {
         Ok(())
     }
 
+    /// Resolves with the runner's exit code once it has exited (checked
+    /// every 50 ms, so that a launch notices a runner that refused to run
+    /// without a thread left waiting on it).
+    async fn exited(&self) -> u32 {
+        let handle = self.process.as_raw_handle() as HANDLE;
+        loop {
+            // SAFETY: a live process handle; a zero timeout only polls.
+            if unsafe { WaitForSingleObject(handle, 0) } == WAIT_OBJECT_0 {
+                let mut code = 0u32;
+                // SAFETY: as above.
+                unsafe { GetExitCodeProcess(handle, &mut code) };
+                return code;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits for the runner to exit.
     pub(crate) async fn wait(&mut self) -> io::Result<std::process::ExitStatus> {
         let process = self.process.clone();
@@ -130,29 +148,50 @@ fn launch_error(step: &str, e: io::Error) -> Error {
     Error::Launch(format!("{step}: {e}"))
 }
 
+/// Refuses a policy `mode` cannot enforce (unless it says best effort)
+/// before anything is started or written: the same check the runner makes
+/// of itself once it runs.
+fn check_mode(policy: &cordon_sandbox::Policy, mode: WindowsMode) -> Result<()> {
+    let (confinement, name) = match mode {
+        WindowsMode::RestrictedToken => (Confinement::RestrictedToken, "restricted-token mode"),
+        WindowsMode::Elevated => (Confinement::SandboxUser { offline: !policy.network }, "elevated mode"),
+    };
+    launch_check(policy, &confinement).map(drop).map_err(|e| Error::Launch(format!("{name}: {e}")))
+}
+
 /// Decides who the runner runs as, and prepares it (the restricted token,
-/// the grants on writable roots, the sandbox user's SID).
+/// the grants on writable roots, the denies, the sandbox user's SID).
 fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
     let token = security::own_token().map_err(|e| launch_error("opening the process token", e))?;
     let user = security::user_sid(&token).map_err(|e| launch_error("reading the user SID", e))?;
     let logon = security::logon_sid(&token).map_err(|e| launch_error("reading the logon SID", e))?;
     let mode = spec.windows_mode.unwrap_or_else(default_mode);
-    let identity = match (mode, spec.policy.is_confining()) {
+    let policy = spec.policy;
+    if policy.is_confining() {
+        check_mode(policy, mode)?;
+    }
+    let identity = match (mode, policy.is_confining()) {
         (_, false) => Identity::Caller(None),
         (WindowsMode::Elevated, true) => {
-            let account = SandboxAccount::for_policy(spec.policy)?;
+            let account = SandboxAccount::for_policy(policy)?;
             let sid = security::account_sid(&account.user)
                 .map_err(|e| launch_error(&format!("the sandbox user {}", account.user), e))?;
+            let denies = elevated_launch_aces(&policy.filesystem.deny, &sid)
+                .map_err(|e| Error::Launch(format!("denied paths: {e}")))?;
+            apply_aces(&denies, policy.best_effort)?;
             Identity::SandboxUser(account, sid)
         }
         (WindowsMode::RestrictedToken, true) => {
             let logon = logon.clone().ok_or_else(|| {
                 Error::Launch("the process token has no logon SID to restrict the runner with".into())
             })?;
-            let roots: Vec<PathBuf> = spec.policy.filesystem.write.clone();
-            let plan = restricted_launch_plan(&roots, &spec.policy.filesystem.protected, &logon)
+            let fs = &policy.filesystem;
+            // The directories: the Unix devices of a written-out policy
+            // are no Windows paths (under Wine they would be, on drive Z:).
+            let roots: Vec<PathBuf> = fs.writable_dirs().cloned().collect();
+            let plan = restricted_launch_plan(&roots, &fs.protected, &fs.deny, &logon)
                 .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
-            apply_aces(&plan.aces)?;
+            apply_aces(&plan.aces, policy.best_effort)?;
             Identity::Caller(Some(
                 security::restricted_token(&token, plan.token.flags, &plan.token.restricting_sids)
                     .map_err(|e| launch_error("creating the restricted token", e))?,
@@ -174,20 +213,25 @@ fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
 }
 
 /// Adds the plan's ACEs before the runner starts, failing closed: a launch
-/// whose grant or deny cannot be applied is refused. A protected path that
-/// does not exist has no DACL to carry a deny and is skipped (see the
-/// limits in docs/windows.md).
-fn apply_aces(aces: &[cordon_sandbox::windows::token::AceStep]) -> Result<()> {
+/// whose grant cannot be applied is refused, and so is one whose deny
+/// cannot, unless the policy says best effort (the runner then reports
+/// the gap). A protected or denied path that does not exist has no DACL to
+/// carry a deny and is skipped (see the limits in docs/windows.md).
+fn apply_aces(aces: &[AceStep], best_effort: bool) -> Result<()> {
     for ace in aces {
-        match security::add_ace(&ace.path, &ace.sid, ace.kind) {
+        match cordon_sandbox::acl::add_ace(&ace.path, &ace.sid, ace.kind) {
             Ok(()) => {}
-            Err(e) if ace.kind == AceKind::DenyWrite && is_missing(&e) => {
-                tracing::debug!(path = %ace.path.display(), "protected path absent: no deny ACE");
+            Err(e) if ace.kind != AceKind::AllowModify && is_missing(&e) => {
+                tracing::debug!(path = %ace.path.display(), "protected or denied path absent: no deny ACE");
+            }
+            Err(e) if ace.kind != AceKind::AllowModify && best_effort => {
+                tracing::warn!(path = %ace.path.display(), %e, "best effort: no deny ACE");
             }
             Err(e) => {
                 let what = match ace.kind {
                     AceKind::AllowModify => "granting write on",
-                    AceKind::DenyWrite => "denying write on the protected path",
+                    AceKind::DenyWrite => "denying write on",
+                    AceKind::DenyAll => "denying the sandbox user",
                 };
                 return Err(launch_error(&format!("{what} {}", ace.path.display()), e));
             }
@@ -198,7 +242,7 @@ fn apply_aces(aces: &[cordon_sandbox::windows::token::AceStep]) -> Result<()> {
 
 /// `ERROR_FILE_NOT_FOUND` or `ERROR_PATH_NOT_FOUND`.
 fn is_missing(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(2 | 3))
+    e.kind() == io::ErrorKind::NotFound
 }
 
 impl Context {
@@ -257,13 +301,27 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
     let mut args = spec.args.clone();
     args.extend(["--pipe".to_string(), pipe_name.clone()]);
     let mut runner = context.start(spec, &args, None)?;
-    let connected = tokio::time::timeout(spec.connect_timeout, server.connect()).await;
+    let connected = tokio::time::timeout(spec.connect_timeout, async {
+        tokio::select! {
+            connected = server.connect() => Ok(connected),
+            code = runner.exited() => Err(code),
+        }
+    })
+    .await;
     let failure = match connected {
         Err(_) => {
             Some(format!("the runner did not connect to {pipe_name} within {:?}", spec.connect_timeout))
         }
-        Ok(Err(e)) => Some(format!("connecting {pipe_name}: {e}")),
-        Ok(Ok(())) => match client_pid(&server) {
+        Ok(Err(code)) => Some(format!(
+            "the runner exited with code {code} before it connected to {pipe_name}{}",
+            if code == cordon_ipc::oneshot::EXIT_CORDON_FAILED as u32 {
+                ": it refused to run (its reason is on stderr)"
+            } else {
+                ""
+            }
+        )),
+        Ok(Ok(Err(e))) => Some(format!("connecting {pipe_name}: {e}")),
+        Ok(Ok(Ok(()))) => match client_pid(&server) {
             Ok(pid) if pid == runner.pid => None,
             Ok(pid) => Some(format!("{pipe_name}: pid {pid} connected, not the runner (pid {})", runner.pid)),
             Err(e) => Some(format!("GetNamedPipeClientProcessId: {e}")),
@@ -423,7 +481,7 @@ fn logon_start(
     stdio: &[OwnedHandle; 3],
     desktop: &mut Option<Desktop>,
 ) -> io::Result<Runner> {
-    let job = new_job()?;
+    let job = new_job(&runner_job(spec.policy))?;
     let (mut line, env) = line_and_environment(spec, args)?;
     let app = wide(spec.path.as_os_str());
     let user_w = wide(OsStr::new(user));
@@ -512,7 +570,7 @@ fn start(
     stdio: Option<[OwnedHandle; 3]>,
     desktop: Desktop,
 ) -> io::Result<Runner> {
-    let job = new_job()?;
+    let job = new_job(&runner_job(spec.policy))?;
     let (mut line, env) = line_and_environment(spec, args)?;
 
     let stdio = match stdio {
@@ -650,10 +708,10 @@ fn line_and_environment(spec: &RunnerLaunch<'_>, args: &[String]) -> io::Result<
     Ok((line, env))
 }
 
-/// The runner's job: kill on close, no breakaway ([`RUNNER_JOB_LIMITS`]),
-/// every UI limit ([`RUNNER_UI_LIMITS`]). Either limit failing fails the
-/// launch.
-fn new_job() -> io::Result<OwnedHandle> {
+/// The runner's job with `limits` ([`runner_job`]: kill on close, no
+/// breakaway, every UI limit, the policy's process and memory limits).
+/// A limit that cannot be set fails the launch.
+fn new_job(limits: &JobLimits) -> io::Result<OwnedHandle> {
     // SAFETY: no name, default security.
     let raw = unsafe { CreateJobObjectW(null(), null()) };
     if raw.is_null() {
@@ -662,21 +720,26 @@ fn new_job() -> io::Result<OwnedHandle> {
     // SAFETY: a fresh handle owned by nobody else.
     let job = unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) };
     // SAFETY: plain data.
-    let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-    limits.BasicLimitInformation.LimitFlags = RUNNER_JOB_LIMITS;
+    let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+    info.BasicLimitInformation.LimitFlags = limits.flags;
+    info.BasicLimitInformation.ActiveProcessLimit = limits.active_processes;
+    info.BasicLimitInformation.PerJobUserTimeLimit = limits.job_user_time;
+    info.JobMemoryLimit = usize::try_from(limits.job_memory).unwrap_or(usize::MAX);
+    info.ProcessMemoryLimit = usize::try_from(limits.process_memory).unwrap_or(usize::MAX);
     // SAFETY: a live job and a correctly sized structure.
     let ok = unsafe {
         SetInformationJobObject(
             job.as_raw_handle() as HANDLE,
             JobObjectExtendedLimitInformation,
-            (&raw const limits).cast(),
-            size_of_val(&limits) as u32,
+            (&raw const info).cast(),
+            size_of_val(&info) as u32,
         )
     };
     if ok == 0 {
-        return Err(io::Error::last_os_error());
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(err.kind(), format!("the job's limits: {err}")));
     }
-    let ui = JOBOBJECT_BASIC_UI_RESTRICTIONS { UIRestrictionsClass: RUNNER_UI_LIMITS };
+    let ui = JOBOBJECT_BASIC_UI_RESTRICTIONS { UIRestrictionsClass: limits.ui };
     // SAFETY: a live job and a correctly sized structure.
     let ok = unsafe {
         SetInformationJobObject(

@@ -1,29 +1,25 @@
 //! The Windows security objects a launch needs: the caller's SIDs, a
 //! security descriptor from SDDL, a write-restricted token, and the ACEs on
-//! writable roots and protected paths. What they contain is decided by the pure functions of
-//! `cordon_sandbox::windows`; this module only builds them.
+//! the window station. What they contain is decided by the pure functions
+//! of `cordon_sandbox::windows`; this module only builds them. (The ACEs on
+//! files are written by `cordon_sandbox::acl`.)
 
 use std::ffi::c_void;
 use std::io;
-use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
-use std::path::Path;
 use std::ptr::{null, null_mut};
 
-use cordon_sandbox::windows::sddl::{AceKind, DENY_WRITE, MODIFY};
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, LocalFree};
 use windows_sys::Win32::Security::Authorization::{
     ACCESS_MODE, ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
-    ConvertStringSidToSidW, DENY_ACCESS, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetNamedSecurityInfoW,
-    GetSecurityInfo, SE_FILE_OBJECT, SE_WINDOW_OBJECT, SetEntriesInAclW, SetNamedSecurityInfoW,
-    SetSecurityInfo, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    ConvertStringSidToSidW, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetSecurityInfo, SE_WINDOW_OBJECT,
+    SetEntriesInAclW, SetSecurityInfo, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::LookupAccountNameW;
 use windows_sys::Win32::Security::{
     ACE_FLAGS, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, NO_INHERITANCE,
-    PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SUB_CONTAINERS_AND_OBJECTS_INHERIT,
-    TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER,
-    TokenGroups, TokenUser,
+    PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, TOKEN_ADJUST_DEFAULT,
+    TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -208,56 +204,6 @@ pub(super) fn restricted_token(
     }
     // SAFETY: a fresh handle owned by nobody else.
     Ok(unsafe { OwnedHandle::from_raw_handle(restricted as RawHandle) })
-}
-
-/// Adds `kind`'s inheritable ACE for `sid` to `path`'s DACL (a no-op if
-/// an equal one is there): allow modify on a writable root, deny write on
-/// a protected path. A deny ACE goes before every allow, as Windows orders
-/// them.
-pub(super) fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
-    let (mode, mask) = match kind {
-        AceKind::AllowModify => (GRANT_ACCESS, MODIFY),
-        AceKind::DenyWrite => (DENY_ACCESS, DENY_WRITE),
-    };
-    let sid = Sid::parse(sid)?;
-    let path_w: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
-    let mut old_dacl: *mut ACL = null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-    // SAFETY: a NUL-terminated path; out-pointers; the descriptor is
-    // LocalAlloc'ed and owns the DACL.
-    let status = unsafe {
-        GetNamedSecurityInfoW(
-            path_w.as_ptr(),
-            SE_FILE_OBJECT,
-            DACL_SECURITY_INFORMATION,
-            null_mut(),
-            null_mut(),
-            &mut old_dacl,
-            null_mut(),
-            &mut descriptor,
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(io::Error::from_raw_os_error(status as i32));
-    }
-    let _descriptor = Local(descriptor);
-    let (new_dacl, _new) = with_entry(old_dacl, &sid, mask, mode, SUB_CONTAINERS_AND_OBJECTS_INHERIT)?;
-    // SAFETY: a NUL-terminated path and a valid DACL.
-    let status = unsafe {
-        SetNamedSecurityInfoW(
-            path_w.as_ptr() as *mut u16,
-            SE_FILE_OBJECT,
-            DACL_SECURITY_INFORMATION,
-            null_mut(),
-            null_mut(),
-            new_dacl,
-            null(),
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(io::Error::from_raw_os_error(status as i32));
-    }
-    Ok(())
 }
 
 /// Adds a non-inheritable allow ACE of `mask` for `sid` to the DACL of the

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io;
-use std::os::windows::ffi::OsStrExt;
+use std::os::windows::ffi::{OsStrExt, OsStringExt};
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::{Path, PathBuf};
 use std::ptr::{null, null_mut};
@@ -25,6 +25,7 @@ use windows_sys::Win32::System::Console::{
     CreatePseudoConsole, GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
 };
 use windows_sys::Win32::System::Pipes::CreatePipe;
+use windows_sys::Win32::System::SystemInformation::GetSystemDirectoryW;
 use windows_sys::Win32::System::Threading::{
     CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, CreateProcessW, DeleteProcThreadAttributeList,
     EXTENDED_STARTUPINFO_PRESENT, GetStartupInfoW, InitializeProcThreadAttributeList,
@@ -37,7 +38,10 @@ use super::InputWatch;
 use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
 use super::tree::{Job, ProcessTree};
 use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
-use cordon_sandbox::windows::command_line::{command_line, environment_block};
+use cordon_sandbox::windows::command_line::{
+    CommandLineError, batch_command_line, command_line, environment_block, is_batch_file,
+};
+use cordon_sandbox::windows::path::user_form;
 
 /// The `lpDesktop` the runner was started with (NUL-terminated), if it was
 /// given one; read once. `CreateProcessW` takes it as a mutable pointer but
@@ -113,13 +117,21 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     let Some(name) = argv.first() else {
         return Err(spawn_error(SpawnErrorKind::InvalidRequest, "argv is empty".into(), None));
     };
-    let mut line = command_line(&argv)
-        .map_err(|e| spawn_error(SpawnErrorKind::InvalidRequest, format!("argv: {e}"), None))?;
     let env: Vec<(String, String)> = env_map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let env_block = environment_block(&env)
         .map_err(|e| spawn_error(SpawnErrorKind::InvalidRequest, format!("env: {e}"), None))?;
     let cwd = spec.working_directory(ERROR_DIRECTORY as i32)?;
-    let program = resolve_program(name, &env_map, cwd.as_deref())?;
+    let resolved = resolve_program(name, &env_map, cwd.as_deref())?;
+    let invalid =
+        |e: CommandLineError| spawn_error(SpawnErrorKind::InvalidRequest, format!("argv: {e}"), None);
+    // A batch file runs through cmd.exe, which reads the line by its own
+    // rules: the system's cmd.exe, with a line quoted for it.
+    let (program, mut line) = if is_batch_file(&resolved.to_string_lossy()) {
+        let line = batch_command_line(&user_form(&resolved), &argv[1..]).map_err(invalid)?;
+        (system_cmd().map_err(|e| io_error("finding cmd.exe", e))?, line)
+    } else {
+        (resolved, command_line(&argv).map_err(invalid)?)
+    };
 
     let job = Job::new().map_err(|e| io_error("creating the job object", e))?;
     let mut wiring = Wiring::new(spec.stdio).map_err(|e| io_error("creating the child's stdio", e))?;
@@ -458,6 +470,24 @@ fn resolve_program(
     let dirs =
         lookup("PATH").into_iter().flat_map(|p| p.split(';')).filter(|d| !d.is_empty()).map(PathBuf::from);
     dirs.chain(system).find_map(|dir| with_extensions(dir.join(name))).ok_or_else(not_found)
+}
+
+/// `cmd.exe` in the system directory (`GetSystemDirectoryW`), never one
+/// found through `PATH` or `ComSpec`.
+fn system_cmd() -> io::Result<PathBuf> {
+    let mut buffer = vec![0u16; 260];
+    loop {
+        // SAFETY: a buffer of the length given.
+        let len = unsafe { GetSystemDirectoryW(buffer.as_mut_ptr(), buffer.len() as u32) } as usize;
+        if len == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if len < buffer.len() {
+            let dir = PathBuf::from(std::ffi::OsString::from_wide(&buffer[..len]));
+            return Ok(dir.join("cmd.exe"));
+        }
+        buffer.resize(len + 1, 0);
+    }
 }
 
 fn classify_create_error(program: &Path, err: io::Error) -> SpawnError {

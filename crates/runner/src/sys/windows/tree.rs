@@ -1,6 +1,8 @@
 //! Process trees as job objects: each spawned process is created inside a
 //! job of its own, so its descendants are in it too (a child cannot leave a
-//! job), and terminating the job ends the whole tree at once.
+//! job), and terminating the job ends the whole tree at once. The job
+//! carries the policy's CPU time ([`cordon_sandbox::command_job`]), shared
+//! by the tree.
 
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
@@ -11,8 +13,7 @@ use cordon_ipc::Signal;
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
 use windows_sys::Win32::System::JobObjects::{
-    CreateJobObjectW, JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
-    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    CreateJobObjectW, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JobObjectBasicAccountingInformation, JobObjectExtendedLimitInformation, QueryInformationJobObject,
     SetInformationJobObject, TerminateJobObject,
 };
@@ -23,7 +24,8 @@ use super::Terminal;
 /// (what `taskkill /F` gives).
 pub const KILLED_EXIT_CODE: u32 = 1;
 
-/// A job object that kills what is in it when its last handle closes.
+/// A job object that kills what is in it when its last handle closes, with
+/// the limits of a command's job.
 #[derive(Debug)]
 pub(super) struct Job(OwnedHandle);
 
@@ -36,10 +38,11 @@ impl Job {
         }
         // SAFETY: a fresh handle owned by nobody else.
         let job = Job(unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) });
+        let wanted = cordon_sandbox::command_job();
         // SAFETY: plain data.
         let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-        limits.BasicLimitInformation.LimitFlags =
-            JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
+        limits.BasicLimitInformation.LimitFlags = wanted.flags;
+        limits.BasicLimitInformation.PerJobUserTimeLimit = wanted.job_user_time;
         // SAFETY: a live job and a correctly sized structure.
         let ok = unsafe {
             SetInformationJobObject(

@@ -168,6 +168,17 @@ pub fn probe() -> Vec<Probe> {
     probes
 }
 
+/// What each preset needs, by probe name.
+pub fn requirements(preset: crate::Preset) -> Vec<crate::Requirement> {
+    use crate::Preset;
+    let needs: &[&str] = match preset {
+        Preset::ReadOnly => &["landlock", "seccomp", "pid namespace"],
+        Preset::WorkspaceWrite => &["landlock", "seccomp", "mount namespace", "pid namespace"],
+        Preset::FullAccess => &[],
+    };
+    vec![crate::Requirement { mode: None, needs }]
+}
+
 /// A layer in force.
 pub(crate) fn active(name: &str, detail: impl Into<String>) -> SandboxLayer {
     SandboxLayer { name: name.to_string(), state: LayerState::Active, detail: detail.into() }

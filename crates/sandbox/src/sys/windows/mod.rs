@@ -1,0 +1,373 @@
+//! Windows: the runner cannot confine itself once started; the parent
+//! starts it in the sandbox context (a write-restricted token, or the
+//! sandbox user of `cordon setup`) inside a job with the policy's limits.
+//! Here the runner reads that context — its token's SIDs and privileges,
+//! its job's limits — and [`crate::windows::enforcement::assess`] decides
+//! what is in force and whether the run may go on.
+
+pub mod acl;
+
+use std::ffi::c_void;
+use std::ptr::{null, null_mut};
+use std::sync::OnceLock;
+
+use cordon_ipc::SandboxReport;
+use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, HLOCAL, LocalFree};
+use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
+use windows_sys::Win32::Security::{
+    GetTokenInformation, LookupAccountNameW, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_PRIVILEGES,
+    TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenPrivileges, TokenRestrictedSids, TokenUser,
+};
+use windows_sys::Win32::System::JobObjects::{
+    JOBOBJECT_BASIC_UI_RESTRICTIONS, JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions,
+    JobObjectExtendedLimitInformation, QueryInformationJobObject,
+};
+use windows_sys::Win32::System::SystemInformation::{ComputerNameNetBIOS, GetComputerNameExW};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+use crate::windows::enforcement::{SandboxAccounts, TokenFacts, assess, identify, is_local_user};
+use crate::windows::job::{self, JobLimits};
+use crate::windows::setup::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
+use crate::{EnforceError, Policy, Probe};
+
+/// The attribute bits of a token's logon SID group (winnt.h).
+const SE_GROUP_LOGON_ID: u32 = 0xC000_0000;
+
+/// The limits of each command's job, once [`enforce`] has run.
+static COMMAND_JOB: OnceLock<JobLimits> = OnceLock::new();
+
+/// Checks the runner's security context against the policy.
+pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
+    let _ = COMMAND_JOB.set(job::command_job(policy));
+    if !policy.is_confining() {
+        return Ok(crate::full_access_report());
+    }
+    let token = token_facts();
+    let accounts = SandboxAccounts {
+        offline: account_sid(DEFAULT_OFFLINE_USER),
+        online: account_sid(DEFAULT_ONLINE_USER),
+    };
+    // The roots the launch made capability SIDs for: the directories.
+    let roots: Vec<std::path::PathBuf> = policy.filesystem.writable_dirs().cloned().collect();
+    let identity = identify(&token, &accounts, &roots);
+    assess(policy, &identity, &own_job())
+}
+
+/// The limits each command's job gets: kill on close, and the policy's
+/// CPU time ([`job::command_job`]); before [`enforce`], none but those.
+pub fn command_job() -> JobLimits {
+    COMMAND_JOB.get().copied().unwrap_or_else(|| job::command_job(&Policy::full_access()))
+}
+
+/// A buffer `LocalAlloc`ed by Windows, freed on drop.
+struct Local(*mut c_void);
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: allocated by the API that returned it, freed once.
+            unsafe { LocalFree(self.0 as HLOCAL) };
+        }
+    }
+}
+
+/// The calling process's token, closed on drop.
+struct Token(HANDLE);
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        // SAFETY: a handle this process opened, closed once.
+        unsafe { CloseHandle(self.0) };
+    }
+}
+
+fn last_error(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+/// What the token of this process says about it.
+fn token_facts() -> TokenFacts {
+    let unreadable = |e: String| TokenFacts {
+        user_sid: String::new(),
+        logon_sid: None,
+        restricting_sids: Err(e.clone()),
+        privileges: Err(e),
+    };
+    let mut raw: HANDLE = null_mut();
+    // SAFETY: the current process's pseudo-handle; an out-pointer.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut raw) } == 0 {
+        return unreadable(last_error("OpenProcessToken"));
+    }
+    let token = Token(raw);
+    let user_sid = match information(&token, TokenUser) {
+        // SAFETY: GetTokenInformation(TokenUser) filled a TOKEN_USER.
+        Ok(buffer) => sid_string(unsafe { (*(buffer.as_ptr() as *const TOKEN_USER)).User.Sid }),
+        Err(e) => Err(e),
+    };
+    let user_sid = match user_sid {
+        Ok(sid) => sid,
+        Err(e) => return unreadable(e),
+    };
+    let logon_sid = information(&token, TokenGroups).ok().and_then(|buffer| {
+        // SAFETY: a TOKEN_GROUPS whose array has GroupCount entries.
+        let groups = unsafe { groups(&buffer) };
+        groups
+            .iter()
+            .find(|g| g.Attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
+            .and_then(|g| sid_string(g.Sid).ok())
+    });
+    let restricting_sids = information(&token, TokenRestrictedSids).and_then(|buffer| {
+        // SAFETY: TokenRestrictedSids fills a TOKEN_GROUPS.
+        let groups = unsafe { groups(&buffer) };
+        groups.iter().map(|g| sid_string(g.Sid)).collect()
+    });
+    let privileges = information(&token, TokenPrivileges).map(|buffer| {
+        // SAFETY: a TOKEN_PRIVILEGES whose array has PrivilegeCount entries.
+        let privileges = unsafe {
+            let list = &*(buffer.as_ptr() as *const TOKEN_PRIVILEGES);
+            std::slice::from_raw_parts(list.Privileges.as_ptr(), list.PrivilegeCount as usize)
+        };
+        privileges
+            .iter()
+            .map(|p| (u64::from(p.Luid.HighPart as u32) << 32) | u64::from(p.Luid.LowPart))
+            .collect()
+    });
+    TokenFacts { user_sid, logon_sid, restricting_sids, privileges }
+}
+
+/// The entries of a `TOKEN_GROUPS` in `buffer`.
+///
+/// # Safety
+///
+/// `buffer` holds a `TOKEN_GROUPS` filled by `GetTokenInformation`.
+unsafe fn groups(buffer: &[u64]) -> &[windows_sys::Win32::Security::SID_AND_ATTRIBUTES] {
+    // SAFETY: the caller's promise; the array has GroupCount entries
+    // inside the buffer.
+    unsafe {
+        let groups = &*(buffer.as_ptr() as *const TOKEN_GROUPS);
+        std::slice::from_raw_parts(groups.Groups.as_ptr(), groups.GroupCount as usize)
+    }
+}
+
+/// One class of token information, in 8-byte aligned storage.
+fn information(token: &Token, class: TOKEN_INFORMATION_CLASS) -> Result<Vec<u64>, String> {
+    let mut needed = 0u32;
+    // SAFETY: the documented size query.
+    unsafe { GetTokenInformation(token.0, class, null_mut(), 0, &mut needed) };
+    if needed == 0 {
+        return Err(last_error("GetTokenInformation"));
+    }
+    let mut buffer = vec![0u64; (needed as usize).div_ceil(8)];
+    // SAFETY: a buffer of the size asked for.
+    if unsafe { GetTokenInformation(token.0, class, buffer.as_mut_ptr().cast(), needed, &mut needed) } == 0 {
+        return Err(last_error("GetTokenInformation"));
+    }
+    Ok(buffer)
+}
+
+fn sid_string(sid: PSID) -> Result<String, String> {
+    let mut text = null_mut();
+    // SAFETY: a valid SID; the string is LocalAlloc'ed.
+    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
+        return Err(last_error("ConvertSidToStringSidW"));
+    }
+    let _free = Local(text.cast());
+    // SAFETY: a NUL-terminated string from the API.
+    let len = (0..).take_while(|&i| unsafe { *text.add(i) } != 0).count();
+    // SAFETY: `len` units before the NUL.
+    Ok(String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(text, len) }))
+}
+
+/// The SID of the local user account `name`, if there is one (looked up as
+/// `COMPUTER\name`, and only if it is a user of this machine).
+fn account_sid(name: &str) -> Option<String> {
+    let computer = computer_name()?;
+    let name_w: Vec<u16> = format!("{computer}\\{name}").encode_utf16().chain([0]).collect();
+    let (mut sid_len, mut domain_len, mut kind) = (0u32, 0u32, 0);
+    // SAFETY: the documented size query.
+    unsafe {
+        LookupAccountNameW(
+            null(),
+            name_w.as_ptr(),
+            null_mut(),
+            &mut sid_len,
+            null_mut(),
+            &mut domain_len,
+            &mut kind,
+        )
+    };
+    if sid_len == 0 {
+        return None;
+    }
+    let mut sid = vec![0u64; (sid_len as usize).div_ceil(8)];
+    let mut domain = vec![0u16; domain_len.max(1) as usize];
+    // SAFETY: buffers of the sizes asked for.
+    let ok = unsafe {
+        LookupAccountNameW(
+            null(),
+            name_w.as_ptr(),
+            sid.as_mut_ptr().cast(),
+            &mut sid_len,
+            domain.as_mut_ptr(),
+            &mut domain_len,
+            &mut kind,
+        )
+    };
+    if ok == 0 {
+        return None;
+    }
+    let domain = String::from_utf16_lossy(&domain[..domain_len as usize]);
+    if !is_local_user(&domain, &computer, kind) {
+        return None;
+    }
+    sid_string(sid.as_mut_ptr().cast()).ok()
+}
+
+/// This machine's NetBIOS name, the domain of its local accounts.
+fn computer_name() -> Option<String> {
+    let mut buffer = [0u16; 64];
+    let mut len = buffer.len() as u32;
+    // SAFETY: a buffer of `len` units; `len` is updated to the name's length.
+    if unsafe { GetComputerNameExW(ComputerNameNetBIOS, buffer.as_mut_ptr(), &mut len) } == 0 {
+        return None;
+    }
+    Some(String::from_utf16_lossy(&buffer[..len as usize]))
+}
+
+/// The limits of the job this process is in, as the job reports them
+/// (`QueryInformationJobObject` with no handle: the caller's own job).
+fn own_job() -> Result<JobLimits, String> {
+    // SAFETY: plain data.
+    let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: no handle (the caller's job) and a correctly sized structure.
+    let ok = unsafe {
+        QueryInformationJobObject(
+            null_mut(),
+            JobObjectExtendedLimitInformation,
+            (&raw mut limits).cast(),
+            size_of_val(&limits) as u32,
+            null_mut(),
+        )
+    };
+    if ok == 0 {
+        return Err(last_error("QueryInformationJobObject (limits)"));
+    }
+    let mut ui = JOBOBJECT_BASIC_UI_RESTRICTIONS { UIRestrictionsClass: 0 };
+    // SAFETY: as above.
+    let ok = unsafe {
+        QueryInformationJobObject(
+            null_mut(),
+            JobObjectBasicUIRestrictions,
+            (&raw mut ui).cast(),
+            size_of_val(&ui) as u32,
+            null_mut(),
+        )
+    };
+    if ok == 0 {
+        let wine = if is_wine() { " (Wine reports no job limits)" } else { "" };
+        return Err(format!("{}{wine}", last_error("QueryInformationJobObject (UI limits)")));
+    }
+    let basic = &limits.BasicLimitInformation;
+    Ok(JobLimits {
+        flags: basic.LimitFlags,
+        active_processes: basic.ActiveProcessLimit,
+        job_memory: limits.JobMemoryLimit as u64,
+        process_memory: limits.ProcessMemoryLimit as u64,
+        job_user_time: basic.PerJobUserTimeLimit,
+        ui: ui.UIRestrictionsClass,
+    })
+}
+
+/// Whether this is Wine rather than Windows (its ntdll exports
+/// `wine_get_version`).
+fn is_wine() -> bool {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
+    // SAFETY: lookups of a loaded module's export by NUL-terminated names.
+    unsafe {
+        let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
+        !ntdll.is_null() && GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_some()
+    }
+}
+
+/// What the machine offers, by mode: `cordon doctor` checks each preset
+/// against these ([`crate::requirements`]).
+pub fn probe() -> Vec<Probe> {
+    let offline = account_sid(DEFAULT_OFFLINE_USER);
+    let online = account_sid(DEFAULT_ONLINE_USER);
+    let users = offline.is_some() && online.is_some();
+    let probe = |name: &str, available: bool, detail: String| Probe { name: name.into(), available, detail };
+    vec![
+        probe("restricted tokens", true, "CreateRestrictedToken (WRITE_RESTRICTED)".into()),
+        probe(
+            "job limits",
+            true,
+            "processes, memory and CPU time through job objects (Windows has no per-file size or \
+             open-file limit)"
+                .into(),
+        ),
+        probe(
+            "sandbox users",
+            users,
+            if users {
+                format!("{DEFAULT_OFFLINE_USER} and {DEFAULT_ONLINE_USER} exist (elevated mode)")
+            } else {
+                "run `cordon setup` (as administrator) for elevated mode".into()
+            },
+        ),
+        probe(
+            "network off (restricted-token)",
+            false,
+            "a firewall rule cannot name a restricted token: a policy without network needs elevated mode"
+                .into(),
+        ),
+        probe(
+            "network off (elevated)",
+            offline.is_some(),
+            if offline.is_some() {
+                format!("the firewall rule cordon setup made for {DEFAULT_OFFLINE_USER}")
+            } else {
+                "run `cordon setup` (as administrator)".into()
+            },
+        ),
+        probe(
+            "denied reads (restricted-token)",
+            false,
+            "a write-restricted token cannot be denied reads: denied paths need elevated mode".into(),
+        ),
+    ]
+}
+
+/// Each confining preset runs in either mode; without network (the
+/// presets' default) only elevated mode can enforce it. (A denied path in
+/// restricted-token mode needs `denied reads (restricted-token)` too.)
+pub fn requirements(preset: crate::Preset) -> Vec<crate::Requirement> {
+    use crate::Requirement;
+    if preset == crate::Preset::FullAccess {
+        return vec![Requirement { mode: None, needs: &[] }];
+    }
+    vec![
+        Requirement {
+            mode: Some("restricted-token"),
+            needs: &["restricted tokens", "job limits", "network off (restricted-token)"],
+        },
+        Requirement {
+            mode: Some("elevated"),
+            needs: &["sandbox users", "job limits", "network off (elevated)"],
+        },
+    ]
+}
+
+/// Not known here.
+pub fn physical_memory() -> Option<u64> {
+    None
+}
+
+/// Whether `a` and `b` resolve to the same path.
+pub fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+}
+
+/// No root here to tell apart: a system directory counts as only root's.
+pub fn only_root_may_write(_dir: &std::path::Path) -> bool {
+    true
+}
