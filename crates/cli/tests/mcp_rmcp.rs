@@ -77,8 +77,10 @@ fn output(reply: &Value) -> String {
     reply["output"].as_str().unwrap_or_else(|| panic!("no output: {reply}")).replace("\r\n", "\n")
 }
 
+/// The id of a session still live: running, or (on Linux) blocked
+/// reading its input.
 fn session_id(reply: &Value) -> u64 {
-    assert_eq!(reply["state"], "running", "{reply}");
+    assert!(matches!(reply["state"].as_str(), Some("running" | "awaiting_input")), "{reply}");
     reply["session_id"].as_u64().unwrap_or_else(|| panic!("no session_id: {reply}"))
 }
 
