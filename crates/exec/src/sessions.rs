@@ -82,6 +82,12 @@ fn clamp_yield(requested: Option<u64>, default: u64, max: u64) -> Duration {
 /// whether it waits for input, and how often it is asked again.
 const INPUT_QUIET: Duration = Duration::from_millis(100);
 
+/// Where the runner cannot tell whether a process waits for input: how
+/// long output must have been quiet for the call to return as `idle`
+/// (unless the caller set an `idle_ms` of its own). Long enough that a
+/// command pausing between lines of work is not cut short.
+const QUIET_WITHOUT_INPUT_DETECTION: Duration = Duration::from_secs(1);
+
 struct Wait {
     deadline: Instant,
     regex: Option<Regex>,
@@ -485,10 +491,13 @@ impl ExecSessions {
                     if self.detects_input {
                         ask_input = next_input_check <= now;
                         wake = wake.min(if ask_input { now + INPUT_QUIET } else { next_input_check });
-                    } else if state.raw_bytes != bytes_at_start {
+                    } else if wait.idle.is_none()
+                        && let Some(last) = state.last_output.filter(|_| state.raw_bytes != bytes_at_start)
+                    {
                         // No way to see a reader waiting: output that has
                         // gone quiet is the best sign there is, and it is
                         // called what it is.
+                        let quiet_from = last + QUIET_WITHOUT_INPUT_DETECTION;
                         if quiet_from <= now {
                             break ReturnedBecause::Idle;
                         }

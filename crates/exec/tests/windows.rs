@@ -198,11 +198,14 @@ async fn exit_codes_are_reported_exactly() {
 #[tokio::test]
 async fn stdout_and_stderr_both_reach_the_reply_in_arrival_order() {
     let env = sessions().await;
-    let reply = env
-        .sessions
-        .exec_command(exec("echo out& ping -n 2 127.0.0.1 >nul& echo err>&2& exit /b 4"))
-        .await
-        .unwrap();
+    // A second between the two, for an order that is not a race; the
+    // caller's own idle_ms keeps that second of quiet from returning as
+    // idle, which it would by default here (no input detection).
+    let request = ExecRequest {
+        until: Some(Until { regex: None, idle_ms: Some(10_000) }),
+        ..exec("echo out& ping -n 2 127.0.0.1 >nul& echo err>&2& exit /b 4")
+    };
+    let reply = env.sessions.exec_command(request).await.unwrap();
     assert_eq!(lines(&reply), "out\nerr\n");
     assert_eq!(reply.exit_code, Some(4));
 }
@@ -270,6 +273,20 @@ async fn input_after_close_stdin_is_refused_with_a_reason() {
     env.sessions.write_stdin(WriteRequest { close_stdin: true, ..write(id, "") }).await.unwrap();
     let err = env.sessions.write_stdin(write(id, "more\n")).await.unwrap_err();
     assert!(err.to_string().contains("closed"), "{err}");
+}
+
+#[tokio::test]
+async fn output_then_a_second_of_quiet_returns_as_idle_by_default() {
+    let env = sessions().await;
+    let start = Instant::now();
+    let reply =
+        env.sessions.exec_command(exec("echo first& ping -n 6 127.0.0.1 >nul& echo never")).await.unwrap();
+    let took = start.elapsed();
+    assert_eq!(reply.returned_because, ReturnedBecause::Idle, "{reply:?}");
+    assert_eq!(lines(&reply), "first\n");
+    // One second of quiet, not the yield of ten.
+    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(4), "took {took:?}");
+    env.sessions.kill_session(running(&reply)).await.unwrap();
 }
 
 #[tokio::test]
