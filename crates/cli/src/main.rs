@@ -6,6 +6,7 @@ mod leftovers;
 mod mcp;
 mod options;
 mod request_file;
+mod runner;
 mod sanitize;
 mod session;
 mod setup;
@@ -43,18 +44,12 @@ enum Commands {
     /// Windows: create the sandbox users, grants and firewall rule of
     /// elevated mode (through UAC), or check, refresh or remove them.
     Setup(setup::SetupArgs),
-    /// Serve exec sessions to an AI agent over MCP on stdin/stdout
-    /// (exec_command, write_stdin, list_sessions, kill_session). Every
-    /// command runs in one sandbox with the policy of these flags, for the
-    /// server's life; --explain prints that policy and what is enforced, and
-    /// exits.
-    Mcp(McpArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct McpArgs {
-    #[command(flatten)]
-    sandbox: SandboxArgs,
+    /// Serve exec sessions to an AI agent over MCP on stdin/stdout, or
+    /// streamable HTTP with --http (exec_command, write_stdin,
+    /// list_sessions, kill_session). Every command runs in one sandbox with
+    /// the policy of these flags, for the server's life; --explain prints
+    /// that policy and what is enforced, and exits.
+    Mcp(mcp::McpArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +113,11 @@ struct ShellArgs {
 }
 
 fn main() -> ExitCode {
+    // First, before any thread exists: the runner takes its secret out of
+    // the environment before anything else runs.
+    if let Some(args) = runner::embedded_args() {
+        return cordon_runner::command::main(args);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -155,7 +155,7 @@ fn execute(cli: Cli) -> anyhow::Result<i32> {
         Commands::Mcp(args) => {
             let runtime =
                 tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-            let code = runtime.block_on(mcp::run(&args.sandbox));
+            let code = runtime.block_on(mcp::run(&args));
             // The stdin reader may still be blocked in a runtime thread.
             runtime.shutdown_background();
             return code;

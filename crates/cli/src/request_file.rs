@@ -18,7 +18,7 @@ pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[OsString]) -> anyhow
     if args.explain {
         crate::session::explain(&prepared.policy, None);
     }
-    let runner = cordon::locate_runner(None)?;
+    let options = crate::runner::launch_options(prepared.policy.clone())?;
     // JSON carries text; the IPC channel carries any bytes.
     let argv = argv
         .iter()
@@ -48,7 +48,7 @@ pub fn run(args: &SandboxArgs, prepared: &Prepared, argv: &[OsString]) -> anyhow
     // The terminal's Ctrl-C reaches the command; cordon waits for the
     // runner to report.
     crate::sys::ignore_terminal_interrupts();
-    let mut options = cordon::LaunchOptions::new(prepared.policy.clone()).runner(runner);
+    let mut options = options;
     if let Some(mode) = args.windows_mode {
         options = options.windows_mode(mode.into());
     }

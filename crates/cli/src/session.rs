@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::Context as _;
 use cordon::oneshot::spawn_failure_exit_code;
-use cordon::{Command, Event, HeadTail, LaunchOptions, Process, Sandbox, Signal, Stream};
+use cordon::{Command, Event, HeadTail, Process, Sandbox, Signal, Stream};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
@@ -45,7 +45,7 @@ pub async fn run(
     mode: Mode,
     sanitize: When,
 ) -> anyhow::Result<i32> {
-    let mut options = LaunchOptions::new(prepared.policy.clone());
+    let mut options = crate::runner::launch_options(prepared.policy.clone())?;
     if let Some(mode) = args.windows_mode {
         options = options.windows_mode(mode.into());
     }

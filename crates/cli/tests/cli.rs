@@ -49,7 +49,7 @@ fn host_scratch() -> tempfile::TempDir {
     tempfile::tempdir_in(parent).unwrap()
 }
 
-/// `cordon ARGS...`, with the runner found next to it as a user would have it.
+/// `cordon ARGS...`, with the runner it embeds, as a user would have it.
 fn cordon<I, S>(args: I) -> Command
 where
     I: IntoIterator<Item = S>,
@@ -749,6 +749,39 @@ fn run_accepts_as_many_arguments_as_execve_does() {
         out.assert_code(0);
         assert_eq!(out.stdout(), format!("20000 {}\n", args[19_999]), "{bootstrap}: {}", out.describe());
     }
+}
+
+#[test]
+fn cordon_alone_in_a_directory_is_a_complete_install() {
+    // What `cargo install --path crates/cli` leaves: `cordon`, and no
+    // `cordon-runner` beside it.
+    let bin = host_scratch();
+    let alone = bin.path().join("cordon");
+    if std::fs::hard_link(cordon_path(), &alone).is_err() {
+        std::fs::copy(cordon_path(), &alone).unwrap();
+    }
+    assert!(!bin.path().join("cordon-runner").exists());
+    let workspace = host_scratch();
+    let mut cmd = Command::new(&alone);
+    cmd.args([
+        "run",
+        "--",
+        "sh",
+        "-c",
+        "echo inside > made; cat made; touch /etc/cordon-probe || echo refused",
+    ])
+    .current_dir(workspace.path())
+    .env_remove("CORDON_RUNNER");
+    let finished = run(cmd);
+    finished.assert_code(0);
+    assert_eq!(finished.stdout(), "inside\nrefused\n", "{}", finished.describe());
+    assert!(!Path::new("/etc/cordon-probe").exists());
+
+    let mut cmd = Command::new(&alone);
+    cmd.args(["__runner", "--version"]);
+    let finished = run(cmd);
+    finished.assert_code(0);
+    assert_eq!(finished.stdout().trim_end(), format!("cordon-runner {}", env!("CARGO_PKG_VERSION")));
 }
 
 #[test]

@@ -76,7 +76,7 @@ pub(crate) fn runner_launch<'a>(
 ) -> sys::RunnerLaunch<'a> {
     sys::RunnerLaunch {
         path,
-        args,
+        args: options.runner_args.iter().cloned().chain(args).collect(),
         env,
         transport: options.transport.unwrap_or(sys::DEFAULT_TRANSPORT),
         windows_mode: options.windows_mode,

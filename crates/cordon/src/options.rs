@@ -41,6 +41,9 @@ pub enum WindowsMode {
 #[derive(Debug, Clone)]
 pub struct LaunchOptions {
     pub(crate) runner: Option<PathBuf>,
+    /// Put before the bootstrap's own arguments: the subcommand of a
+    /// program that embeds the runner.
+    pub(crate) runner_args: Vec<String>,
     pub(crate) policy: Policy,
     /// `None`: the platform's default, which the launch picks.
     pub(crate) transport: Option<Transport>,
@@ -55,6 +58,7 @@ impl LaunchOptions {
     pub fn new(policy: Policy) -> Self {
         LaunchOptions {
             runner: None,
+            runner_args: Vec::new(),
             policy,
             transport: None,
             windows_mode: None,
@@ -67,6 +71,21 @@ impl LaunchOptions {
     /// Uses this runner executable instead of searching for one.
     pub fn runner(mut self, path: impl Into<PathBuf>) -> Self {
         self.runner = Some(path.into());
+        self.runner_args.clear();
+        self
+    }
+
+    /// Uses a program that embeds the runner behind a subcommand: `path`
+    /// started with `args`, then the bootstrap's own arguments, must behave
+    /// as `cordon-runner` does (as `cordon __runner` does, through
+    /// `cordon_runner::command::main`).
+    pub fn embedded_runner(
+        mut self,
+        path: impl Into<PathBuf>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.runner = Some(path.into());
+        self.runner_args = args.into_iter().map(Into::into).collect();
         self
     }
 

@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod command;
 pub mod process;
 pub mod request_file;
 pub mod session;
