@@ -19,9 +19,10 @@
 #![warn(missing_docs)]
 
 mod format;
+mod http;
 mod tools;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cordon_exec::{ExecError, ExecSessions};
 use rmcp::model::{
@@ -34,6 +35,7 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
+pub use http::{ENDPOINT, HttpOptions, serve_http};
 pub use tools::{ExecCommandArgs, KillSessionArgs, ListSessionsArgs, SessionList, WriteStdinArgs};
 
 /// What the server tells a client about itself at the handshake.
@@ -61,6 +63,61 @@ pub enum ServeError {
 pub struct ExecServer {
     sessions: Arc<ExecSessions>,
     tools: Arc<Vec<Tool>>,
+    /// The sessions this server started, for a server that lives as long
+    /// as one client's HTTP session.
+    scope: Option<Arc<Scope>>,
+}
+
+/// The exec sessions started through one server of an HTTP session,
+/// killed when it ends. A server made for a single stateless request
+/// never sees an `Mcp-Session-Id` header, so its sessions stay the
+/// server's.
+struct Scope {
+    sessions: Arc<ExecSessions>,
+    started: Mutex<Vec<u32>>,
+    in_http_session: std::sync::atomic::AtomicBool,
+}
+
+impl Scope {
+    fn note_request(&self, context: &RequestContext<RoleServer>) {
+        let in_session = context
+            .extensions
+            .get::<::http::request::Parts>()
+            .is_some_and(|parts| parts.headers.contains_key("mcp-session-id"));
+        if in_session {
+            self.in_http_session.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn note_reply(&self, reply: &cordon_exec::ExecReply) {
+        if let Some(id) = reply.session_id {
+            let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+            if !started.contains(&id) {
+                started.push(id);
+            }
+        }
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        if !self.in_http_session.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let started = std::mem::take(self.started.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if started.is_empty() {
+            return;
+        }
+        tracing::debug!(?started, "HTTP session ended; killing its exec sessions");
+        let sessions = self.sessions.clone();
+        runtime.spawn(async move {
+            for id in started {
+                // Gone already (exited and reported, or pruned) is fine.
+                let _ = sessions.kill_session(id).await;
+            }
+        });
+    }
 }
 
 impl std::fmt::Debug for ExecServer {
@@ -72,7 +129,19 @@ impl std::fmt::Debug for ExecServer {
 impl ExecServer {
     /// A server over `sessions`.
     pub fn new(sessions: Arc<ExecSessions>) -> Self {
-        ExecServer { sessions, tools: Arc::new(tools::definitions()) }
+        ExecServer { sessions, tools: Arc::new(tools::definitions()), scope: None }
+    }
+
+    /// A server for one client's HTTP session: the exec sessions started
+    /// through it are killed when it (and every clone) is dropped, if its
+    /// requests came in an HTTP session (`Mcp-Session-Id`).
+    fn session_scoped(sessions: Arc<ExecSessions>) -> Self {
+        let scope = Scope {
+            sessions: sessions.clone(),
+            started: Mutex::new(Vec::new()),
+            in_http_session: false.into(),
+        };
+        ExecServer { scope: Some(Arc::new(scope)), ..ExecServer::new(sessions) }
     }
 
     /// The tools it offers, with their schemas.
@@ -86,7 +155,11 @@ impl ExecServer {
                 Ok(args) => {
                     let report = progress.as_ref().map(Progress::callback);
                     let report = report.as_ref().map(|f| f as cordon_exec::Progress<'_>);
-                    self.sessions.exec_command_with(args.into_request(), report).await.map(format::reply)
+                    let reply = self.sessions.exec_command_with(args.into_request(), report).await;
+                    if let (Some(scope), Ok(reply)) = (&self.scope, &reply) {
+                        scope.note_reply(reply);
+                    }
+                    reply.map(format::reply)
                 }
                 Err(message) => Err(message),
             },
@@ -185,6 +258,9 @@ impl ServerHandler for ExecServer {
                 format!("unknown tool {:?}; this server has {}", request.name, names.join(", ")),
                 None,
             ));
+        }
+        if let Some(scope) = &self.scope {
+            scope.note_request(&context);
         }
         let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
         let progress = Progress::start(&context);

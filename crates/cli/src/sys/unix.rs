@@ -243,6 +243,16 @@ pub fn ignore_terminal_interrupts() {
     }
 }
 
+/// Completes when cordon is asked to stop: SIGINT or SIGTERM.
+pub async fn termination() {
+    let Ok(mut interrupt) = signal(SignalKind::interrupt()) else { return std::future::pending().await };
+    let Ok(mut terminate) = signal(SignalKind::terminate()) else { return std::future::pending().await };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;

@@ -177,3 +177,17 @@ pub fn ignore_terminal_interrupts() {
     // SAFETY: no handler, ignore: a documented call.
     unsafe { SetConsoleCtrlHandler(None, 1) };
 }
+
+/// Completes when cordon is asked to stop: Ctrl-C, Ctrl-Break or the
+/// console closing.
+pub async fn termination() {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+    let (Ok(mut c), Ok(mut brk), Ok(mut close)) = (ctrl_c(), ctrl_break(), ctrl_close()) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = c.recv() => {}
+        _ = brk.recv() => {}
+        _ = close.recv() => {}
+    }
+}
