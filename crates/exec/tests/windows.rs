@@ -196,6 +196,14 @@ async fn exit_codes_are_reported_exactly() {
 }
 
 #[tokio::test]
+async fn quotes_in_cmd_reach_cmd_exe_as_written() {
+    let env = sessions().await;
+    let reply = env.sessions.exec_command(exec(r#"echo "a b"& if "x y"=="x y" echo same"#)).await.unwrap();
+    assert_eq!(lines(&reply), "\"a b\"\nsame\n", "{reply:?}");
+    assert_eq!(reply.exit_code, Some(0));
+}
+
+#[tokio::test]
 async fn stdout_and_stderr_both_reach_the_reply_in_arrival_order() {
     let env = sessions().await;
     // A second between the two, for an order that is not a race; the

@@ -13,8 +13,13 @@
 //! C-runtime quoting does not hold (`a"&calc` would run `calc`, the
 //! CVE-2024-24576 class). [`batch_command_line`] builds the line for
 //! `cmd.exe` explicitly, quoting as Rust's standard library does since that
-//! CVE, and refuses what cannot be passed safely. Everything here is pure
-//! and tested on every OS.
+//! CVE, and refuses what cannot be passed safely.
+//!
+//! `cmd.exe /c STRING` itself (a shell string, as cordon's exec sessions
+//! send) is the third case: cmd.exe reads what follows `/c` as a command
+//! line, so STRING must reach it as it is, and C-runtime quoting would turn
+//! each `"` in it into `\"`, which cmd.exe does not undo
+//! ([`cmd_string_line`]). Everything here is pure and tested on every OS.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -276,6 +281,76 @@ pub fn batch_command_line(script: &str, args: &[String]) -> Result<Vec<u16>, Com
     Ok(wide)
 }
 
+/// Whether `program` (a name or a path) is `cmd.exe`: its file name is
+/// `cmd` or `cmd.exe`, in any case, trailing dots and spaces ignored.
+pub fn is_cmd_exe(program: &str) -> bool {
+    let name = program.rsplit(['\\', '/']).next().unwrap_or(program);
+    let name = name.trim_end_matches(['.', ' ']).to_ascii_lowercase();
+    name == "cmd" || name == "cmd.exe"
+}
+
+/// The line for `cmd.exe [SWITCHES] /c STRING`, where STRING is the last
+/// argument and every switch a plain `/x` word: `"PROGRAM" SWITCHES /s /c
+/// "STRING"`, STRING verbatim. With `/s`, cmd.exe takes off exactly the
+/// first and the last quote of what follows `/c` and runs the rest as it
+/// is, so `echo "a b"` prints `"a b"`. `None` for any other argument list,
+/// which is quoted as for any program ([`command_line`]).
+///
+/// ```
+/// use cordon_sandbox::windows::command_line::cmd_string_line;
+///
+/// let args = ["/c".to_string(), r#"echo "a b" & ver"#.to_string()];
+/// let line = cmd_string_line(r"C:\Windows\system32\cmd.exe", &args).unwrap()?;
+/// let text = String::from_utf16(&line[..line.len() - 1]).unwrap();
+/// assert_eq!(text, r#""C:\Windows\system32\cmd.exe" /s /c "echo "a b" & ver""#);
+/// # Ok::<(), cordon_sandbox::windows::command_line::CommandLineError>(())
+/// ```
+pub fn cmd_string_line(program: &str, args: &[String]) -> Option<Result<Vec<u16>, CommandLineError>> {
+    let (string, rest) = args.split_last()?;
+    let (slash_c, switches) = rest.split_last()?;
+    let plain_switch = |arg: &String| {
+        arg.len() >= 2
+            && arg.starts_with('/')
+            && arg[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == ':')
+    };
+    if !slash_c.eq_ignore_ascii_case("/c") || !switches.iter().all(plain_switch) {
+        return None;
+    }
+    Some(cmd_string_line_of(program, switches, string))
+}
+
+fn cmd_string_line_of(
+    program: &str,
+    switches: &[String],
+    string: &str,
+) -> Result<Vec<u16>, CommandLineError> {
+    if program.is_empty() {
+        return Err(CommandLineError::EmptyProgram);
+    }
+    if program.contains('"') {
+        return Err(CommandLineError::QuoteInProgram);
+    }
+    if program.contains('\0') {
+        return Err(CommandLineError::Nul { index: 0 });
+    }
+    if string.contains('\0') {
+        return Err(CommandLineError::Nul { index: switches.len() + 2 });
+    }
+    let mut line = format!("\"{program}\"");
+    for switch in switches {
+        line.push(' ');
+        line.push_str(switch);
+    }
+    line.push_str(" /s /c \"");
+    line.push_str(string);
+    line.push('"');
+    let wide: Vec<u16> = line.encode_utf16().chain([0]).collect();
+    if wide.len() > MAX_COMMAND_LINE {
+        return Err(CommandLineError::TooLong { len: wide.len() });
+    }
+    Ok(wide)
+}
+
 /// The environment block for `env`, UTF-16, for `CreateProcessW` with
 /// `CREATE_UNICODE_ENVIRONMENT`: `NAME=value\0` per variable, sorted by name
 /// as Windows sorts it (by upper-cased UTF-16 units), then a final `\0`
@@ -439,6 +514,59 @@ mod tests {
 
     // The examples of "Parsing C++ command-line arguments" (Microsoft), with
     // a program in front.
+    fn cmd_line(program: &str, args: &[&str]) -> Option<String> {
+        let line = cmd_string_line(program, &strings(args))?.unwrap();
+        Some(String::from_utf16(&line[..line.len() - 1]).unwrap())
+    }
+
+    #[test]
+    fn cmd_exe_is_known_by_its_file_name() {
+        for name in ["cmd", "cmd.exe", "CMD.EXE", r"C:\Windows\System32\cmd.exe", "C:/x/Cmd.Exe", "cmd.exe. "]
+        {
+            assert!(is_cmd_exe(name), "{name}");
+        }
+        for name in ["cmdx.exe", r"C:\cmd\x.exe", "powershell.exe", "cmd.exe.bat", ""] {
+            assert!(!is_cmd_exe(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_shell_string_reaches_cmd_exe_as_it_is() {
+        let cmd = r"C:\Windows\system32\cmd.exe";
+        assert_eq!(
+            cmd_line(cmd, &["/c", r#"echo "a b""#]).unwrap(),
+            format!(r#""{cmd}" /s /c "echo "a b"""#)
+        );
+        // Quotes, backslashes before them, metacharacters and %: all verbatim,
+        // for cmd.exe to read as the caller wrote them.
+        let string = r#"if "%X%"=="" (echo "C:\dir\" ^& more) | find "x" > out.txt"#;
+        assert_eq!(cmd_line("cmd", &["/C", string]).unwrap(), format!(r#""cmd" /s /c "{string}""#));
+        assert_eq!(cmd_line("cmd", &["/d", "/e:on", "/c", "ver"]).unwrap(), r#""cmd" /d /e:on /s /c "ver""#);
+        assert_eq!(cmd_line("cmd", &["/c", ""]).unwrap(), r#""cmd" /s /c """#);
+    }
+
+    #[test]
+    fn other_argument_lists_to_cmd_exe_are_not_shell_strings() {
+        for args in [
+            &[][..],
+            &["/c"],
+            &["/k", "echo x"],
+            &["/c", "echo", "x"],
+            &["x y", "/c", "ver"],
+            &["/c \"", "/c", "ver"],
+        ] {
+            assert_eq!(cmd_line("cmd.exe", args), None, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_shell_string_with_a_nul_is_refused() {
+        let err = cmd_string_line("cmd", &strings(&["/c", "echo \0x"])).unwrap().unwrap_err();
+        assert_eq!(err, CommandLineError::Nul { index: 2 });
+        let err = cmd_string_line("c\"md", &strings(&["/c", "ver"])).unwrap().unwrap_err();
+        assert_eq!(err, CommandLineError::QuoteInProgram);
+    }
+
     #[test]
     fn documented_examples_parse_as_documented() {
         let examples: [(&str, &[&str]); 6] = [

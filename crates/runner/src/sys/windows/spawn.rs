@@ -39,7 +39,8 @@ use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
 use super::tree::{Job, ProcessTree};
 use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
 use cordon_sandbox::windows::command_line::{
-    CommandLineError, batch_command_line, command_line, environment_block, is_batch_file,
+    CommandLineError, batch_command_line, cmd_string_line, command_line, environment_block, is_batch_file,
+    is_cmd_exe,
 };
 use cordon_sandbox::windows::path::user_form;
 
@@ -129,6 +130,13 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     let (program, mut line) = if is_batch_file(&resolved.to_string_lossy()) {
         let line = batch_command_line(&user_form(&resolved), &argv[1..]).map_err(invalid)?;
         (system_cmd().map_err(|e| io_error("finding cmd.exe", e))?, line)
+    } else if let Some(line) = is_cmd_exe(&resolved.to_string_lossy())
+        .then(|| cmd_string_line(&user_form(&resolved), &argv[1..]))
+        .flatten()
+    {
+        // `cmd.exe /c STRING`: the shell string as it is, for cmd.exe's
+        // own reading.
+        (resolved, line.map_err(invalid)?)
     } else {
         (resolved, command_line(&argv).map_err(invalid)?)
     };
