@@ -139,6 +139,8 @@ fn read_now(fd: &OwnedFd, max: usize) -> io::Result<Option<Vec<u8>>> {
         // spare capacity; the length is set to what it wrote.
         let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), max) };
         if n >= 0 {
+            // SAFETY: read initialised the first `n` bytes, `n <= max`,
+            // which is within the capacity.
             unsafe { buf.set_len(n as usize) };
             // A short read must not pin a whole chunk of memory while it
             // waits in the window.

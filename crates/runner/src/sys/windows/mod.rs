@@ -72,8 +72,9 @@ fn process_alive(pid: u32) -> bool {
         return std::io::Error::last_os_error().raw_os_error() == Some(ERROR_ACCESS_DENIED as i32);
     }
     let mut code = 0u32;
-    // SAFETY: a live handle, closed once.
+    // SAFETY: a live handle and a valid out pointer.
     let alive = unsafe { GetExitCodeProcess(handle, &mut code) } != 0 && code == STILL_ACTIVE as u32;
+    // SAFETY: the handle opened above, closed once.
     unsafe { CloseHandle(handle) };
     alive
 }

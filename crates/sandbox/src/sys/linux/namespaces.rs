@@ -714,6 +714,8 @@ fn try_in_child(flags: CloneFlags) -> Result<(), nix::Error> {
                 Ok(()) => 0,
                 Err(e) => e as i32,
             };
+            // SAFETY: _exit ends the forked child without running the
+            // parent's atexit handlers or destructors.
             unsafe { nix::libc::_exit(code) }
         }
         ForkResult::Parent { child } => match waitpid(child, None)? {

@@ -601,7 +601,7 @@ mod tests {
         let creat = libc::O_CREAT | libc::O_WRONLY;
         let at = libc::AT_FDCWD;
         let regular = libc::S_IFREG as libc::c_uint;
-        // SAFETY (the whole block): raw system calls on paths and
+        // SAFETY: (the whole block) raw system calls on paths and
         // descriptors of the temporary directory, with valid pointers;
         // every descriptor opened is closed.
         unsafe {
@@ -716,7 +716,7 @@ mod tests {
             }
         };
         let eperm = || Want::Fail(libc::EPERM);
-        // SAFETY (the whole block): raw system calls with valid or null
+        // SAFETY: (the whole block) raw system calls with valid or null
         // pointers, made to see them fail. Should the filter be missing,
         // none harms the test: sockets are closed, the `clone` child exits
         // at once, and PTRACE_TRACEME happens in a throwaway process.
