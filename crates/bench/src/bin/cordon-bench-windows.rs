@@ -1,12 +1,14 @@
-//! Windows benchmarks, run under Wine by hand (`scripts/test-windows` builds
-//! it): named-pipe throughput through the runner against a raw tokio
-//! named-pipe copy, and spawn-to-exit latency of `cmd /c exit` through a
-//! warm runner against `std::process::Command`. Prints a table and the
-//! ratios.
+//! `cordon-bench-windows`: Windows benchmarks, run under Wine by hand:
+//! named-pipe throughput through the runner against a raw tokio named-pipe
+//! copy, and spawn-to-exit latency of `cmd /c exit` through a warm runner
+//! against `std::process::Command`. Prints a table and the ratios. It
+//! starts the `cordon-runner.exe` beside it and the runner's test fixture
+//! (`examples/fixture.exe`, built by `cargo build -p cordon-runner
+//! --examples`).
 
 #[cfg(not(windows))]
 fn main() {
-    eprintln!("windows_bench: Windows only (run it under Wine)");
+    eprintln!("cordon-bench-windows: Windows only (run it under Wine)");
 }
 
 #[cfg(windows)]
@@ -34,7 +36,7 @@ mod bench {
 
     pub async fn run() {
         let raw = raw_pipe_copy().await;
-        let runner_path = sibling("../cordon-runner.exe");
+        let runner_path = sibling("cordon-runner.exe");
         let sandbox = Sandbox::launch(LaunchOptions::new(Policy::full_access()).runner(runner_path))
             .await
             .expect("launch");
@@ -78,7 +80,7 @@ mod bench {
     }
 
     async fn through_runner(sandbox: &Sandbox) -> f64 {
-        let fixture = sibling("fixture.exe").to_string_lossy().into_owned();
+        let fixture = sibling("examples/fixture.exe").to_string_lossy().into_owned();
         let start = Instant::now();
         let mut process =
             sandbox.spawn(Command::new(fixture).args(["spew", &TOTAL_MIB.to_string()])).await.expect("spawn");
