@@ -39,9 +39,16 @@ pub enum Error {
     /// be encoded, …).
     #[error("cannot launch the runner: {0}")]
     Launch(String),
-    /// The handshake failed (rejected, bad version, timed out, runner exited).
-    #[error("handshake with the runner failed: {0}")]
-    Handshake(String),
+    /// The runner started, but the handshake with it failed; the runner was
+    /// killed.
+    #[error("handshake with the runner failed: {failure}{}", .runner_status.as_ref().map(|s| format!(" (runner {s})")).unwrap_or_default())]
+    Handshake {
+        /// What went wrong.
+        #[source]
+        failure: HandshakeError,
+        /// How the runner ended, if it was seen to end.
+        runner_status: Option<std::process::ExitStatus>,
+    },
     /// The runner is gone (it exited, was killed, or broke the protocol);
     /// every pending and later call on this sandbox gets this error.
     #[error(transparent)]
@@ -111,6 +118,43 @@ impl Error {
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io { context: context.into(), source }
     }
+}
+
+/// Why a handshake with a runner failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The runner refused the parent's `Hello` (a wrong token, no common
+    /// version, …), and said why.
+    #[error("rejected: {reason}")]
+    Rejected {
+        /// The runner's words.
+        reason: String,
+    },
+    /// No answer came in time.
+    #[error("no answer within {0:?}")]
+    TimedOut(std::time::Duration),
+    /// The channel closed before the answer.
+    #[error("the runner closed the channel")]
+    Closed,
+    /// The channel failed, or carried bytes that are not a message.
+    #[error(transparent)]
+    Channel(#[from] cordon_ipc::Error),
+    /// The runner answered with another message than `HelloAck`.
+    #[error("expected HelloAck, got {0}")]
+    Unexpected(&'static str),
+    /// The runner chose a protocol version the parent did not offer.
+    #[error("the runner chose unsupported version {0}")]
+    Version(u32),
+    /// The runner chose a frame size or a window the channel cannot work
+    /// with.
+    #[error("the runner chose an unusable max_frame {max_frame} / window {window}")]
+    Unusable {
+        /// The frame maximum it chose.
+        max_frame: u32,
+        /// The window it chose.
+        window: u32,
+    },
 }
 
 /// Why a runner is gone: what ended the channel to it, and the I/O error

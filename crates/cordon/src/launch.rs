@@ -12,7 +12,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 use tracing::Instrument;
 
 use crate::connection::Connection;
-use crate::error::{Error, Result};
+use crate::error::{Error, HandshakeError, Result};
 use crate::options::LaunchOptions;
 use crate::sys;
 
@@ -137,46 +137,43 @@ where
     let hello =
         Hello { versions: SUPPORTED_VERSIONS, token, max_frame: options.max_frame, window: options.window };
     let exchange = async {
-        sink.send(Message::Hello(hello)).await.map_err(|e| e.to_string())?;
+        sink.send(Message::Hello(hello)).await?;
         match frames.next().await {
             Some(Ok(Message::HelloAck(ack))) => Ok(ack),
-            Some(Ok(Message::HelloReject { reason })) => Err(format!("rejected: {reason}")),
-            Some(Ok(other)) => Err(format!("expected HelloAck, got {}", other.name())),
-            Some(Err(err)) => Err(err.to_string()),
-            None => Err("the runner closed the channel".to_string()),
+            Some(Ok(Message::HelloReject { reason })) => Err(HandshakeError::Rejected { reason }),
+            Some(Ok(other)) => Err(HandshakeError::Unexpected(other.name())),
+            Some(Err(err)) => Err(HandshakeError::Channel(err)),
+            None => Err(HandshakeError::Closed),
         }
     };
     let outcome = match tokio::time::timeout(options.handshake_timeout, exchange).await {
         Ok(outcome) => outcome,
-        Err(_) => Err(format!("no answer within {:?}", options.handshake_timeout)),
+        Err(_) => Err(HandshakeError::TimedOut(options.handshake_timeout)),
     };
-    let ack = match outcome {
+    let ack = outcome.and_then(|ack| {
+        // The runner lives inside the sandbox: never take its word for a
+        // larger frame than we asked for, nor one too small to work with.
+        if !(SUPPORTED_VERSIONS.0..=SUPPORTED_VERSIONS.1).contains(&ack.version) {
+            Err(HandshakeError::Version(ack.version))
+        } else if ack.max_frame.min(options.max_frame) < MIN_MAX_FRAME || ack.window == 0 {
+            Err(HandshakeError::Unusable { max_frame: ack.max_frame, window: ack.window })
+        } else {
+            Ok(ack)
+        }
+    });
+    let ack = match ack {
         Ok(ack) => ack,
-        Err(reason) => {
+        Err(failure) => {
             let _ = runner.start_kill();
-            let status = tokio::time::timeout(Duration::from_secs(1), runner.wait()).await;
-            let suffix = match status {
-                Ok(Ok(status)) => format!(" (runner {status})"),
-                _ => String::new(),
+            let runner_status = match tokio::time::timeout(Duration::from_secs(1), runner.wait()).await {
+                Ok(Ok(status)) => Some(status),
+                _ => None,
             };
-            tracing::debug!(%reason, "handshake failed");
-            return Err(Error::Handshake(format!("{reason}{suffix}")));
+            tracing::debug!(%failure, "handshake failed");
+            return Err(Error::Handshake { failure, runner_status });
         }
     };
-    if !(SUPPORTED_VERSIONS.0..=SUPPORTED_VERSIONS.1).contains(&ack.version) {
-        let _ = runner.start_kill();
-        return Err(Error::Handshake(format!("the runner chose unsupported version {}", ack.version)));
-    }
-    // The runner lives inside the sandbox: never take its word for a
-    // larger frame than we asked for, nor one too small to work with.
     let max_frame = ack.max_frame.min(options.max_frame);
-    if max_frame < MIN_MAX_FRAME || ack.window == 0 {
-        let _ = runner.start_kill();
-        return Err(Error::Handshake(format!(
-            "the runner chose an unusable max_frame {} / window {}",
-            ack.max_frame, ack.window
-        )));
-    }
     frames.decoder_mut().set_max_frame(max_frame);
     sink.encoder_mut().set_max_frame(max_frame);
     tracing::debug!(

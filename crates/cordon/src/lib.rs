@@ -74,7 +74,7 @@ pub use cordon_sandbox::{
     DEFAULT_FILE_SIZE, DEFAULT_PROCESSES, DEFAULT_PROTECTED_NAMES, Limits, MIN_MEMORY, MIN_OPEN_FILES,
     Policy, PolicyBuilder, Preset, SYSTEM_DIRECTORIES, SYSTEM_TREES, UnknownPolicy, git, named_current_dir,
 };
-pub use error::{Error, Result, RunnerGone};
+pub use error::{Error, HandshakeError, Result, RunnerGone};
 pub use event::{Event, ExitStatus, Output, ProcessState};
 pub use launch::{RUNNER_ENV, locate_runner, runner_environment};
 pub use oneshot::run_request_file;

@@ -109,3 +109,43 @@ async fn a_runner_that_cannot_be_started_keeps_the_os_error() {
     assert!(err.to_string().contains(&not_a_runner.display().to_string()), "{err}");
     assert!(!err.is_runner_gone());
 }
+
+#[tokio::test]
+async fn a_runner_that_exits_before_the_handshake_is_a_typed_handshake_failure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let quitter = dir.path().join("cordon-runner");
+    std::fs::write(&quitter, "#!/bin/sh\nexit 7\n").expect("write");
+    std::fs::set_permissions(&quitter, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let err = within(Sandbox::launch(LaunchOptions::new(Policy::full_access()).runner(&quitter)))
+        .await
+        .expect_err("launch of a runner that exits at once");
+    match &err {
+        Error::Handshake { failure, runner_status } => {
+            assert!(
+                matches!(failure, cordon::HandshakeError::Closed | cordon::HandshakeError::Channel(_)),
+                "{failure:?}"
+            );
+            assert_eq!(runner_status.and_then(|s| s.code()), Some(7), "{err}");
+        }
+        other => panic!("expected a handshake failure, got {other:?}"),
+    }
+    assert!(err.to_string().contains("exit status: 7"), "{err}");
+    assert!(!err.is_runner_gone());
+}
+
+#[tokio::test]
+async fn a_runner_that_never_answers_times_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let silent = dir.path().join("cordon-runner");
+    std::fs::write(&silent, "#!/bin/sh\nexec sleep 30\n").expect("write");
+    std::fs::set_permissions(&silent, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let options = LaunchOptions::new(Policy::full_access())
+        .runner(&silent)
+        .handshake_timeout(Duration::from_millis(300));
+    let err = within(Sandbox::launch(options)).await.expect_err("launch of a runner that never answers");
+    let Error::Handshake { failure, .. } = &err else { panic!("expected a handshake failure, got {err:?}") };
+    assert!(
+        matches!(failure, cordon::HandshakeError::TimedOut(t) if *t == Duration::from_millis(300)),
+        "{failure:?}"
+    );
+}

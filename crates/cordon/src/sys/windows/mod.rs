@@ -144,8 +144,9 @@ struct Context {
     pipe_identity: PipeIdentity,
 }
 
+/// A failed system call on the way to starting the runner.
 fn launch_error(step: &str, e: io::Error) -> Error {
-    Error::Launch(format!("{step}: {e}"))
+    Error::io(step, e)
 }
 
 /// Refuses a policy `mode` cannot enforce (unless it says best effort)
@@ -376,7 +377,7 @@ pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>) -> Result<i32> {
         let mut stderr = stderr;
         let _ = tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await;
     });
-    let status = runner.wait().await.map_err(|e| Error::Launch(format!("waiting for the runner: {e}")))?;
+    let status = runner.wait().await.map_err(|e| Error::io("waiting for the runner", e))?;
     // Everything the command wrote is in the pipes once the runner is gone.
     let _ = tokio::time::timeout(Duration::from_secs(5), async {
         let _ = pump_out.await;
