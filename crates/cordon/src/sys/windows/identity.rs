@@ -1,0 +1,175 @@
+//! Who the runner runs as, decided and prepared before it starts: the
+//! caller under a restricted token (with the grants and denies it needs
+//! applied), or the sandbox user of `cordon setup`, and what the pipes
+//! must let it open.
+
+use std::io;
+use std::os::windows::io::OwnedHandle;
+use std::path::PathBuf;
+
+use cordon_sandbox::windows::enforcement::{Identity as Confinement, launch_check};
+use cordon_sandbox::windows::sddl::AceKind;
+use cordon_sandbox::windows::sddl::PipeIdentity;
+use cordon_sandbox::windows::setup::{
+    CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
+};
+use cordon_sandbox::windows::token::{AceStep, elevated_launch_aces, restricted_launch_plan};
+
+use super::{launch_error, security};
+use crate::options::WindowsMode;
+use crate::sys::RunnerLaunch;
+use crate::{Error, Result};
+
+/// The runner's security context and what the pipes' DACL must grant.
+pub(super) struct Context {
+    pub(super) identity: Identity,
+    pub(super) pipe_identity: PipeIdentity,
+}
+
+/// Who the runner runs as.
+pub(super) enum Identity {
+    /// The caller, under this restricted token (or its own, for a policy
+    /// that confines nothing).
+    Caller(Option<OwnedHandle>),
+    /// The sandbox user of `cordon setup`, with its SID.
+    SandboxUser(SandboxAccount, String),
+}
+
+/// Elevated mode once `cordon setup` has stored the sandbox users'
+/// credentials, restricted-token mode until then.
+fn default_mode() -> WindowsMode {
+    match cordon_setup::default_state_dir() {
+        Ok(dir) if dir.join(MARKER_FILE).is_file() && dir.join(CREDENTIALS_FILE).is_file() => {
+            WindowsMode::Elevated
+        }
+        _ => WindowsMode::RestrictedToken,
+    }
+}
+
+/// Refuses a policy `mode` cannot enforce (unless it says best effort)
+/// before anything is started or written: the same check the runner makes
+/// of itself once it runs.
+fn check_mode(policy: &cordon_sandbox::Policy, mode: WindowsMode) -> Result<()> {
+    let (confinement, name) = match mode {
+        WindowsMode::RestrictedToken => (Confinement::RestrictedToken, "restricted-token mode"),
+        WindowsMode::Elevated => (Confinement::SandboxUser { offline: !policy.network }, "elevated mode"),
+    };
+    launch_check(policy, &confinement).map(drop).map_err(|e| Error::Launch(format!("{name}: {e}")))
+}
+
+/// Decides who the runner runs as, and prepares it (the restricted token,
+/// the grants on writable roots, the denies, the sandbox user's SID).
+pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
+    let token = security::own_token().map_err(|e| launch_error("opening the process token", e))?;
+    let user = security::user_sid(&token).map_err(|e| launch_error("reading the user SID", e))?;
+    let logon = security::logon_sid(&token).map_err(|e| launch_error("reading the logon SID", e))?;
+    let mode = spec.windows_mode.unwrap_or_else(default_mode);
+    let policy = spec.policy;
+    if policy.is_confining() {
+        check_mode(policy, mode)?;
+    }
+    let identity = match (mode, policy.is_confining()) {
+        (_, false) => Identity::Caller(None),
+        (WindowsMode::Elevated, true) => {
+            let account = SandboxAccount::for_policy(policy)?;
+            let sid = security::account_sid(&account.user)
+                .map_err(|e| launch_error(&format!("the sandbox user {}", account.user), e))?;
+            let denies = elevated_launch_aces(&policy.filesystem.deny, &sid)
+                .map_err(|e| Error::Launch(format!("denied paths: {e}")))?;
+            apply_aces(&denies, policy.best_effort)?;
+            Identity::SandboxUser(account, sid)
+        }
+        (WindowsMode::RestrictedToken, true) => {
+            let logon = logon.clone().ok_or_else(|| {
+                Error::Launch("the process token has no logon SID to restrict the runner with".into())
+            })?;
+            let fs = &policy.filesystem;
+            // The directories: the Unix devices of a written-out policy
+            // are no Windows paths (under Wine they would be, on drive Z:).
+            let roots: Vec<PathBuf> = fs.writable_dirs().cloned().collect();
+            let plan = restricted_launch_plan(&roots, &fs.protected, &fs.deny, &logon)
+                .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
+            apply_aces(&plan.aces, policy.best_effort)?;
+            Identity::Caller(Some(
+                security::restricted_token(&token, plan.token.flags, &plan.token.restricting_sids)
+                    .map_err(|e| launch_error("creating the restricted token", e))?,
+            ))
+        }
+    };
+    let pipe_identity = match (&identity, &logon) {
+        (Identity::SandboxUser(_, sid), _) => {
+            PipeIdentity::SandboxUser { runner_sid: sid.clone(), owner_sid: user.clone() }
+        }
+        (Identity::Caller(_), Some(logon_sid)) => {
+            PipeIdentity::RestrictedToken { user_sid: user.clone(), logon_sid: logon_sid.clone() }
+        }
+        (Identity::Caller(_), None) => {
+            PipeIdentity::SandboxUser { runner_sid: user.clone(), owner_sid: user.clone() }
+        }
+    };
+    Ok(Context { identity, pipe_identity })
+}
+
+/// Adds the plan's ACEs before the runner starts, failing closed: a launch
+/// whose grant cannot be applied is refused, and so is one whose deny
+/// cannot, unless the policy says best effort (the runner then reports
+/// the gap). A protected or denied path that does not exist has no DACL to
+/// carry a deny and is skipped (see the limits in docs/windows.md).
+fn apply_aces(aces: &[AceStep], best_effort: bool) -> Result<()> {
+    for ace in aces {
+        match cordon_sandbox::acl::add_ace(&ace.path, &ace.sid, ace.kind) {
+            Ok(()) => {}
+            Err(e) if ace.kind != AceKind::AllowModify && is_missing(&e) => {
+                tracing::debug!(path = %ace.path.display(), "protected or denied path absent: no deny ACE");
+            }
+            Err(e) if ace.kind != AceKind::AllowModify && best_effort => {
+                tracing::warn!(path = %ace.path.display(), %e, "best effort: no deny ACE");
+            }
+            Err(e) => {
+                let what = match ace.kind {
+                    AceKind::AllowModify => "granting write on",
+                    AceKind::DenyWrite => "denying write on",
+                    AceKind::DenyAll => "denying the sandbox user",
+                };
+                return Err(launch_error(&format!("{what} {}", ace.path.display()), e));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ERROR_FILE_NOT_FOUND` or `ERROR_PATH_NOT_FOUND`.
+fn is_missing(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+/// A sandbox user and where its credentials are.
+pub(super) struct SandboxAccount {
+    pub(super) user: String,
+    state_dir: PathBuf,
+}
+
+impl SandboxAccount {
+    /// The offline user for a policy without network, the online one
+    /// otherwise.
+    fn for_policy(policy: &cordon_sandbox::Policy) -> Result<Self> {
+        let state_dir =
+            cordon_setup::default_state_dir().map_err(|e| Error::Launch(format!("elevated mode: {e}")))?;
+        if !state_dir.join(CREDENTIALS_FILE).is_file() {
+            return Err(Error::Launch(format!(
+                "elevated mode needs `cordon setup` first: no sandbox user credentials in {}",
+                state_dir.display()
+            )));
+        }
+        let user = if policy.network { DEFAULT_ONLINE_USER } else { DEFAULT_OFFLINE_USER };
+        Ok(SandboxAccount { user: user.to_string(), state_dir })
+    }
+
+    pub(super) fn password(&self) -> Result<String> {
+        let credentials = cordon_setup::credentials::load(&self.state_dir)
+            .map_err(|e| Error::Launch(format!("elevated mode needs `cordon setup` (credentials: {e})")))?;
+        credentials
+            .password(&self.user)
+            .map_err(|e| Error::Launch(format!("credentials of {}: {e}", self.user)))
+    }
+}

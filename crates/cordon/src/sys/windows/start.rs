@@ -1,0 +1,375 @@
+//! Starting the runner in its context: `CreateProcess(AsUser)W` with an
+//! attribute list, or `CreateProcessWithLogonW` as the sandbox user, on its
+//! private desktop, inside a kill-on-close job with the policy's limits.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::ptr::{null, null_mut};
+use std::sync::Arc;
+
+use cordon_sandbox::windows::command_line::{CommandLineError, command_line, environment_block};
+use cordon_sandbox::windows::job::{JobLimits, runner_job};
+use windows_sys::Win32::Foundation::{
+    ERROR_LOGON_FAILURE, HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation,
+};
+use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
+use windows_sys::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, JOBOBJECT_BASIC_UI_RESTRICTIONS,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions, JobObjectExtendedLimitInformation,
+    SetInformationJobObject,
+};
+use windows_sys::Win32::System::Threading::{
+    CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
+    CreateProcessWithLogonW, DeleteProcThreadAttributeList, EXTENDED_STARTUPINFO_PRESENT,
+    InitializeProcThreadAttributeList, LOGON_WITH_PROFILE, LPPROC_THREAD_ATTRIBUTE_LIST,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, ResumeThread,
+    STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW, TerminateProcess, UpdateProcThreadAttribute,
+};
+
+use super::desktop::{self, Desktop};
+use super::identity::{Context, Identity, SandboxAccount};
+use super::{KILLED, Runner, launch_error, wide};
+use crate::sys::RunnerLaunch;
+use crate::{Error, Result};
+
+impl Context {
+    /// Starts the runner in its context on a new private desktop with
+    /// `args` and these standard handles (default: `NUL`, `NUL`, the
+    /// caller's stderr).
+    pub(super) fn start(
+        &self,
+        spec: &RunnerLaunch<'_>,
+        args: &[String],
+        stdio: Option<[OwnedHandle; 3]>,
+    ) -> Result<Runner> {
+        let desktop = desktop::new_name()
+            .and_then(|name| Desktop::create(&name, &self.pipe_identity))
+            .map_err(|e| launch_error("creating the runner's private desktop", e))?;
+        match &self.identity {
+            Identity::Caller(token) => start(spec, args, token.as_ref(), stdio, desktop)
+                .map_err(|e| launch_error(&format!("starting {}", spec.path.display()), e)),
+            Identity::SandboxUser(account, _) => {
+                desktop::grant_station(&self.pipe_identity)
+                    .map_err(|e| launch_error("granting the sandbox user the window station", e))?;
+                start_as_user(spec, args, account, stdio, desktop)
+            }
+        }
+    }
+}
+
+/// Starts the runner in a new kill-on-close job on `desktop`, with `NUL`
+/// for stdin and stdout and the parent's stderr for its log.
+pub(super) fn start(
+    spec: &RunnerLaunch<'_>,
+    args: &[String],
+    token: Option<&OwnedHandle>,
+    stdio: Option<[OwnedHandle; 3]>,
+    desktop: Desktop,
+) -> io::Result<Runner> {
+    let job = new_job(&runner_job(spec.policy))?;
+    let (mut line, env) = line_and_environment(spec, args)?;
+
+    let stdio = match stdio {
+        Some(stdio) => stdio,
+        None => default_stdio()?,
+    };
+    let handles = stdio.each_ref().map(|h| h.as_raw_handle() as HANDLE);
+
+    let mut size = 0usize;
+    // SAFETY: the documented size query.
+    unsafe { InitializeProcThreadAttributeList(null_mut(), 2, 0, &mut size) };
+    let mut storage = vec![0usize; size.div_ceil(size_of::<usize>())];
+    let list: LPPROC_THREAD_ATTRIBUTE_LIST = storage.as_mut_ptr().cast();
+    // SAFETY: storage of the size asked for.
+    if unsafe { InitializeProcThreadAttributeList(list, 2, 0, &mut size) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    struct ListGuard(LPPROC_THREAD_ATTRIBUTE_LIST);
+    impl Drop for ListGuard {
+        fn drop(&mut self) {
+            // SAFETY: an initialised list, deleted once.
+            unsafe { DeleteProcThreadAttributeList(self.0) };
+        }
+    }
+    let _guard = ListGuard(list);
+    let jobs = [job.as_raw_handle() as HANDLE];
+    // SAFETY: `handles` and `jobs` outlive the CreateProcess call below.
+    unsafe {
+        if UpdateProcThreadAttribute(
+            list,
+            0,
+            PROC_THREAD_ATTRIBUTE_HANDLE_LIST as usize,
+            handles.as_ptr().cast(),
+            size_of_val(&handles),
+            null_mut(),
+            null(),
+        ) == 0
+            || UpdateProcThreadAttribute(
+                list,
+                0,
+                PROC_THREAD_ATTRIBUTE_JOB_LIST as usize,
+                jobs.as_ptr().cast(),
+                size_of_val(&jobs),
+                null_mut(),
+                null(),
+            ) == 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SAFETY: plain data.
+    let mut startup: STARTUPINFOEXW = unsafe { std::mem::zeroed() };
+    startup.StartupInfo.cb = size_of::<STARTUPINFOEXW>() as u32;
+    startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+    startup.StartupInfo.hStdInput = handles[0];
+    startup.StartupInfo.hStdOutput = handles[1];
+    startup.StartupInfo.hStdError = handles[2];
+    // The private desktop; the runner's children inherit it.
+    startup.StartupInfo.lpDesktop = desktop.startup_path();
+    startup.lpAttributeList = list;
+    // A console of its own, hidden: the runner's children share it, so
+    // console control events reach them and never the parent's console.
+    let flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;
+    let app = wide(spec.path.as_os_str());
+    // SAFETY: plain data.
+    let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: every pointer is valid for the call; the command line is a
+    // mutable NUL-terminated buffer.
+    let ok = unsafe {
+        match token {
+            Some(token) => CreateProcessAsUserW(
+                token.as_raw_handle() as HANDLE,
+                app.as_ptr(),
+                line.as_mut_ptr(),
+                null(),
+                null(),
+                1,
+                flags,
+                env.as_ptr().cast(),
+                null(),
+                &startup.StartupInfo,
+                &mut info,
+            ),
+            None => CreateProcessW(
+                app.as_ptr(),
+                line.as_mut_ptr(),
+                null(),
+                null(),
+                1,
+                flags,
+                env.as_ptr().cast(),
+                null(),
+                &startup.StartupInfo,
+                &mut info,
+            ),
+        }
+    };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh handles from CreateProcess, owned by nobody else.
+    let (process, _thread) = unsafe {
+        (
+            OwnedHandle::from_raw_handle(info.hProcess as RawHandle),
+            OwnedHandle::from_raw_handle(info.hThread as RawHandle),
+        )
+    };
+    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, _desktop: desktop })
+}
+
+/// Starts the runner as the sandbox user with `CreateProcessWithLogonW`,
+/// suspended, puts it in a kill-on-close job, then lets it run. (That API
+/// takes no attribute list, so neither the job nor the handle list can be
+/// given at creation.) A logon failure is retried once with the
+/// credentials read again: `cordon setup` may have just renewed them.
+fn start_as_user(
+    spec: &RunnerLaunch<'_>,
+    args: &[String],
+    account: &SandboxAccount,
+    stdio: Option<[OwnedHandle; 3]>,
+    desktop: Desktop,
+) -> Result<Runner> {
+    let stdio = match stdio {
+        Some(stdio) => stdio,
+        None => default_stdio().map_err(|e| launch_error("the runner's standard handles", e))?,
+    };
+    let mut last = None;
+    let mut desktop = Some(desktop);
+    for _attempt in 0..2 {
+        let password = account.password()?;
+        match logon_start(spec, args, &account.user, &password, &stdio, &mut desktop) {
+            Ok(runner) => return Ok(runner),
+            Err(err) if err.raw_os_error() == Some(ERROR_LOGON_FAILURE as i32) => last = Some(err),
+            Err(err) => {
+                return Err(Error::Launch(format!("starting the runner as {}: {err}", account.user)));
+            }
+        }
+    }
+    Err(Error::Launch(format!(
+        "logging on as {} failed twice ({}); run `cordon setup` again",
+        account.user,
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+fn logon_start(
+    spec: &RunnerLaunch<'_>,
+    args: &[String],
+    user: &str,
+    password: &str,
+    stdio: &[OwnedHandle; 3],
+    desktop: &mut Option<Desktop>,
+) -> io::Result<Runner> {
+    let job = new_job(&runner_job(spec.policy))?;
+    let (mut line, env) = line_and_environment(spec, args)?;
+    let app = wide(spec.path.as_os_str());
+    let user_w = wide(OsStr::new(user));
+    let domain_w = wide(OsStr::new("."));
+    let mut password_w = wide(OsStr::new(password));
+    // SAFETY: plain data.
+    let mut startup: STARTUPINFOW = unsafe { std::mem::zeroed() };
+    startup.cb = size_of::<STARTUPINFOW>() as u32;
+    // The logon service duplicates these into the new process.
+    startup.dwFlags = STARTF_USESTDHANDLES;
+    startup.hStdInput = stdio[0].as_raw_handle() as HANDLE;
+    startup.hStdOutput = stdio[1].as_raw_handle() as HANDLE;
+    startup.hStdError = stdio[2].as_raw_handle() as HANDLE;
+    // Never null: with no desktop named the logon service would put the
+    // runner on the caller's own (and grant the sandbox user access to it).
+    let desktop_ref = desktop.as_ref().ok_or_else(|| io::Error::other("the private desktop is gone"))?;
+    startup.lpDesktop = desktop_ref.startup_path();
+    // SAFETY: plain data.
+    let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
+    let flags = CREATE_SUSPENDED | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;
+    // SAFETY: every pointer is valid for the call; the command line is a
+    // mutable NUL-terminated buffer.
+    let ok = unsafe {
+        CreateProcessWithLogonW(
+            user_w.as_ptr(),
+            domain_w.as_ptr(),
+            password_w.as_ptr(),
+            LOGON_WITH_PROFILE,
+            app.as_ptr(),
+            line.as_mut_ptr(),
+            flags,
+            env.as_ptr().cast(),
+            null(),
+            &startup,
+            &mut info,
+        )
+    };
+    let created = if ok == 0 { Err(io::Error::last_os_error()) } else { Ok(()) };
+    // The password does not linger in this process's memory.
+    password_w.iter_mut().for_each(|c| *c = 0);
+    created?;
+    // SAFETY: fresh handles from CreateProcessWithLogonW.
+    let (process, thread) = unsafe {
+        (
+            OwnedHandle::from_raw_handle(info.hProcess as RawHandle),
+            OwnedHandle::from_raw_handle(info.hThread as RawHandle),
+        )
+    };
+    // SAFETY: live job and process handles.
+    if unsafe { AssignProcessToJobObject(job.as_raw_handle() as HANDLE, process.as_raw_handle() as HANDLE) }
+        == 0
+    {
+        let err = io::Error::last_os_error();
+        // SAFETY: the suspended process we created.
+        unsafe { TerminateProcess(process.as_raw_handle() as HANDLE, KILLED) };
+        return Err(err);
+    }
+    // SAFETY: the suspended main thread.
+    unsafe { ResumeThread(thread.as_raw_handle() as HANDLE) };
+    let desktop = desktop.take().ok_or_else(|| io::Error::other("the private desktop is gone"))?;
+    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, _desktop: desktop })
+}
+
+/// `NUL` for stdin and stdout, the caller's stderr for the runner's log.
+fn default_stdio() -> io::Result<[OwnedHandle; 3]> {
+    let null_in = inheritable(std::fs::OpenOptions::new().read(true).open("NUL")?.into())?;
+    let null_out = inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?;
+    // SAFETY: no preconditions.
+    let parent_err = unsafe { GetStdHandle(STD_ERROR_HANDLE) };
+    let err = if parent_err.is_null() || parent_err as isize == -1 {
+        inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?
+    } else {
+        // SAFETY: the process's live stderr handle, borrowed to copy it.
+        let borrowed = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(parent_err) };
+        inheritable(borrowed.try_clone_to_owned()?)?
+    };
+    Ok([null_in, null_out, err])
+}
+
+/// The runner's command line (its path, then `args`) and environment
+/// block, as `CreateProcess*W` take them.
+fn line_and_environment(
+    spec: &RunnerLaunch<'_>,
+    args: &[String],
+) -> io::Result<(Vec<u16>, Vec<u16>)> {
+    let invalid = |e: CommandLineError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
+    let mut argv = vec![spec.path.to_string_lossy().into_owned()];
+    argv.extend(args.iter().cloned());
+    let line = command_line(&argv).map_err(invalid)?;
+    let env = environment_block(&spec.env).map_err(invalid)?;
+    Ok((line, env))
+}
+
+/// The runner's job with `limits` ([`runner_job`]: kill on close, no
+/// breakaway, every UI limit, the policy's process and memory limits).
+/// A limit that cannot be set fails the launch.
+fn new_job(limits: &JobLimits) -> io::Result<OwnedHandle> {
+    // SAFETY: no name, default security.
+    let raw = unsafe { CreateJobObjectW(null(), null()) };
+    if raw.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh handle owned by nobody else.
+    let job = unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) };
+    // SAFETY: plain data.
+    let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+    info.BasicLimitInformation.LimitFlags = limits.flags;
+    info.BasicLimitInformation.ActiveProcessLimit = limits.active_processes;
+    info.BasicLimitInformation.PerJobUserTimeLimit = limits.job_user_time;
+    info.JobMemoryLimit = usize::try_from(limits.job_memory).unwrap_or(usize::MAX);
+    info.ProcessMemoryLimit = usize::try_from(limits.process_memory).unwrap_or(usize::MAX);
+    // SAFETY: a live job and a correctly sized structure.
+    let ok = unsafe {
+        SetInformationJobObject(
+            job.as_raw_handle() as HANDLE,
+            JobObjectExtendedLimitInformation,
+            (&raw const info).cast(),
+            size_of_val(&info) as u32,
+        )
+    };
+    if ok == 0 {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(err.kind(), format!("the job's limits: {err}")));
+    }
+    let ui = JOBOBJECT_BASIC_UI_RESTRICTIONS { UIRestrictionsClass: limits.ui };
+    // SAFETY: a live job and a correctly sized structure.
+    let ok = unsafe {
+        SetInformationJobObject(
+            job.as_raw_handle() as HANDLE,
+            JobObjectBasicUIRestrictions,
+            (&raw const ui).cast(),
+            size_of_val(&ui) as u32,
+        )
+    };
+    if ok == 0 {
+        let err = io::Error::last_os_error();
+        return Err(io::Error::new(err.kind(), format!("the job's UI limits: {err}")));
+    }
+    Ok(job)
+}
+
+pub(super) fn inheritable(handle: OwnedHandle) -> io::Result<OwnedHandle> {
+    // SAFETY: a live handle.
+    if unsafe {
+        SetHandleInformation(handle.as_raw_handle() as HANDLE, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT)
+    } == 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(handle)
+}
