@@ -35,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+pub mod command;
 pub mod credentials;
 mod error;
 mod files;

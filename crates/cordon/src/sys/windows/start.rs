@@ -303,10 +303,7 @@ fn default_stdio() -> io::Result<[OwnedHandle; 3]> {
 
 /// The runner's command line (its path, then `args`) and environment
 /// block, as `CreateProcess*W` take them.
-fn line_and_environment(
-    spec: &RunnerLaunch<'_>,
-    args: &[String],
-) -> io::Result<(Vec<u16>, Vec<u16>)> {
+fn line_and_environment(spec: &RunnerLaunch<'_>, args: &[String]) -> io::Result<(Vec<u16>, Vec<u16>)> {
     let invalid = |e: CommandLineError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
     let mut argv = vec![spec.path.to_string_lossy().into_owned()];
     argv.extend(args.iter().cloned());
