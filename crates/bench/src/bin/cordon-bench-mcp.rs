@@ -2,7 +2,10 @@
 //! its stdio, as an agent drives it.
 //!
 //! Prints the round trip of `exec_command` of `true` (median and p99 of
-//! `--calls` sequential calls, after a warm-up), then the resident memory
+//! `--calls` sequential calls, after a warm-up) against its baseline, the
+//! same shell command started directly (`sh -c true` by
+//! `std::process::Command`, no sandbox, no server), with the ratio and the
+//! targets (median 5 ms, p99 15 ms); then the resident memory
 //! and open descriptors of the server and of every process under it at the
 //! start, after the sequential calls, with `--sessions` sessions live at
 //! once, and after they were killed: flat figures mean nothing leaks per
@@ -157,7 +160,8 @@ fn main() -> anyhow::Result<()> {
     )?;
     client.notify("notifications/initialized")?;
 
-    let call = json!({ "cmd": "true", "login": false });
+    // The same shell as the baseline.
+    let call = json!({ "cmd": "true", "login": false, "shell": "/bin/sh" });
     for _ in 0..20 {
         client.exec(call.clone())?;
     }
@@ -185,16 +189,38 @@ fn main() -> anyhow::Result<()> {
     resources(server, "sessions killed");
 
     times.sort();
+    let mut direct = Vec::with_capacity(args.calls);
+    for _ in 0..args.calls {
+        let start = Instant::now();
+        let status = Command::new("/bin/sh").args(["-c", "true"]).status().context("sh -c true")?;
+        direct.push(start.elapsed());
+        if !status.success() {
+            bail!("sh -c true failed: {status}");
+        }
+    }
+    direct.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!();
-    println!("| exec_command of `true` over MCP stdio | median | p99 | max |");
+    println!("| {} sequential runs of `true` | median | p99 | max |", args.calls);
     println!("|---|---|---|---|");
     println!(
-        "| {} sequential calls | {:.2} ms | {:.2} ms | {:.2} ms |",
-        args.calls,
-        percentile(&times, 0.5).as_secs_f64() * 1e3,
-        percentile(&times, 0.99).as_secs_f64() * 1e3,
-        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+        "| baseline: `sh -c true` by std::process::Command | {:.2} ms | {:.2} ms | {:.2} ms |",
+        ms(percentile(&direct, 0.5)),
+        ms(percentile(&direct, 0.99)),
+        ms(direct.last().copied().unwrap_or_default())
     );
+    println!(
+        "| exec_command over MCP stdio, in the sandbox | {:.2} ms | {:.2} ms | {:.2} ms |",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99)),
+        ms(times.last().copied().unwrap_or_default())
+    );
+    println!(
+        "| ratio | {:.2}x | {:.2}x | |",
+        ms(percentile(&times, 0.5)) / ms(percentile(&direct, 0.5)),
+        ms(percentile(&times, 0.99)) / ms(percentile(&direct, 0.99))
+    );
+    println!("| target | 5 ms | 15 ms | |");
     drop(client.stdin);
     let _ = client.child.wait();
     let _ = std::fs::remove_dir_all(&workspace);
