@@ -4,6 +4,8 @@
 use std::os::windows::io::OwnedHandle;
 use std::time::Duration;
 
+use windows_sys::Win32::Storage::FileSystem::SECURITY_IDENTIFICATION;
+
 use super::identity::context;
 use super::launch_error;
 use super::pipe::random_hex;
@@ -25,11 +27,14 @@ pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>) -> Result<i32> {
     let stdout = context.pipe(&names[1], true, false)?;
     let stderr = context.pipe(&names[2], true, false)?;
     // The runner's ends: synchronous handles, as a program expects its
-    // standard handles to be.
+    // standard handles to be. Opened for identification only: whoever
+    // holds the server end may learn who the client is, never act as it.
     let open = |name: &str, read: bool| -> Result<OwnedHandle> {
+        use std::os::windows::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
             .read(read)
             .write(!read)
+            .security_qos_flags(SECURITY_IDENTIFICATION)
             .open(name)
             .map_err(|e| launch_error(&format!("opening {name}"), e))?;
         inheritable(file.into()).map_err(|e| launch_error("inheritable pipe end", e))
