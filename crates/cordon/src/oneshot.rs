@@ -41,5 +41,5 @@ pub async fn run_request_file(options: &LaunchOptions, request: &Path) -> Result
         std::process::id().to_string(),
     ];
     let spec = launch::runner_launch(options, &runner_path, args, launch::runner_environment());
-    sys::run_request_file(&spec).await
+    sys::run_request_file(&spec, request).await
 }

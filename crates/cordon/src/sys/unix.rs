@@ -75,7 +75,7 @@ fn own_process_group() -> std::io::Result<()> {
 /// The request-file bootstrap: the runner with `args` (its
 /// `--request-file`) on the caller's own stdio and terminal; its exit code,
 /// or `128 + N` if signal `N` ended it.
-pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>) -> Result<i32> {
+pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>, _request: &std::path::Path) -> Result<i32> {
     use std::os::unix::process::ExitStatusExt;
     let status = tokio::process::Command::new(spec.path)
         .env_clear()

@@ -204,6 +204,36 @@ pub fn elevated_launch_aces(deny: &[PathBuf], runner_sid: &str) -> Result<Vec<Ac
         .collect())
 }
 
+/// The ACE that lets the runner read and delete its request file (the
+/// legacy one-shot bootstrap): modify, for `reader_sid`, on the private
+/// directory the file is in, inherited by the file. The directory is the
+/// user's alone, and neither reader could finish otherwise: the sandbox
+/// user is another account, and a write-restricted token may read the
+/// file but not delete it, since its restricting SIDs (the logon SID among
+/// them, which every process of the session holds anyway) are granted
+/// nothing there.
+///
+/// ```
+/// use std::path::Path;
+/// use cordon_sandbox::windows::sddl::AceKind;
+/// use cordon_sandbox::windows::token::request_file_ace;
+///
+/// let request = Path::new(r"C:\Users\me\AppData\Local\Temp\cordon-request-x1\request.json");
+/// let ace = request_file_ace(request, "S-1-5-5-0-4242")?;
+/// assert_eq!(ace.path, Path::new(r"C:\Users\me\AppData\Local\Temp\cordon-request-x1"));
+/// assert_eq!((ace.sid.as_str(), ace.kind), ("S-1-5-5-0-4242", AceKind::AllowModify));
+/// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
+/// ```
+pub fn request_file_ace(request: &Path, reader_sid: &str) -> Result<AceStep, InvalidSid> {
+    check_sid(reader_sid)?;
+    let text = request.to_string_lossy();
+    let directory = match text.trim_end_matches(['\\', '/']).rfind(['\\', '/']) {
+        Some(end) => PathBuf::from(&text[..end]),
+        None => request.to_path_buf(),
+    };
+    Ok(AceStep { path: directory, sid: reader_sid.to_string(), kind: AceKind::AllowModify })
+}
+
 /// The roots, without later spellings of an earlier one.
 fn unique_roots(roots: &[PathBuf]) -> Vec<&Path> {
     let mut seen = HashSet::new();
@@ -218,6 +248,22 @@ mod tests {
 
     fn roots(paths: &[&str]) -> Vec<PathBuf> {
         paths.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn the_request_file_ace_grants_its_directory_to_the_reader() {
+        let ace = request_file_ace(Path::new(r"C:\t\cordon-request-a\request.json"), LOGON).unwrap();
+        assert_eq!(
+            ace,
+            AceStep {
+                path: PathBuf::from(r"C:\t\cordon-request-a"),
+                sid: LOGON.into(),
+                kind: AceKind::AllowModify
+            }
+        );
+        let ace = request_file_ace(Path::new("C:/t/d/request.json"), "S-1-5-21-1-2-3-1005").unwrap();
+        assert_eq!(ace.path, PathBuf::from("C:/t/d"));
+        assert!(request_file_ace(Path::new(r"C:\t\r.json"), "not a sid").is_err());
     }
 
     #[test]

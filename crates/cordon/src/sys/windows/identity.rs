@@ -13,7 +13,9 @@ use cordon_sandbox::windows::sddl::PipeIdentity;
 use cordon_sandbox::windows::setup::{
     CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
 };
-use cordon_sandbox::windows::token::{AceStep, elevated_launch_aces, restricted_launch_plan};
+use cordon_sandbox::windows::token::{
+    AceStep, elevated_launch_aces, request_file_ace, restricted_launch_plan,
+};
 
 use super::{launch_error, security};
 use crate::options::WindowsMode;
@@ -108,6 +110,23 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
         }
     };
     Ok(Context { identity, pipe_identity })
+}
+
+impl Context {
+    /// Lets the runner read and delete `request` (the one-shot bootstrap's
+    /// file, in a directory of the user's alone): a grant on its directory
+    /// for the sandbox user, or for the logon SID a restricted token is
+    /// checked against. A runner that is the caller itself needs none.
+    pub(super) fn grant_request_file(&self, request: &std::path::Path) -> Result<()> {
+        let reader = match (&self.identity, &self.pipe_identity) {
+            (Identity::SandboxUser(_, sid), _) => sid,
+            (Identity::Caller(Some(_)), PipeIdentity::RestrictedToken { logon_sid, .. }) => logon_sid,
+            _ => return Ok(()),
+        };
+        let ace =
+            request_file_ace(request, reader).map_err(|e| Error::Launch(format!("request file: {e}")))?;
+        apply_aces(&[ace], false)
+    }
 }
 
 /// Adds the plan's ACEs before the runner starts, failing closed: a launch

@@ -2,6 +2,7 @@
 //! through three pipes made for the runner's identity.
 
 use std::os::windows::io::OwnedHandle;
+use std::path::Path;
 use std::time::Duration;
 
 use windows_sys::Win32::Storage::FileSystem::SECURITY_IDENTIFICATION;
@@ -18,9 +19,10 @@ use crate::{Error, Result};
 /// identity, pumps the caller's stdin, stdout and stderr through them, and
 /// returns the runner's exit code. (A runner that is another user cannot
 /// be handed the caller's own console or handles.)
-pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>) -> Result<i32> {
+pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>, request: &Path) -> Result<i32> {
     use tokio::io::AsyncWriteExt;
     let context = context(spec)?;
+    context.grant_request_file(request)?;
     let base = format!(r"\\.\pipe\cordon-{}-{}", std::process::id(), random_hex()?);
     let names = ["stdin", "stdout", "stderr"].map(|stream| format!("{base}-{stream}"));
     let mut stdin = context.pipe(&names[0], false, true)?;
