@@ -351,6 +351,44 @@ fn cmd_string_line_of(
     Ok(wide)
 }
 
+/// The environment variables that name a user's profile, which a runner
+/// started as another user (the sandbox user) must not be given: they are
+/// the parent's user's, unreadable to it, and would send its commands'
+/// temporary files there.
+pub const PROFILE_VARIABLES: &[&str] =
+    &["USERPROFILE", "TEMP", "TMP", "APPDATA", "LOCALAPPDATA", "HOMEPATH", "HOMEDRIVE"];
+
+/// `env` without [`PROFILE_VARIABLES`] (names compared as Windows compares
+/// them, in any case).
+pub fn without_profile_variables(env: &[(String, String)]) -> Vec<(String, String)> {
+    env.iter()
+        .filter(|(name, _)| !PROFILE_VARIABLES.iter().any(|p| p.eq_ignore_ascii_case(name)))
+        .cloned()
+        .collect()
+}
+
+/// The profile variables of the user whose profile directory is `profile`,
+/// laid out as Windows lays out a profile: what a runner started as the
+/// sandbox user sets for itself and its commands.
+///
+/// ```
+/// use cordon_sandbox::windows::command_line::profile_variables;
+///
+/// let vars = profile_variables(r"C:\Users\CordonSandboxOffline");
+/// assert!(vars.contains(&("TEMP", r"C:\Users\CordonSandboxOffline\AppData\Local\Temp".to_string())));
+/// ```
+pub fn profile_variables(profile: &str) -> Vec<(&'static str, String)> {
+    let profile = profile.trim_end_matches('\\');
+    let temp = format!(r"{profile}\AppData\Local\Temp");
+    vec![
+        ("USERPROFILE", profile.to_string()),
+        ("APPDATA", format!(r"{profile}\AppData\Roaming")),
+        ("LOCALAPPDATA", format!(r"{profile}\AppData\Local")),
+        ("TEMP", temp.clone()),
+        ("TMP", temp),
+    ]
+}
+
 /// The environment block for `env`, UTF-16, for `CreateProcessW` with
 /// `CREATE_UNICODE_ENVIRONMENT`: `NAME=value\0` per variable, sorted by name
 /// as Windows sorts it (by upper-cased UTF-16 units), then a final `\0`
@@ -517,6 +555,35 @@ mod tests {
     fn cmd_line(program: &str, args: &[&str]) -> Option<String> {
         let line = cmd_string_line(program, &strings(args))?.unwrap();
         Some(String::from_utf16(&line[..line.len() - 1]).unwrap())
+    }
+
+    #[test]
+    fn profile_variables_are_dropped_in_any_case_and_the_rest_kept() {
+        let env: Vec<(String, String)> = [
+            ("Path", r"C:\bin"),
+            ("temp", r"C:\Users\me\T"),
+            ("USERPROFILE", r"C:\Users\me"),
+            ("LocalAppData", "x"),
+            ("CORDON_LOG", "debug"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let kept = without_profile_variables(&env);
+        assert_eq!(
+            kept,
+            [("Path".to_string(), r"C:\bin".to_string()), ("CORDON_LOG".into(), "debug".into())]
+        );
+    }
+
+    #[test]
+    fn a_profile_gives_every_profile_variable_but_the_home_drive() {
+        let vars = profile_variables(r"C:\Users\sb\");
+        let names: Vec<&str> = vars.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, ["USERPROFILE", "APPDATA", "LOCALAPPDATA", "TEMP", "TMP"]);
+        assert!(names.iter().all(|n| PROFILE_VARIABLES.contains(n)));
+        assert_eq!(vars[0].1, r"C:\Users\sb");
+        assert_eq!(vars[3].1, r"C:\Users\sb\AppData\Local\Temp");
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::ptr::{null, null_mut};
 use std::sync::Arc;
 
-use cordon_sandbox::windows::command_line::{CommandLineError, command_line, environment_block};
+use cordon_sandbox::windows::command_line::{
+    CommandLineError, command_line, environment_block, without_profile_variables,
+};
 use cordon_sandbox::windows::job::{JobLimits, runner_job};
 use windows_sys::Win32::Foundation::{
     ERROR_LOGON_FAILURE, HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation,
@@ -68,7 +70,7 @@ pub(super) fn start(
     desktop: Desktop,
 ) -> io::Result<Runner> {
     let job = new_job(&runner_job(spec.policy))?;
-    let (mut line, env) = line_and_environment(spec, args)?;
+    let (mut line, env) = line_and_environment(spec, args, &spec.env)?;
 
     let stdio = match stdio {
         Some(stdio) => stdio,
@@ -222,7 +224,9 @@ fn logon_start(
     desktop: &mut Option<Desktop>,
 ) -> io::Result<Runner> {
     let job = new_job(&runner_job(spec.policy))?;
-    let (mut line, env) = line_and_environment(spec, args)?;
+    // The caller's profile paths are not the sandbox user's: the runner
+    // sets its own (see the runner's `sys::startup`).
+    let (mut line, env) = line_and_environment(spec, args, &without_profile_variables(&spec.env))?;
     let app = wide(spec.path.as_os_str());
     let user_w = wide(OsStr::new(user));
     let domain_w = wide(OsStr::new("."));
@@ -302,13 +306,18 @@ fn default_stdio() -> io::Result<[OwnedHandle; 3]> {
 }
 
 /// The runner's command line (its path, then `args`) and environment
-/// block, as `CreateProcess*W` take them.
-fn line_and_environment(spec: &RunnerLaunch<'_>, args: &[String]) -> io::Result<(Vec<u16>, Vec<u16>)> {
+/// block, as `CreateProcess*W` take them: `env`, the launch's environment
+/// or what of it another user may be given.
+fn line_and_environment(
+    spec: &RunnerLaunch<'_>,
+    args: &[String],
+    env: &[(String, String)],
+) -> io::Result<(Vec<u16>, Vec<u16>)> {
     let invalid = |e: CommandLineError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
     let mut argv = vec![spec.path.to_string_lossy().into_owned()];
     argv.extend(args.iter().cloned());
     let line = command_line(&argv).map_err(invalid)?;
-    let env = environment_block(&spec.env).map_err(invalid)?;
+    let env = environment_block(env).map_err(invalid)?;
     Ok((line, env))
 }
 

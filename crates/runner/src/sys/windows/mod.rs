@@ -45,7 +45,55 @@ pub fn startup(expected_parent: Option<u32>) -> anyhow::Result<()> {
     {
         anyhow::bail!("the parent (pid {parent}) exited before the runner started");
     }
+    adopt_own_profile();
     Ok(())
+}
+
+/// A runner started as the sandbox user is given no profile variables (its
+/// parent's are another user's): it sets its own, from its token's
+/// profile, for itself and the commands that inherit its environment. A
+/// runner given `USERPROFILE` keeps what it was given.
+fn adopt_own_profile() {
+    use cordon_sandbox::windows::command_line::profile_variables;
+    if std::env::var_os("USERPROFILE").is_some() {
+        return;
+    }
+    let Some(profile) = own_profile_directory() else {
+        tracing::warn!("no USERPROFILE and no profile directory: commands get no TEMP");
+        return;
+    };
+    for (name, value) in profile_variables(&profile) {
+        if name == "TEMP" {
+            let _ = std::fs::create_dir_all(&value);
+        }
+        // SAFETY: the runner calls startup before it starts any thread,
+        // so nothing reads the environment concurrently.
+        unsafe { std::env::set_var(name, value) };
+    }
+}
+
+/// The profile directory of this process's user.
+fn own_profile_directory() -> Option<String> {
+    use windows_sys::Win32::Foundation::HANDLE;
+    use windows_sys::Win32::UI::Shell::GetUserProfileDirectoryW;
+    // GetCurrentProcessToken(), an inline function of the headers: the
+    // pseudo-handle -4, good for queries (Windows 8 and later).
+    let token = -4isize as HANDLE;
+    let mut buffer = vec![0u16; 260];
+    let mut len = buffer.len() as u32;
+    // SAFETY: the pseudo-handle of this process's token, and a buffer of
+    // `len` units.
+    let ok = unsafe { GetUserProfileDirectoryW(token, buffer.as_mut_ptr(), &mut len) };
+    if ok == 0 {
+        // Too small: `len` now says how large, terminator included.
+        buffer = vec![0u16; len as usize];
+        // SAFETY: as above, with the size the first call asked for.
+        if unsafe { GetUserProfileDirectoryW(token, buffer.as_mut_ptr(), &mut len) } == 0 {
+            return None;
+        }
+    }
+    let end = buffer.iter().position(|&c| c == 0).unwrap_or(buffer.len());
+    String::from_utf16(&buffer[..end]).ok().filter(|p| !p.is_empty())
 }
 
 /// Whether this is Wine rather than Windows (its ntdll exports
@@ -114,6 +162,18 @@ impl Termination {
         tokio::select! {
             _ = self.close.recv() => {}
             _ = self.shutdown.recv() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn this_users_profile_directory_is_found_from_the_token() {
+        let profile = super::own_profile_directory().expect("a profile directory");
+        assert!(std::path::Path::new(&profile).is_dir(), "{profile}");
+        if let Some(expected) = std::env::var_os("USERPROFILE") {
+            assert!(profile.eq_ignore_ascii_case(&expected.to_string_lossy()), "{profile} vs {expected:?}");
         }
     }
 }
