@@ -133,28 +133,30 @@ fn process_alive(pid: u32) -> bool {
 pub struct Termination {
     close: tokio::signal::windows::CtrlClose,
     shutdown: tokio::signal::windows::CtrlShutdown,
-    /// Typed at a console the runner shares with its command: the command
-    /// decides what they mean; the runner only must not die of them.
-    _interrupts: Option<(tokio::signal::windows::CtrlC, tokio::signal::windows::CtrlBreak)>,
+    /// Ctrl-C and Ctrl-Break on the console the runner shares with its
+    /// commands (its own hidden one, or the user's for the one-shot
+    /// bootstrap): typed by the user or sent by any command
+    /// (`GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0)` reaches every process
+    /// on the console). The commands decide what they mean; the runner,
+    /// whose handler takes them, does not die of them.
+    _interrupts: (tokio::signal::windows::CtrlC, tokio::signal::windows::CtrlBreak),
 }
 
 impl Termination {
-    /// Listens for the console closing and the machine shutting down.
+    /// Listens for the console closing and the machine shutting down, and
+    /// takes the console's interrupts.
     pub fn new() -> std::io::Result<Self> {
         Ok(Termination {
             close: tokio::signal::windows::ctrl_close()?,
             shutdown: tokio::signal::windows::ctrl_shutdown()?,
-            _interrupts: None,
+            _interrupts: (tokio::signal::windows::ctrl_c()?, tokio::signal::windows::ctrl_break()?),
         })
     }
 
     /// For a runner that shares the user's console with its one command:
-    /// Ctrl-C and Ctrl-Break are left to the command.
+    /// the same, Ctrl-C and Ctrl-Break left to the command.
     pub fn foreground() -> std::io::Result<Self> {
-        let mut termination = Self::new()?;
-        termination._interrupts =
-            Some((tokio::signal::windows::ctrl_c()?, tokio::signal::windows::ctrl_break()?));
-        Ok(termination)
+        Self::new()
     }
 
     /// Resolves at the next request to stop.
