@@ -207,8 +207,7 @@ mod tests {
     #[test]
     fn the_exit_status_is_the_error_number() {
         assert_eq!(exit_status(&SetupError::new(ErrorCode::NotElevated, "x")), 202);
-        let plan = cordon_sandbox::windows::setup::validate_user_name("").unwrap_err();
-        assert_eq!(exit_status(&plan.into()), 101);
+        assert_eq!(exit_status(&crate::plan::validate_user_name("").unwrap_err()), 101);
     }
 
     #[test]

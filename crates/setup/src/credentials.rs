@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use cordon_sandbox::windows::setup::CREDENTIALS_FILE;
+pub use cordon_sandbox::windows::accounts::CREDENTIALS_FILE;
 
 use crate::host::Host;
 use crate::{ErrorCode, SetupError, sys};

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use cordon_sandbox::windows::setup::{SetupError as PlanError, SetupErrorCode};
+use cordon_sandbox::windows::sid::InvalidSid;
 
 /// Why setup (or a look at it) failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,20 +35,42 @@ impl fmt::Display for SetupError {
 
 impl std::error::Error for SetupError {}
 
-impl From<PlanError> for SetupError {
-    fn from(err: PlanError) -> Self {
-        SetupError { code: ErrorCode::Plan(err.code), message: err.message }
+impl From<InvalidSid> for SetupError {
+    fn from(err: InvalidSid) -> Self {
+        SetupError::new(ErrorCode::InvalidSid, err.to_string())
     }
 }
 
 /// The kinds of [`SetupError`]. Their numbers are stable and never reused:
-/// 101–199 are the plan's ([`SetupErrorCode`], a configuration or marker
-/// that cannot be used), 201–299 the machine's.
+/// 101–199 are the plan's (a configuration or marker that cannot be used),
+/// 201–299 the machine's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
-    /// The configuration or the marker is not valid (E101–E199).
-    Plan(SetupErrorCode),
+    /// A user name Windows would refuse (E101).
+    InvalidUserName,
+    /// A group name Windows would refuse (E102).
+    InvalidGroupName,
+    /// Two accounts with one name: users and groups share one namespace
+    /// (E103).
+    NameConflict,
+    /// A path that is not absolute (E104).
+    RelativePath,
+    /// A path spelled so that it may alias another one (`..`, trailing
+    /// dots, streams), or not valid Unicode (E105).
+    NonCanonicalPath,
+    /// A writable root listed twice (E106).
+    DuplicateRoot,
+    /// A writable root that is a whole drive or share (E107).
+    RootTooBroad,
+    /// A protected name that is not a single file name (E108).
+    InvalidProtectedName,
+    /// A state directory the sandbox accounts could write (E109).
+    StateDirWritable,
+    /// A string that should be a SID and is not (E110).
+    InvalidSid,
+    /// An account that does not exist on the machine (E111).
+    UnknownAccount,
     /// Setup changes a Windows machine; this is not one (E201).
     NotWindows,
     /// The step needs an administrator and the process is not elevated
@@ -97,7 +119,17 @@ impl ErrorCode {
     /// The stable number, shown as `E{number}`.
     pub fn number(self) -> u32 {
         match self {
-            ErrorCode::Plan(code) => code.number(),
+            ErrorCode::InvalidUserName => 101,
+            ErrorCode::InvalidGroupName => 102,
+            ErrorCode::NameConflict => 103,
+            ErrorCode::RelativePath => 104,
+            ErrorCode::NonCanonicalPath => 105,
+            ErrorCode::DuplicateRoot => 106,
+            ErrorCode::RootTooBroad => 107,
+            ErrorCode::InvalidProtectedName => 108,
+            ErrorCode::StateDirWritable => 109,
+            ErrorCode::InvalidSid => 110,
+            ErrorCode::UnknownAccount => 111,
             ErrorCode::NotWindows => 201,
             ErrorCode::NotElevated => 202,
             ErrorCode::NeedsElevation => 203,
@@ -152,11 +184,12 @@ mod tests {
     }
 
     #[test]
-    fn plan_errors_keep_their_number_and_message() {
-        let plan = cordon_sandbox::windows::setup::validate_user_name("a@b").unwrap_err();
-        let err = SetupError::from(plan);
-        assert_eq!(err.code, ErrorCode::Plan(SetupErrorCode::InvalidUserName));
+    fn plan_errors_have_their_number_and_message() {
+        let err = crate::plan::validate_user_name("a@b").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidUserName);
         assert_eq!(err.number(), 101);
         assert!(err.to_string().starts_with("E101: user name \"a@b\""), "{err}");
+        let sid = SetupError::from(cordon_sandbox::windows::sid::check_sid("BA").unwrap_err());
+        assert_eq!(sid.number(), 110);
     }
 }

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::plan::{FirewallRule, RegistryDword};
 use cordon_sandbox::windows::path::normalize;
 use cordon_sandbox::windows::sddl::AceKind;
-use cordon_sandbox::windows::setup::{FirewallRule, RegistryDword};
 
 use crate::host::{Account, AccountKind, Host};
 use crate::{ErrorCode, SetupError};

@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
+use crate::plan::{FirewallRule, RegistryDword};
 use cordon_sandbox::windows::sddl::AceKind;
-use cordon_sandbox::windows::setup::{FirewallRule, RegistryDword};
 
 use crate::SetupError;
 

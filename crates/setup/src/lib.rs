@@ -2,7 +2,7 @@
 //! checks what is in place, refreshes it for new writable roots, and
 //! removes it.
 //!
-//! What setup does is the plan of [`cordon_sandbox::windows::setup`]: a
+//! What setup does is the plan of [`plan`] (pure, tested on every OS): a
 //! group and two sandbox users (one kept off the network by a firewall
 //! rule), hidden from the logon screen; an inheritable allow-modify ACE for
 //! the group on each writable root and a deny-write ACE on each protected
@@ -42,6 +42,7 @@ mod files;
 mod host;
 mod matching;
 mod observe;
+pub mod plan;
 mod report;
 mod steps;
 mod sys;
@@ -51,8 +52,8 @@ mod fake;
 
 use std::path::{Path, PathBuf};
 
+use crate::plan::{SETUP_VERSION, SetupConfig, SetupMarker, SetupPlan, remove_plan};
 use cordon_sandbox::windows::path;
-use cordon_sandbox::windows::setup::{SETUP_VERSION, SetupConfig, SetupMarker, SetupPlan, remove_plan};
 
 pub use error::{ErrorCode, SetupError};
 pub use report::{Action, ItemState, Outcome, SetupReport, SetupStatus, StatusItem};

@@ -5,7 +5,7 @@
 
 #![cfg_attr(not(windows), allow(dead_code))]
 
-use cordon_sandbox::windows::setup::FirewallRule;
+use crate::plan::FirewallRule;
 
 /// `NET_FW_PROFILE2_ALL`: domain, private and public.
 pub(crate) const ALL_PROFILES: i32 = 0x7fff_ffff;
@@ -35,7 +35,7 @@ pub(crate) struct FoundRule {
 /// for every program and address: a rule with the right name and a
 /// narrower scope would block less than cordon means to.
 pub(crate) fn is_cordons_rule(found: &FoundRule, expected: &FirewallRule, user_sid: &str) -> bool {
-    let Ok(users) = cordon_sandbox::windows::setup::local_user_authorized_list(user_sid) else {
+    let Ok(users) = crate::plan::local_user_authorized_list(user_sid) else {
         return false;
     };
     found.direction == expected.direction.number()

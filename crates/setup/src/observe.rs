@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use cordon_sandbox::windows::path;
-use cordon_sandbox::windows::sddl::AceKind;
-use cordon_sandbox::windows::setup::{
+use crate::plan::{
     MARKER_FILE, ObservedAce, ObservedState, SetupMarker, SetupPlan, SetupStep, hidden_user_value,
 };
+use cordon_sandbox::windows::path;
+use cordon_sandbox::windows::sddl::AceKind;
 
 use crate::credentials::Credentials;
 use crate::host::{AccountKind, Host};

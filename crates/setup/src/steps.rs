@@ -10,8 +10,8 @@
 
 use std::path::Path;
 
+use crate::plan::{RemoveStep, SetupPlan, SetupStep, Trustee, hidden_user_value};
 use cordon_sandbox::windows::sddl::AceKind;
-use cordon_sandbox::windows::setup::{RemoveStep, SetupPlan, SetupStep, Trustee, hidden_user_value};
 
 use crate::credentials::Credentials;
 use crate::host::{Account, AccountKind, Host};

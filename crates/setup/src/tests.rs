@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::plan::{DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, SetupMarker};
 use cordon_sandbox::windows::sddl::AceKind;
-use cordon_sandbox::windows::setup::{DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, SetupMarker};
 
 use super::*;
 use crate::credentials::Credentials;

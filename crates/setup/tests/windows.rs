@@ -12,10 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cordon_sandbox::windows::setup::{
-    CREDENTIALS_FILE, DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER,
-};
 use cordon_setup::credentials::{self, Credentials};
+use cordon_setup::plan::{CREDENTIALS_FILE, DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use cordon_setup::{ErrorCode, ItemState, SetupOptions};
 
 fn options(state: &Path, roots: &[&Path]) -> SetupOptions {

@@ -23,9 +23,9 @@ use std::path::PathBuf;
 
 use cordon_ipc::{LayerState, SandboxLayer, SandboxReport};
 
+use super::accounts::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use super::desktop::{RUNNER_JOB_LIMITS, RUNNER_UI_LIMITS};
 use super::job::{self, JobLimits};
-use super::setup::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use super::token::restricted_token_plan;
 use crate::{EnforceError, Policy};
 

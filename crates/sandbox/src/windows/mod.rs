@@ -22,6 +22,7 @@
 //! - [`setup`]: what `cordon setup` does, checks and undoes.
 //! - [`password`]: passwords for the sandbox accounts.
 
+pub mod accounts;
 pub mod acl;
 pub mod command_line;
 pub mod desktop;
@@ -30,6 +31,5 @@ pub mod job;
 pub mod password;
 pub mod path;
 pub mod sddl;
-pub mod setup;
 pub mod sid;
 pub mod token;

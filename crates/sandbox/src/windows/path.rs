@@ -108,7 +108,7 @@ pub fn join(root: &Path, name: &str) -> PathBuf {
 /// dots or spaces), alternate data streams and invalid characters. Two such
 /// spellings can name the same object, so a list of them cannot be checked
 /// for duplicates.
-pub(crate) fn non_canonical(normalized: &str) -> Option<&'static str> {
+pub fn non_canonical(normalized: &str) -> Option<&'static str> {
     let components: Vec<&str> = match normalized.strip_prefix(r"\\") {
         Some(unc) => unc.split('\\').collect(),
         // The drive (`c:`) is checked by `is_absolute`; its colon is allowed.
@@ -130,7 +130,7 @@ pub(crate) fn non_canonical(normalized: &str) -> Option<&'static str> {
 
 /// Whether a path in normal form is a whole volume: a drive (`c:`) or a
 /// share (`\\server\share`).
-pub(crate) fn is_volume_root(normalized: &str) -> bool {
+pub fn is_volume_root(normalized: &str) -> bool {
     match normalized.strip_prefix(r"\\") {
         Some(unc) => unc.split('\\').count() <= 2,
         None => !normalized.contains('\\'),

@@ -96,7 +96,7 @@ pub fn is_logon_sid(sid: &str) -> bool {
 }
 
 /// `Ok` for a valid SID string, else the error naming it.
-pub(crate) fn check_sid(sid: &str) -> Result<(), InvalidSid> {
+pub fn check_sid(sid: &str) -> Result<(), InvalidSid> {
     if is_valid_sid(sid) { Ok(()) } else { Err(InvalidSid { value: sid.to_string(), expected: "SID" }) }
 }
 

@@ -7,12 +7,12 @@ use std::io;
 use std::os::windows::io::OwnedHandle;
 use std::path::PathBuf;
 
+use cordon_sandbox::windows::accounts::{
+    CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
+};
 use cordon_sandbox::windows::enforcement::{Identity as Confinement, launch_check};
 use cordon_sandbox::windows::sddl::AceKind;
 use cordon_sandbox::windows::sddl::PipeIdentity;
-use cordon_sandbox::windows::setup::{
-    CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
-};
 use cordon_sandbox::windows::token::{
     AceStep, elevated_launch_aces, request_file_ace, restricted_launch_plan,
 };

@@ -25,9 +25,9 @@ use windows_sys::Win32::System::JobObjects::{
 use windows_sys::Win32::System::SystemInformation::{ComputerNameNetBIOS, GetComputerNameExW};
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
+use crate::windows::accounts::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use crate::windows::enforcement::{SandboxAccounts, TokenFacts, assess, identify, is_local_user};
 use crate::windows::job::{self, JobLimits};
-use crate::windows::setup::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use crate::{EnforceError, Policy, Probe};
 
 /// The attribute bits of a token's logon SID group (winnt.h).

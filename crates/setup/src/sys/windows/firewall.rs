@@ -2,7 +2,7 @@
 //! the Windows Firewall's COM API (`INetFwPolicy2`, `INetFwRule3`). Which
 //! rule is cordon's is decided by [`crate::matching::is_cordons_rule`].
 
-use cordon_sandbox::windows::setup::{FirewallRule, local_user_authorized_list};
+use crate::plan::{FirewallRule, local_user_authorized_list};
 use windows::Win32::Foundation::{RPC_E_CHANGED_MODE, VARIANT_TRUE};
 use windows::Win32::NetworkManagement::WindowsFirewall::{
     INetFwPolicy2, INetFwRule, INetFwRule3, INetFwRules, NET_FW_ACTION, NET_FW_RULE_DIRECTION, NetFwPolicy2,

@@ -20,8 +20,8 @@ mod util;
 
 use std::path::Path;
 
+use crate::plan::{FirewallRule, RegistryDword};
 use cordon_sandbox::windows::sddl::AceKind;
-use cordon_sandbox::windows::setup::{FirewallRule, RegistryDword};
 
 pub(crate) use elevation::elevate_and_wait;
 

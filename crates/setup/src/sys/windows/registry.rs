@@ -3,7 +3,7 @@
 
 use std::ptr::{null, null_mut};
 
-use cordon_sandbox::windows::setup::RegistryDword;
+use crate::plan::RegistryDword;
 use windows_sys::Win32::Foundation::{ERROR_FILE_NOT_FOUND, ERROR_SUCCESS};
 use windows_sys::Win32::System::Registry::{
     HKEY, HKEY_LOCAL_MACHINE, KEY_SET_VALUE, KEY_WOW64_64KEY, REG_DWORD, REG_OPTION_NON_VOLATILE,

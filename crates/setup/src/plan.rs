@@ -13,14 +13,14 @@
 //!
 //! ```
 //! use std::path::PathBuf;
-//! use cordon_sandbox::windows::setup::{ObservedState, SetupConfig, SetupPlan, SetupStep};
+//! use cordon_setup::plan::{ObservedState, SetupConfig, SetupPlan, SetupStep};
 //!
 //! let config = SetupConfig::new(r"C:\Users\alice\AppData\Local\cordon", vec![PathBuf::from(r"C:\work")]);
 //! let plan = SetupPlan::compute(&config)?;
 //! assert!(matches!(plan.steps()[0], SetupStep::CreateGroup { .. }));
 //! // A machine that has seen nothing needs every step.
 //! assert_eq!(plan.pending(&ObservedState::default()).len(), plan.steps().len());
-//! # Ok::<(), cordon_sandbox::windows::setup::SetupError>(())
+//! # Ok::<(), cordon_setup::SetupError>(())
 //! ```
 
 use std::fmt;
@@ -28,35 +28,28 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::path;
-use super::sddl::AceKind;
-use super::sid::{InvalidSid, check_sid};
+/// The accounts and files the plan makes, as the sandbox names them.
+pub use cordon_sandbox::windows::accounts::{
+    CREDENTIALS_FILE, DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
+};
+use cordon_sandbox::windows::path;
+use cordon_sandbox::windows::sddl::AceKind;
+use cordon_sandbox::windows::sid::{InvalidSid, check_sid};
+
+use crate::{ErrorCode, SetupError};
 
 /// The version of what setup does. Raise it when a step's content changes,
 /// and make [`SetupStep::changed_in`] say which steps changed: machines set
 /// up by an older version then re-run exactly those.
 ///
 /// 2: a writable root's grant is two ACEs, the root's own without
-/// `DELETE` ([`super::acl::entries`]).
+/// `DELETE` ([`cordon_sandbox::windows::acl::entries`]).
 pub const SETUP_VERSION: u32 = 2;
-
-/// The default account that runs sandboxes without network.
-pub const DEFAULT_OFFLINE_USER: &str = "CordonSandboxOffline";
-/// The default account that runs sandboxes with network.
-pub const DEFAULT_ONLINE_USER: &str = "CordonSandboxOnline";
-/// The default group of the sandbox accounts; ACEs name the group.
-pub const DEFAULT_GROUP: &str = "CordonSandboxUsers";
 
 /// The registry key (under `HKEY_LOCAL_MACHINE`) whose DWORD values, named
 /// after accounts, hide them from the logon screen when 0.
 pub const HIDDEN_USERS_KEY: &str =
     r"SOFTWARE\Microsoft\Windows NT\CurrentVersion\Winlogon\SpecialAccounts\UserList";
-
-/// The file in the state directory that holds the sandbox accounts'
-/// passwords, protected with DPAPI for the user who ran setup.
-pub const CREDENTIALS_FILE: &str = "sandbox-users.dpapi";
-/// The file in the state directory that records a finished setup.
-pub const MARKER_FILE: &str = "setup.json";
 
 /// Longest user name Windows accepts (`sAMAccountName`), in UTF-16 units.
 const MAX_USER_NAME: usize = 20;
@@ -93,82 +86,11 @@ impl SetupConfig {
     pub fn new(state_dir: impl Into<PathBuf>, writable_roots: Vec<PathBuf>) -> Self {
         SetupConfig {
             writable_roots,
-            protected_names: crate::DEFAULT_PROTECTED_NAMES.iter().map(|s| s.to_string()).collect(),
+            protected_names: cordon_sandbox::DEFAULT_PROTECTED_NAMES.iter().map(|s| s.to_string()).collect(),
             offline_user: DEFAULT_OFFLINE_USER.to_string(),
             online_user: DEFAULT_ONLINE_USER.to_string(),
             group: DEFAULT_GROUP.to_string(),
             state_dir: state_dir.into(),
-        }
-    }
-}
-
-/// Why a setup configuration (or marker) cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("E{}: {}", .code.number(), .message)]
-pub struct SetupError {
-    /// What kind of problem, with a stable number.
-    pub code: SetupErrorCode,
-    /// What is wrong, naming the input.
-    pub message: String,
-}
-
-impl SetupError {
-    fn new(code: SetupErrorCode, message: impl Into<String>) -> Self {
-        SetupError { code, message: message.into() }
-    }
-}
-
-impl From<InvalidSid> for SetupError {
-    fn from(err: InvalidSid) -> Self {
-        SetupError::new(SetupErrorCode::InvalidSid, err.to_string())
-    }
-}
-
-/// The kinds of [`SetupError`]. Their numbers are stable: scripts and
-/// support can rely on them, and a number is never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SetupErrorCode {
-    /// A user name Windows would refuse.
-    InvalidUserName,
-    /// A group name Windows would refuse.
-    InvalidGroupName,
-    /// Two accounts with one name (users and groups share one namespace).
-    NameConflict,
-    /// A path that is not absolute.
-    RelativePath,
-    /// A path spelled so that it may alias another one (`..`, trailing dots,
-    /// streams), or not valid Unicode.
-    NonCanonicalPath,
-    /// A writable root listed twice.
-    DuplicateRoot,
-    /// A writable root that is a whole drive or share.
-    RootTooBroad,
-    /// A protected name that is not a single file name.
-    InvalidProtectedName,
-    /// A state directory the sandbox accounts could write.
-    StateDirWritable,
-    /// A string that should be a SID and is not.
-    InvalidSid,
-    /// An account that does not exist on the machine.
-    UnknownAccount,
-}
-
-impl SetupErrorCode {
-    /// The stable number, shown as `E{number}`.
-    pub fn number(self) -> u32 {
-        match self {
-            SetupErrorCode::InvalidUserName => 101,
-            SetupErrorCode::InvalidGroupName => 102,
-            SetupErrorCode::NameConflict => 103,
-            SetupErrorCode::RelativePath => 104,
-            SetupErrorCode::NonCanonicalPath => 105,
-            SetupErrorCode::DuplicateRoot => 106,
-            SetupErrorCode::RootTooBroad => 107,
-            SetupErrorCode::InvalidProtectedName => 108,
-            SetupErrorCode::StateDirWritable => 109,
-            SetupErrorCode::InvalidSid => 110,
-            SetupErrorCode::UnknownAccount => 111,
         }
     }
 }
@@ -199,7 +121,7 @@ impl Trustee {
             Trustee::Sid(sid) => sid.clone(),
             Trustee::Group(name) => lookup(name).ok_or_else(|| {
                 SetupError::new(
-                    SetupErrorCode::UnknownAccount,
+                    ErrorCode::UnknownAccount,
                     format!("group {name} does not exist; run `cordon setup` again"),
                 )
             })?,
@@ -345,7 +267,7 @@ fn firewall_rule_name(user: &str) -> String {
 /// owner Local Service, and an ACE granting `CC` to the user.
 ///
 /// ```
-/// use cordon_sandbox::windows::setup::local_user_authorized_list;
+/// use cordon_setup::plan::local_user_authorized_list;
 /// assert_eq!(local_user_authorized_list("S-1-5-21-1-2-3-1005")?, "O:LSD:(A;;CC;;;S-1-5-21-1-2-3-1005)");
 /// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
 /// ```
@@ -834,15 +756,14 @@ pub fn remove_plan(marker: &SetupMarker) -> Result<Vec<RemoveStep>, SetupError> 
 /// characters.
 pub fn validate_user_name(name: &str) -> Result<(), SetupError> {
     check_account_name(name, MAX_USER_NAME)
-        .map_err(|why| SetupError::new(SetupErrorCode::InvalidUserName, format!("user name {name:?} {why}")))
+        .map_err(|why| SetupError::new(ErrorCode::InvalidUserName, format!("user name {name:?} {why}")))
 }
 
 /// Checks `name` against Windows' rules for local group names: as for users
 /// ([`validate_user_name`]), but up to 256 characters.
 pub fn validate_group_name(name: &str) -> Result<(), SetupError> {
-    check_account_name(name, MAX_GROUP_NAME).map_err(|why| {
-        SetupError::new(SetupErrorCode::InvalidGroupName, format!("group name {name:?} {why}"))
-    })
+    check_account_name(name, MAX_GROUP_NAME)
+        .map_err(|why| SetupError::new(ErrorCode::InvalidGroupName, format!("group name {name:?} {why}")))
 }
 
 fn check_account_name(name: &str, max: usize) -> Result<(), String> {
@@ -871,7 +792,7 @@ fn validate_protected_name(name: &str) -> Result<(), SetupError> {
         Ok(())
     } else {
         Err(SetupError::new(
-            SetupErrorCode::InvalidProtectedName,
+            ErrorCode::InvalidProtectedName,
             format!("protected name {name:?} is not a single file name (such as .git)"),
         ))
     }
@@ -881,20 +802,20 @@ fn validate_protected_name(name: &str) -> Result<(), SetupError> {
 fn checked_path(what: &str, path: &Path) -> Result<String, SetupError> {
     if path.to_str().is_none() {
         return Err(SetupError::new(
-            SetupErrorCode::NonCanonicalPath,
+            ErrorCode::NonCanonicalPath,
             format!("{what} {} is not valid Unicode", path.display()),
         ));
     }
     if !path::is_absolute(path) {
         return Err(SetupError::new(
-            SetupErrorCode::RelativePath,
+            ErrorCode::RelativePath,
             format!("{what} {} is not absolute (expected C:\\… or \\\\server\\share\\…)", path.display()),
         ));
     }
     let normalized = path::normalize(path);
     if let Some(why) = path::non_canonical(&normalized) {
         return Err(SetupError::new(
-            SetupErrorCode::NonCanonicalPath,
+            ErrorCode::NonCanonicalPath,
             format!("{what} {}: {why}; give the resolved path", path.display()),
         ));
     }
@@ -907,7 +828,7 @@ fn validate(config: &SetupConfig) -> Result<(), SetupError> {
     validate_group_name(&config.group)?;
     let conflict = |a: &str, b: &str| {
         SetupError::new(
-            SetupErrorCode::NameConflict,
+            ErrorCode::NameConflict,
             format!("{a:?} and {b:?} are one account name to Windows; give the accounts different names"),
         )
     };
@@ -924,7 +845,7 @@ fn validate(config: &SetupConfig) -> Result<(), SetupError> {
         validate_protected_name(name)?;
         if config.protected_names[..i].iter().any(|earlier| same_name(earlier, name)) {
             return Err(SetupError::new(
-                SetupErrorCode::InvalidProtectedName,
+                ErrorCode::InvalidProtectedName,
                 format!("protected name {name:?} is listed twice"),
             ));
         }
@@ -936,19 +857,19 @@ fn validate(config: &SetupConfig) -> Result<(), SetupError> {
         let normalized = checked_path("writable root", root)?;
         if path::is_volume_root(&normalized) {
             return Err(SetupError::new(
-                SetupErrorCode::RootTooBroad,
+                ErrorCode::RootTooBroad,
                 format!("writable root {} is a whole drive or share; name a directory in it", root.display()),
             ));
         }
         if let Some((_, earlier)) = roots.iter().find(|(other, _)| *other == normalized) {
             return Err(SetupError::new(
-                SetupErrorCode::DuplicateRoot,
+                ErrorCode::DuplicateRoot,
                 format!("writable root {} is {} again", root.display(), earlier.display()),
             ));
         }
         if path::is_within(&state_dir, &normalized) {
             return Err(SetupError::new(
-                SetupErrorCode::StateDirWritable,
+                ErrorCode::StateDirWritable,
                 format!(
                     "state directory {} is inside writable root {}: sandboxes could change it",
                     config.state_dir.display(),
@@ -990,7 +911,7 @@ mod tests {
         SetupPlan::compute(&config(roots)).unwrap()
     }
 
-    fn error(config: &SetupConfig) -> SetupErrorCode {
+    fn error(config: &SetupConfig) -> ErrorCode {
         SetupPlan::compute(config).unwrap_err().code
     }
 
@@ -1031,7 +952,7 @@ mod tests {
         assert_eq!(config.offline_user, "CordonSandboxOffline");
         assert_eq!(config.online_user, "CordonSandboxOnline");
         assert_eq!(config.group, "CordonSandboxUsers");
-        assert_eq!(config.protected_names, crate::DEFAULT_PROTECTED_NAMES);
+        assert_eq!(config.protected_names, cordon_sandbox::DEFAULT_PROTECTED_NAMES);
     }
 
     #[test]
@@ -1358,56 +1279,52 @@ mod tests {
         for name in
             ["", "CordonSandboxOffline1", "...", " . ", "a@b", "a/b", r"a\b", "a[b]", "a:b", "a;b", "a|b"]
         {
-            assert_eq!(validate_user_name(name).unwrap_err().code, SetupErrorCode::InvalidUserName, "{name}");
+            assert_eq!(validate_user_name(name).unwrap_err().code, ErrorCode::InvalidUserName, "{name}");
         }
         for name in ["a=b", "a,b", "a+b", "a*b", "a?b", "a<b", "a>b", "a\"b", "a\tb", "a\nb"] {
-            assert_eq!(
-                validate_user_name(name).unwrap_err().code,
-                SetupErrorCode::InvalidUserName,
-                "{name:?}"
-            );
+            assert_eq!(validate_user_name(name).unwrap_err().code, ErrorCode::InvalidUserName, "{name:?}");
         }
     }
 
     #[test]
     fn group_names_may_be_longer_than_user_names() {
         assert_eq!(validate_group_name(&"g".repeat(256)), Ok(()));
-        assert_eq!(validate_group_name(&"g".repeat(257)).unwrap_err().code, SetupErrorCode::InvalidGroupName);
+        assert_eq!(validate_group_name(&"g".repeat(257)).unwrap_err().code, ErrorCode::InvalidGroupName);
         let mut config = config(&[r"C:\work"]);
         config.group = "Cordon Sandbox Users Of This Machine".into();
         assert!(SetupPlan::compute(&config).is_ok());
         config.group = "a@b".into();
-        assert_eq!(error(&config), SetupErrorCode::InvalidGroupName);
+        assert_eq!(error(&config), ErrorCode::InvalidGroupName);
     }
 
     #[test]
     fn one_name_for_two_accounts_is_refused() {
         let mut config = config(&[r"C:\work"]);
         config.online_user = "cordonsandboxoffline".into();
-        assert_eq!(error(&config), SetupErrorCode::NameConflict);
+        assert_eq!(error(&config), ErrorCode::NameConflict);
         let mut config = self::config(&[r"C:\work"]);
         config.group = "CORDONSANDBOXONLINE".into();
-        assert_eq!(error(&config), SetupErrorCode::NameConflict);
+        assert_eq!(error(&config), ErrorCode::NameConflict);
     }
 
     #[test]
     fn relative_roots_are_refused() {
         for root in ["work", r"C:work", r"\work", "/work", ""] {
-            assert_eq!(error(&config(&[root])), SetupErrorCode::RelativePath, "{root:?}");
+            assert_eq!(error(&config(&[root])), ErrorCode::RelativePath, "{root:?}");
         }
     }
 
     #[test]
     fn root_spelled_to_reach_elsewhere_is_refused() {
         for root in [r"C:\work\..\Windows", r"C:\work\.", r"C:\work.", r"C:\work:hidden", r"\\.\C:\work"] {
-            assert_eq!(error(&config(&[root])), SetupErrorCode::NonCanonicalPath, "{root}");
+            assert_eq!(error(&config(&[root])), ErrorCode::NonCanonicalPath, "{root}");
         }
     }
 
     #[test]
     fn whole_drive_or_share_cannot_be_a_writable_root() {
         for root in [r"C:\", "C:/", r"\\?\D:\", r"\\server\share", r"\\server\share\"] {
-            assert_eq!(error(&config(&[root])), SetupErrorCode::RootTooBroad, "{root}");
+            assert_eq!(error(&config(&[root])), ErrorCode::RootTooBroad, "{root}");
         }
         assert!(SetupPlan::compute(&config(&[r"\\server\share\work"])).is_ok());
     }
@@ -1415,9 +1332,9 @@ mod tests {
     #[test]
     fn one_root_spelled_twice_is_refused() {
         let err = SetupPlan::compute(&config(&[r"C:\work", r"c:/WORK/"])).unwrap_err();
-        assert_eq!(err.code, SetupErrorCode::DuplicateRoot);
+        assert_eq!(err.code, ErrorCode::DuplicateRoot);
         assert!(err.message.contains(r"C:\work"), "{err}");
-        assert_eq!(error(&config(&[r"C:\work", r"\\?\C:\Work"])), SetupErrorCode::DuplicateRoot);
+        assert_eq!(error(&config(&[r"C:\work", r"\\?\C:\Work"])), ErrorCode::DuplicateRoot);
     }
 
     #[test]
@@ -1430,23 +1347,23 @@ mod tests {
         for name in ["", ".", "..", r"..\x", "a/b", ".git:stream", ".git.", ".git ", "a*"] {
             let mut config = config(&[r"C:\work"]);
             config.protected_names = vec![name.into()];
-            assert_eq!(error(&config), SetupErrorCode::InvalidProtectedName, "{name:?}");
+            assert_eq!(error(&config), ErrorCode::InvalidProtectedName, "{name:?}");
         }
         let mut config = config(&[r"C:\work"]);
         config.protected_names = vec![".git".into(), ".GIT".into()];
-        assert_eq!(error(&config), SetupErrorCode::InvalidProtectedName);
+        assert_eq!(error(&config), ErrorCode::InvalidProtectedName);
     }
 
     #[test]
     fn state_directory_inside_a_writable_root_is_refused() {
         let mut config = config(&[r"C:\Users\alice"]);
-        assert_eq!(error(&config), SetupErrorCode::StateDirWritable);
+        assert_eq!(error(&config), ErrorCode::StateDirWritable);
         config.writable_roots = vec![STATE.into()];
-        assert_eq!(error(&config), SetupErrorCode::StateDirWritable);
+        assert_eq!(error(&config), ErrorCode::StateDirWritable);
         config.writable_roots = vec![r"C:\Users\alice\AppData\Local\cordon-work".into()];
         assert!(SetupPlan::compute(&config).is_ok());
         config.state_dir = "cordon".into();
-        assert_eq!(error(&config), SetupErrorCode::RelativePath);
+        assert_eq!(error(&config), ErrorCode::RelativePath);
     }
 
     #[test]
@@ -1457,17 +1374,17 @@ mod tests {
             "E101: user name \"a@b\" contains '@', which Windows does not allow in account names"
         );
         let codes = [
-            SetupErrorCode::InvalidUserName,
-            SetupErrorCode::InvalidGroupName,
-            SetupErrorCode::NameConflict,
-            SetupErrorCode::RelativePath,
-            SetupErrorCode::NonCanonicalPath,
-            SetupErrorCode::DuplicateRoot,
-            SetupErrorCode::RootTooBroad,
-            SetupErrorCode::InvalidProtectedName,
-            SetupErrorCode::StateDirWritable,
-            SetupErrorCode::InvalidSid,
-            SetupErrorCode::UnknownAccount,
+            ErrorCode::InvalidUserName,
+            ErrorCode::InvalidGroupName,
+            ErrorCode::NameConflict,
+            ErrorCode::RelativePath,
+            ErrorCode::NonCanonicalPath,
+            ErrorCode::DuplicateRoot,
+            ErrorCode::RootTooBroad,
+            ErrorCode::InvalidProtectedName,
+            ErrorCode::StateDirWritable,
+            ErrorCode::InvalidSid,
+            ErrorCode::UnknownAccount,
         ];
         let numbers: Vec<u32> = codes.iter().map(|c| c.number()).collect();
         assert_eq!(numbers, (101..=111).collect::<Vec<_>>());
@@ -1493,10 +1410,10 @@ mod tests {
     #[test]
     fn trustee_that_cannot_be_resolved_to_a_sid_is_an_error() {
         let missing = group().resolve(|_| None).unwrap_err();
-        assert_eq!(missing.code, SetupErrorCode::UnknownAccount);
+        assert_eq!(missing.code, ErrorCode::UnknownAccount);
         let injected = group().resolve(|_| Some("S-1-5-32-545)(A;OICI;FA;;;WD".into())).unwrap_err();
-        assert_eq!(injected.code, SetupErrorCode::InvalidSid);
-        assert_eq!(Trustee::Sid("BA".into()).resolve(|_| None).unwrap_err().code, SetupErrorCode::InvalidSid);
+        assert_eq!(injected.code, ErrorCode::InvalidSid);
+        assert_eq!(Trustee::Sid("BA".into()).resolve(|_| None).unwrap_err().code, ErrorCode::InvalidSid);
         assert_eq!(Trustee::Sid(GROUP_SID.into()).resolve(|_| None).unwrap(), GROUP_SID);
     }
 
