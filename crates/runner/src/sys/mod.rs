@@ -3,8 +3,9 @@
 //! - `spawn(&SpawnSpec) -> Result<Child, SpawnError>`: start a process on
 //!   pipes, a pseudo-terminal, or the runner's own stdio, as a tree of its
 //!   own, with only its stdio inherited, dying with the runner.
-//! - `Child`: the pid, the `ProcessTree`, and the runner's ends of its stdio:
-//!   `InputPipe`, `OutputPipe`s, or a `Terminal`, all async.
+//! - `Child` (defined here, once): the pid, the `ProcessTree`, and the
+//!   runner's ends of its stdio: `InputPipe`, `OutputPipe`s, or a
+//!   `Terminal`, all async; with the platform's own `PlatformChild`.
 //! - `ProcessTree`: `kill()` the process and every descendant, `signal()` it
 //!   the way a terminal would.
 //! - `Terminal`: read, write, `resize`, and the input that means end of file.
@@ -39,6 +40,44 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use cordon_ipc::{OsBytes, Size, SpawnError, SpawnErrorKind};
+
+// The functions of the contract above, with the signatures every platform
+// must give them: a platform that drifts fails to compile here.
+const _: fn(&SpawnSpec<'_>) -> Result<Child, SpawnError> = spawn;
+const _: fn(&OsBytes) -> Result<PathBuf, SpawnError> = path_of;
+const _: fn(Option<u32>) -> anyhow::Result<()> = startup;
+const _: fn(&str) -> Option<String> = take_secret_env;
+const _: fn() = mark_inherited_fds_close_on_exec;
+const _: fn() = kill_all_descendants;
+const _: bool = DETECTS_AWAITING_INPUT;
+
+/// A started child: its pid, its tree, and the runner's ends of its stdio,
+/// registered with the runtime; one definition, with what only a platform
+/// keeps in [`PlatformChild`].
+#[derive(Debug)]
+pub struct Child {
+    /// The child's pid (on Unix also its session and process group id,
+    /// except in `Inherit` mode).
+    pub pid: u32,
+    /// The child and its descendants, to signal and kill (on Windows, its
+    /// job).
+    pub tree: ProcessTree,
+    /// Write end of the stdin pipe.
+    pub stdin: Option<InputPipe>,
+    /// Read end of the stdout pipe.
+    pub stdout: Option<OutputPipe>,
+    /// Read end of the stderr pipe.
+    pub stderr: Option<OutputPipe>,
+    /// The pseudo-terminal or pseudoconsole: read for output, write for
+    /// input.
+    pub pty: Option<Terminal>,
+    /// The child's input (terminal or stdin pipe), to tell whether a
+    /// process waits on it; always `None` where that cannot be seen
+    /// ([`DETECTS_AWAITING_INPUT`]).
+    pub input_watch: Option<InputWatch>,
+    /// What only this platform keeps.
+    pub platform: PlatformChild,
+}
 
 /// How a child's stdio is wired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

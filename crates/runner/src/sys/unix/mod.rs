@@ -13,7 +13,7 @@ pub use bootstrap::{
 pub use input_wait::InputWatch;
 pub use io::{InputPipe, OutputPipe, Terminal};
 pub use reap::{ExitStatus, Reaper};
-pub use spawn::{Child, spawn};
+pub use spawn::{PlatformChild, spawn};
 pub use tree::{ProcessTree, kill_all_descendants};
 
 use std::os::unix::ffi::OsStrExt;

@@ -51,7 +51,7 @@ impl Reaper {
     /// Registers interest in the child's exit. Call it right after the
     /// spawn, before the next `.await`, so the reaping task cannot run in
     /// between.
-    pub fn watch(&self, child: &super::Child) -> oneshot::Receiver<ExitStatus> {
+    pub fn watch(&self, child: &crate::sys::Child) -> oneshot::Receiver<ExitStatus> {
         let pid = child.pid;
         let (tx, rx) = oneshot::channel();
         self.waiters.lock().expect("reaper lock").insert(pid, tx);

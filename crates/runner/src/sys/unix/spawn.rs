@@ -27,32 +27,15 @@ use nix::unistd::{AccessFlags, access};
 const OUTPUT_PIPE_SIZE: i32 = 1 << 20;
 
 use super::{InputPipe, InputWatch, OutputPipe, ProcessTree, Terminal};
-use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
+use crate::sys::{Child, SpawnSpec, StdioMode, io_error, spawn_error};
 
 /// `PATH` used when the child's environment has none.
 const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// A started child: its pid, its tree, and the runner's ends of its stdio,
-/// registered with the runtime.
+/// What only Unix keeps of a started child: nothing beyond the common
+/// [`Child`].
 #[derive(Debug)]
-pub struct Child {
-    /// The child's pid (also its session and process group id, except in
-    /// `Inherit` mode).
-    pub pid: u32,
-    /// The child and its descendants, to signal and kill.
-    pub tree: ProcessTree,
-    /// Write end of the stdin pipe.
-    pub stdin: Option<InputPipe>,
-    /// Read end of the stdout pipe.
-    pub stdout: Option<OutputPipe>,
-    /// Read end of the stderr pipe.
-    pub stderr: Option<OutputPipe>,
-    /// The PTY master: read for output, write for input.
-    pub pty: Option<Terminal>,
-    /// The child's input (terminal or stdin pipe), to tell whether a
-    /// process waits on it.
-    pub input_watch: Option<InputWatch>,
-}
+pub struct PlatformChild;
 
 /// Starts a process. Failures are classified for `SpawnFailed`.
 pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
@@ -145,7 +128,9 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
         ))
     })();
     match wired {
-        Ok((stdin, stdout, stderr, pty)) => Ok(Child { pid, tree, stdin, stdout, stderr, pty, input_watch }),
+        Ok((stdin, stdout, stderr, pty)) => {
+            Ok(Child { pid, tree, stdin, stdout, stderr, pty, input_watch, platform: PlatformChild })
+        }
         Err(err) => {
             tree.kill();
             Err(io_error("registering the child's stdio", err))

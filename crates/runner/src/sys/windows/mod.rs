@@ -11,7 +11,7 @@ pub use bootstrap::{
 };
 pub use io::{InputPipe, OutputPipe, Terminal};
 pub use reap::{ExitStatus, Reaper};
-pub use spawn::{Child, path_of, spawn};
+pub use spawn::{PlatformChild, path_of, spawn};
 pub use tree::{KILLED_EXIT_CODE, ProcessTree, kill_all_descendants};
 
 use windows_sys::Win32::Foundation::{CloseHandle, ERROR_ACCESS_DENIED, STILL_ACTIVE};

@@ -36,9 +36,9 @@ impl Reaper {
     }
 
     /// Watches the child's exit.
-    pub fn watch(&self, child: &super::Child) -> oneshot::Receiver<ExitStatus> {
+    pub fn watch(&self, child: &crate::sys::Child) -> oneshot::Receiver<ExitStatus> {
         let (tx, rx) = oneshot::channel();
-        let process = match child.process.try_clone() {
+        let process = match child.platform.process.try_clone() {
             Ok(process) => process,
             Err(err) => {
                 tracing::warn!(%err, "cannot watch the child's exit");
@@ -52,7 +52,7 @@ impl Reaper {
             .chain(child.pty.as_ref().map(|t| t.output()))
             .map(|pipe| pipe.settler())
             .collect();
-        let console = child.console.clone();
+        let console = child.platform.console.clone();
         let spawned = std::thread::Builder::new().name("cordon-wait".into()).spawn(move || {
             let status = wait(&process);
             for settle in &settlers {

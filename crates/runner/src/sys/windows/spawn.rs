@@ -34,9 +34,9 @@ use windows_sys::Win32::System::Threading::{
     STARTUPINFOW, UpdateProcThreadAttribute,
 };
 
-use super::InputWatch;
 use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
 use super::tree::{Job, ProcessTree};
+use crate::sys::Child;
 use crate::sys::{SpawnSpec, StdioMode, io_error, spawn_error};
 use cordon_sandbox::windows::command_line::{
     CommandLineError, batch_command_line, cmd_string_line, command_line, environment_block, is_batch_file,
@@ -69,23 +69,10 @@ fn own_desktop() -> Option<&'static [u16]> {
         .as_deref()
 }
 
-/// A started child: its pid, its tree, and the runner's ends of its stdio.
+/// What only Windows keeps of a started child: its process handle, to
+/// wait for it, and its pseudoconsole, closed once it has exited.
 #[derive(Debug)]
-pub struct Child {
-    /// The child's process id.
-    pub pid: u32,
-    /// The child's job: it and every descendant.
-    pub tree: ProcessTree,
-    /// Write end of the stdin pipe.
-    pub stdin: Option<InputPipe>,
-    /// Read end of the stdout pipe.
-    pub stdout: Option<OutputPipe>,
-    /// Read end of the stderr pipe.
-    pub stderr: Option<OutputPipe>,
-    /// The pseudoconsole.
-    pub pty: Option<Terminal>,
-    /// Always `None`: see [`InputWatch`].
-    pub input_watch: Option<InputWatch>,
+pub struct PlatformChild {
     pub(super) process: OwnedHandle,
     pub(super) console: Option<Arc<PseudoConsole>>,
 }
@@ -242,8 +229,7 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
             stderr,
             pty,
             input_watch: None,
-            process,
-            console: wiring.console.take(),
+            platform: PlatformChild { process, console: wiring.console.take() },
         }),
         Err(err) => {
             tree.kill();
