@@ -16,9 +16,7 @@ mod request_file;
 mod security;
 mod start;
 
-use std::ffi::OsStr;
 use std::io;
-use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsRawHandle, OwnedHandle};
 use std::os::windows::process::ExitStatusExt;
 use std::sync::Arc;
@@ -27,6 +25,8 @@ use std::time::Duration;
 use windows_sys::Win32::Foundation::{HANDLE, WAIT_OBJECT_0};
 use windows_sys::Win32::System::JobObjects::TerminateJobObject;
 use windows_sys::Win32::System::Threading::{GetExitCodeProcess, INFINITE, WaitForSingleObject};
+
+pub(super) use cordon_win::wide;
 
 use self::desktop::Desktop;
 use self::identity::context;
@@ -170,8 +170,4 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
 /// A failed system call on the way to starting the runner.
 pub(super) fn launch_error(step: &str, e: io::Error) -> Error {
     Error::io(step, e)
-}
-
-pub(super) fn wide(s: &OsStr) -> Vec<u16> {
-    s.encode_wide().chain([0]).collect()
 }

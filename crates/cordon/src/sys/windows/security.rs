@@ -4,95 +4,37 @@
 //! of `cordon_sandbox::windows`; this module only builds them. (The ACEs on
 //! files are written by `cordon_sandbox::acl`.)
 
-use std::ffi::c_void;
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::ptr::{null, null_mut};
 
-use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, LocalFree};
+use cordon_win::{LocalBuffer, sid_string, token_information, wide};
+use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
-    ACCESS_MODE, ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW,
-    ConvertStringSidToSidW, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetSecurityInfo, SE_WINDOW_OBJECT,
-    SetEntriesInAclW, SetSecurityInfo, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    ACCESS_MODE, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
+    EXPLICIT_ACCESS_W, GRANT_ACCESS, GetSecurityInfo, SE_WINDOW_OBJECT, SetEntriesInAclW, SetSecurityInfo,
+    TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::LookupAccountNameW;
 use windows_sys::Win32::Security::{
-    ACE_FLAGS, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetTokenInformation, NO_INHERITANCE,
-    PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, TOKEN_ADJUST_DEFAULT,
-    TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
+    ACE_FLAGS, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, NO_INHERITANCE, PSECURITY_DESCRIPTOR,
+    PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY,
+    TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
 };
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 /// The attribute bits of a token's logon SID group (winnt.h; defined here
 /// rather than pulling in windows-sys's large SystemServices module).
 const SE_GROUP_LOGON_ID: u32 = 0xC000_0000;
-
-/// A buffer `LocalAlloc`ed by Windows, freed on drop.
-struct Local(*mut c_void);
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: allocated by the API that returned it, freed once.
-            unsafe { LocalFree(self.0 as HLOCAL) };
-        }
-    }
-}
-
-fn wide(s: &str) -> Vec<u16> {
-    s.encode_utf16().chain([0]).collect()
-}
 
 fn last_error(what: &str) -> io::Error {
     let err = io::Error::last_os_error();
     io::Error::new(err.kind(), format!("{what}: {err}"))
 }
 
-/// The calling process's token.
+/// The calling process's token, opened to query it and to derive the
+/// runner's restricted token from it.
 pub(super) fn own_token() -> io::Result<OwnedHandle> {
-    let mut token: HANDLE = null_mut();
-    let access = TOKEN_QUERY | TOKEN_DUPLICATE | TOKEN_ASSIGN_PRIMARY | TOKEN_ADJUST_DEFAULT;
-    // SAFETY: the pseudo-handle of the current process; an out-pointer.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), access, &mut token) } == 0 {
-        return Err(last_error("OpenProcessToken"));
-    }
-    // SAFETY: a fresh handle owned by nobody else.
-    Ok(unsafe { OwnedHandle::from_raw_handle(token as RawHandle) })
-}
-
-fn token_information(token: &OwnedHandle, class: i32) -> io::Result<Vec<u64>> {
-    let mut needed = 0u32;
-    // SAFETY: the documented size query.
-    unsafe { GetTokenInformation(token.as_raw_handle() as HANDLE, class, null_mut(), 0, &mut needed) };
-    // u64 storage: the structures hold pointers and need their alignment.
-    let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
-    // SAFETY: a buffer of the size asked for.
-    let ok = unsafe {
-        GetTokenInformation(
-            token.as_raw_handle() as HANDLE,
-            class,
-            buffer.as_mut_ptr().cast(),
-            needed,
-            &mut needed,
-        )
-    };
-    if ok == 0 {
-        return Err(last_error("GetTokenInformation"));
-    }
-    Ok(buffer)
-}
-
-fn sid_string(sid: PSID) -> io::Result<String> {
-    let mut text = null_mut();
-    // SAFETY: a valid SID; the string is LocalAlloc'ed.
-    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
-        return Err(last_error("ConvertSidToStringSidW"));
-    }
-    let _free = Local(text.cast());
-    // SAFETY: a NUL-terminated string from the API.
-    let len = (0..).take_while(|&i| unsafe { *text.add(i) } != 0).count();
-    // SAFETY: `len` units before the NUL.
-    Ok(String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(text, len) }))
+    cordon_win::own_token(TOKEN_QUERY | TOKEN_DUPLICATE | TOKEN_ASSIGN_PRIMARY | TOKEN_ADJUST_DEFAULT)
 }
 
 /// The user SID of a token, as a string.
@@ -100,7 +42,8 @@ pub(super) fn user_sid(token: &OwnedHandle) -> io::Result<String> {
     let buffer = token_information(token, TokenUser)?;
     // SAFETY: GetTokenInformation(TokenUser) filled a TOKEN_USER.
     let user = unsafe { &*(buffer.as_ptr() as *const TOKEN_USER) };
-    sid_string(user.User.Sid)
+    // SAFETY: the token's own user SID, inside `buffer`.
+    unsafe { sid_string(user.User.Sid) }
 }
 
 /// The logon SID of a token (`S-1-5-5-X-Y`), if it has one.
@@ -114,14 +57,15 @@ pub(super) fn logon_sid(token: &OwnedHandle) -> io::Result<Option<String>> {
     };
     for group in groups {
         if group.Attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID {
-            return sid_string(group.Sid).map(Some);
+            // SAFETY: a SID of the token's groups, inside `buffer`.
+            return unsafe { sid_string(group.Sid) }.map(Some);
         }
     }
     Ok(None)
 }
 
 /// A SID parsed from its string form.
-pub(super) struct Sid(Local);
+pub(super) struct Sid(LocalBuffer);
 
 impl Sid {
     pub(super) fn parse(text: &str) -> io::Result<Sid> {
@@ -130,7 +74,7 @@ impl Sid {
         if unsafe { ConvertStringSidToSidW(wide(text).as_ptr(), &mut sid) } == 0 {
             return Err(last_error(&format!("ConvertStringSidToSidW({text})")));
         }
-        Ok(Sid(Local(sid)))
+        Ok(Sid(LocalBuffer(sid)))
     }
 
     fn as_psid(&self) -> PSID {
@@ -141,7 +85,7 @@ impl Sid {
 /// A security descriptor from SDDL, and `SECURITY_ATTRIBUTES` pointing at
 /// it.
 pub(super) struct SecurityDescriptor {
-    _descriptor: Local,
+    _descriptor: LocalBuffer,
     attributes: SECURITY_ATTRIBUTES,
 }
 
@@ -165,7 +109,7 @@ impl SecurityDescriptor {
             lpSecurityDescriptor: descriptor,
             bInheritHandle: 0,
         };
-        Ok(SecurityDescriptor { _descriptor: Local(descriptor), attributes })
+        Ok(SecurityDescriptor { _descriptor: LocalBuffer(descriptor), attributes })
     }
 
     /// For APIs that take `SECURITY_ATTRIBUTES*`; valid while `self` lives.
@@ -229,7 +173,7 @@ pub(super) fn grant_on_window_station(station: HANDLE, sid: &str, mask: u32) -> 
     if status != ERROR_SUCCESS {
         return Err(io::Error::from_raw_os_error(status as i32));
     }
-    let _descriptor = Local(descriptor);
+    let _descriptor = LocalBuffer(descriptor);
     let (new_dacl, _new) = with_entry(old_dacl, &sid, mask, GRANT_ACCESS, NO_INHERITANCE)?;
     // SAFETY: a live handle and a valid DACL.
     let status = unsafe {
@@ -257,7 +201,7 @@ fn with_entry(
     mask: u32,
     mode: ACCESS_MODE,
     inheritance: ACE_FLAGS,
-) -> io::Result<(*mut ACL, Local)> {
+) -> io::Result<(*mut ACL, LocalBuffer)> {
     let access = EXPLICIT_ACCESS_W {
         grfAccessPermissions: mask,
         grfAccessMode: mode,
@@ -276,7 +220,7 @@ fn with_entry(
     if status != ERROR_SUCCESS {
         return Err(io::Error::from_raw_os_error(status as i32));
     }
-    Ok((new_dacl, Local(new_dacl.cast())))
+    Ok((new_dacl, LocalBuffer(new_dacl.cast())))
 }
 
 /// The SID of a local account, as a string.
@@ -317,5 +261,6 @@ pub(super) fn account_sid(name: &str) -> io::Result<String> {
     if ok == 0 {
         return Err(last_error(&format!("LookupAccountNameW({name})")));
     }
-    sid_string(sid.as_mut_ptr().cast())
+    // SAFETY: the SID LookupAccountNameW wrote into `sid`.
+    unsafe { sid_string(sid.as_mut_ptr().cast()) }
 }

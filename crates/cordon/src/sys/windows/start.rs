@@ -5,13 +5,14 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
-use std::ptr::{null, null_mut};
+use std::ptr::null;
 use std::sync::Arc;
 
 use cordon_sandbox::windows::command_line::{
     CommandLineError, command_line, environment_block, without_profile_variables,
 };
 use cordon_sandbox::windows::job::{JobLimits, runner_job};
+use cordon_win::AttributeList;
 use windows_sys::Win32::Foundation::{
     ERROR_LOGON_FAILURE, HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation,
 };
@@ -23,10 +24,9 @@ use windows_sys::Win32::System::JobObjects::{
 };
 use windows_sys::Win32::System::Threading::{
     CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
-    CreateProcessWithLogonW, DeleteProcThreadAttributeList, EXTENDED_STARTUPINFO_PRESENT,
-    InitializeProcThreadAttributeList, LOGON_WITH_PROFILE, LPPROC_THREAD_ATTRIBUTE_LIST,
+    CreateProcessWithLogonW, EXTENDED_STARTUPINFO_PRESENT, LOGON_WITH_PROFILE,
     PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, ResumeThread,
-    STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW, TerminateProcess, UpdateProcThreadAttribute,
+    STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW, TerminateProcess,
 };
 
 use super::desktop::{self, Desktop};
@@ -78,48 +78,11 @@ pub(super) fn start(
     };
     let handles = stdio.each_ref().map(|h| h.as_raw_handle() as HANDLE);
 
-    let mut size = 0usize;
-    // SAFETY: the documented size query.
-    unsafe { InitializeProcThreadAttributeList(null_mut(), 2, 0, &mut size) };
-    let mut storage = vec![0usize; size.div_ceil(size_of::<usize>())];
-    let list: LPPROC_THREAD_ATTRIBUTE_LIST = storage.as_mut_ptr().cast();
-    // SAFETY: storage of the size asked for.
-    if unsafe { InitializeProcThreadAttributeList(list, 2, 0, &mut size) } == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    struct ListGuard(LPPROC_THREAD_ATTRIBUTE_LIST);
-    impl Drop for ListGuard {
-        fn drop(&mut self) {
-            // SAFETY: an initialised list, deleted once.
-            unsafe { DeleteProcThreadAttributeList(self.0) };
-        }
-    }
-    let _guard = ListGuard(list);
     let jobs = [job.as_raw_handle() as HANDLE];
-    // SAFETY: `handles` and `jobs` outlive the CreateProcess call below.
-    unsafe {
-        if UpdateProcThreadAttribute(
-            list,
-            0,
-            PROC_THREAD_ATTRIBUTE_HANDLE_LIST as usize,
-            handles.as_ptr().cast(),
-            size_of_val(&handles),
-            null_mut(),
-            null(),
-        ) == 0
-            || UpdateProcThreadAttribute(
-                list,
-                0,
-                PROC_THREAD_ATTRIBUTE_JOB_LIST as usize,
-                jobs.as_ptr().cast(),
-                size_of_val(&jobs),
-                null_mut(),
-                null(),
-            ) == 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-    }
+    // Borrows `handles` and `jobs` until after the CreateProcess call.
+    let mut list = AttributeList::new(2)?;
+    list.set(PROC_THREAD_ATTRIBUTE_HANDLE_LIST as usize, &handles)?;
+    list.set(PROC_THREAD_ATTRIBUTE_JOB_LIST as usize, &jobs)?;
     // SAFETY: plain data.
     let mut startup: STARTUPINFOEXW = unsafe { std::mem::zeroed() };
     startup.StartupInfo.cb = size_of::<STARTUPINFOEXW>() as u32;
@@ -129,7 +92,7 @@ pub(super) fn start(
     startup.StartupInfo.hStdError = handles[2];
     // The private desktop; the runner's children inherit it.
     startup.StartupInfo.lpDesktop = desktop.startup_path();
-    startup.lpAttributeList = list;
+    startup.lpAttributeList = list.as_ptr();
     // A console of its own, hidden: the runner's children share it, so
     // console control events reach them and never the parent's console.
     let flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;

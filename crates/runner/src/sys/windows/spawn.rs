@@ -8,9 +8,8 @@
 //! `PROC_THREAD_ATTRIBUTE_HANDLE_LIST`.
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::io;
-use std::os::windows::ffi::{OsStrExt, OsStringExt};
+use std::os::windows::ffi::OsStringExt;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::{Path, PathBuf};
 use std::ptr::{null, null_mut};
@@ -27,11 +26,10 @@ use windows_sys::Win32::System::Console::{
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::SystemInformation::GetSystemDirectoryW;
 use windows_sys::Win32::System::Threading::{
-    CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, CreateProcessW, DeleteProcThreadAttributeList,
-    EXTENDED_STARTUPINFO_PRESENT, GetStartupInfoW, InitializeProcThreadAttributeList,
-    LPPROC_THREAD_ATTRIBUTE_LIST, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST,
+    CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, CreateProcessW, EXTENDED_STARTUPINFO_PRESENT,
+    GetStartupInfoW, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST,
     PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOEXW,
-    STARTUPINFOW, UpdateProcThreadAttribute,
+    STARTUPINFOW,
 };
 
 use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
@@ -43,6 +41,7 @@ use cordon_sandbox::windows::command_line::{
     is_cmd_exe,
 };
 use cordon_sandbox::windows::path::user_form;
+use cordon_win::{AttributeList, wide};
 
 /// The `lpDesktop` the runner was started with (NUL-terminated), if it was
 /// given one; read once. `CreateProcessW` takes it as a mutable pointer but
@@ -131,21 +130,25 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     let job = Job::new().map_err(|e| io_error("creating the job object", e))?;
     let mut wiring = Wiring::new(spec.stdio).map_err(|e| io_error("creating the child's stdio", e))?;
 
-    let mut attributes = Attributes::new(3).map_err(|e| io_error("InitializeProcThreadAttributeList", e))?;
+    // Declared before the list, which borrows them until it is dropped.
     let job_list = [job.raw()];
-    attributes
-        .set(PROC_THREAD_ATTRIBUTE_JOB_LIST, job_list.as_ptr().cast(), size_of_val(&job_list))
-        .map_err(|e| io_error("job list attribute", e))?;
     let inherit: Vec<HANDLE> = wiring.inherited.iter().map(|h| h.as_raw_handle() as HANDLE).collect();
+    let console_handle = wiring.console.as_ref().and_then(|c| c.raw());
+    let mut attributes =
+        AttributeList::new(3).map_err(|e| io_error("InitializeProcThreadAttributeList", e))?;
+    attributes
+        .set(PROC_THREAD_ATTRIBUTE_JOB_LIST as usize, &job_list)
+        .map_err(|e| io_error("job list attribute", e))?;
     if !inherit.is_empty() {
         attributes
-            .set(PROC_THREAD_ATTRIBUTE_HANDLE_LIST, inherit.as_ptr().cast(), size_of_val(inherit.as_slice()))
+            .set(PROC_THREAD_ATTRIBUTE_HANDLE_LIST as usize, &inherit)
             .map_err(|e| io_error("handle list attribute", e))?;
     }
-    let console_handle = wiring.console.as_ref().and_then(|c| c.raw());
-    if let Some(hpcon) = &console_handle {
+    if let Some(hpcon) = console_handle {
+        // The pseudoconsole lives in `wiring` until after the process is
+        // created.
         attributes
-            .set(PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, *hpcon as *const _, size_of::<isize>())
+            .set_value(PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE as usize, hpcon as *mut std::ffi::c_void)
             .map_err(|e| io_error("pseudoconsole attribute", e))?;
     }
 
@@ -374,47 +377,6 @@ fn set_inheritable(handle: &OwnedHandle, inherit: bool) -> io::Result<()> {
     Ok(())
 }
 
-/// A `PROC_THREAD_ATTRIBUTE_LIST` and its storage.
-struct Attributes {
-    storage: Vec<usize>,
-}
-
-impl Attributes {
-    fn new(count: u32) -> io::Result<Attributes> {
-        let mut size = 0usize;
-        // SAFETY: the documented size query (fails with the size set).
-        unsafe { InitializeProcThreadAttributeList(null_mut(), count, 0, &mut size) };
-        let mut storage = vec![0usize; size.div_ceil(size_of::<usize>())];
-        // SAFETY: storage of the size asked for.
-        if unsafe { InitializeProcThreadAttributeList(storage.as_mut_ptr().cast(), count, 0, &mut size) } == 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Attributes { storage })
-    }
-
-    fn as_ptr(&mut self) -> LPPROC_THREAD_ATTRIBUTE_LIST {
-        self.storage.as_mut_ptr().cast()
-    }
-
-    /// Sets an attribute. `value` must stay valid until the process is
-    /// created: the list stores the pointer, not the bytes.
-    fn set(&mut self, attribute: u32, value: *const std::ffi::c_void, size: usize) -> io::Result<()> {
-        // SAFETY: an initialised list; the caller keeps `value` alive.
-        let ok = unsafe {
-            UpdateProcThreadAttribute(self.as_ptr(), 0, attribute as usize, value, size, null_mut(), null())
-        };
-        if ok == 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
-    }
-}
-
-impl Drop for Attributes {
-    fn drop(&mut self) {
-        // SAFETY: an initialised list, deleted once.
-        unsafe { DeleteProcThreadAttributeList(self.as_ptr()) };
-    }
-}
-
 /// Finds the program the way a shell would: a path is taken relative to the
 /// working directory; a bare name is searched in the child's `PATH`, then
 /// the system directory; without an extension, `PATHEXT`'s are tried.
@@ -493,8 +455,4 @@ fn classify_create_error(program: &Path, err: io::Error) -> SpawnError {
         _ => SpawnErrorKind::Os,
     };
     spawn_error(kind, format!("cannot execute {}: {err}", program.display()), err.raw_os_error())
-}
-
-fn wide(s: &OsStr) -> Vec<u16> {
-    s.encode_wide().chain([0]).collect()
 }

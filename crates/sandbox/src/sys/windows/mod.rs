@@ -7,23 +7,20 @@
 
 pub mod acl;
 
-use std::ffi::c_void;
+use std::os::windows::io::OwnedHandle;
 use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
 
 use cordon_ipc::SandboxReport;
-use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, HLOCAL, LocalFree};
-use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
 use windows_sys::Win32::Security::{
-    GetTokenInformation, LookupAccountNameW, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_PRIVILEGES,
-    TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenPrivileges, TokenRestrictedSids, TokenUser,
+    LookupAccountNameW, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_PRIVILEGES, TOKEN_QUERY,
+    TOKEN_USER, TokenGroups, TokenPrivileges, TokenRestrictedSids, TokenUser,
 };
 use windows_sys::Win32::System::JobObjects::{
     JOBOBJECT_BASIC_UI_RESTRICTIONS, JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions,
     JobObjectExtendedLimitInformation, QueryInformationJobObject,
 };
 use windows_sys::Win32::System::SystemInformation::{ComputerNameNetBIOS, GetComputerNameExW};
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 use crate::windows::accounts::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use crate::windows::enforcement::{SandboxAccounts, TokenFacts, assess, identify, is_local_user};
@@ -59,28 +56,6 @@ pub fn command_job() -> JobLimits {
     COMMAND_JOB.get().copied().unwrap_or_else(|| job::command_job(&Policy::full_access()))
 }
 
-/// A buffer `LocalAlloc`ed by Windows, freed on drop.
-struct Local(*mut c_void);
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: allocated by the API that returned it, freed once.
-            unsafe { LocalFree(self.0 as HLOCAL) };
-        }
-    }
-}
-
-/// The calling process's token, closed on drop.
-struct Token(HANDLE);
-
-impl Drop for Token {
-    fn drop(&mut self) {
-        // SAFETY: a handle this process opened, closed once.
-        unsafe { CloseHandle(self.0) };
-    }
-}
-
 fn last_error(what: &str) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
@@ -93,15 +68,14 @@ fn token_facts() -> TokenFacts {
         restricting_sids: Err(e.clone()),
         privileges: Err(e),
     };
-    let mut raw: HANDLE = null_mut();
-    // SAFETY: the current process's pseudo-handle; an out-pointer.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut raw) } == 0 {
-        return unreadable(last_error("OpenProcessToken"));
-    }
-    let token = Token(raw);
+    let token = match cordon_win::own_token(TOKEN_QUERY) {
+        Ok(token) => token,
+        Err(e) => return unreadable(e.to_string()),
+    };
     let user_sid = match information(&token, TokenUser) {
-        // SAFETY: GetTokenInformation(TokenUser) filled a TOKEN_USER.
-        Ok(buffer) => sid_string(unsafe { (*(buffer.as_ptr() as *const TOKEN_USER)).User.Sid }),
+        // SAFETY: GetTokenInformation(TokenUser) filled a TOKEN_USER, and
+        // its SID lies inside the buffer.
+        Ok(buffer) => unsafe { sid_string((*(buffer.as_ptr() as *const TOKEN_USER)).User.Sid) },
         Err(e) => Err(e),
     };
     let user_sid = match user_sid {
@@ -114,12 +88,14 @@ fn token_facts() -> TokenFacts {
         groups
             .iter()
             .find(|g| g.Attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
-            .and_then(|g| sid_string(g.Sid).ok())
+            // SAFETY: a group SID inside the buffer.
+            .and_then(|g| unsafe { sid_string(g.Sid) }.ok())
     });
     let restricting_sids = information(&token, TokenRestrictedSids).and_then(|buffer| {
         // SAFETY: TokenRestrictedSids fills a TOKEN_GROUPS.
         let groups = unsafe { groups(&buffer) };
-        groups.iter().map(|g| sid_string(g.Sid)).collect()
+        // SAFETY: group SIDs inside the buffer.
+        groups.iter().map(|g| unsafe { sid_string(g.Sid) }).collect()
     });
     let privileges = information(&token, TokenPrivileges).map(|buffer| {
         // SAFETY: a TOKEN_PRIVILEGES whose array has PrivilegeCount entries.
@@ -149,33 +125,20 @@ unsafe fn groups(buffer: &[u64]) -> &[windows_sys::Win32::Security::SID_AND_ATTR
     }
 }
 
-/// One class of token information, in 8-byte aligned storage.
-fn information(token: &Token, class: TOKEN_INFORMATION_CLASS) -> Result<Vec<u64>, String> {
-    let mut needed = 0u32;
-    // SAFETY: the documented size query.
-    unsafe { GetTokenInformation(token.0, class, null_mut(), 0, &mut needed) };
-    if needed == 0 {
-        return Err(last_error("GetTokenInformation"));
-    }
-    let mut buffer = vec![0u64; (needed as usize).div_ceil(8)];
-    // SAFETY: a buffer of the size asked for.
-    if unsafe { GetTokenInformation(token.0, class, buffer.as_mut_ptr().cast(), needed, &mut needed) } == 0 {
-        return Err(last_error("GetTokenInformation"));
-    }
-    Ok(buffer)
+/// One class of token information, in 8-byte aligned storage; the error
+/// in words.
+fn information(token: &OwnedHandle, class: TOKEN_INFORMATION_CLASS) -> Result<Vec<u64>, String> {
+    cordon_win::token_information(token, class).map_err(|e| e.to_string())
 }
 
-fn sid_string(sid: PSID) -> Result<String, String> {
-    let mut text = null_mut();
-    // SAFETY: a valid SID; the string is LocalAlloc'ed.
-    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
-        return Err(last_error("ConvertSidToStringSidW"));
-    }
-    let _free = Local(text.cast());
-    // SAFETY: a NUL-terminated string from the API.
-    let len = (0..).take_while(|&i| unsafe { *text.add(i) } != 0).count();
-    // SAFETY: `len` units before the NUL.
-    Ok(String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(text, len) }))
+/// `sid` as a string; the error in words.
+///
+/// # Safety
+///
+/// `sid` points to a valid SID.
+unsafe fn sid_string(sid: PSID) -> Result<String, String> {
+    // SAFETY: the caller's promise.
+    unsafe { cordon_win::sid_string(sid) }.map_err(|e| e.to_string())
 }
 
 /// The SID of the local user account `name`, if there is one (looked up as
@@ -220,7 +183,8 @@ fn account_sid(name: &str) -> Option<String> {
     if !is_local_user(&domain, &computer, kind) {
         return None;
     }
-    sid_string(sid.as_mut_ptr().cast()).ok()
+    // SAFETY: the SID LookupAccountNameW wrote into `sid`.
+    unsafe { sid_string(sid.as_mut_ptr().cast()) }.ok()
 }
 
 /// This machine's NetBIOS name, the domain of its local accounts.

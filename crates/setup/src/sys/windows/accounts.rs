@@ -17,11 +17,10 @@ use windows_sys::Win32::NetworkManagement::NetManagement::{
     UF_PASSWD_CANT_CHANGE, UF_SCRIPT, USER_INFO_1, USER_INFO_1003, USER_INFO_1007, USER_INFO_1008,
     USER_PRIV_USER,
 };
-use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
 use windows_sys::Win32::Security::{LookupAccountNameW, PSID, SID_NAME_USE, SidTypeAlias, SidTypeUser};
 use windows_sys::Win32::System::SystemInformation::{ComputerNameNetBIOS, GetComputerNameExW};
 
-use super::util::{Local, failed, from_wide_ptr, last_error, wide};
+use super::util::{failed, from_wide_ptr, last_error, wide};
 use crate::host::{Account, AccountKind};
 use crate::{ErrorCode, SetupError};
 
@@ -58,15 +57,13 @@ fn qualified(name: &str) -> Result<String, SetupError> {
 }
 
 /// A SID as a string.
-pub(super) fn sid_string(sid: PSID) -> Result<String, SetupError> {
-    let mut text = null_mut();
-    // SAFETY: a valid SID; the string is LocalAlloc'ed.
-    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
-        return Err(last_error(ErrorCode::Accounts, "ConvertSidToStringSidW"));
-    }
-    let _free = Local(text.cast());
-    // SAFETY: a NUL-terminated string from the API.
-    Ok(unsafe { from_wide_ptr(text) })
+///
+/// # Safety
+///
+/// `sid` points to a valid SID.
+pub(super) unsafe fn sid_string(sid: PSID) -> Result<String, SetupError> {
+    // SAFETY: the caller's promise.
+    unsafe { cordon_win::sid_string(sid) }.map_err(|e| SetupError::new(ErrorCode::Accounts, e.to_string()))
 }
 
 /// The local account `name`: its SID, its kind and its comment.
@@ -113,7 +110,8 @@ pub(super) fn account(name: &str) -> Result<Option<Account>, SetupError> {
     if ok == 0 {
         return Err(last_error(ErrorCode::Accounts, format_args!("looking up {name}")));
     }
-    let sid = sid_string(sid.as_mut_ptr().cast())?;
+    // SAFETY: the SID LookupAccountNameW wrote into `sid`.
+    let sid = unsafe { sid_string(sid.as_mut_ptr().cast()) }?;
     let kind = if usage == SidTypeUser {
         AccountKind::User
     } else if usage == SidTypeAlias {
@@ -187,7 +185,8 @@ pub(super) fn members(group: &str) -> Result<Vec<String>, SetupError> {
                 std::slice::from_raw_parts(buffer.0 as *const LOCALGROUP_MEMBERS_INFO_0, read as usize)
             };
             for entry in entries {
-                sids.push(sid_string(entry.lgrmi0_sid)?);
+                // SAFETY: a member's SID, inside the buffer Windows filled.
+                sids.push(unsafe { sid_string(entry.lgrmi0_sid) }?);
             }
         }
         if status != ERROR_MORE_DATA {

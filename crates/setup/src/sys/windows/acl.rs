@@ -11,7 +11,7 @@ use windows_sys::Win32::Security::Authorization::{GetNamedSecurityInfoW, SE_FILE
 use windows_sys::Win32::Security::{OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID};
 
 use super::token;
-use super::util::{Local, failed, wide_path};
+use super::util::{LocalBuffer, failed, wide};
 use crate::{ErrorCode, SetupError};
 
 fn acl_error(err: std::io::Error) -> SetupError {
@@ -41,7 +41,7 @@ pub(super) fn owned_by_caller(path: &Path) -> Result<bool, SetupError> {
     // LocalAlloc'ed and owns the owner SID.
     let status = unsafe {
         GetNamedSecurityInfoW(
-            wide_path(path).as_ptr(),
+            wide(path).as_ptr(),
             SE_FILE_OBJECT,
             OWNER_SECURITY_INFORMATION,
             &mut owner,
@@ -54,7 +54,7 @@ pub(super) fn owned_by_caller(path: &Path) -> Result<bool, SetupError> {
     if status != ERROR_SUCCESS {
         return Err(failed(ErrorCode::Acl, format_args!("reading the owner of {}", path.display()), status));
     }
-    let _descriptor = Local(descriptor);
+    let _descriptor = LocalBuffer(descriptor);
     if owner.is_null() {
         return Ok(false);
     }

@@ -7,7 +7,7 @@ use windows_sys::Win32::Security::Cryptography::{
     CRYPT_INTEGER_BLOB, CRYPTPROTECT_UI_FORBIDDEN, CryptProtectData, CryptUnprotectData,
 };
 
-use super::util::{Local, last_error, wide};
+use super::util::{LocalBuffer, last_error, wide};
 use crate::{ErrorCode, SetupError};
 
 /// What the blobs are described as (stored in them, shown by no UI).
@@ -20,7 +20,7 @@ fn input(data: &[u8]) -> CRYPT_INTEGER_BLOB {
 /// The bytes of an output blob, which is freed (and first overwritten
 /// when it holds a secret).
 fn take(blob: CRYPT_INTEGER_BLOB, wipe: bool) -> Vec<u8> {
-    let _free = Local(blob.pbData.cast());
+    let _free = LocalBuffer(blob.pbData.cast());
     if blob.pbData.is_null() {
         return Vec::new();
     }

@@ -10,7 +10,7 @@ use windows_sys::Win32::UI::Shell::{
     SEE_MASK_NOASYNC, SEE_MASK_NOCLOSEPROCESS, SHELLEXECUTEINFOW, ShellExecuteExW,
 };
 
-use super::util::{failed, last_error, wide, wide_path};
+use super::util::{failed, last_error, wide};
 use crate::{ErrorCode, SetupError};
 
 /// `SW_SHOWNORMAL`: the elevated setup shows its console.
@@ -31,10 +31,10 @@ pub(crate) fn elevate_and_wait(args: &[String]) -> Result<i32, SetupError> {
         return Err(SetupError::new(ErrorCode::Elevation, format!("{} does not exist", exe.display())));
     }
     let directory = std::env::current_dir().ok();
-    let exe_w = wide_path(&exe);
-    let parameters_w = wide(&crate::command_parameters(args));
+    let exe_w = wide(&exe);
+    let parameters_w = wide(crate::command_parameters(args));
     let verb_w = wide("runas");
-    let directory_w = directory.as_deref().map(wide_path);
+    let directory_w = directory.as_deref().map(wide);
     let mut info = SHELLEXECUTEINFOW {
         cbSize: size_of::<SHELLEXECUTEINFOW>() as u32,
         fMask: SEE_MASK_NOCLOSEPROCESS | SEE_MASK_NOASYNC,

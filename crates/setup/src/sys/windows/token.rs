@@ -1,25 +1,18 @@
 //! The process token: whether it is elevated, and whose it is.
 
-use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::os::windows::io::{AsRawHandle, OwnedHandle};
 use std::ptr::null_mut;
 
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Security::{
     EqualSid, GetTokenInformation, PSID, TOKEN_ELEVATION, TOKEN_QUERY, TOKEN_USER, TokenElevation, TokenUser,
 };
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 use super::util::last_error;
 use crate::{ErrorCode, SetupError};
 
 fn own_token() -> Result<OwnedHandle, SetupError> {
-    let mut token: HANDLE = null_mut();
-    // SAFETY: the pseudo-handle of the current process; an out-pointer.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
-        return Err(last_error(ErrorCode::Accounts, "OpenProcessToken"));
-    }
-    // SAFETY: a fresh handle owned by nobody else.
-    Ok(unsafe { OwnedHandle::from_raw_handle(token as RawHandle) })
+    cordon_win::own_token(TOKEN_QUERY).map_err(|e| SetupError::new(ErrorCode::Accounts, e.to_string()))
 }
 
 /// Whether the process token is elevated (`TokenElevation`): an

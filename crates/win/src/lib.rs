@@ -1,0 +1,20 @@
+//! cordon's Win32 wrappers, written once: what the client, the runner, the
+//! sandbox and setup each need of the same calls. Every `unsafe` block of
+//! those calls lives here, behind a safe function whose contract it keeps.
+//! Empty elsewhere than on Windows.
+
+#![warn(missing_docs)]
+
+#[cfg(windows)]
+mod attributes;
+#[cfg(windows)]
+mod strings;
+#[cfg(windows)]
+mod token;
+
+#[cfg(windows)]
+pub use attributes::AttributeList;
+#[cfg(windows)]
+pub use strings::{LocalBuffer, from_wide_ptr, wide};
+#[cfg(windows)]
+pub use token::{own_token, sid_string, token_information};

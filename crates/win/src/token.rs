@@ -1,0 +1,62 @@
+//! The process token and what it says: its information classes, and SIDs
+//! as strings.
+
+use std::io;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::ptr::null_mut;
+
+use windows_sys::Win32::Foundation::HANDLE;
+use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
+use windows_sys::Win32::Security::{GetTokenInformation, PSID, TOKEN_INFORMATION_CLASS};
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+
+use crate::strings::{LocalBuffer, from_wide_ptr};
+
+fn last_error(what: &str) -> io::Error {
+    let err = io::Error::last_os_error();
+    io::Error::new(err.kind(), format!("{what}: {err}"))
+}
+
+/// This process's token, opened for `access` (`TOKEN_QUERY`, …).
+pub fn own_token(access: u32) -> io::Result<OwnedHandle> {
+    let mut token: HANDLE = null_mut();
+    // SAFETY: the pseudo-handle of the current process; an out-pointer.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), access, &mut token) } == 0 {
+        return Err(last_error("OpenProcessToken"));
+    }
+    // SAFETY: a fresh handle owned by nobody else.
+    Ok(unsafe { OwnedHandle::from_raw_handle(token as RawHandle) })
+}
+
+/// The `class` information of `token`, in storage aligned for the
+/// structures it holds (they contain pointers): read it through a cast of
+/// the buffer's pointer.
+pub fn token_information(token: &OwnedHandle, class: TOKEN_INFORMATION_CLASS) -> io::Result<Vec<u64>> {
+    let handle = token.as_raw_handle() as HANDLE;
+    let mut needed = 0u32;
+    // SAFETY: the documented size query (fails, with `needed` set).
+    unsafe { GetTokenInformation(handle, class, null_mut(), 0, &mut needed) };
+    let mut buffer = vec![0u64; (needed as usize).div_ceil(8).max(1)];
+    let size = (buffer.len() * 8) as u32;
+    // SAFETY: a live token and a buffer of `size` bytes.
+    if unsafe { GetTokenInformation(handle, class, buffer.as_mut_ptr().cast(), size, &mut needed) } == 0 {
+        return Err(last_error("GetTokenInformation"));
+    }
+    Ok(buffer)
+}
+
+/// `sid` as a string (`S-1-5-…`).
+///
+/// # Safety
+/// `sid` points to a valid SID.
+pub unsafe fn sid_string(sid: PSID) -> io::Result<String> {
+    let mut text = null_mut();
+    // SAFETY: a valid SID (the caller's promise); the string is
+    // LocalAlloc'ed and freed by the guard.
+    if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
+        return Err(last_error("ConvertSidToStringSidW"));
+    }
+    let _free = LocalBuffer(text.cast());
+    // SAFETY: a NUL-terminated string from the API.
+    Ok(unsafe { from_wide_ptr(text) })
+}
