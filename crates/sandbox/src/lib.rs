@@ -114,6 +114,11 @@ pub fn limit_command() -> std::io::Result<()> {
 #[cfg(windows)]
 pub use sys::acl;
 
+/// Windows: a new job object with these limits (the runner's, each
+/// command's), none of them left unset.
+#[cfg(windows)]
+pub use sys::job_object;
+
 /// The limits of each command's job on Windows: kill on close, and the
 /// enforced policy's CPU time ([`windows::job::command_job`]). The runner
 /// gives every command's job these once [`enforce`] has run; a job that

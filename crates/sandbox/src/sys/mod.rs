@@ -32,7 +32,7 @@ mod windows;
 pub use windows::acl;
 #[cfg(windows)]
 pub use windows::{
-    command_job, enforce, only_root_may_write, physical_memory, probe, requirements, same_file,
+    command_job, enforce, job_object, only_root_may_write, physical_memory, probe, requirements, same_file,
 };
 
 /// No per-process limits are set between fork and exec here.

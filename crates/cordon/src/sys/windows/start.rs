@@ -11,17 +11,13 @@ use std::sync::Arc;
 use cordon_sandbox::windows::command_line::{
     CommandLineError, command_line, environment_block, without_profile_variables,
 };
-use cordon_sandbox::windows::job::{JobLimits, runner_job};
+use cordon_sandbox::windows::job::runner_job;
 use cordon_win::AttributeList;
 use windows_sys::Win32::Foundation::{
     ERROR_LOGON_FAILURE, HANDLE, HANDLE_FLAG_INHERIT, SetHandleInformation,
 };
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
-use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JOBOBJECT_BASIC_UI_RESTRICTIONS,
-    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions, JobObjectExtendedLimitInformation,
-    SetInformationJobObject,
-};
+use windows_sys::Win32::System::JobObjects::AssignProcessToJobObject;
 use windows_sys::Win32::System::Threading::{
     CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
     CreateProcessWithLogonW, EXTENDED_STARTUPINFO_PRESENT, LOGON_WITH_PROFILE,
@@ -69,7 +65,7 @@ pub(super) fn start(
     stdio: Option<[OwnedHandle; 3]>,
     desktop: Desktop,
 ) -> io::Result<Runner> {
-    let job = new_job(&runner_job(spec.policy))?;
+    let job = cordon_sandbox::job_object(&runner_job(spec.policy))?;
     let (mut line, env) = line_and_environment(spec, args, &spec.env)?;
 
     let stdio = match stdio {
@@ -186,7 +182,7 @@ fn logon_start(
     stdio: &[OwnedHandle; 3],
     desktop: &mut Option<Desktop>,
 ) -> io::Result<Runner> {
-    let job = new_job(&runner_job(spec.policy))?;
+    let job = cordon_sandbox::job_object(&runner_job(spec.policy))?;
     // The caller's profile paths are not the sandbox user's: the runner
     // sets its own (see the runner's `sys::startup`).
     let (mut line, env) = line_and_environment(spec, args, &without_profile_variables(&spec.env))?;
@@ -282,54 +278,6 @@ fn line_and_environment(
     let line = command_line(&argv).map_err(invalid)?;
     let env = environment_block(env).map_err(invalid)?;
     Ok((line, env))
-}
-
-/// The runner's job with `limits` ([`runner_job`]: kill on close, no
-/// breakaway, every UI limit, the policy's process and memory limits).
-/// A limit that cannot be set fails the launch.
-fn new_job(limits: &JobLimits) -> io::Result<OwnedHandle> {
-    // SAFETY: no name, default security.
-    let raw = unsafe { CreateJobObjectW(null(), null()) };
-    if raw.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh handle owned by nobody else.
-    let job = unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) };
-    // SAFETY: plain data.
-    let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-    info.BasicLimitInformation.LimitFlags = limits.flags;
-    info.BasicLimitInformation.ActiveProcessLimit = limits.active_processes;
-    info.BasicLimitInformation.PerJobUserTimeLimit = limits.job_user_time;
-    info.JobMemoryLimit = usize::try_from(limits.job_memory).unwrap_or(usize::MAX);
-    info.ProcessMemoryLimit = usize::try_from(limits.process_memory).unwrap_or(usize::MAX);
-    // SAFETY: a live job and a correctly sized structure.
-    let ok = unsafe {
-        SetInformationJobObject(
-            job.as_raw_handle() as HANDLE,
-            JobObjectExtendedLimitInformation,
-            (&raw const info).cast(),
-            size_of_val(&info) as u32,
-        )
-    };
-    if ok == 0 {
-        let err = io::Error::last_os_error();
-        return Err(io::Error::new(err.kind(), format!("the job's limits: {err}")));
-    }
-    let ui = JOBOBJECT_BASIC_UI_RESTRICTIONS { UIRestrictionsClass: limits.ui };
-    // SAFETY: a live job and a correctly sized structure.
-    let ok = unsafe {
-        SetInformationJobObject(
-            job.as_raw_handle() as HANDLE,
-            JobObjectBasicUIRestrictions,
-            (&raw const ui).cast(),
-            size_of_val(&ui) as u32,
-        )
-    };
-    if ok == 0 {
-        let err = io::Error::last_os_error();
-        return Err(io::Error::new(err.kind(), format!("the job's UI limits: {err}")));
-    }
-    Ok(job)
 }
 
 pub(super) fn inheritable(handle: OwnedHandle) -> io::Result<OwnedHandle> {

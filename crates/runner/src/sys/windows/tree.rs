@@ -5,17 +5,15 @@
 //! by the tree.
 
 use std::io;
-use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
-use std::ptr::null;
+use std::os::windows::io::{AsRawHandle, OwnedHandle};
 use std::sync::{Arc, Mutex};
 
 use cordon_ipc::Signal;
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::Console::{CTRL_BREAK_EVENT, GenerateConsoleCtrlEvent};
 use windows_sys::Win32::System::JobObjects::{
-    CreateJobObjectW, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JobObjectBasicAccountingInformation, JobObjectExtendedLimitInformation, QueryInformationJobObject,
-    SetInformationJobObject, TerminateJobObject,
+    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JobObjectBasicAccountingInformation, QueryInformationJobObject,
+    TerminateJobObject,
 };
 
 use super::Terminal;
@@ -31,30 +29,7 @@ pub(super) struct Job(OwnedHandle);
 
 impl Job {
     pub(super) fn new() -> io::Result<Arc<Job>> {
-        // SAFETY: no name, default security.
-        let raw = unsafe { CreateJobObjectW(null(), null()) };
-        if raw.is_null() {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a fresh handle owned by nobody else.
-        let job = Job(unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) });
-        let wanted = cordon_sandbox::command_job();
-        // SAFETY: plain data.
-        let mut limits: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-        limits.BasicLimitInformation.LimitFlags = wanted.flags;
-        limits.BasicLimitInformation.PerJobUserTimeLimit = wanted.job_user_time;
-        // SAFETY: a live job and a correctly sized structure.
-        let ok = unsafe {
-            SetInformationJobObject(
-                job.raw(),
-                JobObjectExtendedLimitInformation,
-                (&raw const limits).cast(),
-                size_of_val(&limits) as u32,
-            )
-        };
-        if ok == 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let job = Job(cordon_sandbox::job_object(&cordon_sandbox::command_job())?);
         let job = Arc::new(job);
         live_jobs().push(job.clone());
         Ok(job)

@@ -6,6 +6,9 @@
 //! what is in force and whether the run may go on.
 
 pub mod acl;
+mod job_object;
+
+pub use job_object::job_object;
 
 use std::os::windows::io::OwnedHandle;
 use std::ptr::{null, null_mut};
