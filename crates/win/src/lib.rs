@@ -6,12 +6,16 @@
 #![warn(missing_docs)]
 
 #[cfg(windows)]
+mod account;
+#[cfg(windows)]
 mod attributes;
 #[cfg(windows)]
 mod strings;
 #[cfg(windows)]
 mod token;
 
+#[cfg(windows)]
+pub use account::{Account, computer_name, lookup_account};
 #[cfg(windows)]
 pub use attributes::AttributeList;
 #[cfg(windows)]

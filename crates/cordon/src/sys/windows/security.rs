@@ -15,7 +15,6 @@ use windows_sys::Win32::Security::Authorization::{
     EXPLICIT_ACCESS_W, GRANT_ACCESS, GetSecurityInfo, SE_WINDOW_OBJECT, SetEntriesInAclW, SetSecurityInfo,
     TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
-use windows_sys::Win32::Security::LookupAccountNameW;
 use windows_sys::Win32::Security::{
     ACE_FLAGS, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, NO_INHERITANCE, PSECURITY_DESCRIPTOR,
     PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY,
@@ -225,42 +224,12 @@ fn with_entry(
 
 /// The SID of a local account, as a string.
 pub(super) fn account_sid(name: &str) -> io::Result<String> {
-    let name_w = wide(name);
-    let (mut sid_len, mut domain_len, mut kind) = (0u32, 0u32, 0);
-    // SAFETY: the documented size query.
-    unsafe {
-        LookupAccountNameW(
-            null(),
-            name_w.as_ptr(),
-            null_mut(),
-            &mut sid_len,
-            null_mut(),
-            &mut domain_len,
-            &mut kind,
-        )
-    };
-    if sid_len == 0 {
-        return Err(last_error(&format!("LookupAccountNameW({name})")));
+    let what = |e: io::Error| io::Error::new(e.kind(), format!("LookupAccountNameW({name}): {e}"));
+    match cordon_win::lookup_account(name).map_err(what)? {
+        Some(account) => Ok(account.sid),
+        None => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("LookupAccountNameW({name}): no such account"),
+        )),
     }
-    // u64 storage: a SID needs 4-byte alignment, which a byte vector does
-    // not promise.
-    let mut sid = vec![0u64; (sid_len as usize).div_ceil(8).max(1)];
-    let mut domain = vec![0u16; domain_len.max(1) as usize];
-    // SAFETY: buffers of the sizes asked for.
-    let ok = unsafe {
-        LookupAccountNameW(
-            null(),
-            name_w.as_ptr(),
-            sid.as_mut_ptr().cast(),
-            &mut sid_len,
-            domain.as_mut_ptr(),
-            &mut domain_len,
-            &mut kind,
-        )
-    };
-    if ok == 0 {
-        return Err(last_error(&format!("LookupAccountNameW({name})")));
-    }
-    // SAFETY: the SID LookupAccountNameW wrote into `sid`.
-    unsafe { sid_string(sid.as_mut_ptr().cast()) }
 }

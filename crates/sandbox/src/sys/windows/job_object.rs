@@ -8,7 +8,8 @@ use std::ptr::null;
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::JobObjects::{
     CreateJobObjectW, JOBOBJECT_BASIC_UI_RESTRICTIONS, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JobObjectBasicUIRestrictions, JobObjectExtendedLimitInformation, SetInformationJobObject,
+    JOBOBJECTINFOCLASS, JobObjectBasicUIRestrictions, JobObjectExtendedLimitInformation,
+    SetInformationJobObject,
 };
 
 use crate::windows::job::JobLimits;
@@ -32,34 +33,24 @@ pub fn job_object(limits: &JobLimits) -> io::Result<OwnedHandle> {
     info.BasicLimitInformation.PerJobUserTimeLimit = limits.job_user_time;
     info.JobMemoryLimit = usize::try_from(limits.job_memory).unwrap_or(usize::MAX);
     info.ProcessMemoryLimit = usize::try_from(limits.process_memory).unwrap_or(usize::MAX);
-    // SAFETY: a live job and a correctly sized structure.
-    let ok = unsafe {
-        SetInformationJobObject(
-            handle,
-            JobObjectExtendedLimitInformation,
-            (&raw const info).cast(),
-            size_of_val(&info) as u32,
-        )
-    };
-    if ok == 0 {
-        let err = io::Error::last_os_error();
-        return Err(io::Error::new(err.kind(), format!("the job's limits: {err}")));
-    }
+    set(handle, JobObjectExtendedLimitInformation, &info).map_err(|e| context("the job's limits", e))?;
     if limits.ui != 0 {
         let ui = JOBOBJECT_BASIC_UI_RESTRICTIONS { UIRestrictionsClass: limits.ui };
-        // SAFETY: a live job and a correctly sized structure.
-        let ok = unsafe {
-            SetInformationJobObject(
-                handle,
-                JobObjectBasicUIRestrictions,
-                (&raw const ui).cast(),
-                size_of_val(&ui) as u32,
-            )
-        };
-        if ok == 0 {
-            let err = io::Error::last_os_error();
-            return Err(io::Error::new(err.kind(), format!("the job's UI limits: {err}")));
-        }
+        set(handle, JobObjectBasicUIRestrictions, &ui).map_err(|e| context("the job's UI limits", e))?;
     }
     Ok(job)
+}
+
+/// Sets one class of `job`'s information to `value`, the structure of that
+/// class.
+fn set<T>(job: HANDLE, class: JOBOBJECTINFOCLASS, value: &T) -> io::Result<()> {
+    // SAFETY: a live job, and `value` is the structure `class` reads, of
+    // its own size.
+    let ok =
+        unsafe { SetInformationJobObject(job, class, (value as *const T).cast(), size_of::<T>() as u32) };
+    if ok == 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+fn context(what: &str, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{what}: {err}"))
 }

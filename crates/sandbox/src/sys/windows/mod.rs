@@ -11,19 +11,18 @@ mod job_object;
 pub use job_object::job_object;
 
 use std::os::windows::io::OwnedHandle;
-use std::ptr::{null, null_mut};
+use std::ptr::null_mut;
 use std::sync::OnceLock;
 
 use cordon_ipc::SandboxReport;
 use windows_sys::Win32::Security::{
-    LookupAccountNameW, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_PRIVILEGES, TOKEN_QUERY,
-    TOKEN_USER, TokenGroups, TokenPrivileges, TokenRestrictedSids, TokenUser,
+    PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_PRIVILEGES, TOKEN_QUERY, TOKEN_USER, TokenGroups,
+    TokenPrivileges, TokenRestrictedSids, TokenUser,
 };
 use windows_sys::Win32::System::JobObjects::{
     JOBOBJECT_BASIC_UI_RESTRICTIONS, JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions,
     JobObjectExtendedLimitInformation, QueryInformationJobObject,
 };
-use windows_sys::Win32::System::SystemInformation::{ComputerNameNetBIOS, GetComputerNameExW};
 
 use crate::windows::accounts::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use crate::windows::enforcement::{SandboxAccounts, TokenFacts, assess, identify, is_local_user};
@@ -147,58 +146,9 @@ unsafe fn sid_string(sid: PSID) -> Result<String, String> {
 /// The SID of the local user account `name`, if there is one (looked up as
 /// `COMPUTER\name`, and only if it is a user of this machine).
 fn account_sid(name: &str) -> Option<String> {
-    let computer = computer_name()?;
-    let name_w: Vec<u16> = format!("{computer}\\{name}").encode_utf16().chain([0]).collect();
-    let (mut sid_len, mut domain_len, mut kind) = (0u32, 0u32, 0);
-    // SAFETY: the documented size query.
-    unsafe {
-        LookupAccountNameW(
-            null(),
-            name_w.as_ptr(),
-            null_mut(),
-            &mut sid_len,
-            null_mut(),
-            &mut domain_len,
-            &mut kind,
-        )
-    };
-    if sid_len == 0 {
-        return None;
-    }
-    let mut sid = vec![0u64; (sid_len as usize).div_ceil(8)];
-    let mut domain = vec![0u16; domain_len.max(1) as usize];
-    // SAFETY: buffers of the sizes asked for.
-    let ok = unsafe {
-        LookupAccountNameW(
-            null(),
-            name_w.as_ptr(),
-            sid.as_mut_ptr().cast(),
-            &mut sid_len,
-            domain.as_mut_ptr(),
-            &mut domain_len,
-            &mut kind,
-        )
-    };
-    if ok == 0 {
-        return None;
-    }
-    let domain = String::from_utf16_lossy(&domain[..domain_len as usize]);
-    if !is_local_user(&domain, &computer, kind) {
-        return None;
-    }
-    // SAFETY: the SID LookupAccountNameW wrote into `sid`.
-    unsafe { sid_string(sid.as_mut_ptr().cast()) }.ok()
-}
-
-/// This machine's NetBIOS name, the domain of its local accounts.
-fn computer_name() -> Option<String> {
-    let mut buffer = [0u16; 64];
-    let mut len = buffer.len() as u32;
-    // SAFETY: a buffer of `len` units; `len` is updated to the name's length.
-    if unsafe { GetComputerNameExW(ComputerNameNetBIOS, buffer.as_mut_ptr(), &mut len) } == 0 {
-        return None;
-    }
-    Some(String::from_utf16_lossy(&buffer[..len as usize]))
+    let computer = cordon_win::computer_name().ok()?;
+    let account = cordon_win::lookup_account(&format!("{computer}\\{name}")).ok()??;
+    is_local_user(&account.domain, &computer, account.kind).then_some(account.sid)
 }
 
 /// The limits of the job this process is in, as the job reports them

@@ -6,8 +6,7 @@
 use std::ptr::{null, null_mut};
 
 use windows_sys::Win32::Foundation::{
-    ERROR_ALIAS_EXISTS, ERROR_INSUFFICIENT_BUFFER, ERROR_MEMBER_IN_ALIAS, ERROR_MORE_DATA,
-    ERROR_NO_SUCH_ALIAS, ERROR_NONE_MAPPED, GetLastError,
+    ERROR_ALIAS_EXISTS, ERROR_MEMBER_IN_ALIAS, ERROR_MORE_DATA, ERROR_NO_SUCH_ALIAS,
 };
 use windows_sys::Win32::NetworkManagement::NetManagement::{
     LOCALGROUP_INFO_1, LOCALGROUP_MEMBERS_INFO_0, LOCALGROUP_MEMBERS_INFO_3, MAX_PREFERRED_LENGTH,
@@ -17,10 +16,9 @@ use windows_sys::Win32::NetworkManagement::NetManagement::{
     UF_PASSWD_CANT_CHANGE, UF_SCRIPT, USER_INFO_1, USER_INFO_1003, USER_INFO_1007, USER_INFO_1008,
     USER_PRIV_USER,
 };
-use windows_sys::Win32::Security::{LookupAccountNameW, PSID, SID_NAME_USE, SidTypeAlias, SidTypeUser};
-use windows_sys::Win32::System::SystemInformation::{ComputerNameNetBIOS, GetComputerNameExW};
+use windows_sys::Win32::Security::{PSID, SidTypeAlias, SidTypeUser};
 
-use super::util::{failed, from_wide_ptr, last_error, wide};
+use super::util::{failed, from_wide_ptr, wide};
 use crate::host::{Account, AccountKind};
 use crate::{ErrorCode, SetupError};
 
@@ -42,13 +40,8 @@ impl Drop for NetBuffer {
 
 /// This computer's NetBIOS name: the domain of its local accounts.
 fn computer_name() -> Result<String, SetupError> {
-    let mut buffer = [0u16; 64];
-    let mut len = buffer.len() as u32;
-    // SAFETY: a buffer of `len` units.
-    if unsafe { GetComputerNameExW(ComputerNameNetBIOS, buffer.as_mut_ptr(), &mut len) } == 0 {
-        return Err(last_error(ErrorCode::Accounts, "GetComputerNameExW"));
-    }
-    Ok(String::from_utf16_lossy(&buffer[..len as usize]))
+    cordon_win::computer_name()
+        .map_err(|e| SetupError::new(ErrorCode::Accounts, format!("GetComputerNameExW: {e}")))
 }
 
 /// `COMPUTER\name`.
@@ -68,53 +61,14 @@ pub(super) unsafe fn sid_string(sid: PSID) -> Result<String, SetupError> {
 
 /// The local account `name`: its SID, its kind and its comment.
 pub(super) fn account(name: &str) -> Result<Option<Account>, SetupError> {
-    let full = wide(&qualified(name)?);
-    let mut sid_len = 0u32;
-    let mut domain_len = 0u32;
-    let mut usage: SID_NAME_USE = 0;
-    // SAFETY: the documented size query.
-    let ok = unsafe {
-        LookupAccountNameW(
-            null(),
-            full.as_ptr(),
-            null_mut(),
-            &mut sid_len,
-            null_mut(),
-            &mut domain_len,
-            &mut usage,
-        )
-    };
-    // SAFETY: reads the calling thread's last error.
-    let status = unsafe { GetLastError() };
-    if ok == 0 && status == ERROR_NONE_MAPPED {
+    let Some(found) = cordon_win::lookup_account(&qualified(name)?)
+        .map_err(|e| SetupError::new(ErrorCode::Accounts, format!("looking up {name}: {e}")))?
+    else {
         return Ok(None);
-    }
-    if ok == 0 && status != ERROR_INSUFFICIENT_BUFFER {
-        return Err(failed(ErrorCode::Accounts, format_args!("looking up {name}"), status));
-    }
-    // u64 storage: a SID needs 4-byte alignment.
-    let mut sid = vec![0u64; (sid_len as usize).div_ceil(8).max(1)];
-    let mut domain = vec![0u16; domain_len.max(1) as usize];
-    // SAFETY: buffers of the sizes asked for.
-    let ok = unsafe {
-        LookupAccountNameW(
-            null(),
-            full.as_ptr(),
-            sid.as_mut_ptr().cast(),
-            &mut sid_len,
-            domain.as_mut_ptr(),
-            &mut domain_len,
-            &mut usage,
-        )
     };
-    if ok == 0 {
-        return Err(last_error(ErrorCode::Accounts, format_args!("looking up {name}")));
-    }
-    // SAFETY: the SID LookupAccountNameW wrote into `sid`.
-    let sid = unsafe { sid_string(sid.as_mut_ptr().cast()) }?;
-    let kind = if usage == SidTypeUser {
+    let kind = if found.kind == SidTypeUser {
         AccountKind::User
-    } else if usage == SidTypeAlias {
+    } else if found.kind == SidTypeAlias {
         AccountKind::Group
     } else {
         AccountKind::Other
@@ -124,7 +78,7 @@ pub(super) fn account(name: &str) -> Result<Option<Account>, SetupError> {
         AccountKind::Group => group_comment(name),
         AccountKind::Other => String::new(),
     };
-    Ok(Some(Account { sid, kind, comment }))
+    Ok(Some(Account { sid: found.sid, kind, comment }))
 }
 
 /// The comment of the local user `name` (empty if it cannot be read).
