@@ -16,70 +16,17 @@ import time
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp_support import alive, check, children_map, comm, descendants, finish
 
 CORDON, WORKSPACE = sys.argv[1], sys.argv[2]
-passed, failed = 0, 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok     {name}")
-    else:
-        failed += 1
-        print(f"FAILED {name}: {detail}")
-
-
 def text_of(result):
     return "".join(block.text for block in result.content if getattr(block, "type", "") == "text")
-
-
-def children_map():
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    return children
-
-
-def descendants(pid):
-    children, found, todo = children_map(), [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def server_pids():
     """The `cordon mcp` processes this script started, and all their descendants."""
     mine = [p for p in children_map().get(os.getpid(), []) if comm(p) == "cordon"]
     return [p for server in mine for p in [server, *descendants(server)]]
-
-
-def comm(pid):
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 # Exact outputs are checked with "login": False (call() adds it): the
@@ -233,5 +180,4 @@ async def main():
 
 
 asyncio.run(main())
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -12,7 +12,6 @@ SERVER_PID. Prints one line per check and 'N passed, N failed' at the end.
 """
 
 import asyncio
-import os
 import sys
 import time
 
@@ -20,45 +19,12 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_support import alive, check, descendants, finish
 
 URL, TOKEN, SERVER_PID = sys.argv[1], sys.argv[2], int(sys.argv[3])
-passed, failed = 0, 0
-
-
-def check(name, condition, detail=""):
-    global passed, failed
-    if condition:
-        passed += 1
-        print(f"ok     {name}")
-    else:
-        failed += 1
-        print(f"FAILED {name}: {detail}")
-
-
-def descendants(pid):
-    children = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def running_command(argv):
     """Whether a process under the server runs exactly `argv`."""
-    for pid in descendants(SERVER_PID):
+    for pid in filter(alive, descendants(SERVER_PID)):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if f.read().split(b"\0")[:-1] == [a.encode() for a in argv]:
@@ -143,5 +109,4 @@ async def main():
 
 
 asyncio.run(main())
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -13,6 +13,13 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+// Shared with mcp_rmcp.rs, which uses all of it.
+#[allow(dead_code)]
+#[path = "support/processes.rs"]
+mod processes;
+
+use processes::{alive, descendants};
+
 const TOKEN: &str = "test-token-0123456789abcdef";
 
 fn mcp(args: &[&str], token: Option<&str>) -> Command {
@@ -220,32 +227,4 @@ fn the_python_sdk_drives_the_server_over_http() {
     // The stateless client's `sleep 1001` is still there: stopping the
     // server must end it.
     server.stop();
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| stat.rsplit(')').next().and_then(|s| s.split_whitespace().next()) != Some("Z"))
-}
-
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut table = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        if let Some(ppid) =
-            stat.rsplit(')').next().and_then(|s| s.split_whitespace().nth(1)?.parse::<u32>().ok())
-        {
-            table.push((child, ppid));
-        }
-    }
-    let (mut found, mut todo) = (Vec::new(), vec![pid]);
-    while let Some(parent) = todo.pop() {
-        for &(child, ppid) in &table {
-            if ppid == parent && !found.contains(&child) {
-                found.push(child);
-                todo.push(child);
-            }
-        }
-    }
-    found
 }
