@@ -88,8 +88,8 @@ pub async fn run(mcp: &McpArgs) -> anyhow::Result<i32> {
     // What the user set explicitly, over the non-interactive defaults; the
     // rest of the environment is the policy's filtered inheritance.
     let mut env: BTreeMap<String, String> = args.env.iter().cloned().collect();
-    if let Some(tmp) = prepared.temp_dir.path() {
-        env.entry("TMPDIR".into()).or_insert_with(|| tmp.display().to_string());
+    for (name, value) in prepared.temp_dir.variables() {
+        env.entry(name).or_insert(value);
     }
     let config = ExecConfig { cwd, env, command_timeout: args.timeout, ..ExecConfig::default() };
     let sessions = ExecSessions::new(sandbox, config);

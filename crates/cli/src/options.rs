@@ -362,8 +362,8 @@ impl SandboxArgs {
             }
         }
         let mut explicit: BTreeMap<String, String> = self.env.iter().cloned().collect();
-        if let Some(tmp) = temp_dir.path() {
-            explicit.entry("TMPDIR".into()).or_insert_with(|| tmp.display().to_string());
+        for (name, value) in temp_dir.variables() {
+            explicit.entry(name).or_insert(value);
         }
         let env = policy.env.apply(&cordon::utf8_environment(), &explicit);
         Ok(Prepared { policy, env, temp_dir })

@@ -90,6 +90,35 @@ fn a_confining_policy_fails_closed_where_the_token_is_not_restricted() {
 }
 
 #[test]
+fn the_sandbox_temp_directory_is_temp_and_tmp_too() {
+    // Windows programs write `%TEMP%`, which for the user's own directory
+    // is no writable root: the private one must be named there too.
+    // (Best effort: under Wine the restricted token is refused otherwise.)
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path().to_str().unwrap();
+    let args = [
+        "run",
+        "--cwd",
+        cwd,
+        "--windows-mode",
+        "restricted-token",
+        "--network",
+        "--best-effort",
+        "--",
+        "cmd",
+        "/c",
+        "echo %TEMP%;%TMP%;%TMPDIR%",
+    ];
+    let out = cordon_without_home(&args);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let line = stdout(&out);
+    let names: Vec<&str> = line.trim_end().split(';').collect();
+    assert_eq!(names.len(), 3, "{line}");
+    assert!(names[0].contains("cordon-tmp-"), "TEMP is the private directory: {line}");
+    assert!(names.iter().all(|name| *name == names[0]), "one directory: {line}");
+}
+
+#[test]
 fn a_policy_without_network_is_refused_in_restricted_token_mode() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cwd = dir.path().to_str().unwrap();

@@ -119,6 +119,21 @@ pub use sys::acl;
 #[cfg(windows)]
 pub use sys::job_object;
 
+/// Windows: a sandbox token made from its plan (the restricted-token
+/// runner's, a sandbox-user runner's commands').
+#[cfg(windows)]
+pub use sys::restricted_token;
+
+/// Windows: the token every command runs under when the runner is a
+/// sandbox user (write-restricted to this launch's roots,
+/// [`windows::token::elevated_command_token_plan`]), made by [`enforce`];
+/// `None` otherwise (a restricted-token runner's commands inherit its
+/// token).
+#[cfg(windows)]
+pub fn command_token() -> Option<&'static std::os::windows::io::OwnedHandle> {
+    sys::command_token()
+}
+
 /// The limits of each command's job on Windows: kill on close, and the
 /// enforced policy's CPU time ([`windows::job::command_job`]). The runner
 /// gives every command's job these once [`enforce`] has run; a job that

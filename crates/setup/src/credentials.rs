@@ -100,12 +100,20 @@ impl Credentials {
     }
 
     /// Writes the credentials to `state_dir` (creating it), replacing the
-    /// file as a whole.
+    /// file as a whole. The directory and the file are kept from the
+    /// sandbox's reads first (`sys::keep_from_sandbox`), or nothing is
+    /// written: the restricted-token sandbox runs as this user, and DPAPI
+    /// would decrypt the passwords for it.
     pub fn store(&self, state_dir: &Path) -> Result<(), SetupError> {
         let path = file_path(state_dir);
-        crate::files::write(&path, &self.to_json()).map_err(|err| {
-            SetupError::new(ErrorCode::Credentials, format!("writing {}: {err}", path.display()))
-        })
+        let failed = |what: &str, path: &Path, err: std::io::Error| {
+            SetupError::new(ErrorCode::Credentials, format!("{what} {}: {err}", path.display()))
+        };
+        std::fs::create_dir_all(state_dir).map_err(|e| failed("creating", state_dir, e))?;
+        sys::keep_from_sandbox(state_dir)
+            .map_err(|e| failed("keeping the sandbox from reading", state_dir, e))?;
+        crate::files::write(&path, &self.to_json()).map_err(|e| failed("writing", &path, e))?;
+        sys::keep_from_sandbox(&path).map_err(|e| failed("keeping the sandbox from reading", &path, e))
     }
 
     pub(crate) fn password_with(&self, host: &mut impl Host, user: &str) -> Result<String, SetupError> {

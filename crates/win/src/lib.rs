@@ -10,6 +10,8 @@ mod account;
 #[cfg(windows)]
 mod attributes;
 #[cfg(windows)]
+mod security;
+#[cfg(windows)]
 mod strings;
 #[cfg(windows)]
 mod token;
@@ -18,6 +20,11 @@ mod token;
 pub use account::{Account, computer_name, lookup_account};
 #[cfg(windows)]
 pub use attributes::AttributeList;
+#[cfg(windows)]
+pub use security::{
+    Restriction, SecurityDescriptor, Sid, restricted_token, set_default_dacl, set_integrity_level,
+    set_object_dacl, set_object_label,
+};
 #[cfg(windows)]
 pub use strings::{LocalBuffer, from_wide_ptr, wide};
 #[cfg(windows)]

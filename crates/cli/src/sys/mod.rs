@@ -8,7 +8,8 @@
 //!   runs (interrupt, terminate, hang up, the terminal resized).
 //! - `private_dir(prefix)`: a new temp directory only the user can enter
 //!   (a `PrivateDir`).
-//! - `sandbox_temp(preset)`: the sandbox's `TMPDIR` (a [`SandboxTemp`]).
+//! - `sandbox_temp(preset)`: the sandbox's `TMPDIR` (a [`SandboxTemp`]),
+//!   and `TEMP_VARIABLES`, the variables that name it.
 //! - `create_private(path)`: a new file only the user can read.
 //! - `shell()`: the default shell of `cordon shell`.
 //! - `ignore_terminal_interrupts()`: for the request-file bootstrap, whose
@@ -60,6 +61,14 @@ impl SandboxTemp {
             SandboxTemp::Private(path) => Some(std::path::Path::new(path)),
             SandboxTemp::Host(dir) => Some(dir.path()),
         }
+    }
+
+    /// The variables that name it for the sandbox's programs
+    /// ([`TEMP_VARIABLES`]: `TMPDIR`, and on Windows `TEMP` and `TMP`,
+    /// which its programs read instead).
+    pub fn variables(&self) -> Vec<(String, String)> {
+        let Some(path) = self.path() else { return Vec::new() };
+        TEMP_VARIABLES.iter().map(|name| (name.to_string(), path.display().to_string())).collect()
     }
 
     /// The host directory to make a writable root, if any.

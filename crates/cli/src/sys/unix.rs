@@ -183,6 +183,9 @@ pub fn private_dir(prefix: &str) -> std::io::Result<PrivateDir> {
     Ok(PrivateDir { dir, _lock: lock })
 }
 
+/// The variables that name the sandbox's temp directory.
+pub const TEMP_VARIABLES: &[&str] = &["TMPDIR"];
+
 /// The sandbox's `TMPDIR` under a confining preset: its mount
 /// namespace's private `/tmp`, which the sandbox may write and nothing on
 /// the host sees or keeps.

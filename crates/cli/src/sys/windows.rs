@@ -150,6 +150,11 @@ pub fn private_dir(prefix: &str) -> std::io::Result<PrivateDir> {
     tempfile::Builder::new().prefix(prefix).tempdir()
 }
 
+/// The variables that name the sandbox's temp directory: Windows programs
+/// read `TEMP` and `TMP` (the user's own temp directory is no writable
+/// root), ported Unix ones `TMPDIR`.
+pub const TEMP_VARIABLES: &[&str] = &["TMPDIR", "TEMP", "TMP"];
+
 /// The sandbox's `TMPDIR` under a confining preset: a new private
 /// directory of the host's, a writable root removed when dropped (Windows
 /// has no private mount of its own to give the sandbox).

@@ -32,7 +32,8 @@ mod windows;
 pub use windows::acl;
 #[cfg(windows)]
 pub use windows::{
-    command_job, enforce, job_object, only_root_may_write, physical_memory, probe, requirements, same_file,
+    command_job, command_token, enforce, job_object, only_root_may_write, physical_memory, probe,
+    requirements, restricted_token, same_file,
 };
 
 /// No per-process limits are set between fork and exec here.

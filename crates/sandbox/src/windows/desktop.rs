@@ -14,6 +14,7 @@
 
 use std::fmt;
 
+use super::integrity::Label;
 use super::sddl::PipeIdentity;
 use super::sid::{InvalidSid, check_sid, is_logon_sid};
 
@@ -165,8 +166,8 @@ impl fmt::Display for DesktopName {
 /// grants generic all to the runner's identity only: the sandbox user, or,
 /// for a write-restricted runner, the user and its logon SID (opening a
 /// desktop to create windows is a write, which a write-restricted token
-/// also checks against its restricting SIDs). Not SYSTEM, not
-/// Administrators, not Everyone. The caller, as the creator, holds its
+/// also checks against its restricting SIDs), with a Low label for its
+/// Low integrity. Not SYSTEM, not Administrators, not Everyone. The caller, as the creator, holds its
 /// handle whatever the DACL says, and owns the object.
 ///
 /// ```
@@ -192,7 +193,8 @@ pub fn desktop_security(identity: &PipeIdentity) -> Result<String, InvalidSid> {
             if !is_logon_sid(logon_sid) {
                 return Err(InvalidSid { value: logon_sid.clone(), expected: "logon SID" });
             }
-            Ok(format!("D:P(A;;GA;;;{user_sid})(A;;GA;;;{logon_sid})"))
+            // Labelled Low, for the runner's Low integrity.
+            Ok(format!("D:P(A;;GA;;;{user_sid})(A;;GA;;;{logon_sid}){}", Label::LowObject.sddl()))
         }
     }
 }
@@ -310,7 +312,7 @@ mod tests {
     fn the_desktop_dacl_grants_a_restricted_runner_its_user_and_logon_sid_only() {
         let identity = PipeIdentity::RestrictedToken { user_sid: ALICE.into(), logon_sid: LOGON.into() };
         let sddl = desktop_security(&identity).unwrap();
-        assert_eq!(sddl, format!("D:P(A;;GA;;;{ALICE})(A;;GA;;;{LOGON})"));
+        assert_eq!(sddl, format!("D:P(A;;GA;;;{ALICE})(A;;GA;;;{LOGON})S:(ML;;NW;;;LW)"));
         for other in [SYSTEM, ADMINISTRATORS, EVERYONE] {
             assert!(!sddl.contains(other), "{other} is not granted: {sddl}");
         }

@@ -10,7 +10,8 @@
 //!
 //! | layer | restricted-token mode | elevated mode (sandbox user) |
 //! |---|---|---|
-//! | writes outside writable roots | refused (write-restricted token) | refused (the user's own rights) |
+//! | writes outside writable roots | refused (write-restricted token, Low integrity) | refused (the user's own rights) |
+//! | the user's processes (reading them) | refused (Low integrity) | refused (another user's) |
 //! | `filesystem.deny` | writes denied, reads **not** (partial) | denied (deny ACE for the user) |
 //! | reads confined to roots | no | no |
 //! | `network = false` | **not enforceable** | firewall rule of the offline user |
@@ -25,6 +26,7 @@ use cordon_ipc::{LayerState, SandboxLayer, SandboxReport};
 
 use super::accounts::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
 use super::desktop::{RUNNER_JOB_LIMITS, RUNNER_UI_LIMITS};
+use super::integrity::{IntegrityLevel, SANDBOX_INTEGRITY, powerful_groups};
 use super::job::{self, JobLimits};
 use super::token::restricted_token_plan;
 use crate::{EnforceError, Policy};
@@ -65,6 +67,12 @@ pub struct TokenFacts {
     /// The LUIDs of its privileges (`TokenPrivileges`), high part shifted
     /// left by 32, or why they could not be read.
     pub privileges: Result<Vec<u64>, String>,
+    /// Its integrity RID (`TokenIntegrityLevel`), or why it could not be
+    /// read.
+    pub integrity_rid: Result<u32, String>,
+    /// The SIDs of its enabled groups, deny-only ones left out
+    /// (`TokenGroups`), or why they could not be read.
+    pub enabled_groups: Result<Vec<String>, String>,
 }
 
 /// The SIDs of `cordon setup`'s accounts on this machine, where they exist.
@@ -90,16 +98,29 @@ pub fn is_local_user(domain: &str, computer: &str, sid_use: i32) -> bool {
 /// Who a token belongs to, from its SIDs alone (never from the
 /// environment, which whoever started the process chose):
 ///
+/// - a token holding an administrator's group enabled ([`powerful_groups`])
+///   is unconfined, whoever it is;
 /// - its user SID is a sandbox account's: that sandbox user;
 /// - else it has restricting SIDs, exactly the capability SIDs of
 ///   `writable_roots`, its logon SID and Everyone
-///   ([`restricted_token_plan`]), and no privilege but
-///   `SeChangeNotifyPrivilege`: the restricted token;
+///   ([`restricted_token_plan`]), no privilege but
+///   `SeChangeNotifyPrivilege`, and an integrity level no higher than
+///   [`SANDBOX_INTEGRITY`]: the restricted token;
 /// - else unconfined, with the reason. A restricting SID beyond the plan
 ///   would widen where the token may write; one missing would leave a
-///   writable root unwritable.
+///   writable root unwritable; a Medium token could read the user's
+///   processes.
 pub fn identify(token: &TokenFacts, accounts: &SandboxAccounts, writable_roots: &[PathBuf]) -> Identity {
     let unconfined = |reason: String| Identity::Unconfined { reason };
+    match &token.enabled_groups {
+        Ok(groups) => {
+            let powerful = powerful_groups(groups);
+            if !powerful.is_empty() {
+                return unconfined(format!("the token holds administrators' groups enabled ({powerful:?})"));
+            }
+        }
+        Err(e) => return unconfined(format!("the token's groups cannot be read: {e}")),
+    }
     let is =
         |sid: &Option<String>| sid.as_deref().is_some_and(|sid| sid.eq_ignore_ascii_case(&token.user_sid));
     if is(&accounts.offline) {
@@ -143,7 +164,14 @@ pub fn identify(token: &TokenFacts, accounts: &SandboxAccounts, writable_roots: 
         }
         Err(e) => return unconfined(format!("the token's privileges cannot be read: {e}")),
     }
-    Identity::RestrictedToken
+    match token.integrity_rid.as_ref().map(|rid| IntegrityLevel::of_rid(*rid)) {
+        Ok(level) if level <= SANDBOX_INTEGRITY => Identity::RestrictedToken,
+        Ok(level) => unconfined(format!(
+            "the restricted token runs at {level:?} integrity, not {SANDBOX_INTEGRITY:?}: it could read the \
+             user's processes"
+        )),
+        Err(e) => unconfined(format!("the token's integrity level cannot be read: {e}")),
+    }
 }
 
 /// What to tell the user when a layer refuses a run.
@@ -262,8 +290,8 @@ fn restricted_token_layer(identity: &Identity) -> Outcome {
         Identity::RestrictedToken => layer(
             NAME,
             LayerState::Active,
-            "write-restricted token: restricting SIDs are the writable roots' capability SIDs, the \
-             logon SID and Everyone; no privileges",
+            "write-restricted token at Low integrity: restricting SIDs are the writable roots' \
+             capability SIDs, the logon SID and Everyone; no privileges; administrators' groups deny-only",
         ),
         Identity::SandboxUser { .. } => {
             layer(NAME, LayerState::NotRequested, "elevated mode: a sandbox user")
@@ -471,6 +499,8 @@ mod tests {
             logon_sid: Some(LOGON.into()),
             restricting_sids: Ok(restricted_token_plan(&roots(), LOGON).unwrap().restricting_sids),
             privileges: Ok(vec![SE_CHANGE_NOTIFY_PRIVILEGE]),
+            integrity_rid: Ok(IntegrityLevel::Low.rid()),
+            enabled_groups: Ok(vec![EVERYONE.into(), LOGON.into()]),
         }
     }
 
@@ -480,6 +510,8 @@ mod tests {
             logon_sid: Some(LOGON.into()),
             restricting_sids: Ok(Vec::new()),
             privileges: Ok(vec![SE_CHANGE_NOTIFY_PRIVILEGE, 19]),
+            integrity_rid: Ok(IntegrityLevel::Medium.rid()),
+            enabled_groups: Ok(vec![EVERYONE.into(), LOGON.into()]),
         }
     }
 
@@ -594,6 +626,39 @@ mod tests {
         assert!(matches!(&identity, Identity::Unconfined { reason } if reason.contains("not implemented")));
         let mut token = restricted_token();
         token.logon_sid = None;
+        assert!(matches!(identify(&token, &accounts(), &roots()), Identity::Unconfined { .. }));
+    }
+
+    #[test]
+    fn a_restricted_token_at_medium_integrity_is_refused() {
+        let mut token = restricted_token();
+        token.integrity_rid = Ok(IntegrityLevel::Medium.rid());
+        let identity = identify(&token, &accounts(), &roots());
+        assert!(
+            matches!(&identity, Identity::Unconfined { reason } if reason.contains("Medium integrity")),
+            "{identity:?}"
+        );
+        token.integrity_rid = Err("TokenIntegrityLevel: denied".into());
+        assert!(matches!(identify(&token, &accounts(), &roots()), Identity::Unconfined { .. }));
+        token.integrity_rid = Ok(IntegrityLevel::Untrusted.rid());
+        assert_eq!(identify(&token, &accounts(), &roots()), Identity::RestrictedToken);
+    }
+
+    #[test]
+    fn a_token_with_an_enabled_administrators_group_is_never_a_sandbox() {
+        let admin = crate::windows::sid::ADMINISTRATORS.to_string();
+        let mut token = restricted_token();
+        token.enabled_groups.as_mut().unwrap().push(admin.clone());
+        let identity = identify(&token, &accounts(), &roots());
+        assert!(
+            matches!(&identity, Identity::Unconfined { reason } if reason.contains("S-1-5-32-544")),
+            "{identity:?}"
+        );
+        // Not even a sandbox account made an administrator by hand.
+        let mut token = plain_token(OFFLINE);
+        token.enabled_groups.as_mut().unwrap().push(admin);
+        assert!(matches!(identify(&token, &accounts(), &roots()), Identity::Unconfined { .. }));
+        token.enabled_groups = Err("denied".into());
         assert!(matches!(identify(&token, &accounts(), &roots()), Identity::Unconfined { .. }));
     }
 

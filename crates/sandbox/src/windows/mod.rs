@@ -16,6 +16,8 @@
 //! - [`acl`]: those ACEs as entries of a DACL, and how a DACL is rewritten.
 //! - [`token`]: the write-restricted token and the ACEs it relies on.
 //! - [`desktop`]: the runner's private desktop and its job's UI limits.
+//! - [`integrity`]: integrity levels and labels, a sandbox token's default
+//!   DACL and the groups it holds for deny only.
 //! - [`job`]: the limits of the runner's job and of each command's job.
 //! - [`enforcement`]: who the runner is (from its token) and what each mode
 //!   enforces of a policy, layer by layer.
@@ -27,6 +29,7 @@ pub mod acl;
 pub mod command_line;
 pub mod desktop;
 pub mod enforcement;
+pub mod integrity;
 pub mod job;
 pub mod password;
 pub mod path;

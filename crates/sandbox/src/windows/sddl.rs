@@ -6,6 +6,7 @@
 //! of its own. The strings are what
 //! `ConvertStringSecurityDescriptorToSecurityDescriptorW` takes.
 
+use super::integrity::Label;
 use super::sid::{InvalidSid, SYSTEM, check_sid, is_logon_sid};
 
 /// `READ_CONTROL`: read the security descriptor. Part of every
@@ -125,8 +126,9 @@ pub enum PipeIdentity {
 /// The security descriptor of the control pipe: a protected DACL (`D:P`,
 /// nothing inherited) granting generic all to SYSTEM, the runner's identity
 /// and the user who creates the pipe, plus, for a write-restricted runner,
-/// read and write to the logon SID. Nobody else (not Everyone, not
-/// Administrators) is granted anything.
+/// read and write to the logon SID and a Low label (the runner's integrity
+/// level). Nobody else (not Everyone, not Administrators) is granted
+/// anything.
 ///
 /// ```
 /// use cordon_sandbox::windows::sddl::{PipeIdentity, pipe_security};
@@ -137,7 +139,7 @@ pub enum PipeIdentity {
 /// };
 /// assert_eq!(
 ///     pipe_security(&identity)?,
-///     "D:P(A;;GA;;;S-1-5-18)(A;;GA;;;S-1-5-21-1-2-3-1001)(A;;GRGW;;;S-1-5-5-0-4242)"
+///     "D:P(A;;GA;;;S-1-5-18)(A;;GA;;;S-1-5-21-1-2-3-1001)(A;;GRGW;;;S-1-5-5-0-4242)S:(ML;;NW;;;LW)"
 /// );
 /// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
 /// ```
@@ -158,6 +160,9 @@ pub fn pipe_security(identity: &PipeIdentity) -> Result<String, InvalidSid> {
                 return Err(InvalidSid { value: logon_sid.clone(), expected: "logon SID" });
             }
             sddl.push_str(&format!("(A;;GA;;;{user_sid})(A;;GRGW;;;{logon_sid})"));
+            // The runner runs at Low integrity: without a Low label the
+            // pipe counts as Medium, which it may not write.
+            sddl.push_str(Label::LowObject.sddl());
         }
     }
     Ok(sddl)
@@ -245,7 +250,7 @@ mod tests {
         let identity = PipeIdentity::RestrictedToken { user_sid: ALICE.into(), logon_sid: LOGON.into() };
         assert_eq!(
             pipe_security(&identity).unwrap(),
-            format!("D:P(A;;GA;;;S-1-5-18)(A;;GA;;;{ALICE})(A;;GRGW;;;{LOGON})")
+            format!("D:P(A;;GA;;;S-1-5-18)(A;;GA;;;{ALICE})(A;;GRGW;;;{LOGON})S:(ML;;NW;;;LW)")
         );
     }
 

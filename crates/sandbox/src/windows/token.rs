@@ -7,11 +7,15 @@
 //! SIDs. The restricting SIDs are a capability SID per writable root, the
 //! logon SID and Everyone; the roots get an ACE for their capability SID
 //! ([`root_grants`]) and their protected entries a deny ACE for it
-//! ([`protected_denies`]). Reading is not restricted.
+//! ([`protected_denies`]). Reading is not restricted by the SIDs; the
+//! token's Low integrity keeps it from reading the user's processes
+//! ([`integrity`](super::integrity)), and the powerful groups an elevated
+//! caller's token holds are deny-only in it.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use super::integrity::{DENY_ONLY_GROUPS, IntegrityLevel, SANDBOX_INTEGRITY, default_dacl};
 use super::path;
 use super::sddl::{AceKind, allow_modify_ace, deny_write_ace};
 use super::sid::{EVERYONE, InvalidSid, capability_sid, check_sid, is_logon_sid};
@@ -32,6 +36,12 @@ pub struct RestrictedTokenPlan {
     /// The restricting SIDs, in order: the capability SID of each writable
     /// root (each once), the logon SID, Everyone.
     pub restricting_sids: Vec<String>,
+    /// The groups made deny-only ([`DENY_ONLY_GROUPS`]).
+    pub deny_only: Vec<String>,
+    /// The integrity level it is lowered to ([`SANDBOX_INTEGRITY`]).
+    pub integrity: IntegrityLevel,
+    /// Its default DACL ([`default_dacl`]): SYSTEM and the logon SID.
+    pub default_dacl: String,
 }
 
 /// The token plan for `writable_roots`, in the logon session `logon_sid`
@@ -58,7 +68,13 @@ pub fn restricted_token_plan(
         unique_roots(writable_roots).into_iter().map(capability_sid).collect();
     restricting_sids.push(logon_sid.to_string());
     restricting_sids.push(EVERYONE.to_string());
-    Ok(RestrictedTokenPlan { flags: DISABLE_MAX_PRIVILEGE | LUA_TOKEN | WRITE_RESTRICTED, restricting_sids })
+    Ok(RestrictedTokenPlan {
+        flags: DISABLE_MAX_PRIVILEGE | LUA_TOKEN | WRITE_RESTRICTED,
+        restricting_sids,
+        deny_only: DENY_ONLY_GROUPS.iter().map(|sid| sid.to_string()).collect(),
+        integrity: SANDBOX_INTEGRITY,
+        default_dacl: default_dacl(logon_sid)?,
+    })
 }
 
 /// The ACE each writable root needs: modify for its capability SID,
@@ -115,6 +131,9 @@ pub struct RestrictedLaunchPlan {
     /// The ACEs to add. A launch that cannot add one of them is refused:
     /// without its deny ACE a protected path is writable.
     pub aces: Vec<AceStep>,
+    /// The roots to label Low ([`Label::LowTree`](super::integrity::Label)),
+    /// each once: without it the Low runner can write none of a root.
+    pub low_labels: Vec<PathBuf>,
 }
 
 /// The plan of a restricted-token launch for `writable_roots`, the
@@ -152,6 +171,15 @@ pub fn restricted_launch_plan(
     logon_sid: &str,
 ) -> Result<RestrictedLaunchPlan, InvalidSid> {
     let token = restricted_token_plan(writable_roots, logon_sid)?;
+    let aces = capability_aces(writable_roots, protected, deny);
+    let low_labels = unique_roots(writable_roots).iter().map(|root| root.to_path_buf()).collect();
+    Ok(RestrictedLaunchPlan { token, aces, low_labels })
+}
+
+/// Each root's allow-modify ACE for its capability SID, then a deny-write
+/// ACE on each protected or denied path (each once) for the capability
+/// SID of every root that contains it.
+fn capability_aces(writable_roots: &[PathBuf], protected: &[PathBuf], deny: &[PathBuf]) -> Vec<AceStep> {
     let roots = unique_roots(writable_roots);
     let mut aces: Vec<AceStep> = roots
         .iter()
@@ -174,34 +202,86 @@ pub fn restricted_launch_plan(
             }
         }
     }
-    Ok(RestrictedLaunchPlan { token, aces })
+    aces
+}
+
+/// The token the runner, started as the sandbox user, gives every
+/// command: write-restricted to the capability SIDs of *this launch's*
+/// writable roots, its logon SID and Everyone, as in restricted-token
+/// mode, but at the sandbox user's own Medium integrity (it is another
+/// user than the caller, whose processes it cannot open anyway). Without
+/// it a command could write every root any launch was ever granted
+/// (`cordon setup`'s among them), whatever this launch's policy says.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use cordon_sandbox::windows::integrity::IntegrityLevel;
+/// use cordon_sandbox::windows::sid::capability_sid;
+/// use cordon_sandbox::windows::token::elevated_command_token_plan;
+///
+/// let roots = [PathBuf::from(r"C:\work")];
+/// let plan = elevated_command_token_plan(&roots, "S-1-5-5-0-77")?;
+/// assert_eq!(plan.restricting_sids[0], capability_sid(&roots[0]));
+/// assert_eq!(plan.integrity, IntegrityLevel::Medium);
+/// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
+/// ```
+pub fn elevated_command_token_plan(
+    writable_roots: &[PathBuf],
+    logon_sid: &str,
+) -> Result<RestrictedTokenPlan, InvalidSid> {
+    Ok(RestrictedTokenPlan {
+        integrity: IntegrityLevel::Medium,
+        ..restricted_token_plan(writable_roots, logon_sid)?
+    })
 }
 
 /// The ACEs an elevated launch adds before the runner starts as the sandbox
-/// user `runner_sid`: a deny-all ACE, inherited beneath, on each of the
-/// policy's denied paths (each once). The user's own processes keep their
-/// access; the sandbox user can neither read nor write there, whatever
-/// else grants it (a deny ACE is checked first). Writable roots and
-/// protected paths are `cordon setup`'s, not the launch's.
+/// user `runner_sid`, in order:
+///
+/// - each writable root: allow-modify for the sandbox user (so that the
+///   launch's roots are writable whether or not `cordon setup` granted
+///   them) and for the root's capability SID (which the commands' token
+///   [`elevated_command_token_plan`] is restricted to);
+/// - each protected or denied path in a root: deny-write for the
+///   capability SID of every root that contains it;
+/// - each denied path: deny-all, inherited beneath, for the sandbox user,
+///   which can then neither read nor write there whatever else grants it.
 ///
 /// ```
 /// use std::path::PathBuf;
 /// use cordon_sandbox::windows::sddl::AceKind;
 /// use cordon_sandbox::windows::token::elevated_launch_aces;
 ///
-/// let aces = elevated_launch_aces(&[PathBuf::from(r"C:\Users\me\.ssh")], "S-1-5-21-1-2-3-1005")?;
-/// assert_eq!(aces[0].kind, AceKind::DenyAll);
+/// let roots = [PathBuf::from(r"C:\work")];
+/// let aces = elevated_launch_aces(&roots, &[], &[PathBuf::from(r"C:\Users\me\.ssh")], "S-1-5-21-1-2-3-1005")?;
 /// assert_eq!(aces[0].sid, "S-1-5-21-1-2-3-1005");
+/// assert_eq!(aces[0].kind, AceKind::AllowModify);
+/// assert_eq!(aces.last().unwrap().kind, AceKind::DenyAll);
 /// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
 /// ```
-pub fn elevated_launch_aces(deny: &[PathBuf], runner_sid: &str) -> Result<Vec<AceStep>, InvalidSid> {
+pub fn elevated_launch_aces(
+    writable_roots: &[PathBuf],
+    protected: &[PathBuf],
+    deny: &[PathBuf],
+    runner_sid: &str,
+) -> Result<Vec<AceStep>, InvalidSid> {
     check_sid(runner_sid)?;
+    let mut aces: Vec<AceStep> = unique_roots(writable_roots)
+        .into_iter()
+        .map(|root| AceStep {
+            path: root.to_path_buf(),
+            sid: runner_sid.to_string(),
+            kind: AceKind::AllowModify,
+        })
+        .collect();
+    aces.extend(capability_aces(writable_roots, protected, deny));
     let mut seen = HashSet::new();
-    Ok(deny
-        .iter()
-        .filter(|path| seen.insert(path::normalize(path)))
-        .map(|path| AceStep { path: path.clone(), sid: runner_sid.to_string(), kind: AceKind::DenyAll })
-        .collect())
+    aces.extend(deny.iter().filter(|path| seen.insert(path::normalize(path))).map(|path| AceStep {
+        path: path.clone(),
+        sid: runner_sid.to_string(),
+        kind: AceKind::DenyAll,
+    }));
+    Ok(aces)
 }
 
 /// The ACE that lets the runner read and delete its request file (the
@@ -270,6 +350,21 @@ mod tests {
     fn token_is_write_restricted_without_privileges() {
         let plan = restricted_token_plan(&roots(&[r"C:\work"]), LOGON).unwrap();
         assert_eq!(plan.flags, 0x1 | 0x4 | 0x8);
+    }
+
+    #[test]
+    fn token_is_low_integrity_with_admin_groups_deny_only_and_a_session_default_dacl() {
+        let plan = restricted_token_plan(&roots(&[r"C:\work"]), LOGON).unwrap();
+        assert_eq!(plan.integrity, IntegrityLevel::Low);
+        assert!(plan.deny_only.iter().any(|sid| sid == super::super::sid::ADMINISTRATORS));
+        assert_eq!(plan.default_dacl, format!("D:(A;;GA;;;S-1-5-18)(A;;GA;;;{LOGON})"));
+    }
+
+    #[test]
+    fn the_restricted_plan_labels_each_root_low_once() {
+        let roots = roots(&[r"C:\work", "c:/WORK/", r"D:\tmp"]);
+        let plan = restricted_launch_plan(&roots, &[], &[], LOGON).unwrap();
+        assert_eq!(plan.low_labels, [PathBuf::from(r"C:\work"), PathBuf::from(r"D:\tmp")]);
     }
 
     #[test]
@@ -432,10 +527,42 @@ mod tests {
             PathBuf::from("c:/users/ME/.ssh/"),
             PathBuf::from(r"C:\Users\me\.aws"),
         ];
-        let aces = elevated_launch_aces(&deny, user).unwrap();
+        let aces = elevated_launch_aces(&[], &[], &deny, user).unwrap();
         assert_eq!(aces.len(), 2, "one ACE per path, whatever its spelling");
         assert!(aces.iter().all(|ace| ace.kind == AceKind::DenyAll && ace.sid == user));
-        assert!(elevated_launch_aces(&deny, "WD").is_err());
-        assert!(elevated_launch_aces(&[], user).unwrap().is_empty());
+        assert!(elevated_launch_aces(&[], &[], &deny, "WD").is_err());
+        assert!(elevated_launch_aces(&[], &[], &[], user).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_elevated_plan_carries_the_launchs_roots() {
+        let user = "S-1-5-21-1004336348-1177238915-682003330-1005";
+        let roots = roots(&[r"C:\work", r"D:\tmp\cordon-tmp-1"]);
+        let protected = vec![PathBuf::from(r"C:\work\.git")];
+        let aces = elevated_launch_aces(&roots, &protected, &[], user).unwrap();
+        let step = |path: &PathBuf, sid: String, kind| AceStep { path: path.clone(), sid, kind };
+        assert_eq!(
+            aces,
+            vec![
+                step(&roots[0], user.to_string(), AceKind::AllowModify),
+                step(&roots[1], user.to_string(), AceKind::AllowModify),
+                step(&roots[0], capability_sid(&roots[0]), AceKind::AllowModify),
+                step(&roots[1], capability_sid(&roots[1]), AceKind::AllowModify),
+                step(&protected[0], capability_sid(&roots[0]), AceKind::DenyWrite),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_commands_of_an_elevated_launch_are_restricted_to_its_roots_alone() {
+        let launch = roots(&[r"C:\work"]);
+        let plan = elevated_command_token_plan(&launch, LOGON).unwrap();
+        assert_eq!(plan.restricting_sids, [capability_sid(&launch[0]), LOGON.into(), EVERYONE.into()]);
+        assert_eq!(plan.flags & WRITE_RESTRICTED, WRITE_RESTRICTED);
+        // A root granted at setup but not named by this launch has no
+        // capability SID in the token: the commands cannot write it.
+        assert!(!plan.restricting_sids.contains(&capability_sid(Path::new(r"C:\other-project"))));
+        assert_eq!(plan.integrity, IntegrityLevel::Medium);
+        assert_eq!(plan.default_dacl, format!("D:(A;;GA;;;S-1-5-18)(A;;GA;;;{LOGON})"));
     }
 }

@@ -6,13 +6,17 @@
 //!   `unprotect` are DPAPI for the calling user, and need no `new()`.
 //! - `elevate_and_wait(&[String]) -> Result<i32, SetupError>`: run the
 //!   `cordon-setup` executable beside this one elevated, and wait for it.
+//! - `keep_from_sandbox(&Path) -> io::Result<()>`: keep a file or directory
+//!   (and what is created in it) from being read by a Low-integrity
+//!   process: the restricted-token sandbox runs as the same user and could
+//!   otherwise decrypt what DPAPI protects for that user.
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub(crate) use windows::{System, elevate_and_wait};
+pub(crate) use windows::{System, elevate_and_wait, keep_from_sandbox};
 
 #[cfg(not(windows))]
 mod unsupported;
 #[cfg(not(windows))]
-pub(crate) use unsupported::{System, elevate_and_wait};
+pub(crate) use unsupported::{System, elevate_and_wait, keep_from_sandbox};

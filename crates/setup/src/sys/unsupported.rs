@@ -25,6 +25,12 @@ impl System {
     }
 }
 
+/// Nothing to label elsewhere than Windows: the file's mode is the
+/// sandbox's boundary there.
+pub(crate) fn keep_from_sandbox(_path: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// There is no `cordon-setup` to elevate elsewhere than Windows.
 pub(crate) fn elevate_and_wait(_args: &[String]) -> Result<i32, SetupError> {
     not_windows()

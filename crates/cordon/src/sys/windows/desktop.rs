@@ -12,7 +12,7 @@ use cordon_sandbox::windows::sddl::PipeIdentity;
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 
-use super::security::SecurityDescriptor;
+use cordon_win::SecurityDescriptor;
 
 /// `UOI_NAME` (winuser.h): `GetUserObjectInformationW` returns the name.
 const UOI_NAME: i32 = 2;

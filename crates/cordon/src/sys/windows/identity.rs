@@ -11,6 +11,7 @@ use cordon_sandbox::windows::accounts::{
     CREDENTIALS_FILE, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, MARKER_FILE,
 };
 use cordon_sandbox::windows::enforcement::{Identity as Confinement, launch_check};
+use cordon_sandbox::windows::integrity::Label;
 use cordon_sandbox::windows::sddl::AceKind;
 use cordon_sandbox::windows::sddl::PipeIdentity;
 use cordon_sandbox::windows::token::{
@@ -76,9 +77,11 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
             let account = SandboxAccount::for_policy(policy)?;
             let sid = security::account_sid(&account.user)
                 .map_err(|e| launch_error(&format!("the sandbox user {}", account.user), e))?;
-            let denies = elevated_launch_aces(&policy.filesystem.deny, &sid)
-                .map_err(|e| Error::Launch(format!("denied paths: {e}")))?;
-            apply_aces(&denies, policy.best_effort)?;
+            let fs = &policy.filesystem;
+            let roots: Vec<PathBuf> = fs.writable_dirs().cloned().collect();
+            let aces = elevated_launch_aces(&roots, &fs.protected, &fs.deny, &sid)
+                .map_err(|e| Error::Launch(format!("elevated launch plan: {e}")))?;
+            apply_aces(&aces, policy.best_effort)?;
             Identity::SandboxUser(account, sid)
         }
         (WindowsMode::RestrictedToken, true) => {
@@ -92,8 +95,9 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
             let plan = restricted_launch_plan(&roots, &fs.protected, &fs.deny, &logon)
                 .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
             apply_aces(&plan.aces, policy.best_effort)?;
+            apply_labels(&plan.low_labels, Label::LowTree)?;
             Identity::Caller(Some(
-                security::restricted_token(&token, plan.token.flags, &plan.token.restricting_sids)
+                cordon_sandbox::restricted_token(&token, &plan.token)
                     .map_err(|e| launch_error("creating the restricted token", e))?,
             ))
         }
@@ -125,7 +129,12 @@ impl Context {
         };
         let ace =
             request_file_ace(request, reader).map_err(|e| Error::Launch(format!("request file: {e}")))?;
-        apply_aces(&[ace], false)
+        apply_aces(std::slice::from_ref(&ace), false)?;
+        if matches!(self.identity, Identity::Caller(_)) {
+            // The Low runner deletes the file it has read.
+            apply_labels(&[ace.path], Label::LowTree)?;
+        }
+        Ok(())
     }
 }
 
@@ -153,6 +162,16 @@ fn apply_aces(aces: &[AceStep], best_effort: bool) -> Result<()> {
                 return Err(launch_error(&format!("{what} {}", ace.path.display()), e));
             }
         }
+    }
+    Ok(())
+}
+
+/// Gives each path `label` before the runner starts; a launch whose root
+/// cannot be labelled is refused (the Low runner could write none of it).
+fn apply_labels(paths: &[PathBuf], label: Label) -> Result<()> {
+    for path in paths {
+        cordon_sandbox::acl::set_label(path, label)
+            .map_err(|e| launch_error(&format!("labelling {} for the Low runner", path.display()), e))?;
     }
     Ok(())
 }

@@ -65,6 +65,8 @@ pub(crate) struct Runner {
     pid: u32,
     process: Arc<OwnedHandle>,
     job: OwnedHandle,
+    /// The thread that copies the runner's log to the caller's stderr.
+    log: Option<std::thread::JoinHandle<()>>,
     // Dropped after the job: the desktop goes once the job's processes
     // have left it and this handle is closed.
     _desktop: Desktop,
@@ -99,6 +101,14 @@ impl Runner {
                 return code;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the log of a runner that has exited has reached the
+    /// caller's stderr (its reason, when it refused to run).
+    fn flush_log(&mut self) {
+        if let Some(log) = self.log.take() {
+            let _ = log.join();
         }
     }
 
@@ -144,14 +154,17 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
         Err(_) => {
             Some(format!("the runner did not connect to {pipe_name} within {:?}", spec.connect_timeout))
         }
-        Ok(Err(code)) => Some(format!(
-            "the runner exited with code {code} before it connected to {pipe_name}{}",
-            if code == cordon_ipc::oneshot::EXIT_CORDON_FAILED as u32 {
+        Ok(Err(code)) => {
+            // It has exited: its log ends, and its reason is on stderr
+            // before the launch returns.
+            runner.flush_log();
+            let refused = if code == cordon_ipc::oneshot::EXIT_CORDON_FAILED as u32 {
                 ": it refused to run (its reason is on stderr)"
             } else {
                 ""
-            }
-        )),
+            };
+            Some(format!("the runner exited with code {code} before it connected to {pipe_name}{refused}"))
+        }
         Ok(Ok(Err(e))) => Some(format!("connecting {pipe_name}: {e}")),
         Ok(Ok(Ok(()))) => match client_pid(&server) {
             Ok(pid) if pid == runner.pid => None,

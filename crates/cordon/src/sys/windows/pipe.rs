@@ -11,7 +11,7 @@ use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
 
 use super::identity::Context;
-use super::{launch_error, security};
+use super::launch_error;
 use crate::{Error, Result};
 
 impl Context {
@@ -21,7 +21,7 @@ impl Context {
     pub(super) fn pipe(&self, name: &str, inbound: bool, outbound: bool) -> Result<NamedPipeServer> {
         let sddl =
             pipe_security(&self.pipe_identity).map_err(|e| Error::Launch(format!("pipe security: {e}")))?;
-        let mut descriptor = security::SecurityDescriptor::from_sddl(&sddl)
+        let mut descriptor = cordon_win::SecurityDescriptor::from_sddl(&sddl)
             .map_err(|e| launch_error("pipe security descriptor", e))?;
         // SAFETY: the attributes stay valid for the call.
         unsafe {

@@ -1,34 +1,27 @@
 //! The Windows security objects a launch needs: the caller's SIDs, a
-//! security descriptor from SDDL, a write-restricted token, and the ACEs on
-//! the window station. What they contain is decided by the pure functions
+//! write-restricted token at Low integrity, and the ACEs on the window
+//! station. What they contain is decided by the pure functions
 //! of `cordon_sandbox::windows`; this module only builds them. (The ACEs on
 //! files are written by `cordon_sandbox::acl`.)
 
 use std::io;
-use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::os::windows::io::OwnedHandle;
 use std::ptr::{null, null_mut};
 
-use cordon_win::{LocalBuffer, sid_string, token_information, wide};
+use cordon_win::{LocalBuffer, Sid, sid_string, token_information};
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
-    ACCESS_MODE, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
-    EXPLICIT_ACCESS_W, GRANT_ACCESS, GetSecurityInfo, SE_WINDOW_OBJECT, SetEntriesInAclW, SetSecurityInfo,
-    TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    ACCESS_MODE, EXPLICIT_ACCESS_W, GRANT_ACCESS, GetSecurityInfo, SE_WINDOW_OBJECT, SetEntriesInAclW,
+    SetSecurityInfo, TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::{
-    ACE_FLAGS, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, NO_INHERITANCE, PSECURITY_DESCRIPTOR,
-    PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY,
-    TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
+    ACE_FLAGS, ACL, DACL_SECURITY_INFORMATION, NO_INHERITANCE, PSECURITY_DESCRIPTOR, TOKEN_ADJUST_DEFAULT,
+    TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenUser,
 };
 
 /// The attribute bits of a token's logon SID group (winnt.h; defined here
 /// rather than pulling in windows-sys's large SystemServices module).
 const SE_GROUP_LOGON_ID: u32 = 0xC000_0000;
-
-fn last_error(what: &str) -> io::Error {
-    let err = io::Error::last_os_error();
-    io::Error::new(err.kind(), format!("{what}: {err}"))
-}
 
 /// The calling process's token, opened to query it and to derive the
 /// runner's restricted token from it.
@@ -61,92 +54,6 @@ pub(super) fn logon_sid(token: &OwnedHandle) -> io::Result<Option<String>> {
         }
     }
     Ok(None)
-}
-
-/// A SID parsed from its string form.
-pub(super) struct Sid(LocalBuffer);
-
-impl Sid {
-    pub(super) fn parse(text: &str) -> io::Result<Sid> {
-        let mut sid: PSID = null_mut();
-        // SAFETY: a NUL-terminated string; the SID is LocalAlloc'ed.
-        if unsafe { ConvertStringSidToSidW(wide(text).as_ptr(), &mut sid) } == 0 {
-            return Err(last_error(&format!("ConvertStringSidToSidW({text})")));
-        }
-        Ok(Sid(LocalBuffer(sid)))
-    }
-
-    fn as_psid(&self) -> PSID {
-        self.0.0
-    }
-}
-
-/// A security descriptor from SDDL, and `SECURITY_ATTRIBUTES` pointing at
-/// it.
-pub(super) struct SecurityDescriptor {
-    _descriptor: LocalBuffer,
-    attributes: SECURITY_ATTRIBUTES,
-}
-
-impl SecurityDescriptor {
-    pub(super) fn from_sddl(sddl: &str) -> io::Result<Self> {
-        let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-        // SAFETY: a NUL-terminated string; the descriptor is LocalAlloc'ed.
-        let ok = unsafe {
-            ConvertStringSecurityDescriptorToSecurityDescriptorW(
-                wide(sddl).as_ptr(),
-                1,
-                &mut descriptor,
-                null_mut(),
-            )
-        };
-        if ok == 0 {
-            return Err(last_error("ConvertStringSecurityDescriptorToSecurityDescriptorW"));
-        }
-        let attributes = SECURITY_ATTRIBUTES {
-            nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
-            lpSecurityDescriptor: descriptor,
-            bInheritHandle: 0,
-        };
-        Ok(SecurityDescriptor { _descriptor: LocalBuffer(descriptor), attributes })
-    }
-
-    /// For APIs that take `SECURITY_ATTRIBUTES*`; valid while `self` lives.
-    pub(super) fn attributes(&mut self) -> *mut SECURITY_ATTRIBUTES {
-        &mut self.attributes
-    }
-}
-
-/// A primary token like `token`, with `flags` and these restricting SIDs.
-pub(super) fn restricted_token(
-    token: &OwnedHandle,
-    flags: u32,
-    restricting: &[String],
-) -> io::Result<OwnedHandle> {
-    let sids = restricting.iter().map(|s| Sid::parse(s)).collect::<io::Result<Vec<_>>>()?;
-    let entries: Vec<SID_AND_ATTRIBUTES> =
-        sids.iter().map(|sid| SID_AND_ATTRIBUTES { Sid: sid.as_psid(), Attributes: 0 }).collect();
-    let mut restricted: HANDLE = null_mut();
-    // SAFETY: a live token; `entries` and the SIDs they point to outlive
-    // the call.
-    let ok = unsafe {
-        CreateRestrictedToken(
-            token.as_raw_handle() as HANDLE,
-            flags,
-            0,
-            null(),
-            0,
-            null(),
-            entries.len() as u32,
-            entries.as_ptr(),
-            &mut restricted,
-        )
-    };
-    if ok == 0 {
-        return Err(last_error("CreateRestrictedToken"));
-    }
-    // SAFETY: a fresh handle owned by nobody else.
-    Ok(unsafe { OwnedHandle::from_raw_handle(restricted as RawHandle) })
 }
 
 /// Adds a non-inheritable allow ACE of `mask` for `sid` to the DACL of the

@@ -5,8 +5,9 @@
 use std::ffi::OsStr;
 use std::io;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
-use std::ptr::null;
+use std::ptr::{null, null_mut};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 
 use cordon_sandbox::windows::command_line::{
     CommandLineError, command_line, environment_block, without_profile_variables,
@@ -18,6 +19,7 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::JobObjects::AssignProcessToJobObject;
+use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::Threading::{
     CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
     CreateProcessWithLogonW, EXTENDED_STARTUPINFO_PRESENT, LOGON_WITH_PROFILE,
@@ -33,8 +35,8 @@ use crate::{Error, Result};
 
 impl Context {
     /// Starts the runner in its context on a new private desktop with
-    /// `args` and these standard handles (default: `NUL`, `NUL`, the
-    /// caller's stderr).
+    /// `args` and these standard handles (default: `NUL`, `NUL`, a pipe
+    /// to the caller's stderr).
     pub(super) fn start(
         &self,
         spec: &RunnerLaunch<'_>,
@@ -57,7 +59,7 @@ impl Context {
 }
 
 /// Starts the runner in a new kill-on-close job on `desktop`, with `NUL`
-/// for stdin and stdout and the parent's stderr for its log.
+/// for stdin and stdout and a pipe to the parent's stderr for its log.
 pub(super) fn start(
     spec: &RunnerLaunch<'_>,
     args: &[String],
@@ -68,8 +70,8 @@ pub(super) fn start(
     let job = cordon_sandbox::job_object(&runner_job(spec.policy))?;
     let (mut line, env) = line_and_environment(spec, args, &spec.env)?;
 
-    let stdio = match stdio {
-        Some(stdio) => stdio,
+    let (stdio, log) = match stdio {
+        Some(stdio) => (stdio, None),
         None => default_stdio()?,
     };
     let handles = stdio.each_ref().map(|h| h.as_raw_handle() as HANDLE);
@@ -136,7 +138,7 @@ pub(super) fn start(
             OwnedHandle::from_raw_handle(info.hThread as RawHandle),
         )
     };
-    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, _desktop: desktop })
+    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, log, _desktop: desktop })
 }
 
 /// Starts the runner as the sandbox user with `CreateProcessWithLogonW`,
@@ -151,8 +153,8 @@ fn start_as_user(
     stdio: Option<[OwnedHandle; 3]>,
     desktop: Desktop,
 ) -> Result<Runner> {
-    let stdio = match stdio {
-        Some(stdio) => stdio,
+    let (stdio, mut log) = match stdio {
+        Some(stdio) => (stdio, None),
         None => default_stdio().map_err(|e| launch_error("the runner's standard handles", e))?,
     };
     let mut last = None;
@@ -160,7 +162,10 @@ fn start_as_user(
     for _attempt in 0..2 {
         let password = account.password()?;
         match logon_start(spec, args, &account.user, &password, &stdio, &mut desktop) {
-            Ok(runner) => return Ok(runner),
+            Ok(mut runner) => {
+                runner.log = log.take();
+                return Ok(runner);
+            }
             Err(err) if err.raw_os_error() == Some(ERROR_LOGON_FAILURE as i32) => last = Some(err),
             Err(err) => {
                 return Err(Error::Launch(format!("starting the runner as {}: {err}", account.user)));
@@ -245,23 +250,42 @@ fn logon_start(
     // SAFETY: the suspended main thread.
     unsafe { ResumeThread(thread.as_raw_handle() as HANDLE) };
     let desktop = desktop.take().ok_or_else(|| io::Error::other("the private desktop is gone"))?;
-    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, _desktop: desktop })
+    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, log: None, _desktop: desktop })
 }
 
-/// `NUL` for stdin and stdout, the caller's stderr for the runner's log.
-fn default_stdio() -> io::Result<[OwnedHandle; 3]> {
+/// `NUL` for stdin and stdout, and for the runner's log a pipe whose bytes
+/// a thread of the parent copies to its own stderr (`NUL` if it has
+/// none). Never the caller's stderr handle itself: where that is a
+/// console, its holder may read the console's screen buffer (whatever the
+/// user's terminal shows) and not only write to it. With the copying
+/// thread, if there is one.
+fn default_stdio() -> io::Result<([OwnedHandle; 3], Option<JoinHandle<()>>)> {
     let null_in = inheritable(std::fs::OpenOptions::new().read(true).open("NUL")?.into())?;
     let null_out = inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?;
     // SAFETY: no preconditions.
     let parent_err = unsafe { GetStdHandle(STD_ERROR_HANDLE) };
-    let err = if parent_err.is_null() || parent_err as isize == -1 {
-        inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?
-    } else {
-        // SAFETY: the process's live stderr handle, borrowed to copy it.
-        let borrowed = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(parent_err) };
-        inheritable(borrowed.try_clone_to_owned()?)?
+    if parent_err.is_null() || parent_err as isize == -1 {
+        let err = inheritable(std::fs::OpenOptions::new().write(true).open("NUL")?.into())?;
+        return Ok(([null_in, null_out, err], None));
+    }
+    let (mut read, mut write): (HANDLE, HANDLE) = (null_mut(), null_mut());
+    // SAFETY: out-pointers; no security attributes (not inheritable).
+    if unsafe { CreatePipe(&mut read, &mut write, null(), 0) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh handles from CreatePipe, owned by nobody else.
+    let (mut reader, writer) = unsafe {
+        (
+            std::fs::File::from(OwnedHandle::from_raw_handle(read as RawHandle)),
+            OwnedHandle::from_raw_handle(write as RawHandle),
+        )
     };
-    Ok([null_in, null_out, err])
+    let copier = std::thread::Builder::new().name("cordon-runner-log".into()).spawn(move || {
+        // Ends when the runner and whatever holds a copy of the write end
+        // have exited.
+        let _ = std::io::copy(&mut reader, &mut std::io::stderr());
+    })?;
+    Ok(([null_in, null_out, inheritable(writer)?], Some(copier)))
 }
 
 /// The runner's command line (its path, then `args`) and environment

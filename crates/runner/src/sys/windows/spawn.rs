@@ -26,10 +26,10 @@ use windows_sys::Win32::System::Console::{
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::SystemInformation::GetSystemDirectoryW;
 use windows_sys::Win32::System::Threading::{
-    CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, CreateProcessW, EXTENDED_STARTUPINFO_PRESENT,
-    GetStartupInfoW, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST,
-    PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, PROCESS_INFORMATION, STARTF_USESTDHANDLES, STARTUPINFOEXW,
-    STARTUPINFOW,
+    CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
+    EXTENDED_STARTUPINFO_PRESENT, GetStartupInfoW, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+    PROC_THREAD_ATTRIBUTE_JOB_LIST, PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, PROCESS_INFORMATION,
+    STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW,
 };
 
 use super::io::{InputPipe, OutputPipe, PseudoConsole, Terminal};
@@ -178,21 +178,41 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     let cwd_w = cwd.as_ref().map(|c| wide(c.as_os_str()));
     // SAFETY: plain data.
     let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
+    let inherits = i32::from(!inherit.is_empty());
+    let cwd_ptr = cwd_w.as_ref().map_or(null(), |c| c.as_ptr());
     // SAFETY: every pointer is valid for the call; the command line is a
-    // mutable NUL-terminated buffer as CreateProcessW requires.
+    // mutable NUL-terminated buffer as CreateProcess*W require. A runner
+    // that is a sandbox user starts each command under the token
+    // restricted to this launch's roots; any other runner's commands
+    // inherit its own token.
     let ok = unsafe {
-        CreateProcessW(
-            program_w.as_ptr(),
-            line.as_mut_ptr(),
-            null(),
-            null(),
-            i32::from(!inherit.is_empty()),
-            flags,
-            env_block.as_ptr().cast(),
-            cwd_w.as_ref().map_or(null(), |c| c.as_ptr()),
-            &startup.StartupInfo,
-            &mut info,
-        )
+        match cordon_sandbox::command_token() {
+            Some(token) => CreateProcessAsUserW(
+                token.as_raw_handle() as HANDLE,
+                program_w.as_ptr(),
+                line.as_mut_ptr(),
+                null(),
+                null(),
+                inherits,
+                flags,
+                env_block.as_ptr().cast(),
+                cwd_ptr,
+                &startup.StartupInfo,
+                &mut info,
+            ),
+            None => CreateProcessW(
+                program_w.as_ptr(),
+                line.as_mut_ptr(),
+                null(),
+                null(),
+                inherits,
+                flags,
+                env_block.as_ptr().cast(),
+                cwd_ptr,
+                &startup.StartupInfo,
+                &mut info,
+            ),
+        }
     };
     if ok == 0 {
         return Err(classify_create_error(&program, io::Error::last_os_error()));

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::ffi::c_void;
 use std::io;
 use std::os::windows::ffi::{OsStrExt, OsStringExt};
-use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::{Component as PathComponent, Path, PathBuf};
 use std::ptr::{null, null_mut};
 
@@ -33,6 +33,7 @@ use windows_sys::Win32::Storage::FileSystem::{
     CreateFileW, FILE_ATTRIBUTE_TAG_INFO, FILE_FLAG_BACKUP_SEMANTICS, FILE_FLAG_OPEN_REPARSE_POINT,
     FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, FileAttributeTagInfo,
     GetFileInformationByHandleEx, GetFinalPathNameByHandleW, OPEN_EXISTING, READ_CONTROL, WRITE_DAC,
+    WRITE_OWNER,
 };
 use windows_sys::Win32::System::SystemInformation::GetWindowsDirectoryW;
 
@@ -41,6 +42,7 @@ use crate::windows::acl::{
     FILE_ATTRIBUTE_REPARSE_POINT, HostDirs, Slot, entries, has, is_current, is_name_surrogate, merged,
     redirecting_component, removed, same_object, sensitive_root,
 };
+use crate::windows::integrity::Label;
 use crate::windows::sddl::AceKind;
 
 /// A buffer `LocalAlloc`ed by Windows, freed on drop.
@@ -176,8 +178,8 @@ fn refused(path: &Path, why: impl std::fmt::Display) -> io::Error {
 /// `path` opened to change its DACL, once it is known to be the path named:
 /// no component of it (the object included) a junction, symbolic link or
 /// mount point, and the handle's final path the path itself (so nothing
-/// was swapped in between the check and the open).
-fn open_checked(path: &Path) -> io::Result<OwnedHandle> {
+/// was swapped in between the check and the open), with `access`.
+fn open_checked(path: &Path, access: u32) -> io::Result<OwnedHandle> {
     let mut components = Vec::new();
     let mut prefix = PathBuf::new();
     for part in path.components() {
@@ -193,7 +195,7 @@ fn open_checked(path: &Path) -> io::Result<OwnedHandle> {
         let link = link.path.display();
         return Err(refused(path, format_args!("{link} is a junction, symbolic link or mount point")));
     }
-    let handle = open(path, READ_CONTROL | WRITE_DAC)?;
+    let handle = open(path, access)?;
     let (attributes, reparse_tag) = attributes(&handle, path)?;
     if attributes & FILE_ATTRIBUTE_REPARSE_POINT != 0 && is_name_surrogate(reparse_tag) {
         return Err(refused(path, "it became a junction, symbolic link or mount point"));
@@ -382,7 +384,7 @@ pub fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
     {
         return Err(refused(path, format_args!("it is {why}, which no sandbox may be granted")));
     }
-    let handle = open_checked(path)?;
+    let handle = open_checked(path, READ_CONTROL | WRITE_DAC)?;
     let dacl = read(&handle, path)?;
     if dacl.acl.is_null() {
         return Err(refused(path, "it has no DACL (everyone may do anything); give it one first"));
@@ -402,7 +404,7 @@ pub fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
 /// checked as for [`add_ace`].
 pub fn remove_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
     let sid = Sid::parse(sid)?;
-    let handle = open_checked(path)?;
+    let handle = open_checked(path, READ_CONTROL | WRITE_DAC)?;
     let dacl = read(&handle, path)?;
     if dacl.acl.is_null() {
         return Ok(());
@@ -415,4 +417,19 @@ pub fn remove_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
     }
     let new = build(dacl.acl, &aces, &slots, &sid, path)?;
     write(&handle, path, new.as_ptr() as *const ACL, dacl.protected)
+}
+
+/// Gives `path` the mandatory `label`, opened and checked as for
+/// [`add_ace`] (never through a reparse point), and refused on a system
+/// directory or a profile's root as a grant is: a Low label there would
+/// let every Low process on the machine write it.
+pub fn set_label(path: &Path, label: Label) -> io::Result<()> {
+    if label != Label::MediumSecret
+        && let Some(why) = sensitive_root(path, &host_dirs())
+    {
+        return Err(refused(path, format_args!("it is {why}, which no sandbox may be given")));
+    }
+    let handle = open_checked(path, READ_CONTROL | WRITE_OWNER)?;
+    cordon_win::set_object_label(handle.as_handle(), SE_FILE_OBJECT, label.sddl())
+        .map_err(|e| io::Error::new(e.kind(), format!("labelling {}: {e}", path.display())))
 }

@@ -7,16 +7,19 @@
 
 pub mod acl;
 mod job_object;
+mod token;
 
 pub use job_object::job_object;
+pub use token::restricted_token;
 
-use std::os::windows::io::OwnedHandle;
+use std::os::windows::io::{BorrowedHandle, OwnedHandle, RawHandle};
 use std::ptr::null_mut;
 use std::sync::OnceLock;
 
 use cordon_ipc::SandboxReport;
 use windows_sys::Win32::Security::{
-    PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_PRIVILEGES, TOKEN_QUERY, TOKEN_USER, TokenGroups,
+    GetSidSubAuthority, GetSidSubAuthorityCount, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS,
+    TOKEN_MANDATORY_LABEL, TOKEN_PRIVILEGES, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenIntegrityLevel,
     TokenPrivileges, TokenRestrictedSids, TokenUser,
 };
 use windows_sys::Win32::System::JobObjects::{
@@ -25,12 +28,21 @@ use windows_sys::Win32::System::JobObjects::{
 };
 
 use crate::windows::accounts::{DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
-use crate::windows::enforcement::{SandboxAccounts, TokenFacts, assess, identify, is_local_user};
+use crate::windows::enforcement::{Identity, SandboxAccounts, TokenFacts, assess, identify, is_local_user};
+use crate::windows::integrity::RUNNER_PROCESS_DACL;
 use crate::windows::job::{self, JobLimits};
+use crate::windows::token::elevated_command_token_plan;
 use crate::{EnforceError, Policy, Probe};
+use windows_sys::Win32::Security::Authorization::SE_KERNEL_OBJECT;
+use windows_sys::Win32::Security::{TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE};
+use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
 /// The attribute bits of a token's logon SID group (winnt.h).
 const SE_GROUP_LOGON_ID: u32 = 0xC000_0000;
+/// `SE_GROUP_ENABLED` (winnt.h).
+const SE_GROUP_ENABLED: u32 = 0x4;
+/// `SE_GROUP_USE_FOR_DENY_ONLY` (winnt.h).
+const SE_GROUP_USE_FOR_DENY_ONLY: u32 = 0x10;
 
 /// The limits of each command's job, once [`enforce`] has run.
 static COMMAND_JOB: OnceLock<JobLimits> = OnceLock::new();
@@ -49,7 +61,47 @@ pub fn enforce(policy: &Policy) -> Result<SandboxReport, EnforceError> {
     // The roots the launch made capability SIDs for: the directories.
     let roots: Vec<std::path::PathBuf> = policy.filesystem.writable_dirs().cloned().collect();
     let identity = identify(&token, &accounts, &roots);
-    assess(policy, &identity, &own_job())
+    let report = assess(policy, &identity, &own_job())?;
+    if matches!(identity, Identity::SandboxUser { .. }) {
+        confine_commands(&token, &roots).map_err(|reason| EnforceError::Layer {
+            layer: "sandbox-user",
+            reason,
+            hint: "the sandbox user's commands run under a token restricted to this launch's roots, or \
+                   not at all",
+        })?;
+    }
+    Ok(report)
+}
+
+/// The token [`confine_commands`] made, once.
+static COMMAND_TOKEN: OnceLock<OwnedHandle> = OnceLock::new();
+
+/// The token each command runs under, when the runner is a sandbox user.
+pub fn command_token() -> Option<&'static OwnedHandle> {
+    COMMAND_TOKEN.get()
+}
+
+/// A runner that is a sandbox user may write every root any launch (or
+/// `cordon setup`) granted that account: its commands get a token
+/// write-restricted to this launch's roots ([`elevated_command_token_plan`]),
+/// and its own process a DACL that no other session of the account, nor
+/// its own commands, can open for reading or changing
+/// ([`RUNNER_PROCESS_DACL`]). Fails closed: without either the run is
+/// refused.
+fn confine_commands(facts: &TokenFacts, roots: &[std::path::PathBuf]) -> Result<(), String> {
+    let logon = facts.logon_sid.as_deref().ok_or("the sandbox user's token has no logon SID")?;
+    let plan = elevated_command_token_plan(roots, logon).map_err(|e| e.to_string())?;
+    let own =
+        cordon_win::own_token(TOKEN_QUERY | TOKEN_DUPLICATE | TOKEN_ASSIGN_PRIMARY | TOKEN_ADJUST_DEFAULT)
+            .map_err(|e| e.to_string())?;
+    let restricted = restricted_token(&own, &plan).map_err(|e| format!("the commands' token: {e}"))?;
+    // SAFETY: the pseudo-handle of this process, valid for its life and
+    // not to be closed; borrowed for one call.
+    let process = unsafe { BorrowedHandle::borrow_raw(GetCurrentProcess() as RawHandle) };
+    cordon_win::set_object_dacl(process, SE_KERNEL_OBJECT, RUNNER_PROCESS_DACL)
+        .map_err(|e| format!("the runner's own DACL: {e}"))?;
+    let _ = COMMAND_TOKEN.set(restricted);
+    Ok(())
 }
 
 /// The limits each command's job gets: kill on close, and the policy's
@@ -68,7 +120,9 @@ fn token_facts() -> TokenFacts {
         user_sid: String::new(),
         logon_sid: None,
         restricting_sids: Err(e.clone()),
-        privileges: Err(e),
+        privileges: Err(e.clone()),
+        integrity_rid: Err(e.clone()),
+        enabled_groups: Err(e),
     };
     let token = match cordon_win::own_token(TOKEN_QUERY) {
         Ok(token) => token,
@@ -84,14 +138,39 @@ fn token_facts() -> TokenFacts {
         Ok(sid) => sid,
         Err(e) => return unreadable(e),
     };
-    let logon_sid = information(&token, TokenGroups).ok().and_then(|buffer| {
+    let token_groups = information(&token, TokenGroups);
+    let logon_sid = token_groups.as_ref().ok().and_then(|buffer| {
         // SAFETY: a TOKEN_GROUPS whose array has GroupCount entries.
-        let groups = unsafe { groups(&buffer) };
+        let groups = unsafe { groups(buffer) };
         groups
             .iter()
             .find(|g| g.Attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
             // SAFETY: a group SID inside the buffer.
             .and_then(|g| unsafe { sid_string(g.Sid) }.ok())
+    });
+    let enabled_groups = token_groups.clone().and_then(|buffer| {
+        // SAFETY: as above.
+        let groups = unsafe { groups(&buffer) };
+        groups
+            .iter()
+            .filter(|g| {
+                g.Attributes & SE_GROUP_ENABLED != 0 && g.Attributes & SE_GROUP_USE_FOR_DENY_ONLY == 0
+            })
+            // SAFETY: group SIDs inside the buffer.
+            .map(|g| unsafe { sid_string(g.Sid) })
+            .collect()
+    });
+    let integrity_rid = information(&token, TokenIntegrityLevel).and_then(|buffer| {
+        // SAFETY: TokenIntegrityLevel fills a TOKEN_MANDATORY_LABEL whose
+        // SID lies inside the buffer; its last sub-authority is the RID.
+        unsafe {
+            let label = &*(buffer.as_ptr() as *const TOKEN_MANDATORY_LABEL);
+            let count = *GetSidSubAuthorityCount(label.Label.Sid);
+            if count == 0 {
+                return Err("the integrity SID has no sub-authority".to_string());
+            }
+            Ok(*GetSidSubAuthority(label.Label.Sid, u32::from(count) - 1))
+        }
     });
     let restricting_sids = information(&token, TokenRestrictedSids).and_then(|buffer| {
         // SAFETY: TokenRestrictedSids fills a TOKEN_GROUPS.
@@ -110,7 +189,7 @@ fn token_facts() -> TokenFacts {
             .map(|p| (u64::from(p.Luid.HighPart as u32) << 32) | u64::from(p.Luid.LowPart))
             .collect()
     });
-    TokenFacts { user_sid, logon_sid, restricting_sids, privileges }
+    TokenFacts { user_sid, logon_sid, restricting_sids, privileges, integrity_rid, enabled_groups }
 }
 
 /// The entries of a `TOKEN_GROUPS` in `buffer`.

@@ -21,12 +21,19 @@ mod util;
 use std::path::Path;
 
 use crate::plan::{FirewallRule, RegistryDword};
+use cordon_sandbox::windows::integrity::Label;
 use cordon_sandbox::windows::sddl::AceKind;
 
 pub(crate) use elevation::elevate_and_wait;
 
 use crate::host::{Account, Host};
 use crate::{ErrorCode, SetupError, files};
+
+/// Labels `path` Medium with no read up, inherited by what is created in
+/// it ([`Label::MediumSecret`]).
+pub(crate) fn keep_from_sandbox(path: &Path) -> std::io::Result<()> {
+    cordon_sandbox::acl::set_label(path, Label::MediumSecret)
+}
 
 /// This Windows machine.
 pub(crate) struct System;

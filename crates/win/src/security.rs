@@ -1,0 +1,254 @@
+//! SIDs and security descriptors parsed from their string forms, the
+//! restricted tokens made from them, and descriptors set on objects by
+//! handle. What the strings say is decided elsewhere (by the pure
+//! functions of `cordon_sandbox::windows`); this module only builds and
+//! applies them.
+
+use std::io;
+use std::os::windows::io::{AsRawHandle, BorrowedHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::ptr::{null, null_mut};
+
+use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE};
+use windows_sys::Win32::Security::Authorization::{
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW, SE_OBJECT_TYPE,
+    SetSecurityInfo,
+};
+use windows_sys::Win32::Security::{
+    ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetLengthSid, GetSecurityDescriptorDacl,
+    GetSecurityDescriptorSacl, LABEL_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION,
+    PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SetTokenInformation,
+    TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL, TokenDefaultDacl, TokenIntegrityLevel,
+};
+
+use crate::strings::{LocalBuffer, wide};
+
+fn last_error(what: &str) -> io::Error {
+    let err = io::Error::last_os_error();
+    io::Error::new(err.kind(), format!("{what}: {err}"))
+}
+
+fn status_error(what: &str, status: u32) -> io::Error {
+    let err = io::Error::from_raw_os_error(status as i32);
+    io::Error::new(err.kind(), format!("{what}: {err}"))
+}
+
+/// `SE_GROUP_INTEGRITY` (winnt.h): the attribute of a token's integrity
+/// label.
+const SE_GROUP_INTEGRITY: u32 = 0x20;
+
+/// A SID parsed from its string form (`S-1-5-…`).
+#[derive(Debug)]
+pub struct Sid(LocalBuffer);
+
+impl Sid {
+    /// `text` as a SID.
+    pub fn parse(text: &str) -> io::Result<Sid> {
+        let mut sid: PSID = null_mut();
+        // SAFETY: a NUL-terminated string; the SID is LocalAlloc'ed.
+        if unsafe { ConvertStringSidToSidW(wide(text).as_ptr(), &mut sid) } == 0 {
+            return Err(last_error(&format!("ConvertStringSidToSidW({text})")));
+        }
+        Ok(Sid(LocalBuffer(sid)))
+    }
+
+    /// The SID, valid while `self` lives.
+    pub fn as_psid(&self) -> PSID {
+        self.0.0
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        // SAFETY: a valid SID.
+        unsafe { GetLengthSid(self.as_psid()) as usize }
+    }
+
+    /// Never: a SID has at least its header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// A security descriptor parsed from SDDL, with `SECURITY_ATTRIBUTES`
+/// pointing at it.
+pub struct SecurityDescriptor {
+    descriptor: LocalBuffer,
+    attributes: SECURITY_ATTRIBUTES,
+}
+
+impl SecurityDescriptor {
+    /// `sddl` as a self-relative security descriptor.
+    pub fn from_sddl(sddl: &str) -> io::Result<Self> {
+        let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+        // SAFETY: a NUL-terminated string; the descriptor is LocalAlloc'ed.
+        let ok = unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                wide(sddl).as_ptr(),
+                1,
+                &mut descriptor,
+                null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(last_error(&format!("ConvertStringSecurityDescriptorToSecurityDescriptorW({sddl})")));
+        }
+        let attributes = SECURITY_ATTRIBUTES {
+            nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: descriptor,
+            bInheritHandle: 0,
+        };
+        Ok(SecurityDescriptor { descriptor: LocalBuffer(descriptor), attributes })
+    }
+
+    /// For APIs that take `SECURITY_ATTRIBUTES*`; valid while `self` lives.
+    pub fn attributes(&mut self) -> *mut SECURITY_ATTRIBUTES {
+        &mut self.attributes
+    }
+
+    /// Its DACL (null if it has none), valid while `self` lives.
+    pub fn dacl(&self) -> *mut ACL {
+        let (mut present, mut defaulted, mut acl) = (0, 0, null_mut());
+        // SAFETY: a valid descriptor; out-pointers.
+        unsafe { GetSecurityDescriptorDacl(self.descriptor.0, &mut present, &mut acl, &mut defaulted) };
+        if present == 0 { null_mut() } else { acl }
+    }
+
+    /// Its SACL (null if it has none), valid while `self` lives.
+    pub fn sacl(&self) -> *mut ACL {
+        let (mut present, mut defaulted, mut acl) = (0, 0, null_mut());
+        // SAFETY: a valid descriptor; out-pointers.
+        unsafe { GetSecurityDescriptorSacl(self.descriptor.0, &mut present, &mut acl, &mut defaulted) };
+        if present == 0 { null_mut() } else { acl }
+    }
+}
+
+/// What `CreateRestrictedToken` takes: flags, the groups made deny-only,
+/// and the restricting SIDs, as strings.
+#[derive(Debug, Clone, Copy)]
+pub struct Restriction<'a> {
+    /// `DISABLE_MAX_PRIVILEGE | LUA_TOKEN | WRITE_RESTRICTED`, as planned.
+    pub flags: u32,
+    /// Groups to make deny-only; those the token does not hold are ignored.
+    pub disabled: &'a [String],
+    /// The restricting SIDs.
+    pub restricting: &'a [String],
+}
+
+/// A primary token like `token`, restricted as `restriction` says.
+pub fn restricted_token(token: &OwnedHandle, restriction: Restriction<'_>) -> io::Result<OwnedHandle> {
+    let parse = |sids: &[String]| sids.iter().map(|s| Sid::parse(s)).collect::<io::Result<Vec<_>>>();
+    let (disabled, restricting) = (parse(restriction.disabled)?, parse(restriction.restricting)?);
+    let entries = |sids: &[Sid]| -> Vec<SID_AND_ATTRIBUTES> {
+        sids.iter().map(|sid| SID_AND_ATTRIBUTES { Sid: sid.as_psid(), Attributes: 0 }).collect()
+    };
+    let (disabled_entries, restricting_entries) = (entries(&disabled), entries(&restricting));
+    let mut restricted: HANDLE = null_mut();
+    // SAFETY: a live token; the entries and the SIDs they point to outlive
+    // the call; no privileges named.
+    let ok = unsafe {
+        CreateRestrictedToken(
+            token.as_raw_handle() as HANDLE,
+            restriction.flags,
+            disabled_entries.len() as u32,
+            if disabled_entries.is_empty() { null() } else { disabled_entries.as_ptr() },
+            0,
+            null(),
+            restricting_entries.len() as u32,
+            if restricting_entries.is_empty() { null() } else { restricting_entries.as_ptr() },
+            &mut restricted,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error("CreateRestrictedToken"));
+    }
+    // SAFETY: a fresh handle owned by nobody else.
+    Ok(unsafe { OwnedHandle::from_raw_handle(restricted as RawHandle) })
+}
+
+/// Sets the integrity level of `token` (opened with
+/// `TOKEN_ADJUST_DEFAULT`) to `level_sid` (`S-1-16-…`). Lowering needs no
+/// privilege.
+pub fn set_integrity_level(token: &OwnedHandle, level_sid: &str) -> io::Result<()> {
+    let sid = Sid::parse(level_sid)?;
+    let label = TOKEN_MANDATORY_LABEL {
+        Label: SID_AND_ATTRIBUTES { Sid: sid.as_psid(), Attributes: SE_GROUP_INTEGRITY },
+    };
+    let size = (size_of::<TOKEN_MANDATORY_LABEL>() + sid.len()) as u32;
+    // SAFETY: a live token; a label whose SID outlives the call.
+    let ok = unsafe {
+        SetTokenInformation(
+            token.as_raw_handle() as HANDLE,
+            TokenIntegrityLevel,
+            (&raw const label).cast(),
+            size,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error(&format!("SetTokenInformation(TokenIntegrityLevel, {level_sid})")));
+    }
+    Ok(())
+}
+
+/// Sets the default DACL of `token` (opened with `TOKEN_ADJUST_DEFAULT`),
+/// what objects its processes create get when nothing else gives them
+/// one, to the DACL of `sddl` (`D:…`).
+pub fn set_default_dacl(token: &OwnedHandle, sddl: &str) -> io::Result<()> {
+    let descriptor = SecurityDescriptor::from_sddl(sddl)?;
+    let dacl = TOKEN_DEFAULT_DACL { DefaultDacl: descriptor.dacl() };
+    // SAFETY: a live token; a DACL inside `descriptor`, alive for the call.
+    let ok = unsafe {
+        SetTokenInformation(
+            token.as_raw_handle() as HANDLE,
+            TokenDefaultDacl,
+            (&raw const dacl).cast(),
+            size_of::<TOKEN_DEFAULT_DACL>() as u32,
+        )
+    };
+    if ok == 0 {
+        return Err(last_error("SetTokenInformation(TokenDefaultDacl)"));
+    }
+    Ok(())
+}
+
+/// Sets the mandatory label of the object `handle` (opened with
+/// `WRITE_OWNER`) of `kind` to the label of `sddl` (`S:(ML;…)`).
+pub fn set_object_label(handle: BorrowedHandle<'_>, kind: SE_OBJECT_TYPE, sddl: &str) -> io::Result<()> {
+    let descriptor = SecurityDescriptor::from_sddl(sddl)?;
+    // SAFETY: a live handle (borrowed for the call) and a SACL inside `descriptor`.
+    let status = unsafe {
+        SetSecurityInfo(
+            handle.as_raw_handle() as HANDLE,
+            kind,
+            LABEL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            null(),
+            descriptor.sacl(),
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(status_error("SetSecurityInfo(label)", status));
+    }
+    Ok(())
+}
+
+/// Replaces the DACL of the object `handle` (opened with `WRITE_DAC`) of
+/// `kind` with the protected DACL of `sddl` (`D:P…`).
+pub fn set_object_dacl(handle: BorrowedHandle<'_>, kind: SE_OBJECT_TYPE, sddl: &str) -> io::Result<()> {
+    let descriptor = SecurityDescriptor::from_sddl(sddl)?;
+    // SAFETY: a live handle (borrowed for the call) and a DACL inside `descriptor`.
+    let status = unsafe {
+        SetSecurityInfo(
+            handle.as_raw_handle() as HANDLE,
+            kind,
+            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            descriptor.dacl(),
+            null(),
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(status_error("SetSecurityInfo(DACL)", status));
+    }
+    Ok(())
+}
