@@ -1,6 +1,6 @@
 //! The one command line of setup, shared by `cordon setup` and
-//! `cordon-setup.exe` (which `cordon setup` starts through the UAC prompt
-//! with the same arguments):
+//! `cordon-setup.exe` (an unelevated `cordon setup` starts itself again
+//! through the UAC prompt with the same arguments):
 //!
 //! ```text
 //! [--check | --remove | --refresh] [--root DIR]... [--state-dir DIR] [--json]

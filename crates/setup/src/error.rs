@@ -113,6 +113,10 @@ pub enum ErrorCode {
     Elevation,
     /// No state directory was given and `%LOCALAPPDATA%` is not set (E218).
     NoStateDir,
+    /// The firewall would not enforce the offline user's rule: it is off
+    /// for a profile, local rules are overridden, or the rule is gone
+    /// (E219).
+    FirewallIneffective,
 }
 
 impl ErrorCode {
@@ -148,6 +152,7 @@ impl ErrorCode {
             ErrorCode::ElevationDeclined => 216,
             ErrorCode::Elevation => 217,
             ErrorCode::NoStateDir => 218,
+            ErrorCode::FirewallIneffective => 219,
         }
     }
 }
@@ -177,9 +182,10 @@ mod tests {
             ErrorCode::ElevationDeclined,
             ErrorCode::Elevation,
             ErrorCode::NoStateDir,
+            ErrorCode::FirewallIneffective,
         ];
         let numbers: Vec<u32> = codes.iter().map(|c| c.number()).collect();
-        assert_eq!(numbers, (201..=218).collect::<Vec<_>>());
+        assert_eq!(numbers, (201..=219).collect::<Vec<_>>());
         assert!(numbers.iter().all(|&n| n < 256));
     }
 

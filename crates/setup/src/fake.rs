@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::matching::FirewallSwitches;
 use crate::plan::{FirewallRule, RegistryDword};
 use cordon_sandbox::windows::path::normalize;
 use cordon_sandbox::windows::sddl::AceKind;
@@ -30,6 +31,8 @@ pub(crate) struct FakeHost {
     pub aces: BTreeSet<(String, String, AceKindKey)>,
     /// Rule name to the SID it is scoped to.
     pub rules: BTreeMap<String, String>,
+    /// Profiles whose firewall is off (domain, private, public).
+    pub firewall_off: [bool; 3],
     /// Normalised path to content.
     pub files: BTreeMap<String, Vec<u8>>,
     pub next_rid: u32,
@@ -206,6 +209,13 @@ impl Host for FakeHost {
         self.change(format!("remove firewall {name}"))?;
         self.rules.remove(name);
         Ok(())
+    }
+
+    fn firewall_switches(&mut self) -> Result<FirewallSwitches, SetupError> {
+        Ok(FirewallSwitches {
+            enabled: self.firewall_off.map(|off| !off),
+            local_policy_modify_state: crate::matching::MODIFY_STATE_OK,
+        })
     }
 
     fn new_password(&mut self) -> Result<String, SetupError> {

@@ -9,6 +9,7 @@
 
 use std::path::Path;
 
+use crate::matching::FirewallSwitches;
 use crate::plan::{FirewallRule, RegistryDword};
 use cordon_sandbox::windows::sddl::AceKind;
 
@@ -88,6 +89,9 @@ pub(crate) trait Host {
     fn set_firewall_rule(&mut self, rule: &FirewallRule, user_sid: &str) -> Result<(), SetupError>;
     /// Deletes every rule with this name; succeeds if there is none.
     fn remove_firewall_rule(&mut self, name: &str) -> Result<(), SetupError>;
+    /// Whether the firewall is on for each profile, and whether local rules
+    /// take effect.
+    fn firewall_switches(&mut self) -> Result<FirewallSwitches, SetupError>;
 
     /// A fresh password for a sandbox account.
     fn new_password(&mut self) -> Result<String, SetupError>;

@@ -13,7 +13,7 @@
 //! - [`apply`] and [`remove`] change accounts, the registry and the
 //!   firewall: they need an elevated process ([`is_elevated`]); the
 //!   `cordon-setup` executable asks for elevation when it starts, and
-//!   [`elevate_and_wait`] starts it from an unelevated one.
+//!   [`elevate_and_wait`] starts the running executable again, elevated.
 //! - [`check`] only looks, and [`refresh`] only grants the group access to
 //!   new roots the calling user owns: neither needs elevation.
 //!
@@ -162,10 +162,13 @@ pub fn is_elevated() -> bool {
     sys::System::new().map(|mut system| system.is_elevated()).unwrap_or(false)
 }
 
-/// Starts the `cordon-setup` executable beside the current one with `args`,
-/// elevated (the UAC prompt), waits for it and returns its exit code (0, or
-/// the number of its [`SetupError`]). [`ErrorCode::ElevationDeclined`] if
-/// the prompt is declined.
+/// Starts the running executable itself again with `args`, elevated (the
+/// UAC prompt), waits for it and returns its exit code (0, or the number of
+/// its [`SetupError`]). [`ErrorCode::ElevationDeclined`] if the prompt is
+/// declined. Never another file found beside it: a `cordon` built or kept
+/// in a directory a sandbox may write (a workspace's `target\`) would
+/// otherwise elevate whatever the sandbox left there under that name,
+/// while the running executable is the one the user chose to run.
 ///
 /// The elevated process has a console of its own, so its messages do not
 /// reach the caller. Pass absolute paths and `--state-dir` explicitly: when
@@ -239,7 +242,45 @@ pub(crate) fn apply_on(host: &mut impl Host, options: &SetupOptions) -> Result<S
     for step in plan.pending(&observation.state) {
         executor.run(step)?;
     }
-    Ok(executor.report)
+    let report = executor.report;
+    for step in plan.steps() {
+        if let plan::SetupStep::FirewallBlockOutbound(rule) = step {
+            verify_block_on(host, rule)?;
+        }
+    }
+    Ok(report)
+}
+
+/// Fails with [`ErrorCode::FirewallIneffective`] unless `rule` (the
+/// offline user's) is in place and the firewall enforces it: on for every
+/// profile, local rules applied.
+fn verify_block_on(host: &mut impl Host, rule: &plan::FirewallRule) -> Result<(), SetupError> {
+    let sid = observe::sid_of(host, &rule.user, host::AccountKind::User)?
+        .ok_or_else(|| SetupError::new(ErrorCode::Accounts, format!("user {} does not exist", rule.user)))?;
+    let in_place = host.has_firewall_rule(rule, &sid)?;
+    let gaps = matching::offline_block_gaps(&host.firewall_switches()?, in_place);
+    if gaps.is_empty() {
+        return Ok(());
+    }
+    Err(SetupError::new(
+        ErrorCode::FirewallIneffective,
+        format!(
+            "the offline user {} would not be kept off the network: {}; turn the firewall on for every \
+             profile (and let local rules apply), then run `cordon setup` again",
+            rule.user,
+            gaps.join("; ")
+        ),
+    ))
+}
+
+/// Whether the firewall keeps the offline user `user` off the network
+/// now: its rule there, unchanged, the firewall on for every profile and
+/// local rules applied; [`ErrorCode::FirewallIneffective`] with every gap
+/// otherwise. Needs no elevation. A launch that relies on the block checks
+/// it first, every time: the rule, or the firewall, may be gone since
+/// setup.
+pub fn verify_offline_block(user: &str) -> Result<(), SetupError> {
+    verify_block_on(&mut sys::System::new()?, &plan::FirewallRule::block_outbound(user))
 }
 
 pub(crate) fn check_on(host: &mut impl Host, options: &SetupOptions) -> Result<SetupStatus, SetupError> {

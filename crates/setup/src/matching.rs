@@ -48,9 +48,70 @@ pub(crate) fn is_cordons_rule(found: &FoundRule, expected: &FirewallRule, user_s
         && matches!(found.remote_addresses.as_str(), "" | "*")
 }
 
+/// `NET_FW_MODIFY_STATE_OK`: rules of the local store take effect.
+pub(crate) const MODIFY_STATE_OK: i32 = 0;
+/// `NET_FW_MODIFY_STATE_GP_OVERRIDE`: group policy overrides them.
+pub(crate) const MODIFY_STATE_GP_OVERRIDE: i32 = 1;
+
+/// What the firewall says of itself (`INetFwPolicy2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FirewallSwitches {
+    /// `FirewallEnabled` of the domain, private and public profiles.
+    pub(crate) enabled: [bool; 3],
+    /// `LocalPolicyModifyState` (`NET_FW_MODIFY_STATE`).
+    pub(crate) local_policy_modify_state: i32,
+}
+
+/// The profiles of [`FirewallSwitches::enabled`], in order.
+const PROFILE_NAMES: [&str; 3] = ["domain", "private", "public"];
+
+/// Why the offline user's rule would not block its traffic, if it would
+/// not: the firewall off for a profile (a network of that kind would carry
+/// the sandbox's traffic), local rules overridden by group policy (cordon's
+/// rule is a local one), or the rule missing or changed. Empty when the
+/// block is in force.
+pub(crate) fn offline_block_gaps(switches: &FirewallSwitches, rule_in_place: bool) -> Vec<String> {
+    let mut gaps: Vec<String> = PROFILE_NAMES
+        .iter()
+        .zip(switches.enabled)
+        .filter(|(_, on)| !on)
+        .map(|(name, _)| format!("the firewall is off for the {name} profile"))
+        .collect();
+    match switches.local_policy_modify_state {
+        MODIFY_STATE_OK => {}
+        MODIFY_STATE_GP_OVERRIDE => {
+            gaps.push("group policy overrides the local firewall rules, cordon's among them".into())
+        }
+        other => gaps.push(format!("local firewall rules may not take effect (modify state {other})")),
+    }
+    if !rule_in_place {
+        gaps.push("cordon's rule blocking the offline user is missing or was changed".into());
+    }
+    gaps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ON: FirewallSwitches =
+        FirewallSwitches { enabled: [true; 3], local_policy_modify_state: MODIFY_STATE_OK };
+
+    #[test]
+    fn the_block_is_in_force_only_with_every_profile_on_local_rules_applied_and_the_rule_there() {
+        assert!(offline_block_gaps(&ON, true).is_empty());
+        let public_off = FirewallSwitches { enabled: [true, true, false], ..ON };
+        assert_eq!(offline_block_gaps(&public_off, true), ["the firewall is off for the public profile"]);
+        let overridden = FirewallSwitches { local_policy_modify_state: MODIFY_STATE_GP_OVERRIDE, ..ON };
+        assert!(offline_block_gaps(&overridden, true)[0].contains("group policy"));
+        assert!(
+            offline_block_gaps(&FirewallSwitches { local_policy_modify_state: 2, ..ON }, true)[0]
+                .contains("modify state 2")
+        );
+        assert!(offline_block_gaps(&ON, false)[0].contains("missing"));
+        let all_off = FirewallSwitches { enabled: [false; 3], local_policy_modify_state: 1 };
+        assert_eq!(offline_block_gaps(&all_off, false).len(), 5);
+    }
 
     const SID: &str = "S-1-5-21-1004336348-1177238915-682003330-1005";
 

@@ -425,3 +425,31 @@ fn elevated_command_line_keeps_each_argument_whole() {
     assert_eq!(command_parameters(&[]), "");
     assert_eq!(command_parameters(&["".into()]), r#""""#);
 }
+
+#[test]
+fn apply_fails_closed_when_the_firewall_is_off_for_a_profile() {
+    let mut host = FakeHost::with_dirs(&[r"C:\work"]);
+    host.firewall_off = [false, false, true];
+    let err = apply_on(&mut host, &options(&[r"C:\work"])).unwrap_err();
+    assert_eq!(err.code, ErrorCode::FirewallIneffective);
+    assert_eq!(err.number(), 219);
+    assert!(err.message.contains("public profile"), "{err}");
+    // With the firewall on again, apply succeeds and changes nothing more.
+    host.firewall_off = [false; 3];
+    apply_on(&mut host, &options(&[r"C:\work"])).unwrap();
+}
+
+#[test]
+fn the_launch_time_check_finds_a_rule_taken_away_after_setup() {
+    let mut host = FakeHost::with_dirs(&[r"C:\work"]);
+    apply_on(&mut host, &options(&[r"C:\work"])).unwrap();
+    let rule = crate::plan::FirewallRule::block_outbound(DEFAULT_OFFLINE_USER);
+    verify_block_on(&mut host, &rule).unwrap();
+    host.rules.clear();
+    let err = verify_block_on(&mut host, &rule).unwrap_err();
+    assert_eq!(err.code, ErrorCode::FirewallIneffective);
+    assert!(err.message.contains("missing"), "{err}");
+    host.firewall_off = [true, false, false];
+    let err = verify_block_on(&mut host, &rule).unwrap_err();
+    assert!(err.message.contains("domain profile") && err.message.contains("missing"), "{err}");
+}

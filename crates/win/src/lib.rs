@@ -22,8 +22,8 @@ pub use account::{Account, computer_name, lookup_account};
 pub use attributes::AttributeList;
 #[cfg(windows)]
 pub use security::{
-    Restriction, SecurityDescriptor, Sid, restricted_token, set_default_dacl, set_integrity_level,
-    set_object_dacl, set_object_label,
+    Restriction, SecurityDescriptor, Sid, grant_access, restricted_token, set_default_dacl,
+    set_integrity_level, set_object_dacl, set_object_label,
 };
 #[cfg(windows)]
 pub use strings::{LocalBuffer, from_wide_ptr, wide};

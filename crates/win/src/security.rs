@@ -10,14 +10,15 @@ use std::ptr::{null, null_mut};
 
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
-    ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW, SE_OBJECT_TYPE,
-    SetSecurityInfo,
+    ACCESS_MODE, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
+    EXPLICIT_ACCESS_W, GRANT_ACCESS, GetSecurityInfo, SE_OBJECT_TYPE, SetEntriesInAclW, SetSecurityInfo,
+    TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::{
-    ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetLengthSid, GetSecurityDescriptorDacl,
-    GetSecurityDescriptorSacl, LABEL_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION,
-    PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SetTokenInformation,
-    TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL, TokenDefaultDacl, TokenIntegrityLevel,
+    ACE_FLAGS, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetLengthSid,
+    GetSecurityDescriptorDacl, GetSecurityDescriptorSacl, LABEL_SECURITY_INFORMATION, NO_INHERITANCE,
+    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES,
+    SetTokenInformation, TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL, TokenDefaultDacl, TokenIntegrityLevel,
 };
 
 use crate::strings::{LocalBuffer, wide};
@@ -251,4 +252,76 @@ pub fn set_object_dacl(handle: BorrowedHandle<'_>, kind: SE_OBJECT_TYPE, sddl: &
         return Err(status_error("SetSecurityInfo(DACL)", status));
     }
     Ok(())
+}
+
+/// Adds a non-inheritable allow ACE of `mask` for `sid` to the DACL of the
+/// object `handle` (opened with `READ_CONTROL | WRITE_DAC`) of `kind`,
+/// keeping the ACEs it has (a no-op if the grant is there).
+pub fn grant_access(
+    handle: BorrowedHandle<'_>,
+    kind: SE_OBJECT_TYPE,
+    sid: &str,
+    mask: u32,
+) -> io::Result<()> {
+    let sid = Sid::parse(sid)?;
+    let object = handle.as_raw_handle() as HANDLE;
+    let mut old_dacl: *mut ACL = null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+    // SAFETY: a live handle; out-pointers; the descriptor is LocalAlloc'ed
+    // and owns the DACL.
+    let status = unsafe {
+        GetSecurityInfo(
+            object,
+            kind,
+            DACL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            &mut old_dacl,
+            null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(status_error("SetSecurityInfo", status));
+    }
+    let _descriptor = LocalBuffer(descriptor);
+    let (new_dacl, _new) = with_entry(old_dacl, &sid, mask, GRANT_ACCESS, NO_INHERITANCE)?;
+    // SAFETY: a live handle and a valid DACL.
+    let status = unsafe {
+        SetSecurityInfo(object, kind, DACL_SECURITY_INFORMATION, null_mut(), null_mut(), new_dacl, null())
+    };
+    if status != ERROR_SUCCESS {
+        return Err(status_error("SetSecurityInfo", status));
+    }
+    Ok(())
+}
+
+/// `old_dacl` (valid, or null) with one more entry for `sid`: the new DACL,
+/// and the allocation that owns it.
+fn with_entry(
+    old_dacl: *mut ACL,
+    sid: &Sid,
+    mask: u32,
+    mode: ACCESS_MODE,
+    inheritance: ACE_FLAGS,
+) -> io::Result<(*mut ACL, LocalBuffer)> {
+    let access = EXPLICIT_ACCESS_W {
+        grfAccessPermissions: mask,
+        grfAccessMode: mode,
+        grfInheritance: inheritance,
+        Trustee: TRUSTEE_W {
+            pMultipleTrustee: null_mut(),
+            MultipleTrusteeOperation: 0,
+            TrusteeForm: TRUSTEE_IS_SID,
+            TrusteeType: TRUSTEE_IS_UNKNOWN,
+            ptstrName: sid.as_psid().cast(),
+        },
+    };
+    let mut new_dacl: *mut ACL = null_mut();
+    // SAFETY: one entry; the old DACL is valid (or null).
+    let status = unsafe { SetEntriesInAclW(1, &access, old_dacl, &mut new_dacl) };
+    if status != ERROR_SUCCESS {
+        return Err(status_error("SetSecurityInfo", status));
+    }
+    Ok((new_dacl, LocalBuffer(new_dacl.cast())))
 }

@@ -7,7 +7,7 @@
 //! `ConvertStringSecurityDescriptorToSecurityDescriptorW` takes.
 
 use super::integrity::Label;
-use super::sid::{InvalidSid, SYSTEM, check_sid, is_logon_sid};
+use super::sid::{InvalidSid, check_sid, is_logon_sid};
 
 /// `READ_CONTROL`: read the security descriptor. Part of every
 /// `FILE_GENERIC_*` mask (as `STANDARD_RIGHTS_READ/WRITE/EXECUTE`).
@@ -124,11 +124,13 @@ pub enum PipeIdentity {
 }
 
 /// The security descriptor of the control pipe: a protected DACL (`D:P`,
-/// nothing inherited) granting generic all to SYSTEM, the runner's identity
-/// and the user who creates the pipe, plus, for a write-restricted runner,
-/// read and write to the logon SID and a Low label (the runner's integrity
-/// level). Nobody else (not Everyone, not Administrators) is granted
-/// anything.
+/// nothing inherited) granting read and write (`GRGW`, no more: not
+/// `WRITE_DAC`, not `WRITE_OWNER`) to the runner's identity and to the user
+/// who creates the pipe (who opens the client ends of the request-file
+/// bootstrap itself), plus, for a write-restricted runner, to the logon SID
+/// and a Low label (the runner's integrity level). Nobody else (not
+/// SYSTEM, not Everyone, not Administrators) is granted anything; the
+/// creator's server end needs no grant.
 ///
 /// ```
 /// use cordon_sandbox::windows::sddl::{PipeIdentity, pipe_security};
@@ -139,19 +141,19 @@ pub enum PipeIdentity {
 /// };
 /// assert_eq!(
 ///     pipe_security(&identity)?,
-///     "D:P(A;;GA;;;S-1-5-18)(A;;GA;;;S-1-5-21-1-2-3-1001)(A;;GRGW;;;S-1-5-5-0-4242)S:(ML;;NW;;;LW)"
+///     "D:P(A;;GRGW;;;S-1-5-21-1-2-3-1001)(A;;GRGW;;;S-1-5-5-0-4242)S:(ML;;NW;;;LW)"
 /// );
 /// # Ok::<(), cordon_sandbox::windows::sid::InvalidSid>(())
 /// ```
 pub fn pipe_security(identity: &PipeIdentity) -> Result<String, InvalidSid> {
-    let mut sddl = format!("D:P(A;;GA;;;{SYSTEM})");
+    let mut sddl = String::from("D:P");
     match identity {
         PipeIdentity::SandboxUser { runner_sid, owner_sid } => {
             check_sid(runner_sid)?;
             check_sid(owner_sid)?;
-            sddl.push_str(&format!("(A;;GA;;;{runner_sid})"));
+            sddl.push_str(&format!("(A;;GRGW;;;{runner_sid})"));
             if owner_sid != runner_sid {
-                sddl.push_str(&format!("(A;;GA;;;{owner_sid})"));
+                sddl.push_str(&format!("(A;;GRGW;;;{owner_sid})"));
             }
         }
         PipeIdentity::RestrictedToken { user_sid, logon_sid } => {
@@ -159,7 +161,7 @@ pub fn pipe_security(identity: &PipeIdentity) -> Result<String, InvalidSid> {
             if !is_logon_sid(logon_sid) {
                 return Err(InvalidSid { value: logon_sid.clone(), expected: "logon SID" });
             }
-            sddl.push_str(&format!("(A;;GA;;;{user_sid})(A;;GRGW;;;{logon_sid})"));
+            sddl.push_str(&format!("(A;;GRGW;;;{user_sid})(A;;GRGW;;;{logon_sid})"));
             // The runner runs at Low integrity: without a Low label the
             // pipe counts as Medium, which it may not write.
             sddl.push_str(Label::LowObject.sddl());
@@ -171,7 +173,7 @@ pub fn pipe_security(identity: &PipeIdentity) -> Result<String, InvalidSid> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::windows::sid::{ADMINISTRATORS, EVERYONE};
+    use crate::windows::sid::{ADMINISTRATORS, EVERYONE, SYSTEM};
 
     const ALICE: &str = "S-1-5-21-1004336348-1177238915-682003330-1001";
     const SANDBOX: &str = "S-1-5-21-1004336348-1177238915-682003330-1005";
@@ -231,10 +233,11 @@ mod tests {
     }
 
     #[test]
-    fn pipe_of_a_sandbox_user_runner_admits_system_runner_and_owner_only() {
+    fn pipe_of_a_sandbox_user_runner_admits_runner_and_owner_only() {
         let identity = PipeIdentity::SandboxUser { runner_sid: SANDBOX.into(), owner_sid: ALICE.into() };
         let sddl = pipe_security(&identity).unwrap();
-        assert_eq!(sddl, format!("D:P(A;;GA;;;S-1-5-18)(A;;GA;;;{SANDBOX})(A;;GA;;;{ALICE})"));
+        assert_eq!(sddl, format!("D:P(A;;GRGW;;;{SANDBOX})(A;;GRGW;;;{ALICE})"));
+        assert!(!sddl.contains("GA") && !sddl.contains(SYSTEM), "read and write, for these two only");
         assert!(!sddl.contains(EVERYONE) && !sddl.contains("WD"));
         assert!(!sddl.contains(ADMINISTRATORS) && !sddl.contains("BA"));
     }
@@ -250,7 +253,7 @@ mod tests {
         let identity = PipeIdentity::RestrictedToken { user_sid: ALICE.into(), logon_sid: LOGON.into() };
         assert_eq!(
             pipe_security(&identity).unwrap(),
-            format!("D:P(A;;GA;;;S-1-5-18)(A;;GA;;;{ALICE})(A;;GRGW;;;{LOGON})S:(ML;;NW;;;LW)")
+            format!("D:P(A;;GRGW;;;{ALICE})(A;;GRGW;;;{LOGON})S:(ML;;NW;;;LW)")
         );
     }
 
@@ -266,7 +269,7 @@ mod tests {
     #[test]
     fn pipe_owner_that_is_the_runner_is_named_once() {
         let identity = PipeIdentity::SandboxUser { runner_sid: ALICE.into(), owner_sid: ALICE.into() };
-        assert_eq!(pipe_security(&identity).unwrap(), format!("D:P(A;;GA;;;S-1-5-18)(A;;GA;;;{ALICE})"));
+        assert_eq!(pipe_security(&identity).unwrap(), format!("D:P(A;;GRGW;;;{ALICE})"));
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //!   machine this process runs on; `System::new()` fails where setup cannot
 //!   run (elsewhere than Windows, with `NotWindows`). Its `protect` and
 //!   `unprotect` are DPAPI for the calling user, and need no `new()`.
-//! - `elevate_and_wait(&[String]) -> Result<i32, SetupError>`: run the
-//!   `cordon-setup` executable beside this one elevated, and wait for it.
+//! - `elevate_and_wait(&[String]) -> Result<i32, SetupError>`: run this
+//!   executable again, elevated, and wait for it.
 //! - `keep_from_sandbox(&Path) -> io::Result<()>`: keep a file or directory
 //!   (and what is created in it) from being read by a Low-integrity
 //!   process: the restricted-token sandbox runs as the same user and could

@@ -94,6 +94,9 @@ impl Host for System {
     fn remove_firewall_rule(&mut self, _name: &str) -> Result<(), SetupError> {
         not_windows()
     }
+    fn firewall_switches(&mut self) -> Result<crate::matching::FirewallSwitches, SetupError> {
+        not_windows()
+    }
     fn new_password(&mut self) -> Result<String, SetupError> {
         not_windows()
     }

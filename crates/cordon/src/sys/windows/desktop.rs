@@ -9,7 +9,10 @@ use std::ptr::null;
 
 use cordon_sandbox::windows::desktop::{DesktopName, desktop_security, station_grant};
 use cordon_sandbox::windows::sddl::PipeIdentity;
+use std::os::windows::io::RawHandle;
+
 use windows_sys::Win32::Foundation::HANDLE;
+use windows_sys::Win32::Security::Authorization::SE_WINDOW_OBJECT;
 use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
 
 use cordon_win::SecurityDescriptor;
@@ -146,7 +149,9 @@ pub(super) fn grant_station(identity: &PipeIdentity) -> io::Result<()> {
         let err = io::Error::last_os_error();
         return Err(io::Error::new(err.kind(), format!("opening the window station: {err}")));
     }
-    let result = super::security::grant_on_window_station(station, &sid, mask);
+    // SAFETY: the handle opened above, alive until closed below.
+    let borrowed = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(station as RawHandle) };
+    let result = cordon_win::grant_access(borrowed, SE_WINDOW_OBJECT, &sid, mask);
     // SAFETY: the handle opened above, closed once.
     unsafe { CloseWindowStation(station) };
     result

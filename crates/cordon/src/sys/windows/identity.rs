@@ -75,6 +75,9 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
         (_, false) => Identity::Caller(None),
         (WindowsMode::Elevated, true) => {
             let account = SandboxAccount::for_policy(policy)?;
+            if !policy.network {
+                check_offline_block(&account.user, policy.best_effort)?;
+            }
             let sid = security::account_sid(&account.user)
                 .map_err(|e| launch_error(&format!("the sandbox user {}", account.user), e))?;
             let fs = &policy.filesystem;
@@ -164,6 +167,21 @@ fn apply_aces(aces: &[AceStep], best_effort: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses an offline launch the firewall would not keep off the network
+/// (its rule gone or changed, the firewall off for a profile, local rules
+/// overridden), checked at every launch: any of it may have changed since
+/// `cordon setup`. With best effort the launch goes on, and says so.
+fn check_offline_block(user: &str, best_effort: bool) -> Result<()> {
+    match cordon_setup::verify_offline_block(user) {
+        Ok(()) => Ok(()),
+        Err(e) if best_effort => {
+            tracing::warn!(%e, "best effort: the network may not be blocked");
+            Ok(())
+        }
+        Err(e) => Err(Error::Launch(format!("elevated mode cannot keep {user} off the network: {e}"))),
+    }
 }
 
 /// Gives each path `label` before the runner starts; a launch whose root

@@ -13,15 +13,14 @@
 use std::ffi::OsString;
 use std::ffi::c_void;
 use std::io;
-use std::os::windows::ffi::{OsStrExt, OsStringExt};
+use std::os::windows::ffi::OsStringExt;
 use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::path::{Component as PathComponent, Path, PathBuf};
 use std::ptr::{null, null_mut};
 
-use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, HLOCAL, INVALID_HANDLE_VALUE, LocalFree};
-use windows_sys::Win32::Security::Authorization::{
-    ConvertStringSidToSidW, GetSecurityInfo, SE_FILE_OBJECT, SetSecurityInfo,
-};
+use cordon_win::{LocalBuffer, Sid, wide};
+use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_FILE_OBJECT, SetSecurityInfo};
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_REVISION, AddAccessAllowedAceEx, AddAccessDeniedAceEx, AddAce,
     DACL_SECURITY_INFORMATION, EqualSid, GetAce, GetLengthSid, GetSecurityDescriptorControl, InitializeAcl,
@@ -45,18 +44,6 @@ use crate::windows::acl::{
 use crate::windows::integrity::Label;
 use crate::windows::sddl::AceKind;
 
-/// A buffer `LocalAlloc`ed by Windows, freed on drop.
-struct Local(*mut c_void);
-
-impl Drop for Local {
-    fn drop(&mut self) {
-        if !self.0.is_null() {
-            // SAFETY: allocated by the API that returned it, freed once.
-            unsafe { LocalFree(self.0 as HLOCAL) };
-        }
-    }
-}
-
 fn failed(what: impl std::fmt::Display, status: u32) -> io::Error {
     let err = io::Error::from_raw_os_error(status as i32);
     io::Error::new(err.kind(), format!("{what}: {err}"))
@@ -67,29 +54,10 @@ fn last_error(what: impl std::fmt::Display) -> io::Error {
     io::Error::new(err.kind(), format!("{what}: {err}"))
 }
 
-/// A SID parsed from its string form.
-struct Sid(Local);
-
-impl Sid {
-    fn parse(text: &str) -> io::Result<Sid> {
-        let wide: Vec<u16> = text.encode_utf16().chain([0]).collect();
-        let mut sid: PSID = null_mut();
-        // SAFETY: a NUL-terminated string; the SID is LocalAlloc'ed.
-        if unsafe { ConvertStringSidToSidW(wide.as_ptr(), &mut sid) } == 0 {
-            return Err(last_error(format_args!("parsing SID {text}")));
-        }
-        Ok(Sid(Local(sid)))
-    }
-
-    fn as_psid(&self) -> PSID {
-        self.0.0
-    }
-}
-
 /// An object's DACL as read: the descriptor that owns it, the DACL (null
 /// for none) and whether it is protected from inheritance.
 struct Dacl {
-    _descriptor: Local,
+    _descriptor: LocalBuffer,
     acl: *mut ACL,
     protected: bool,
 }
@@ -101,17 +69,13 @@ struct Ace {
     existing: Existing,
 }
 
-fn wide_path(path: &Path) -> Vec<u16> {
-    path.as_os_str().encode_wide().chain([0]).collect()
-}
-
 /// The object at `path` itself (a reparse point is opened, not followed),
 /// with `access`.
 fn open(path: &Path, access: u32) -> io::Result<OwnedHandle> {
     // SAFETY: a NUL-terminated path; no security attributes or template.
     let raw = unsafe {
         CreateFileW(
-            wide_path(path).as_ptr(),
+            wide(path).as_ptr(),
             access,
             FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
             null(),
@@ -251,7 +215,7 @@ fn read(handle: &OwnedHandle, path: &Path) -> io::Result<Dacl> {
     if status != ERROR_SUCCESS {
         return Err(failed(format_args!("reading the DACL of {}", path.display()), status));
     }
-    let descriptor = Local(descriptor);
+    let descriptor = LocalBuffer(descriptor);
     let (mut control, mut revision) = (0u16, 0u32);
     // SAFETY: a valid descriptor; out-pointers.
     unsafe { GetSecurityDescriptorControl(descriptor.0, &mut control, &mut revision) };

@@ -1,5 +1,5 @@
-//! Starting `cordon-setup.exe` elevated: `ShellExecuteExW` with the
-//! `runas` verb (the UAC prompt), then waiting for its exit code.
+//! Starting the running executable again, elevated: `ShellExecuteExW` with
+//! the `runas` verb (the UAC prompt), then waiting for its exit code.
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::ptr::null_mut;
@@ -16,20 +16,12 @@ use crate::{ErrorCode, SetupError};
 /// `SW_SHOWNORMAL`: the elevated setup shows its console.
 const SW_SHOWNORMAL: i32 = 1;
 
-/// The executable started elevated.
-const SETUP_EXE: &str = "cordon-setup.exe";
-
-/// Starts `cordon-setup.exe` beside the current executable, elevated, with
-/// `args`; waits for it and returns its exit code.
+/// Starts the current executable elevated with `args`; waits for it and
+/// returns its exit code.
 pub(crate) fn elevate_and_wait(args: &[String]) -> Result<i32, SetupError> {
-    let exe = std::env::current_exe()
-        .map_err(|err| {
-            SetupError::new(ErrorCode::Elevation, format!("finding the current executable: {err}"))
-        })?
-        .with_file_name(SETUP_EXE);
-    if !exe.is_file() {
-        return Err(SetupError::new(ErrorCode::Elevation, format!("{} does not exist", exe.display())));
-    }
+    let exe = std::env::current_exe().map_err(|err| {
+        SetupError::new(ErrorCode::Elevation, format!("finding the current executable: {err}"))
+    })?;
     let directory = std::env::current_dir().ok();
     let exe_w = wide(&exe);
     let parameters_w = wide(crate::command_parameters(args));
@@ -69,12 +61,12 @@ pub(crate) fn elevate_and_wait(args: &[String]) -> Result<i32, SetupError> {
     let process = unsafe { OwnedHandle::from_raw_handle(info.hProcess as RawHandle) };
     // SAFETY: a live process handle.
     if unsafe { WaitForSingleObject(process.as_raw_handle() as HANDLE, INFINITE) } != WAIT_OBJECT_0 {
-        return Err(last_error(ErrorCode::Elevation, "waiting for the elevated cordon-setup"));
+        return Err(last_error(ErrorCode::Elevation, "waiting for the elevated setup"));
     }
     let mut code = 0u32;
     // SAFETY: a live process handle; an out-pointer.
     if unsafe { GetExitCodeProcess(process.as_raw_handle() as HANDLE, &mut code) } == 0 {
-        return Err(last_error(ErrorCode::Elevation, "reading the exit code of the elevated cordon-setup"));
+        return Err(last_error(ErrorCode::Elevation, "reading the exit code of the elevated setup"));
     }
     Ok(code as i32)
 }

@@ -5,15 +5,15 @@
 use crate::plan::{FirewallRule, local_user_authorized_list};
 use windows::Win32::Foundation::{RPC_E_CHANGED_MODE, VARIANT_TRUE};
 use windows::Win32::NetworkManagement::WindowsFirewall::{
-    INetFwPolicy2, INetFwRule, INetFwRule3, INetFwRules, NET_FW_ACTION, NET_FW_RULE_DIRECTION, NetFwPolicy2,
-    NetFwRule,
+    INetFwPolicy2, INetFwRule, INetFwRule3, INetFwRules, NET_FW_ACTION, NET_FW_PROFILE2_DOMAIN,
+    NET_FW_PROFILE2_PRIVATE, NET_FW_PROFILE2_PUBLIC, NET_FW_RULE_DIRECTION, NetFwPolicy2, NetFwRule,
 };
 use windows::Win32::System::Com::{
     CLSCTX_INPROC_SERVER, COINIT_MULTITHREADED, CoCreateInstance, CoInitializeEx, CoUninitialize,
 };
 use windows::core::{BSTR, Interface};
 
-use crate::matching::{ALL_PROFILES, FoundRule, is_cordons_rule};
+use crate::matching::{ALL_PROFILES, FirewallSwitches, FoundRule, is_cordons_rule};
 use crate::{ErrorCode, SetupError};
 
 /// The group the firewall UI files cordon's rules under.
@@ -55,14 +55,37 @@ impl Drop for Com {
     }
 }
 
-/// The firewall's rules (while `_com` lives).
-fn rules(_com: &Com) -> Result<INetFwRules, SetupError> {
+/// The firewall's policy (while `_com` lives).
+fn policy(_com: &Com) -> Result<INetFwPolicy2, SetupError> {
     // SAFETY: COM is initialised on this thread.
-    unsafe {
-        let policy: INetFwPolicy2 = CoCreateInstance(&NetFwPolicy2, None, CLSCTX_INPROC_SERVER)
-            .map_err(|err| error("opening the firewall policy", err))?;
-        policy.Rules().map_err(|err| error("listing firewall rules", err))
+    unsafe { CoCreateInstance(&NetFwPolicy2, None, CLSCTX_INPROC_SERVER) }
+        .map_err(|err| error("opening the firewall policy", err))
+}
+
+/// The firewall's rules (while `com` lives).
+fn rules(com: &Com) -> Result<INetFwRules, SetupError> {
+    // SAFETY: a COM call on a live policy.
+    unsafe { policy(com)?.Rules() }.map_err(|err| error("listing firewall rules", err))
+}
+
+/// Whether the firewall is on for the domain, private and public profiles,
+/// and whether local rules take effect.
+pub(super) fn switches() -> Result<FirewallSwitches, SetupError> {
+    let com = Com::init()?;
+    let policy = policy(&com)?;
+    let mut enabled = [false; 3];
+    for (slot, profile) in
+        enabled.iter_mut().zip([NET_FW_PROFILE2_DOMAIN, NET_FW_PROFILE2_PRIVATE, NET_FW_PROFILE2_PUBLIC])
+    {
+        // SAFETY: a COM call on a live policy.
+        *slot = unsafe { policy.get_FirewallEnabled(profile) }
+            .map_err(|err| error("reading whether the firewall is on", err))?
+            == VARIANT_TRUE;
     }
+    // SAFETY: as above.
+    let state = unsafe { policy.LocalPolicyModifyState() }
+        .map_err(|err| error("reading whether local firewall rules apply", err))?;
+    Ok(FirewallSwitches { enabled, local_policy_modify_state: state.0 })
 }
 
 /// What a rule says, for [`is_cordons_rule`].

@@ -7,7 +7,7 @@
 //! - [`firewall`]: the rule that blocks the offline user (COM).
 //! - [`dpapi`]: protecting the stored passwords.
 //! - [`token`] and [`elevation`]: whether the process is elevated, and
-//!   starting `cordon-setup.exe` elevated.
+//!   starting the running executable again, elevated.
 
 mod accounts;
 mod acl;
@@ -123,6 +123,10 @@ impl Host for System {
 
     fn remove_firewall_rule(&mut self, name: &str) -> Result<(), SetupError> {
         firewall::remove_rule(name)
+    }
+
+    fn firewall_switches(&mut self) -> Result<crate::matching::FirewallSwitches, SetupError> {
+        firewall::switches()
     }
 
     fn new_password(&mut self) -> Result<String, SetupError> {
