@@ -33,6 +33,10 @@ pub(crate) struct FakeHost {
     pub rules: BTreeMap<String, String>,
     /// Profiles whose firewall is off (domain, private, public).
     pub firewall_off: [bool; 3],
+    /// SID to the rights the policy gives it.
+    pub rights: BTreeMap<String, BTreeSet<String>>,
+    /// SIDs that have a profile.
+    pub profiles: BTreeSet<String>,
     /// Normalised path to content.
     pub files: BTreeMap<String, Vec<u8>>,
     pub next_rid: u32,
@@ -208,6 +212,28 @@ impl Host for FakeHost {
     fn remove_firewall_rule(&mut self, name: &str) -> Result<(), SetupError> {
         self.change(format!("remove firewall {name}"))?;
         self.rules.remove(name);
+        Ok(())
+    }
+
+    fn account_rights(&mut self, sid: &str) -> Result<Vec<String>, SetupError> {
+        Ok(self.rights.get(sid).map(|rights| rights.iter().cloned().collect()).unwrap_or_default())
+    }
+
+    fn add_account_rights(&mut self, sid: &str, rights: &[&str]) -> Result<(), SetupError> {
+        self.change(format!("rights {sid} {}", rights.join(",")))?;
+        self.rights.entry(sid.into()).or_default().extend(rights.iter().map(|r| r.to_string()));
+        Ok(())
+    }
+
+    fn remove_account_rights(&mut self, sid: &str) -> Result<(), SetupError> {
+        self.change(format!("remove rights {sid}"))?;
+        self.rights.remove(sid);
+        Ok(())
+    }
+
+    fn delete_profile(&mut self, sid: &str) -> Result<(), SetupError> {
+        self.change(format!("delete profile {sid}"))?;
+        self.profiles.remove(sid);
         Ok(())
     }
 

@@ -93,6 +93,16 @@ pub(crate) trait Host {
     /// take effect.
     fn firewall_switches(&mut self) -> Result<FirewallSwitches, SetupError>;
 
+    /// The rights the local security policy gives (or denies) the account
+    /// `sid` (`SeDenyNetworkLogonRight`, …).
+    fn account_rights(&mut self, sid: &str) -> Result<Vec<String>, SetupError>;
+    /// Adds these rights to the account `sid`.
+    fn add_account_rights(&mut self, sid: &str, rights: &[&str]) -> Result<(), SetupError>;
+    /// Removes every right of the account `sid` from the policy.
+    fn remove_account_rights(&mut self, sid: &str) -> Result<(), SetupError>;
+    /// Deletes the profile of the account `sid`; succeeds if it has none.
+    fn delete_profile(&mut self, sid: &str) -> Result<(), SetupError>;
+
     /// A fresh password for a sandbox account.
     fn new_password(&mut self) -> Result<String, SetupError>;
     /// `secret` protected for the user running this process (DPAPI).

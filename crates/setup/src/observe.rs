@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::plan::{
-    MARKER_FILE, ObservedAce, ObservedState, SetupMarker, SetupPlan, SetupStep, hidden_user_value,
+    DENIED_LOGON_RIGHTS, MARKER_FILE, ObservedAce, ObservedState, SetupMarker, SetupPlan, SetupStep,
+    hidden_user_value,
 };
 use cordon_sandbox::windows::path;
 use cordon_sandbox::windows::sddl::AceKind;
@@ -104,6 +105,15 @@ pub(crate) fn observe(
     for user in users {
         if host.has_registry_value(&hidden_user_value(user))? {
             state.hidden_users.push(user.clone());
+        }
+    }
+    for (user, sid) in &user_sids {
+        if let Some(sid) = sid {
+            let rights = host.account_rights(sid)?;
+            let has = |right: &&str| rights.iter().any(|r| r.eq_ignore_ascii_case(right));
+            if DENIED_LOGON_RIGHTS.iter().all(has) {
+                state.logons_denied.push(user.clone());
+            }
         }
     }
 

@@ -44,7 +44,7 @@ use crate::{ErrorCode, SetupError};
 ///
 /// 2: a writable root's grant is two ACEs, the root's own without
 /// `DELETE` ([`cordon_sandbox::windows::acl::entries`]).
-pub const SETUP_VERSION: u32 = 2;
+pub const SETUP_VERSION: u32 = 3;
 
 /// The registry key (under `HKEY_LOCAL_MACHINE`) whose DWORD values, named
 /// after accounts, hide them from the logon screen when 0.
@@ -344,6 +344,13 @@ pub enum SetupStep {
         /// The user.
         user: String,
     },
+    /// Deny the user every logon but the interactive one cordon uses
+    /// ([`DENIED_LOGON_RIGHTS`]): no network logon with its password, no
+    /// remote desktop, no batch job or service.
+    DenyLogons {
+        /// The user.
+        user: String,
+    },
     /// Add an inheritable allow-modify ACE for the trustee to a writable root.
     GrantWrite {
         /// The root.
@@ -391,6 +398,7 @@ impl SetupStep {
             | SetupStep::StoreCredentials { .. }
             | SetupStep::WriteMarker { .. } => 1,
             SetupStep::GrantWrite { .. } => 2,
+            SetupStep::DenyLogons { .. } => 3,
         }
     }
 
@@ -417,6 +425,9 @@ impl fmt::Display for SetupStep {
             }
             SetupStep::AddToGroup { user, group } => write!(f, "add {user} to {group}"),
             SetupStep::HideFromLogonScreen { user } => write!(f, "hide {user} from the logon screen"),
+            SetupStep::DenyLogons { user } => {
+                write!(f, "deny {user} network, remote desktop, batch and service logons")
+            }
             SetupStep::GrantWrite { path, trustee } => write!(f, "let {trustee} modify {}", path.display()),
             SetupStep::DenyWrite { path, trustee } => {
                 write!(f, "keep {} read-only for {trustee}", path.display())
@@ -450,7 +461,14 @@ pub enum RemoveStep {
         /// The user.
         user: String,
     },
-    /// Delete the local user. The name comes from a marker that the user who
+    /// Take the user's logon rights and denials out of the local security
+    /// policy, where they would outlive the account.
+    RemoveLogonRights {
+        /// The user.
+        user: String,
+    },
+    /// Delete the local user and its profile (`C:\Users\NAME`, made by its
+    /// first logon). The name comes from a marker that the user who
     /// ran setup can write: delete only an account that is a member of the
     /// group the marker names.
     DeleteUser {
@@ -488,7 +506,8 @@ impl fmt::Display for RemoveStep {
                 write!(f, "remove the deny-all ACE of {trustee} from {}", path.display())
             }
             RemoveStep::ShowOnLogonScreen { user } => write!(f, "un-hide {user} from the logon screen"),
-            RemoveStep::DeleteUser { name } => write!(f, "delete user {name}"),
+            RemoveStep::RemoveLogonRights { user } => write!(f, "remove {user}'s logon rights and denials"),
+            RemoveStep::DeleteUser { name } => write!(f, "delete user {name} and its profile"),
             RemoveStep::DeleteGroup { name } => write!(f, "delete group {name}"),
             RemoveStep::DeleteCredentials { path } => write!(f, "delete {}", path.display()),
             RemoveStep::DeleteMarker { path } => write!(f, "delete {}", path.display()),
@@ -519,6 +538,8 @@ pub struct ObservedState {
     pub memberships: Vec<(String, String)>,
     /// Users hidden from the logon screen.
     pub hidden_users: Vec<String>,
+    /// Users denied every logon of [`DENIED_LOGON_RIGHTS`].
+    pub logons_denied: Vec<String>,
     /// ACEs present.
     pub aces: Vec<ObservedAce>,
     /// Names of firewall rules present with the content cordon sets, for
@@ -546,6 +567,10 @@ impl ObservedState {
 
     fn is_hidden(&self, user: &str) -> bool {
         self.hidden_users.iter().any(|u| same_name(u, user))
+    }
+
+    fn denies_logons(&self, user: &str) -> bool {
+        self.logons_denied.iter().any(|u| same_name(u, user))
     }
 
     fn has_ace(&self, path: &Path, trustee: &Trustee, kind: AceKind) -> bool {
@@ -595,6 +620,9 @@ impl SetupPlan {
         }
         for (name, _) in users {
             steps.push(SetupStep::HideFromLogonScreen { user: name.clone() });
+        }
+        for (name, _) in users {
+            steps.push(SetupStep::DenyLogons { user: name.clone() });
         }
         for root in &config.writable_roots {
             steps.push(SetupStep::GrantWrite { path: root.clone(), trustee: group.clone() });
@@ -657,6 +685,9 @@ impl SetupPlan {
                             || !observed.is_member(user, group)
                     }
                     SetupStep::HideFromLogonScreen { user } => !observed.is_hidden(user),
+                    SetupStep::DenyLogons { user } => {
+                        !observed.has_user(user) || !observed.denies_logons(user)
+                    }
                     SetupStep::GrantWrite { path, trustee } => {
                         account_missing(trustee) || !observed.has_ace(path, trustee, AceKind::AllowModify)
                     }
@@ -701,7 +732,9 @@ impl SetupPlan {
                 planned.ace().is_some_and(|(p, t, k)| k == *kind && t.same(trustee) && same_path(p, path))
             }
             (
-                RemoveStep::ShowOnLogonScreen { user: name } | RemoveStep::DeleteUser { name },
+                RemoveStep::ShowOnLogonScreen { user: name }
+                | RemoveStep::RemoveLogonRights { user: name }
+                | RemoveStep::DeleteUser { name },
                 SetupStep::CreateUser { name: planned, .. },
             ) => same_name(name, planned),
             (RemoveStep::DeleteGroup { name }, SetupStep::CreateGroup { name: planned }) => {
@@ -743,6 +776,7 @@ pub fn remove_plan(marker: &SetupMarker) -> Result<Vec<RemoveStep>, SetupError> 
     }
     for user in [&marker.online_user, &marker.offline_user] {
         steps.push(RemoveStep::ShowOnLogonScreen { user: user.clone() });
+        steps.push(RemoveStep::RemoveLogonRights { user: user.clone() });
         steps.push(RemoveStep::DeleteUser { name: user.clone() });
     }
     steps.push(RemoveStep::DeleteGroup { name: marker.group.clone() });
@@ -750,6 +784,16 @@ pub fn remove_plan(marker: &SetupMarker) -> Result<Vec<RemoveStep>, SetupError> 
     steps.push(RemoveStep::DeleteMarker { path: path::join(&marker.state_dir, MARKER_FILE) });
     Ok(steps)
 }
+
+/// The logon rights setup gives each sandbox account
+/// ([`SetupStep::DenyLogons`]): every logon type but the interactive one
+/// `CreateProcessWithLogonW` makes.
+pub const DENIED_LOGON_RIGHTS: &[&str] = &[
+    "SeDenyNetworkLogonRight",
+    "SeDenyRemoteInteractiveLogonRight",
+    "SeDenyBatchLogonRight",
+    "SeDenyServiceLogonRight",
+];
 
 /// Checks `name` against Windows' rules for user names: 1 to 20 characters,
 /// not only dots and spaces, none of `"/\[]:;|=,+*?<>@` or control
@@ -930,6 +974,7 @@ mod tests {
                     observed.memberships.push((user.clone(), group.clone()))
                 }
                 SetupStep::HideFromLogonScreen { user } => observed.hidden_users.push(user.clone()),
+                SetupStep::DenyLogons { user } => observed.logons_denied.push(user.clone()),
                 SetupStep::GrantWrite { .. } | SetupStep::DenyWrite { .. } => {
                     let (path, trustee, kind) = step.ace().unwrap();
                     observed.aces.push(ObservedAce {
@@ -966,6 +1011,8 @@ mod tests {
             SetupStep::AddToGroup { user: DEFAULT_ONLINE_USER.into(), group: DEFAULT_GROUP.into() },
             SetupStep::HideFromLogonScreen { user: DEFAULT_OFFLINE_USER.into() },
             SetupStep::HideFromLogonScreen { user: DEFAULT_ONLINE_USER.into() },
+            SetupStep::DenyLogons { user: DEFAULT_OFFLINE_USER.into() },
+            SetupStep::DenyLogons { user: DEFAULT_ONLINE_USER.into() },
             SetupStep::GrantWrite { path: r"C:\work".into(), trustee: group() },
             SetupStep::DenyWrite { path: r"C:\work\.git".into(), trustee: group() },
             SetupStep::DenyWrite { path: r"C:\work\.cordon".into(), trustee: group() },
@@ -984,8 +1031,9 @@ mod tests {
         let lines: Vec<String> = plan(&[r"C:\work"]).steps().iter().map(ToString::to_string).collect();
         assert_eq!(lines[0], "create group CordonSandboxUsers");
         assert_eq!(lines[1], "create user CordonSandboxOffline (no network)");
-        assert_eq!(lines[7], r"let group CordonSandboxUsers modify C:\work");
-        assert_eq!(lines[8], r"keep C:\work\.git read-only for group CordonSandboxUsers");
+        assert_eq!(lines[7], "deny CordonSandboxOffline network, remote desktop, batch and service logons");
+        assert_eq!(lines[9], r"let group CordonSandboxUsers modify C:\work");
+        assert_eq!(lines[10], r"keep C:\work\.git read-only for group CordonSandboxUsers");
     }
 
     #[test]
@@ -1049,9 +1097,10 @@ mod tests {
         let pending = plan.pending(&observed);
         assert!(pending.iter().any(|step| matches!(step, SetupStep::GrantWrite { .. })), "{pending:?}");
         assert!(
-            pending
-                .iter()
-                .all(|step| matches!(step, SetupStep::GrantWrite { .. } | SetupStep::WriteMarker { .. })),
+            pending.iter().all(|step| matches!(
+                step,
+                SetupStep::GrantWrite { .. } | SetupStep::DenyLogons { .. } | SetupStep::WriteMarker { .. }
+            )),
             "{pending:?}"
         );
     }
@@ -1110,6 +1159,7 @@ mod tests {
             vec![
                 "create user CordonSandboxOffline (no network)".to_string(),
                 "add CordonSandboxOffline to CordonSandboxUsers".to_string(),
+                "deny CordonSandboxOffline network, remote desktop, batch and service logons".to_string(),
                 "firewall rule \"cordon: block outbound for CordonSandboxOffline\"".to_string(),
                 format!(r"store credentials in {STATE}\sandbox-users.dpapi"),
             ]
@@ -1198,9 +1248,30 @@ mod tests {
                     name: "cordon: block outbound for CordonSandboxOffline".into()
                 },
                 RemoveStep::ShowOnLogonScreen { user: DEFAULT_OFFLINE_USER.into() },
+                RemoveStep::RemoveLogonRights { user: DEFAULT_OFFLINE_USER.into() },
                 RemoveStep::DeleteUser { name: DEFAULT_OFFLINE_USER.into() },
             ]
         );
+    }
+
+    #[test]
+    fn a_machine_set_up_by_version_2_gets_its_accounts_logons_denied_and_nothing_else() {
+        let plan = plan(&[r"C:\work"]);
+        let mut observed = fully_set_up(&plan);
+        observed.marker.as_mut().unwrap().version = 2;
+        observed.logons_denied.clear();
+        let pending: Vec<String> = plan.pending(&observed).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            pending,
+            vec![
+                "deny CordonSandboxOffline network, remote desktop, batch and service logons".to_string(),
+                "deny CordonSandboxOnline network, remote desktop, batch and service logons".to_string(),
+                format!(r"write {STATE}\setup.json"),
+            ]
+        );
+        assert!(DENIED_LOGON_RIGHTS.contains(&"SeDenyNetworkLogonRight"));
+        // Never the interactive logon cordon itself makes.
+        assert!(!DENIED_LOGON_RIGHTS.contains(&"SeDenyInteractiveLogonRight"));
     }
 
     #[test]
@@ -1236,8 +1307,10 @@ mod tests {
                     kind: AceKind::DenyWrite
                 },
                 RemoveStep::ShowOnLogonScreen { user: DEFAULT_ONLINE_USER.into() },
+                RemoveStep::RemoveLogonRights { user: DEFAULT_ONLINE_USER.into() },
                 RemoveStep::DeleteUser { name: DEFAULT_ONLINE_USER.into() },
                 RemoveStep::ShowOnLogonScreen { user: DEFAULT_OFFLINE_USER.into() },
+                RemoveStep::RemoveLogonRights { user: DEFAULT_OFFLINE_USER.into() },
                 RemoveStep::DeleteUser { name: DEFAULT_OFFLINE_USER.into() },
                 RemoveStep::DeleteGroup { name: DEFAULT_GROUP.into() },
                 RemoveStep::DeleteCredentials { path: format!(r"{STATE}\sandbox-users.dpapi").into() },
@@ -1394,13 +1467,13 @@ mod tests {
     fn group_trustee_resolves_to_the_machine_sid() {
         let plan = plan(&[r"C:\work"]);
         let lookup = |name: &str| (name == DEFAULT_GROUP).then(|| GROUP_SID.to_string());
-        let (path, trustee, kind) = plan.steps()[7].ace().unwrap();
+        let (path, trustee, kind) = plan.steps()[9].ace().unwrap();
         assert_eq!(path, Path::new(r"C:\work"));
         assert_eq!(
             kind.sddl(&trustee.resolve(lookup).unwrap()).unwrap(),
             format!("(A;;0x1201bf;;;{GROUP_SID})(A;OICIIO;0x1301bf;;;{GROUP_SID})")
         );
-        let (_, trustee, kind) = plan.steps()[8].ace().unwrap();
+        let (_, trustee, kind) = plan.steps()[10].ace().unwrap();
         assert_eq!(
             kind.sddl(&trustee.resolve(lookup).unwrap()).unwrap(),
             format!("(D;OICI;0xd0156;;;{GROUP_SID})")

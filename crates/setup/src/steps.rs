@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use crate::plan::{RemoveStep, SetupPlan, SetupStep, Trustee, hidden_user_value};
+use crate::plan::{DENIED_LOGON_RIGHTS, RemoveStep, SetupPlan, SetupStep, Trustee, hidden_user_value};
 use cordon_sandbox::windows::sddl::AceKind;
 
 use crate::credentials::Credentials;
@@ -171,6 +171,13 @@ impl<'h, H: Host> Executor<'h, H> {
                 self.host.set_registry_value(&hidden_user_value(user))?;
                 Outcome::Done
             }
+            SetupStep::DenyLogons { user } => {
+                let sid = sid_of(self.host, user, AccountKind::User)?.ok_or_else(|| {
+                    SetupError::new(ErrorCode::Accounts, format!("user {user} does not exist"))
+                })?;
+                self.host.add_account_rights(&sid, DENIED_LOGON_RIGHTS)?;
+                Outcome::Done
+            }
             SetupStep::GrantWrite { .. } | SetupStep::DenyWrite { .. } => {
                 let (path, trustee, kind) = step.ace().expect("an ACE step");
                 self.add_ace(path, trustee, kind)?
@@ -249,14 +256,23 @@ impl<'h, H: Host> Executor<'h, H> {
                 self.host.delete_registry_value(&hidden_user_value(user))?;
                 Outcome::Done
             }
-            RemoveStep::DeleteUser { name } => {
-                if sid_of(self.host, name, AccountKind::User)?.is_some() {
+            RemoveStep::RemoveLogonRights { user } => match sid_of(self.host, user, AccountKind::User)? {
+                Some(sid) => {
+                    self.host.remove_account_rights(&sid)?;
+                    Outcome::Done
+                }
+                None => gone("the user"),
+            },
+            RemoveStep::DeleteUser { name } => match sid_of(self.host, name, AccountKind::User)? {
+                Some(sid) => {
+                    // The profile first: once the account is gone, nothing
+                    // names whose profile it was.
+                    self.host.delete_profile(&sid)?;
                     self.host.delete_user(name)?;
                     Outcome::Done
-                } else {
-                    gone("the user")
                 }
-            }
+                None => gone("the user"),
+            },
             RemoveStep::DeleteGroup { name } => {
                 if sid_of(self.host, name, AccountKind::Group)?.is_some() {
                     self.host.delete_group(name)?;

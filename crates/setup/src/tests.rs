@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plan::{DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, SetupMarker};
+use crate::plan::{
+    DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, DENIED_LOGON_RIGHTS, SetupMarker,
+};
 use cordon_sandbox::windows::sddl::AceKind;
 
 use super::*;
@@ -57,6 +59,8 @@ fn apply_on_a_fresh_machine_makes_everything_and_writes_the_marker_last() {
             "add CordonSandboxOnline to CordonSandboxUsers".into(),
             "set registry CordonSandboxOffline".into(),
             "set registry CordonSandboxOnline".into(),
+            format!("rights {} {}", host.sid(DEFAULT_OFFLINE_USER).unwrap(), DENIED_LOGON_RIGHTS.join(",")),
+            format!("rights {} {}", host.sid(DEFAULT_ONLINE_USER).unwrap(), DENIED_LOGON_RIGHTS.join(",")),
             format!(r"add AllowModify C:\work {}", group_sid(&host)),
             format!(r"add DenyWrite C:\work\.git {}", group_sid(&host)),
             format!("firewall {RULE}"),
@@ -101,7 +105,7 @@ fn check_reports_every_step_pending_on_a_fresh_machine_and_none_after_apply() {
     let before = check_on(&mut host, &options(&[r"C:\work"])).unwrap();
     assert_eq!(before.marker_version, None);
     assert!(before.items.iter().all(|item| item.state == ItemState::Pending), "{before}");
-    assert_eq!(before.items.len(), 13);
+    assert_eq!(before.items.len(), 15);
     assert!(host.log.is_empty(), "check changes nothing");
 
     host.elevated = true;
@@ -244,14 +248,24 @@ fn dropped_root_stops_being_writable() {
 #[test]
 fn remove_undoes_everything() {
     let mut host = set_up();
+    let sids: Vec<String> =
+        [DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER].iter().map(|user| host.sid(user).unwrap()).collect();
+    assert!(sids.iter().all(|sid| host.rights.contains_key(sid)), "setup denied their logons");
+    // Their first logons made their profiles.
+    host.profiles.extend(sids.iter().cloned());
     let report = remove_on(&mut host, Path::new(STATE)).unwrap();
+    assert!(host.rights.is_empty(), "no rights left in the policy: {:?}", host.rights);
+    assert!(host.profiles.is_empty(), "no profile left: {:?}", host.profiles);
+    let profile = host.log.iter().position(|line| line == &format!("delete profile {}", sids[0])).unwrap();
+    let user = host.log.iter().position(|line| line == "delete user CordonSandboxOffline").unwrap();
+    assert!(profile < user, "the profile goes while its SID still names an account: {:?}", host.log);
     assert!(host.accounts.is_empty(), "{:?}", host.accounts);
     assert!(host.aces.is_empty());
     assert!(host.rules.is_empty());
     assert!(host.registry.is_empty());
     assert!(host.files.is_empty());
     assert_eq!(host.log.last().unwrap(), &format!("delete {MARKER}"));
-    assert!(report.to_string().contains("done     delete user CordonSandboxOffline"), "{report}");
+    assert!(report.to_string().contains("done     delete user CordonSandboxOffline and its profile"), "{report}");
     let err = remove_on(&mut host, Path::new(STATE)).unwrap_err();
     assert_eq!(err.code, ErrorCode::NotSetUp);
 }

@@ -94,6 +94,18 @@ impl Host for System {
     fn remove_firewall_rule(&mut self, _name: &str) -> Result<(), SetupError> {
         not_windows()
     }
+    fn account_rights(&mut self, _sid: &str) -> Result<Vec<String>, SetupError> {
+        not_windows()
+    }
+    fn add_account_rights(&mut self, _sid: &str, _rights: &[&str]) -> Result<(), SetupError> {
+        not_windows()
+    }
+    fn remove_account_rights(&mut self, _sid: &str) -> Result<(), SetupError> {
+        not_windows()
+    }
+    fn delete_profile(&mut self, _sid: &str) -> Result<(), SetupError> {
+        not_windows()
+    }
     fn firewall_switches(&mut self) -> Result<crate::matching::FirewallSwitches, SetupError> {
         not_windows()
     }

@@ -5,6 +5,7 @@
 //! - [`registry`]: hiding the users from the logon screen.
 //! - [`acl`]: the group's ACEs on writable roots and protected paths.
 //! - [`firewall`]: the rule that blocks the offline user (COM).
+//! - [`rights`]: the accounts' logon rights (LSA) and profiles.
 //! - [`dpapi`]: protecting the stored passwords.
 //! - [`token`] and [`elevation`]: whether the process is elevated, and
 //!   starting the running executable again, elevated.
@@ -15,6 +16,7 @@ mod dpapi;
 mod elevation;
 mod firewall;
 mod registry;
+mod rights;
 mod token;
 mod util;
 
@@ -123,6 +125,22 @@ impl Host for System {
 
     fn remove_firewall_rule(&mut self, name: &str) -> Result<(), SetupError> {
         firewall::remove_rule(name)
+    }
+
+    fn account_rights(&mut self, sid: &str) -> Result<Vec<String>, SetupError> {
+        rights::of(sid)
+    }
+
+    fn add_account_rights(&mut self, sid: &str, rights: &[&str]) -> Result<(), SetupError> {
+        rights::add(sid, rights)
+    }
+
+    fn remove_account_rights(&mut self, sid: &str) -> Result<(), SetupError> {
+        rights::remove_all(sid)
+    }
+
+    fn delete_profile(&mut self, sid: &str) -> Result<(), SetupError> {
+        rights::delete_profile(sid)
     }
 
     fn firewall_switches(&mut self) -> Result<crate::matching::FirewallSwitches, SetupError> {
