@@ -265,7 +265,10 @@ fn remove_undoes_everything() {
     assert!(host.registry.is_empty());
     assert!(host.files.is_empty());
     assert_eq!(host.log.last().unwrap(), &format!("delete {MARKER}"));
-    assert!(report.to_string().contains("done     delete user CordonSandboxOffline and its profile"), "{report}");
+    assert!(
+        report.to_string().contains("done     delete user CordonSandboxOffline and its profile"),
+        "{report}"
+    );
     let err = remove_on(&mut host, Path::new(STATE)).unwrap_err();
     assert_eq!(err.code, ErrorCode::NotSetUp);
 }

@@ -10,6 +10,8 @@ mod account;
 #[cfg(windows)]
 mod attributes;
 #[cfg(windows)]
+mod desktop;
+#[cfg(windows)]
 mod security;
 #[cfg(windows)]
 mod strings;
@@ -20,6 +22,8 @@ mod token;
 pub use account::{Account, computer_name, lookup_account};
 #[cfg(windows)]
 pub use attributes::AttributeList;
+#[cfg(windows)]
+pub use desktop::{Desktop, grant_on_window_station, window_station_name};
 #[cfg(windows)]
 pub use security::{
     Restriction, SecurityDescriptor, Sid, grant_access, restricted_token, set_default_dacl,

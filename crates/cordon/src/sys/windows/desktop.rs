@@ -3,158 +3,32 @@
 //! closed with the [`Runner`](super::Runner) that holds it (the desktop
 //! itself goes once its last process has exited too).
 
-use std::ffi::c_void;
 use std::io;
-use std::ptr::null;
 
 use cordon_sandbox::windows::desktop::{DesktopName, desktop_security, station_grant};
 use cordon_sandbox::windows::sddl::PipeIdentity;
-use std::os::windows::io::RawHandle;
 
-use windows_sys::Win32::Foundation::HANDLE;
-use windows_sys::Win32::Security::Authorization::SE_WINDOW_OBJECT;
-use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
+pub(super) use cordon_win::Desktop;
 
-use cordon_win::SecurityDescriptor;
-
-/// `UOI_NAME` (winuser.h): `GetUserObjectInformationW` returns the name.
-const UOI_NAME: i32 = 2;
-/// `GENERIC_ALL`, mapped to every desktop right; what the caller asks for
-/// on its own handle.
-const GENERIC_ALL: u32 = 0x1000_0000;
-
-// Declared here rather than through windows-sys: there `CreateDesktopW`
-// sits behind the GDI feature for a `DEVMODEW` pointer that is always null
-// here, and these four are all cordon needs from the desktop API.
-#[link(name = "user32")]
-unsafe extern "system" {
-    fn CreateDesktopW(
-        desktop: *const u16,
-        device: *const u16,
-        devmode: *const c_void,
-        flags: u32,
-        access: u32,
-        attributes: *const SECURITY_ATTRIBUTES,
-    ) -> HANDLE;
-    fn CloseDesktop(desktop: HANDLE) -> i32;
-    fn OpenWindowStationW(name: *const u16, inherit: i32, access: u32) -> HANDLE;
-    fn CloseWindowStation(station: HANDLE) -> i32;
-    fn GetProcessWindowStation() -> HANDLE;
-    fn GetUserObjectInformationW(
-        object: HANDLE,
-        index: i32,
-        info: *mut c_void,
-        length: u32,
-        needed: *mut u32,
-    ) -> i32;
+fn invalid(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, e)
 }
 
-/// A desktop created for one launch, closed on drop.
-#[derive(Debug)]
-pub(super) struct Desktop {
-    handle: HANDLE,
-    /// `station\name`, NUL-terminated, for `STARTUPINFOW.lpDesktop`.
-    startup_path: Vec<u16>,
-}
-
-// SAFETY: a desktop handle is a kernel handle, usable from any thread; it
-// is only closed, once, on drop.
-unsafe impl Send for Desktop {}
-// SAFETY: as above; nothing mutates through a shared reference.
-unsafe impl Sync for Desktop {}
-
-impl Desktop {
-    /// A new desktop `name` in the caller's window station that only
-    /// `identity` may open.
-    pub(super) fn create(name: &DesktopName, identity: &PipeIdentity) -> io::Result<Desktop> {
-        let sddl = desktop_security(identity).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let mut descriptor = SecurityDescriptor::from_sddl(&sddl)?;
-        let station = window_station_name()?;
-        let startup_path = name
-            .startup_path(&station)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
-            .encode_utf16()
-            .chain([0])
-            .collect();
-        let name_w: Vec<u16> = name.as_str().encode_utf16().chain([0]).collect();
-        // SAFETY: a NUL-terminated name, no device or mode, and security
-        // attributes that `descriptor` keeps valid for the call.
-        let handle = unsafe {
-            CreateDesktopW(name_w.as_ptr(), null(), null(), 0, GENERIC_ALL, descriptor.attributes())
-        };
-        if handle.is_null() {
-            let err = io::Error::last_os_error();
-            return Err(io::Error::new(err.kind(), format!("CreateDesktopW({name}): {err}")));
-        }
-        Ok(Desktop { handle, startup_path })
-    }
-
-    /// `station\name` for `STARTUPINFOW.lpDesktop`; valid while `self`
-    /// lives. `CreateProcess*W` take it as a mutable pointer but do not
-    /// write through it.
-    pub(super) fn startup_path(&self) -> *mut u16 {
-        self.startup_path.as_ptr().cast_mut()
-    }
-}
-
-impl Drop for Desktop {
-    fn drop(&mut self) {
-        // SAFETY: the handle CreateDesktopW returned, closed once.
-        unsafe { CloseDesktop(self.handle) };
-    }
-}
-
-/// The name of the calling process's window station (`WinSta0` in an
-/// interactive session), where `CreateDesktopW` creates the desktop.
-fn window_station_name() -> io::Result<String> {
-    // SAFETY: no preconditions; the handle is not to be closed.
-    let station = unsafe { GetProcessWindowStation() };
-    if station.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    let mut buffer = [0u16; 256];
-    let mut needed = 0u32;
-    // SAFETY: a live window station handle and a buffer of the size given.
-    let ok = unsafe {
-        GetUserObjectInformationW(
-            station,
-            UOI_NAME,
-            buffer.as_mut_ptr().cast(),
-            size_of_val(&buffer) as u32,
-            &mut needed,
-        )
-    };
-    if ok == 0 {
-        let err = io::Error::last_os_error();
-        return Err(io::Error::new(err.kind(), format!("the window station's name: {err}")));
-    }
-    let len = buffer.iter().position(|&c| c == 0).unwrap_or(buffer.len());
-    Ok(String::from_utf16_lossy(&buffer[..len]))
+/// A new desktop `name` in the caller's window station that only
+/// `identity` may open.
+pub(super) fn create(name: &DesktopName, identity: &PipeIdentity) -> io::Result<Desktop> {
+    let sddl = desktop_security(identity).map_err(invalid)?;
+    let startup_path = name.startup_path(&cordon_win::window_station_name()?).map_err(invalid)?;
+    Desktop::create(name.as_str(), &startup_path, &sddl)
 }
 
 /// Grants `identity` what [`station_grant`] says on the caller's window
 /// station, if anything (the sandbox user; a no-op if it has the grant).
-/// The grant lasts as long as the window station (the logon session).
 pub(super) fn grant_station(identity: &PipeIdentity) -> io::Result<()> {
-    let Some((sid, mask)) =
-        station_grant(identity).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?
-    else {
-        return Ok(());
-    };
-    let name: Vec<u16> = window_station_name()?.encode_utf16().chain([0]).collect();
-    // READ_CONTROL | WRITE_DAC: read the DACL and write it back.
-    // SAFETY: a NUL-terminated name.
-    let station = unsafe { OpenWindowStationW(name.as_ptr(), 0, 0x0002_0000 | 0x0004_0000) };
-    if station.is_null() {
-        let err = io::Error::last_os_error();
-        return Err(io::Error::new(err.kind(), format!("opening the window station: {err}")));
+    match station_grant(identity).map_err(invalid)? {
+        Some((sid, mask)) => cordon_win::grant_on_window_station(&sid, mask),
+        None => Ok(()),
     }
-    // SAFETY: the handle opened above, alive until closed below.
-    let borrowed = unsafe { std::os::windows::io::BorrowedHandle::borrow_raw(station as RawHandle) };
-    let result = cordon_win::grant_access(borrowed, SE_WINDOW_OBJECT, &sid, mask);
-    // SAFETY: the handle opened above, closed once.
-    unsafe { CloseWindowStation(station) };
-    result
 }
 
 /// A fresh desktop name from 128 random bits.

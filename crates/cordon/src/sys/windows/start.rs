@@ -44,7 +44,7 @@ impl Context {
         stdio: Option<[OwnedHandle; 3]>,
     ) -> Result<Runner> {
         let desktop = desktop::new_name()
-            .and_then(|name| Desktop::create(&name, &self.pipe_identity))
+            .and_then(|name| desktop::create(&name, &self.pipe_identity))
             .map_err(|e| launch_error("creating the runner's private desktop", e))?;
         match &self.identity {
             Identity::Caller(token) => start(spec, args, token.as_ref(), stdio, desktop)
