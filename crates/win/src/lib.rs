@@ -32,4 +32,4 @@ pub use security::{
 #[cfg(windows)]
 pub use strings::{LocalBuffer, from_wide_ptr, wide};
 #[cfg(windows)]
-pub use token::{own_token, sid_string, token_information};
+pub use token::{own_token, own_user_sid, sid_string, token_information, token_user_sid};

@@ -7,7 +7,9 @@ use std::ptr::null_mut;
 
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
-use windows_sys::Win32::Security::{GetTokenInformation, PSID, TOKEN_INFORMATION_CLASS};
+use windows_sys::Win32::Security::{
+    GetTokenInformation, PSID, TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenUser,
+};
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
 use crate::strings::{LocalBuffer, from_wide_ptr};
@@ -59,4 +61,17 @@ pub unsafe fn sid_string(sid: PSID) -> io::Result<String> {
     let _free = LocalBuffer(text.cast());
     // SAFETY: a NUL-terminated string from the API.
     Ok(unsafe { from_wide_ptr(text) })
+}
+
+/// The user SID of `token` (opened with `TOKEN_QUERY`), as a string.
+pub fn token_user_sid(token: &OwnedHandle) -> io::Result<String> {
+    let buffer = token_information(token, TokenUser)?;
+    // SAFETY: GetTokenInformation(TokenUser) filled a TOKEN_USER whose SID
+    // lies inside the buffer.
+    unsafe { sid_string((*(buffer.as_ptr() as *const TOKEN_USER)).User.Sid) }
+}
+
+/// The user SID of this process, as a string.
+pub fn own_user_sid() -> io::Result<String> {
+    token_user_sid(&own_token(TOKEN_QUERY)?)
 }

@@ -284,6 +284,27 @@ pub fn elevated_launch_aces(
     Ok(aces)
 }
 
+/// The writable roots, of `owners` (each root and its owner's SID), that
+/// an elevated launch by `caller_sid` must refuse: those another user
+/// owns. The sandbox accounts are the machine's, shared by every user who
+/// ran `cordon setup`, and a capability SID is the same for everyone who
+/// names a root; without this another user's root, granted by that user's
+/// launches, would be writable from a sandbox of this caller's that named
+/// it. (In restricted-token mode the token's own user is checked, and it is
+/// the caller.)
+///
+/// ```
+/// use std::path::PathBuf;
+/// use cordon_sandbox::windows::token::foreign_roots;
+///
+/// let me = "S-1-5-21-1-2-3-1001";
+/// let owners = [(PathBuf::from(r"C:\mine"), me.to_string()), (PathBuf::from(r"C:\Users\bob\w"), "S-1-5-21-1-2-3-1002".into())];
+/// assert_eq!(foreign_roots(&owners, me), [&owners[1]]);
+/// ```
+pub fn foreign_roots<'a>(owners: &'a [(PathBuf, String)], caller_sid: &str) -> Vec<&'a (PathBuf, String)> {
+    owners.iter().filter(|(_, owner)| !owner.eq_ignore_ascii_case(caller_sid)).collect()
+}
+
 /// The ACE that lets the runner read and delete its request file (the
 /// legacy one-shot bootstrap): modify, for `reader_sid`, on the private
 /// directory the file is in, inherited by the file. The directory is the
@@ -551,6 +572,19 @@ mod tests {
                 step(&protected[0], capability_sid(&roots[0]), AceKind::DenyWrite),
             ]
         );
+    }
+
+    #[test]
+    fn an_elevated_launch_refuses_roots_another_user_owns() {
+        let me = "S-1-5-21-1004336348-1177238915-682003330-1001";
+        let owners = vec![
+            (PathBuf::from(r"C:\work"), me.to_uppercase()),
+            (PathBuf::from(r"C:\Users\bob\project"), "S-1-5-21-1004336348-1177238915-682003330-1002".into()),
+            (PathBuf::from(r"C:\shared"), "S-1-5-32-544".into()),
+        ];
+        let foreign: Vec<&Path> = foreign_roots(&owners, me).iter().map(|(path, _)| path.as_path()).collect();
+        assert_eq!(foreign, [Path::new(r"C:\Users\bob\project"), Path::new(r"C:\shared")]);
+        assert!(foreign_roots(&owners[..1], me).is_empty());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use cordon_sandbox::windows::integrity::Label;
 use cordon_sandbox::windows::sddl::AceKind;
 use cordon_sandbox::windows::sddl::PipeIdentity;
 use cordon_sandbox::windows::token::{
-    AceStep, elevated_launch_aces, request_file_ace, restricted_launch_plan,
+    AceStep, elevated_launch_aces, foreign_roots, request_file_ace, restricted_launch_plan,
 };
 
 use super::{launch_error, security};
@@ -82,6 +82,7 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
                 .map_err(|e| launch_error(&format!("the sandbox user {}", account.user), e))?;
             let fs = &policy.filesystem;
             let roots: Vec<PathBuf> = fs.writable_dirs().cloned().collect();
+            check_root_owners(&roots, &user)?;
             let aces = elevated_launch_aces(&roots, &fs.protected, &fs.deny, &sid)
                 .map_err(|e| Error::Launch(format!("elevated launch plan: {e}")))?;
             apply_aces(&aces, policy.best_effort)?;
@@ -167,6 +168,27 @@ fn apply_aces(aces: &[AceStep], best_effort: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses an elevated launch that names a writable root another user
+/// owns ([`foreign_roots`]), before anything is granted.
+fn check_root_owners(roots: &[PathBuf], caller_sid: &str) -> Result<()> {
+    let owners = roots
+        .iter()
+        .map(|root| {
+            let owner = cordon_sandbox::acl::owner_sid(root)
+                .map_err(|e| launch_error(&format!("reading the owner of {}", root.display()), e))?;
+            Ok((root.clone(), owner))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    match foreign_roots(&owners, caller_sid).first() {
+        None => Ok(()),
+        Some((root, owner)) => Err(Error::Launch(format!(
+            "elevated mode: {} is owned by {owner}, not by you ({caller_sid}): the sandbox accounts are \
+             shared by this machine's users, so a sandbox may be given only directories you own",
+            root.display()
+        ))),
+    }
 }
 
 /// Refuses an offline launch the firewall would not keep off the network

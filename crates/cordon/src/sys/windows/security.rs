@@ -6,8 +6,7 @@ use std::os::windows::io::OwnedHandle;
 
 use cordon_win::{sid_string, token_information};
 use windows_sys::Win32::Security::{
-    TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TOKEN_USER,
-    TokenGroups, TokenUser,
+    TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TokenGroups,
 };
 
 /// The attribute bits of a token's logon SID group (winnt.h; defined here
@@ -22,11 +21,7 @@ pub(super) fn own_token() -> io::Result<OwnedHandle> {
 
 /// The user SID of a token, as a string.
 pub(super) fn user_sid(token: &OwnedHandle) -> io::Result<String> {
-    let buffer = token_information(token, TokenUser)?;
-    // SAFETY: GetTokenInformation(TokenUser) filled a TOKEN_USER.
-    let user = unsafe { &*(buffer.as_ptr() as *const TOKEN_USER) };
-    // SAFETY: the token's own user SID, inside `buffer`.
-    unsafe { sid_string(user.User.Sid) }
+    cordon_win::token_user_sid(token)
 }
 
 /// The logon SID of a token (`S-1-5-5-X-Y`), if it has one.

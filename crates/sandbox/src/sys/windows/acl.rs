@@ -24,8 +24,8 @@ use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_FILE_OBJEC
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_REVISION, AddAccessAllowedAceEx, AddAccessDeniedAceEx, AddAce,
     DACL_SECURITY_INFORMATION, EqualSid, GetAce, GetLengthSid, GetSecurityDescriptorControl, InitializeAcl,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SE_DACL_PROTECTED,
-    UNPROTECTED_DACL_SECURITY_INFORMATION,
+    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
+    SE_DACL_PROTECTED, UNPROTECTED_DACL_SECURITY_INFORMATION,
 };
 
 use windows_sys::Win32::Storage::FileSystem::{
@@ -396,4 +396,35 @@ pub fn set_label(path: &Path, label: Label) -> io::Result<()> {
     let handle = open_checked(path, READ_CONTROL | WRITE_OWNER)?;
     cordon_win::set_object_label(handle.as_handle(), SE_FILE_OBJECT, label.sddl())
         .map_err(|e| io::Error::new(e.kind(), format!("labelling {}: {e}", path.display())))
+}
+
+/// The owner of `path` itself (a reparse point is not followed), as a SID
+/// string.
+pub fn owner_sid(path: &Path) -> io::Result<String> {
+    let handle = open(path, READ_CONTROL)?;
+    let mut owner: PSID = null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+    // SAFETY: a live handle opened with READ_CONTROL; out-pointers; the
+    // descriptor is LocalAlloc'ed and owns the owner SID.
+    let status = unsafe {
+        GetSecurityInfo(
+            raw(&handle),
+            SE_FILE_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            &mut descriptor,
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(failed(format_args!("reading the owner of {}", path.display()), status));
+    }
+    let _descriptor = LocalBuffer(descriptor);
+    if owner.is_null() {
+        return Err(io::Error::other(format!("{} has no owner", path.display())));
+    }
+    // SAFETY: the owner SID inside the descriptor.
+    unsafe { cordon_win::sid_string(owner) }
 }

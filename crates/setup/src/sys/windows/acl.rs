@@ -3,15 +3,9 @@
 //! and whether the caller owns a path.
 
 use std::path::Path;
-use std::ptr::null_mut;
 
 use cordon_sandbox::windows::sddl::AceKind;
-use windows_sys::Win32::Foundation::ERROR_SUCCESS;
-use windows_sys::Win32::Security::Authorization::{GetNamedSecurityInfoW, SE_FILE_OBJECT};
-use windows_sys::Win32::Security::{OWNER_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID};
 
-use super::token;
-use super::util::{LocalBuffer, failed, wide};
 use crate::{ErrorCode, SetupError};
 
 fn acl_error(err: std::io::Error) -> SetupError {
@@ -35,28 +29,7 @@ pub(super) fn remove_ace(path: &Path, sid: &str, kind: AceKind) -> Result<(), Se
 
 /// Whether the user of this process owns `path`.
 pub(super) fn owned_by_caller(path: &Path) -> Result<bool, SetupError> {
-    let mut owner: PSID = null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-    // SAFETY: a NUL-terminated path; out-pointers; the descriptor is
-    // LocalAlloc'ed and owns the owner SID.
-    let status = unsafe {
-        GetNamedSecurityInfoW(
-            wide(path).as_ptr(),
-            SE_FILE_OBJECT,
-            OWNER_SECURITY_INFORMATION,
-            &mut owner,
-            null_mut(),
-            null_mut(),
-            null_mut(),
-            &mut descriptor,
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(failed(ErrorCode::Acl, format_args!("reading the owner of {}", path.display()), status));
-    }
-    let _descriptor = LocalBuffer(descriptor);
-    if owner.is_null() {
-        return Ok(false);
-    }
-    token::is_own_user(owner)
+    let owner = cordon_sandbox::acl::owner_sid(path).map_err(acl_error)?;
+    let own = cordon_win::own_user_sid().map_err(|e| SetupError::new(ErrorCode::Accounts, e.to_string()))?;
+    Ok(owner.eq_ignore_ascii_case(&own))
 }
