@@ -26,10 +26,10 @@ pub use attributes::AttributeList;
 pub use desktop::{Desktop, grant_on_window_station, window_station_name};
 #[cfg(windows)]
 pub use security::{
-    Restriction, SecurityDescriptor, Sid, grant_access, restricted_token, set_default_dacl,
+    Restriction, SecurityDescriptor, Sid, grant_access, object_label, restricted_token, set_default_dacl,
     set_integrity_level, set_object_dacl, set_object_label,
 };
 #[cfg(windows)]
 pub use strings::{LocalBuffer, from_wide_ptr, wide};
 #[cfg(windows)]
-pub use token::{own_token, own_user_sid, sid_string, token_information, token_user_sid};
+pub use token::{own_token, own_user_sid, sid_string, token_groups, token_information, token_user_sid};

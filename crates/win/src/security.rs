@@ -15,10 +15,11 @@ use windows_sys::Win32::Security::Authorization::{
     TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::{
-    ACE_FLAGS, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetLengthSid,
+    ACE_FLAGS, ACE_HEADER, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetAce, GetLengthSid,
     GetSecurityDescriptorDacl, GetSecurityDescriptorSacl, LABEL_SECURITY_INFORMATION, NO_INHERITANCE,
     PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES,
-    SetTokenInformation, TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL, TokenDefaultDacl, TokenIntegrityLevel,
+    SYSTEM_MANDATORY_LABEL_ACE, SetTokenInformation, TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL,
+    TokenDefaultDacl, TokenIntegrityLevel,
 };
 
 use crate::strings::{LocalBuffer, wide};
@@ -324,4 +325,59 @@ fn with_entry(
         return Err(status_error("SetSecurityInfo", status));
     }
     Ok((new_dacl, LocalBuffer(new_dacl.cast())))
+}
+
+/// `SYSTEM_MANDATORY_LABEL_ACE_TYPE`.
+const MANDATORY_LABEL_ACE_TYPE: u8 = 0x11;
+
+/// The explicit mandatory label of the object `handle` (opened with
+/// `READ_CONTROL`) of `kind`, if it has one: the ACE's flags, its policy
+/// mask and its level's SID.
+pub fn object_label(
+    handle: BorrowedHandle<'_>,
+    kind: SE_OBJECT_TYPE,
+) -> io::Result<Option<(u8, u32, String)>> {
+    let mut sacl: *mut ACL = null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
+    // SAFETY: a live handle; out-pointers; the descriptor is LocalAlloc'ed
+    // and owns the SACL.
+    let status = unsafe {
+        GetSecurityInfo(
+            handle.as_raw_handle() as HANDLE,
+            kind,
+            LABEL_SECURITY_INFORMATION,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+            &mut sacl,
+            &mut descriptor,
+        )
+    };
+    if status != ERROR_SUCCESS {
+        return Err(status_error("GetSecurityInfo(label)", status));
+    }
+    let _descriptor = LocalBuffer(descriptor);
+    if sacl.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: a valid SACL from the descriptor.
+    let count = unsafe { (*sacl).AceCount };
+    for index in 0..u32::from(count) {
+        let mut ace: *mut std::ffi::c_void = null_mut();
+        // SAFETY: an index below the ACE count.
+        if unsafe { GetAce(sacl, index, &mut ace) } == 0 {
+            continue;
+        }
+        // SAFETY: every ACE starts with an ACE_HEADER; a label ACE has
+        // SYSTEM_MANDATORY_LABEL_ACE's layout, its SID at SidStart.
+        unsafe {
+            let header = *(ace as *const ACE_HEADER);
+            if header.AceType == MANDATORY_LABEL_ACE_TYPE {
+                let label = ace as *const SYSTEM_MANDATORY_LABEL_ACE;
+                let sid = std::ptr::addr_of!((*label).SidStart) as PSID;
+                return Ok(Some((header.AceFlags, (*label).Mask, crate::token::sid_string(sid)?)));
+            }
+        }
+    }
+    Ok(None)
 }

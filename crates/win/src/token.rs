@@ -8,7 +8,8 @@ use std::ptr::null_mut;
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
 use windows_sys::Win32::Security::{
-    GetTokenInformation, PSID, TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenUser,
+    GetTokenInformation, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenGroups,
+    TokenUser,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -74,4 +75,19 @@ pub fn token_user_sid(token: &OwnedHandle) -> io::Result<String> {
 /// The user SID of this process, as a string.
 pub fn own_user_sid() -> io::Result<String> {
     token_user_sid(&own_token(TOKEN_QUERY)?)
+}
+
+/// The groups of `token` (opened with `TOKEN_QUERY`): each SID as a
+/// string, with its attributes (`SE_GROUP_*`).
+pub fn token_groups(token: &OwnedHandle) -> io::Result<Vec<(String, u32)>> {
+    let buffer = token_information(token, TokenGroups)?;
+    // SAFETY: GetTokenInformation(TokenGroups) filled a TOKEN_GROUPS whose
+    // array has GroupCount entries, their SIDs inside the buffer.
+    unsafe {
+        let groups = &*(buffer.as_ptr() as *const TOKEN_GROUPS);
+        std::slice::from_raw_parts(groups.Groups.as_ptr(), groups.GroupCount as usize)
+            .iter()
+            .map(|group| Ok((sid_string(group.Sid)?, group.Attributes)))
+            .collect()
+    }
 }

@@ -95,6 +95,46 @@ impl Label {
     }
 }
 
+/// A mandatory label ACE as Windows stores it: its inheritance flags
+/// (`OBJECT_INHERIT_ACE`, `CONTAINER_INHERIT_ACE`, …), its policy
+/// (`SYSTEM_MANDATORY_LABEL_NO_WRITE_UP`, `…_NO_READ_UP`) and its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelEntry {
+    /// The inheritance bits of the ACE header (`0x0f`: OI, CI, NP, IO).
+    pub flags: u8,
+    /// The policy bits of the mask.
+    pub policy: u32,
+    /// The level.
+    pub level: IntegrityLevel,
+}
+
+/// `OBJECT_INHERIT_ACE | CONTAINER_INHERIT_ACE`.
+const OICI: u8 = 0x1 | 0x2;
+/// `SYSTEM_MANDATORY_LABEL_NO_WRITE_UP`.
+const NO_WRITE_UP: u32 = 0x1;
+/// `SYSTEM_MANDATORY_LABEL_NO_READ_UP`.
+const NO_READ_UP: u32 = 0x2;
+
+impl Label {
+    /// The ACE [`Label::sddl`] makes.
+    pub fn entry(self) -> LabelEntry {
+        match self {
+            Label::LowTree => LabelEntry { flags: OICI, policy: NO_WRITE_UP, level: IntegrityLevel::Low },
+            Label::LowObject => LabelEntry { flags: 0, policy: NO_WRITE_UP, level: IntegrityLevel::Low },
+            Label::MediumSecret => {
+                LabelEntry { flags: OICI, policy: NO_WRITE_UP | NO_READ_UP, level: IntegrityLevel::Medium }
+            }
+        }
+    }
+
+    /// Whether an object whose explicit label is `found` (none: `None`)
+    /// has this label already, so that setting it again (and walking a
+    /// whole tree to pass it on) can be skipped.
+    pub fn is_current(self, found: Option<LabelEntry>) -> bool {
+        found.is_some_and(|found| LabelEntry { flags: found.flags & 0x0f, ..found } == self.entry())
+    }
+}
+
 /// The default DACL of a sandbox token: generic all to SYSTEM and to the
 /// logon SID, and nobody else. What the sandbox creates without a DACL of
 /// its own (a pipe a build tool makes with default security, its own
@@ -195,6 +235,27 @@ mod tests {
         assert_eq!(Label::LowTree.sddl(), "S:(ML;OICI;NW;;;LW)");
         assert_eq!(Label::LowObject.sddl(), "S:(ML;;NW;;;LW)");
         assert!(Label::MediumSecret.sddl().contains("NR") && Label::MediumSecret.sddl().ends_with(";ME)"));
+    }
+
+    #[test]
+    fn a_label_already_there_is_current_and_any_other_is_not() {
+        let low = Label::LowTree.entry();
+        assert!(Label::LowTree.is_current(Some(low)));
+        // An ACE inherited from above (INHERITED_ACE) counts the same.
+        assert!(Label::LowTree.is_current(Some(LabelEntry { flags: low.flags | 0x10, ..low })));
+        assert!(!Label::LowTree.is_current(None));
+        assert!(!Label::LowTree.is_current(Some(LabelEntry { flags: 0, ..low })), "not inherited beneath");
+        assert!(!Label::LowTree.is_current(Some(LabelEntry { level: IntegrityLevel::Medium, ..low })));
+        assert!(
+            !Label::MediumSecret.is_current(Some(LabelEntry { policy: 0x1, ..Label::MediumSecret.entry() }))
+        );
+    }
+
+    #[test]
+    fn entries_say_what_the_sddl_says() {
+        assert_eq!(Label::LowTree.entry(), LabelEntry { flags: 3, policy: 1, level: IntegrityLevel::Low });
+        assert_eq!(Label::LowObject.entry().flags, 0);
+        assert_eq!(Label::MediumSecret.entry().policy, 3);
     }
 
     #[test]

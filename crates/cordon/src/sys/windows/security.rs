@@ -4,9 +4,8 @@
 use std::io;
 use std::os::windows::io::OwnedHandle;
 
-use cordon_win::{sid_string, token_information};
 use windows_sys::Win32::Security::{
-    TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_GROUPS, TOKEN_QUERY, TokenGroups,
+    TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE, TOKEN_QUERY,
 };
 
 /// The attribute bits of a token's logon SID group (winnt.h; defined here
@@ -26,20 +25,11 @@ pub(super) fn user_sid(token: &OwnedHandle) -> io::Result<String> {
 
 /// The logon SID of a token (`S-1-5-5-X-Y`), if it has one.
 pub(super) fn logon_sid(token: &OwnedHandle) -> io::Result<Option<String>> {
-    let buffer = token_information(token, TokenGroups)?;
-    // SAFETY: GetTokenInformation(TokenGroups) filled a TOKEN_GROUPS whose
-    // array has GroupCount entries.
-    let groups = unsafe {
-        let groups = &*(buffer.as_ptr() as *const TOKEN_GROUPS);
-        std::slice::from_raw_parts(groups.Groups.as_ptr(), groups.GroupCount as usize)
-    };
-    for group in groups {
-        if group.Attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID {
-            // SAFETY: a SID of the token's groups, inside `buffer`.
-            return unsafe { sid_string(group.Sid) }.map(Some);
-        }
-    }
-    Ok(None)
+    let groups = cordon_win::token_groups(token)?;
+    Ok(groups
+        .into_iter()
+        .find(|(_, attributes)| attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
+        .map(|(sid, _)| sid))
 }
 
 /// The SID of a local account, as a string.

@@ -41,7 +41,7 @@ use crate::windows::acl::{
     FILE_ATTRIBUTE_REPARSE_POINT, HostDirs, Slot, entries, has, is_current, is_name_surrogate, merged,
     redirecting_component, removed, same_object, sensitive_root,
 };
-use crate::windows::integrity::Label;
+use crate::windows::integrity::{IntegrityLevel, Label, LabelEntry};
 use crate::windows::sddl::AceKind;
 
 fn failed(what: impl std::fmt::Display, status: u32) -> io::Error {
@@ -394,8 +394,18 @@ pub fn set_label(path: &Path, label: Label) -> io::Result<()> {
         return Err(refused(path, format_args!("it is {why}, which no sandbox may be given")));
     }
     let handle = open_checked(path, READ_CONTROL | WRITE_OWNER)?;
-    cordon_win::set_object_label(handle.as_handle(), SE_FILE_OBJECT, label.sddl())
-        .map_err(|e| io::Error::new(e.kind(), format!("labelling {}: {e}", path.display())))
+    let labelling = |e: io::Error| io::Error::new(e.kind(), format!("labelling {}: {e}", path.display()));
+    // A label that cannot be read is set again.
+    let found = cordon_win::object_label(handle.as_handle(), SE_FILE_OBJECT).ok().flatten();
+    let found = found.and_then(|(flags, policy, sid)| {
+        let rid = sid.strip_prefix("S-1-16-")?.parse().ok()?;
+        Some(LabelEntry { flags, policy, level: IntegrityLevel::of_rid(rid) })
+    });
+    if label.is_current(found) {
+        // Set already: setting it again would walk the whole tree beneath.
+        return Ok(());
+    }
+    cordon_win::set_object_label(handle.as_handle(), SE_FILE_OBJECT, label.sddl()).map_err(labelling)
 }
 
 /// The owner of `path` itself (a reparse point is not followed), as a SID

@@ -19,8 +19,8 @@ use std::sync::OnceLock;
 use cordon_ipc::SandboxReport;
 use windows_sys::Win32::Security::{
     GetSidSubAuthority, GetSidSubAuthorityCount, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS,
-    TOKEN_MANDATORY_LABEL, TOKEN_PRIVILEGES, TOKEN_QUERY, TOKEN_USER, TokenGroups, TokenIntegrityLevel,
-    TokenPrivileges, TokenRestrictedSids, TokenUser,
+    TOKEN_MANDATORY_LABEL, TOKEN_PRIVILEGES, TOKEN_QUERY, TokenIntegrityLevel, TokenPrivileges,
+    TokenRestrictedSids,
 };
 use windows_sys::Win32::System::JobObjects::{
     JOBOBJECT_BASIC_UI_RESTRICTIONS, JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions,
@@ -128,36 +128,24 @@ fn token_facts() -> TokenFacts {
         Ok(token) => token,
         Err(e) => return unreadable(e.to_string()),
     };
-    let user_sid = match information(&token, TokenUser) {
-        // SAFETY: GetTokenInformation(TokenUser) filled a TOKEN_USER, and
-        // its SID lies inside the buffer.
-        Ok(buffer) => unsafe { sid_string((*(buffer.as_ptr() as *const TOKEN_USER)).User.Sid) },
-        Err(e) => Err(e),
-    };
-    let user_sid = match user_sid {
+    let user_sid = match cordon_win::token_user_sid(&token) {
         Ok(sid) => sid,
-        Err(e) => return unreadable(e),
+        Err(e) => return unreadable(e.to_string()),
     };
-    let token_groups = information(&token, TokenGroups);
-    let logon_sid = token_groups.as_ref().ok().and_then(|buffer| {
-        // SAFETY: a TOKEN_GROUPS whose array has GroupCount entries.
-        let groups = unsafe { groups(buffer) };
+    let token_groups = cordon_win::token_groups(&token).map_err(|e| e.to_string());
+    let logon_sid = token_groups.as_ref().ok().and_then(|groups| {
         groups
             .iter()
-            .find(|g| g.Attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
-            // SAFETY: a group SID inside the buffer.
-            .and_then(|g| unsafe { sid_string(g.Sid) }.ok())
+            .find(|(_, attributes)| attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
+            .map(|(sid, _)| sid.clone())
     });
-    let enabled_groups = token_groups.clone().and_then(|buffer| {
-        // SAFETY: as above.
-        let groups = unsafe { groups(&buffer) };
+    let enabled_groups = token_groups.map(|groups| {
         groups
-            .iter()
-            .filter(|g| {
-                g.Attributes & SE_GROUP_ENABLED != 0 && g.Attributes & SE_GROUP_USE_FOR_DENY_ONLY == 0
+            .into_iter()
+            .filter(|(_, attributes)| {
+                attributes & SE_GROUP_ENABLED != 0 && attributes & SE_GROUP_USE_FOR_DENY_ONLY == 0
             })
-            // SAFETY: group SIDs inside the buffer.
-            .map(|g| unsafe { sid_string(g.Sid) })
+            .map(|(sid, _)| sid)
             .collect()
     });
     let integrity_rid = information(&token, TokenIntegrityLevel).and_then(|buffer| {
