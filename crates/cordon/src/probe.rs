@@ -6,9 +6,10 @@ pub use cordon_sandbox::Probe;
 
 /// Probes every enforcement layer this platform has (on Linux: Landlock
 /// and its ABI, seccomp, the namespaces, cgroups, …): one [`Probe`] each,
-/// available or not, with the version or the reason.
+/// available or not, with the version or the reason. (On Windows the
+/// offline user's network block is checked against the firewall as it is.)
 pub fn layers() -> Vec<Probe> {
-    cordon_sandbox::probe()
+    crate::sys::checked_probes(cordon_sandbox::probe())
 }
 
 pub use cordon_sandbox::Requirement;

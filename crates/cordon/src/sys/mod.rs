@@ -11,6 +11,9 @@
 //!   chose none.
 //! - `RUNNER_ENV_VARS`: what of the caller's environment the runner needs
 //!   to start and to log.
+//! - `checked_probes(Vec<Probe>) -> Vec<Probe>`: the sandbox crate's probes,
+//!   with what only the client can check (Windows: whether the firewall
+//!   enforces the offline user's block now).
 
 use std::path::Path;
 use std::time::Duration;

@@ -86,3 +86,8 @@ pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>, _request: &std::pa
         .map_err(|e| Error::io(format!("cannot start the runner {}", spec.path.display()), e))?;
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
+
+/// Nothing to add here: the probes are the sandbox crate's.
+pub(crate) fn checked_probes(probes: Vec<cordon_sandbox::Probe>) -> Vec<cordon_sandbox::Probe> {
+    probes
+}

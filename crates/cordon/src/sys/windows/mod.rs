@@ -180,6 +180,20 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
     Ok(Launched { runner, reader: Box::new(reader), writer: Box::new(writer) })
 }
 
+/// The probes, with `network off (elevated)` checked against the firewall
+/// as it is now (`cordon_setup::verify_offline_block`): the sandbox crate
+/// only sees whether the offline user exists.
+pub(crate) fn checked_probes(mut probes: Vec<cordon_sandbox::Probe>) -> Vec<cordon_sandbox::Probe> {
+    use cordon_sandbox::windows::accounts::DEFAULT_OFFLINE_USER;
+    for probe in probes.iter_mut().filter(|p| p.name == "network off (elevated)" && p.available) {
+        if let Err(e) = cordon_setup::verify_offline_block(DEFAULT_OFFLINE_USER) {
+            probe.available = false;
+            probe.detail = e.to_string();
+        }
+    }
+    probes
+}
+
 /// A failed system call on the way to starting the runner.
 pub(super) fn launch_error(step: &str, e: io::Error) -> Error {
     Error::io(step, e)

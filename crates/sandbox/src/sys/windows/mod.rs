@@ -281,7 +281,12 @@ pub fn probe() -> Vec<Probe> {
     let users = offline.is_some() && online.is_some();
     let probe = |name: &str, available: bool, detail: String| Probe { name: name.into(), available, detail };
     vec![
-        probe("restricted tokens", true, "CreateRestrictedToken (WRITE_RESTRICTED)".into()),
+        probe(
+            "restricted tokens",
+            true,
+            "CreateRestrictedToken (WRITE_RESTRICTED), at Low integrity, administrators' groups deny-only"
+                .into(),
+        ),
         probe(
             "job limits",
             true,
