@@ -70,6 +70,12 @@ pub enum Label {
     LowTree,
     /// Low, on the object alone: the control pipe, the private desktop.
     LowObject,
+    /// Medium, inherited beneath, no write up: a protected path inside a
+    /// Low root (`.git`), which no Low process may then write whatever its
+    /// DACL grants: neither the sandbox (which its deny ACE also stops) nor
+    /// any other Low process of the user's, which the root's Low label
+    /// would otherwise let in.
+    MediumTree,
     /// Medium, no write up and no read up, inherited beneath: what a Low
     /// process may not even read (the sandbox accounts' DPAPI-protected
     /// passwords, which the user's own restricted token could otherwise
@@ -90,6 +96,7 @@ impl Label {
         match self {
             Label::LowTree => "S:(ML;OICI;NW;;;LW)",
             Label::LowObject => "S:(ML;;NW;;;LW)",
+            Label::MediumTree => "S:(ML;OICI;NW;;;ME)",
             Label::MediumSecret => "S:(ML;OICI;NWNR;;;ME)",
         }
     }
@@ -121,6 +128,9 @@ impl Label {
         match self {
             Label::LowTree => LabelEntry { flags: OICI, policy: NO_WRITE_UP, level: IntegrityLevel::Low },
             Label::LowObject => LabelEntry { flags: 0, policy: NO_WRITE_UP, level: IntegrityLevel::Low },
+            Label::MediumTree => {
+                LabelEntry { flags: OICI, policy: NO_WRITE_UP, level: IntegrityLevel::Medium }
+            }
             Label::MediumSecret => {
                 LabelEntry { flags: OICI, policy: NO_WRITE_UP | NO_READ_UP, level: IntegrityLevel::Medium }
             }
@@ -234,6 +244,7 @@ mod tests {
     fn labels_are_low_no_write_up_or_medium_no_read_up() {
         assert_eq!(Label::LowTree.sddl(), "S:(ML;OICI;NW;;;LW)");
         assert_eq!(Label::LowObject.sddl(), "S:(ML;;NW;;;LW)");
+        assert_eq!(Label::MediumTree.sddl(), "S:(ML;OICI;NW;;;ME)");
         assert!(Label::MediumSecret.sddl().contains("NR") && Label::MediumSecret.sddl().ends_with(";ME)"));
     }
 

@@ -134,6 +134,11 @@ pub struct RestrictedLaunchPlan {
     /// The roots to label Low ([`Label::LowTree`](super::integrity::Label)),
     /// each once: without it the Low runner can write none of a root.
     pub low_labels: Vec<PathBuf>,
+    /// The protected paths inside those roots, to label back to Medium
+    /// ([`Label::MediumTree`](super::integrity::Label)), each once, after
+    /// the roots: what the roots' Low label would open to every Low process
+    /// of the user's stays closed.
+    pub medium_labels: Vec<PathBuf>,
 }
 
 /// The plan of a restricted-token launch for `writable_roots`, the
@@ -172,8 +177,19 @@ pub fn restricted_launch_plan(
 ) -> Result<RestrictedLaunchPlan, InvalidSid> {
     let token = restricted_token_plan(writable_roots, logon_sid)?;
     let aces = capability_aces(writable_roots, protected, deny);
-    let low_labels = unique_roots(writable_roots).iter().map(|root| root.to_path_buf()).collect();
-    Ok(RestrictedLaunchPlan { token, aces, low_labels })
+    let roots = unique_roots(writable_roots);
+    let low_labels = roots.iter().map(|root| root.to_path_buf()).collect();
+    let mut seen = HashSet::new();
+    let medium_labels = protected
+        .iter()
+        .filter(|path| {
+            let normalized = path::normalize(path);
+            roots.iter().any(|root| path::is_within(&normalized, &path::normalize(root)))
+                && seen.insert(normalized)
+        })
+        .cloned()
+        .collect();
+    Ok(RestrictedLaunchPlan { token, aces, low_labels, medium_labels })
 }
 
 /// Each root's allow-modify ACE for its capability SID, then a deny-write
@@ -386,6 +402,18 @@ mod tests {
         let roots = roots(&[r"C:\work", "c:/WORK/", r"D:\tmp"]);
         let plan = restricted_launch_plan(&roots, &[], &[], LOGON).unwrap();
         assert_eq!(plan.low_labels, [PathBuf::from(r"C:\work"), PathBuf::from(r"D:\tmp")]);
+    }
+
+    #[test]
+    fn the_restricted_plan_labels_protected_paths_in_its_roots_back_to_medium() {
+        let roots = roots(&[r"C:\work"]);
+        let protected = vec![
+            PathBuf::from(r"C:\work\.git"),
+            PathBuf::from("c:/work/.GIT"),
+            PathBuf::from(r"D:\elsewhere\.git"),
+        ];
+        let plan = restricted_launch_plan(&roots, &protected, &[], LOGON).unwrap();
+        assert_eq!(plan.medium_labels, [PathBuf::from(r"C:\work\.git")]);
     }
 
     #[test]

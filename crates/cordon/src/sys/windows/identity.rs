@@ -99,7 +99,8 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
             let plan = restricted_launch_plan(&roots, &fs.protected, &fs.deny, &logon)
                 .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
             apply_aces(&plan.aces, policy.best_effort)?;
-            apply_labels(&plan.low_labels, Label::LowTree)?;
+            apply_labels(&plan.low_labels, Label::LowTree, false)?;
+            apply_labels(&existing(&plan.medium_labels), Label::MediumTree, policy.best_effort)?;
             Identity::Caller(Some(
                 cordon_sandbox::restricted_token(&token, &plan.token)
                     .map_err(|e| launch_error("creating the restricted token", e))?,
@@ -136,7 +137,7 @@ impl Context {
         apply_aces(std::slice::from_ref(&ace), false)?;
         if matches!(self.identity, Identity::Caller(_)) {
             // The Low runner deletes the file it has read.
-            apply_labels(&[ace.path], Label::LowTree)?;
+            apply_labels(&[ace.path], Label::LowTree, false)?;
         }
         Ok(())
     }
@@ -206,14 +207,25 @@ fn check_offline_block(user: &str, best_effort: bool) -> Result<()> {
     }
 }
 
-/// Gives each path `label` before the runner starts; a launch whose root
-/// cannot be labelled is refused (the Low runner could write none of it).
-fn apply_labels(paths: &[PathBuf], label: Label) -> Result<()> {
+/// Gives each path `label` before the runner starts, failing closed: a
+/// root that cannot be labelled Low refuses the launch (the Low runner
+/// could write none of it), and so does a protected path that cannot be
+/// labelled Medium, unless `best_effort` (its deny ACE still holds).
+fn apply_labels(paths: &[PathBuf], label: Label, best_effort: bool) -> Result<()> {
     for path in paths {
-        cordon_sandbox::acl::set_label(path, label)
-            .map_err(|e| launch_error(&format!("labelling {} for the Low runner", path.display()), e))?;
+        match cordon_sandbox::acl::set_label(path, label) {
+            Ok(()) => {}
+            Err(e) if best_effort => tracing::warn!(path = %path.display(), %e, "best effort: no label"),
+            Err(e) => return Err(launch_error(&format!("labelling {} ({label:?})", path.display()), e)),
+        }
     }
     Ok(())
+}
+
+/// Those of `paths` that exist (a label needs an object to sit on; a
+/// protected path made later is the deny ACE's and `leftovers`' concern).
+fn existing(paths: &[PathBuf]) -> Vec<PathBuf> {
+    paths.iter().filter(|path| path.exists()).cloned().collect()
 }
 
 /// `ERROR_FILE_NOT_FOUND` or `ERROR_PATH_NOT_FOUND`.

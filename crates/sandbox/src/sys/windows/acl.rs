@@ -388,7 +388,7 @@ pub fn remove_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
 /// directory or a profile's root as a grant is: a Low label there would
 /// let every Low process on the machine write it.
 pub fn set_label(path: &Path, label: Label) -> io::Result<()> {
-    if label != Label::MediumSecret
+    if matches!(label, Label::LowTree | Label::LowObject)
         && let Some(why) = sensitive_root(path, &host_dirs())
     {
         return Err(refused(path, format_args!("it is {why}, which no sandbox may be given")));
