@@ -307,7 +307,14 @@ fn sandbox_user_layer(identity: &Identity) -> Outcome {
     match identity {
         Identity::SandboxUser { offline } => {
             let user = if *offline { DEFAULT_OFFLINE_USER } else { DEFAULT_ONLINE_USER };
-            layer(NAME, LayerState::Active, format!("running as {user} (by the token's user SID)"))
+            layer(
+                NAME,
+                LayerState::Active,
+                format!(
+                    "running as {user} (by the token's user SID); commands under a token write-restricted to \
+                     this launch's roots"
+                ),
+            )
         }
         Identity::RestrictedToken => {
             layer(NAME, LayerState::NotRequested, "restricted-token mode: the caller's user")
