@@ -37,6 +37,8 @@ pub(crate) struct FakeHost {
     pub rights: BTreeMap<String, BTreeSet<String>>,
     /// SIDs that have a profile.
     pub profiles: BTreeSet<String>,
+    /// The SID of the user running setup.
+    pub caller_sid: String,
     /// Normalised path to content.
     pub files: BTreeMap<String, Vec<u8>>,
     pub next_rid: u32,
@@ -68,7 +70,12 @@ impl From<AceKind> for AceKindKey {
 impl FakeHost {
     /// An elevated machine with these directories, owned by the caller.
     pub(crate) fn with_dirs(dirs: &[&str]) -> Self {
-        let mut host = FakeHost { elevated: true, next_rid: 1001, ..FakeHost::default() };
+        let mut host = FakeHost {
+            elevated: true,
+            next_rid: 1001,
+            caller_sid: format!("{MACHINE}-1000"),
+            ..FakeHost::default()
+        };
         for dir in dirs {
             host.paths.insert(normalize(Path::new(dir)));
             host.owned.insert(normalize(Path::new(dir)));
@@ -242,6 +249,10 @@ impl Host for FakeHost {
             enabled: self.firewall_off.map(|off| !off),
             local_policy_modify_state: crate::matching::MODIFY_STATE_OK,
         })
+    }
+
+    fn own_user_sid(&mut self) -> Result<String, SetupError> {
+        Ok(self.caller_sid.clone())
     }
 
     fn new_password(&mut self) -> Result<String, SetupError> {

@@ -103,6 +103,9 @@ pub(crate) trait Host {
     /// Deletes the profile of the account `sid`; succeeds if it has none.
     fn delete_profile(&mut self, sid: &str) -> Result<(), SetupError>;
 
+    /// The SID of the Windows user running setup.
+    fn own_user_sid(&mut self) -> Result<String, SetupError>;
+
     /// A fresh password for a sandbox account.
     fn new_password(&mut self) -> Result<String, SetupError>;
     /// `secret` protected for the user running this process (DPAPI).

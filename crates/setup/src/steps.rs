@@ -21,8 +21,26 @@ use crate::{ErrorCode, SetupError};
 
 /// The comment of the group setup makes.
 pub(crate) const GROUP_COMMENT: &str = "cordon sandbox accounts (made by cordon setup)";
-/// The comment of the users setup makes.
+/// The comment of the users setup makes, before the SID of the Windows
+/// user they are for ([`user_comment`]). An account with this comment
+/// alone comes from a setup before accounts named their user.
 pub(crate) const USER_COMMENT: &str = "cordon sandbox account (made by cordon setup)";
+
+/// The comment of a sandbox user made for the Windows user `owner_sid`.
+pub(crate) fn user_comment(owner_sid: &str) -> String {
+    format!("{USER_COMMENT} for {owner_sid}")
+}
+
+/// Whose sandbox user a comment says an account is: `Some(None)` for one
+/// made before accounts named their user, `Some(Some(sid))`, or `None` for
+/// an account setup did not make.
+fn comment_owner(comment: &str) -> Option<Option<&str>> {
+    let rest = comment.strip_prefix(USER_COMMENT)?;
+    if rest.is_empty() {
+        return Some(None);
+    }
+    rest.strip_prefix(" for ").filter(|sid| cordon_sandbox::windows::sid::is_valid_sid(sid)).map(Some)
+}
 
 /// The first relative ID Windows gives an account created on the machine;
 /// those below are built in (Administrator is 500, Guest 501).
@@ -52,7 +70,9 @@ pub(crate) fn not_made_by_setup(name: &str, account: &Account, kind: AccountKind
         Some(format!("{name} exists and is not a local {what}"))
     } else if !is_created_account_sid(&account.sid) {
         Some(format!("{name} ({}) is a built-in account", account.sid))
-    } else if account.comment != comment {
+    } else if (kind == AccountKind::Group && account.comment != comment)
+        || (kind != AccountKind::Group && comment_owner(&account.comment).is_none())
+    {
         Some(format!(
             "{what} {name} exists and was not made by cordon setup (its comment is {:?})",
             account.comment
@@ -62,8 +82,29 @@ pub(crate) fn not_made_by_setup(name: &str, account: &Account, kind: AccountKind
     }
 }
 
-/// Refuses a plan whose accounts exist without being setup's.
+/// Refuses a plan whose accounts exist without being setup's, or were set
+/// up for another Windows user: the sandbox accounts are one pair per
+/// machine, and setting them up again would change the passwords the
+/// other user's launches log on with (and share one sandbox between two
+/// users).
 pub(crate) fn check_accounts_for_setup(host: &mut impl Host, plan: &SetupPlan) -> Result<(), SetupError> {
+    let caller = host.own_user_sid()?;
+    for step in plan.steps() {
+        if let SetupStep::CreateUser { name, .. } = step
+            && let Some(account) = host.account(name)?
+            && let Some(Some(owner)) = comment_owner(&account.comment)
+            && !owner.eq_ignore_ascii_case(&caller)
+        {
+            return Err(SetupError::new(
+                ErrorCode::ForeignAccount,
+                format!(
+                    "the sandbox user {name} is set up for another Windows user ({owner}), not for you \
+                     ({caller}): cordon's sandbox accounts are one pair per machine; run `cordon setup \
+                     --remove` as that user first, or use restricted-token mode"
+                ),
+            ));
+        }
+    }
     for step in plan.steps() {
         let (name, kind) = match step {
             SetupStep::CreateGroup { name } => (name, AccountKind::Group),
@@ -158,7 +199,8 @@ impl<'h, H: Host> Executor<'h, H> {
             }
             SetupStep::CreateUser { name, .. } => {
                 let password = self.host.new_password()?;
-                self.host.create_user(name, &password, USER_COMMENT)?;
+                let owner = self.host.own_user_sid()?;
+                self.host.create_user(name, &password, &user_comment(&owner))?;
                 self.passwords.retain(|(user, _)| !same_name(user, name));
                 self.passwords.push((name.clone(), password));
                 Outcome::Done
@@ -310,6 +352,16 @@ mod tests {
     use super::*;
 
     const LOCAL: &str = "S-1-5-21-1004336348-1177238915-682003330";
+
+    #[test]
+    fn a_sandbox_users_comment_names_the_windows_user_it_is_for() {
+        let sid = "S-1-5-21-1004336348-1177238915-682003330-1001";
+        assert_eq!(comment_owner(&user_comment(sid)), Some(Some(sid)));
+        assert_eq!(comment_owner(USER_COMMENT), Some(None), "a setup from before");
+        assert_eq!(comment_owner(&format!("{USER_COMMENT} for BA")), None, "not a SID");
+        assert_eq!(comment_owner(&format!("{USER_COMMENT}!")), None);
+        assert_eq!(comment_owner("Alice"), None);
+    }
 
     #[test]
     fn only_accounts_created_on_a_machine_count_as_created() {

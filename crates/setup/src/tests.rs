@@ -82,7 +82,7 @@ fn every_account_and_ace_setup_makes_is_the_groups() {
     let group = group_sid(&host);
     for user in [DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER] {
         assert!(host.members[&DEFAULT_GROUP.to_lowercase()].contains(&user.to_lowercase()));
-        assert_eq!(host.accounts[&user.to_lowercase()].comment, steps::USER_COMMENT);
+        assert_eq!(host.accounts[&user.to_lowercase()].comment, steps::user_comment(&host.caller_sid));
     }
     assert!(host.has_ace_of(r"C:\work", &group, AceKind::AllowModify));
     assert!(host.has_ace_of(r"C:\work\.git", &group, AceKind::DenyWrite));
@@ -469,4 +469,31 @@ fn the_launch_time_check_finds_a_rule_taken_away_after_setup() {
     host.firewall_off = [true, false, false];
     let err = verify_block_on(&mut host, &rule).unwrap_err();
     assert!(err.message.contains("domain profile") && err.message.contains("missing"), "{err}");
+}
+
+#[test]
+fn a_second_windows_user_cannot_take_over_the_sandbox_accounts() {
+    let mut host = set_up();
+    let first = host.caller_sid.clone();
+    host.caller_sid = "S-1-5-21-1004336348-1177238915-682003330-1002".into();
+    host.log.clear();
+    let err = apply_on(&mut host, &options(&[r"C:\work"])).unwrap_err();
+    assert_eq!(err.code, ErrorCode::ForeignAccount);
+    assert!(err.message.contains("another Windows user") && err.message.contains(&first), "{err}");
+    assert!(host.log.is_empty(), "nothing changed: {:?}", host.log);
+    // The user they were set up for may run setup again.
+    host.caller_sid = first;
+    apply_on(&mut host, &options(&[r"C:\work"])).unwrap();
+}
+
+#[test]
+fn accounts_of_a_setup_before_they_named_their_user_are_still_setups() {
+    let mut host = set_up();
+    for user in [DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER] {
+        host.accounts.get_mut(&user.to_lowercase()).unwrap().comment = steps::USER_COMMENT.into();
+    }
+    host.caller_sid = "S-1-5-21-1004336348-1177238915-682003330-1002".into();
+    apply_on(&mut host, &options(&[r"C:\work"])).unwrap();
+    remove_on(&mut host, Path::new(STATE)).unwrap();
+    assert!(host.accounts.is_empty());
 }

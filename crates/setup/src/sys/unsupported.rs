@@ -106,6 +106,9 @@ impl Host for System {
     fn delete_profile(&mut self, _sid: &str) -> Result<(), SetupError> {
         not_windows()
     }
+    fn own_user_sid(&mut self) -> Result<String, SetupError> {
+        not_windows()
+    }
     fn firewall_switches(&mut self) -> Result<crate::matching::FirewallSwitches, SetupError> {
         not_windows()
     }

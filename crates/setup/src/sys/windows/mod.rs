@@ -143,6 +143,10 @@ impl Host for System {
         rights::delete_profile(sid)
     }
 
+    fn own_user_sid(&mut self) -> Result<String, SetupError> {
+        cordon_win::own_user_sid().map_err(|e| SetupError::new(ErrorCode::Accounts, e.to_string()))
+    }
+
     fn firewall_switches(&mut self) -> Result<crate::matching::FirewallSwitches, SetupError> {
         firewall::switches()
     }
