@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::matching::FirewallSwitches;
-use crate::plan::{FirewallRule, RegistryDword};
+use crate::plan::{FirewallRule, RegistryDword, WfpFilter};
 use cordon_sandbox::windows::path::normalize;
 use cordon_sandbox::windows::sddl::AceKind;
 
@@ -35,6 +35,8 @@ pub(crate) struct FakeHost {
     pub firewall_off: [bool; 3],
     /// SID to the rights the policy gives it.
     pub rights: BTreeMap<String, BTreeSet<String>>,
+    /// Filtering-platform filter keys to the SID they are scoped to.
+    pub wfp: BTreeMap<u128, String>,
     /// SIDs that have a profile.
     pub profiles: BTreeSet<String>,
     /// The SID of the user running setup.
@@ -241,6 +243,24 @@ impl Host for FakeHost {
     fn delete_profile(&mut self, sid: &str) -> Result<(), SetupError> {
         self.change(format!("delete profile {sid}"))?;
         self.profiles.remove(sid);
+        Ok(())
+    }
+
+    fn has_wfp_filters(&mut self, filters: &[WfpFilter]) -> Result<bool, SetupError> {
+        Ok(filters.iter().all(|filter| self.wfp.contains_key(&filter.key)))
+    }
+
+    fn set_wfp_filters(&mut self, filters: &[WfpFilter], user_sid: &str) -> Result<(), SetupError> {
+        self.change(format!("wfp {} filters {user_sid}", filters.len()))?;
+        self.wfp.extend(filters.iter().map(|filter| (filter.key, user_sid.to_string())));
+        Ok(())
+    }
+
+    fn remove_wfp_filters(&mut self, filters: &[WfpFilter]) -> Result<(), SetupError> {
+        self.change(format!("remove wfp {} filters", filters.len()))?;
+        for filter in filters {
+            self.wfp.remove(&filter.key);
+        }
         Ok(())
     }
 

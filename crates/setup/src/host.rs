@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use crate::matching::FirewallSwitches;
-use crate::plan::{FirewallRule, RegistryDword};
+use crate::plan::{FirewallRule, RegistryDword, WfpFilter};
 use cordon_sandbox::windows::sddl::AceKind;
 
 use crate::SetupError;
@@ -89,6 +89,13 @@ pub(crate) trait Host {
     fn set_firewall_rule(&mut self, rule: &FirewallRule, user_sid: &str) -> Result<(), SetupError>;
     /// Deletes every rule with this name; succeeds if there is none.
     fn remove_firewall_rule(&mut self, name: &str) -> Result<(), SetupError>;
+    /// Whether every one of `filters` is in the filtering platform.
+    fn has_wfp_filters(&mut self, filters: &[WfpFilter]) -> Result<bool, SetupError>;
+    /// Adds `filters` (replacing filters of the same keys), scoped to
+    /// `user_sid`, persistent, in one transaction.
+    fn set_wfp_filters(&mut self, filters: &[WfpFilter], user_sid: &str) -> Result<(), SetupError>;
+    /// Deletes `filters`; succeeds for those that are not there.
+    fn remove_wfp_filters(&mut self, filters: &[WfpFilter]) -> Result<(), SetupError>;
     /// Whether the firewall is on for each profile, and whether local rules
     /// take effect.
     fn firewall_switches(&mut self) -> Result<FirewallSwitches, SetupError>;

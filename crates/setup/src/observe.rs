@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::{
     DENIED_LOGON_RIGHTS, MARKER_FILE, ObservedAce, ObservedState, SetupMarker, SetupPlan, SetupStep,
-    hidden_user_value,
+    WfpFilter, hidden_user_value,
 };
 use cordon_sandbox::windows::path;
 use cordon_sandbox::windows::sddl::AceKind;
@@ -147,6 +147,12 @@ pub(crate) fn observe(
                     && host.has_firewall_rule(rule, &sid)?
                 {
                     state.firewall_rules.push(rule.name.clone());
+                }
+            }
+            SetupStep::WfpBlock { user } => {
+                let exists = user_sids.iter().any(|(u, sid)| same_name(u, user) && sid.is_some());
+                if exists && host.has_wfp_filters(&WfpFilter::block_all(user))? {
+                    state.wfp_blocked.push(user.clone());
                 }
             }
             SetupStep::StoreCredentials { path } => {

@@ -263,6 +263,87 @@ fn firewall_rule_name(user: &str) -> String {
     format!("cordon: block outbound for {user}")
 }
 
+/// A layer of the Windows Filtering Platform where cordon blocks the
+/// offline user: where a connection is authorized, outbound and inbound,
+/// for IPv4 and IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WfpLayer {
+    /// `FWPM_LAYER_ALE_AUTH_CONNECT_V4`: outbound connections (and a UDP
+    /// socket's first datagram to a peer).
+    ConnectV4,
+    /// `FWPM_LAYER_ALE_AUTH_CONNECT_V6`.
+    ConnectV6,
+    /// `FWPM_LAYER_ALE_AUTH_RECV_ACCEPT_V4`: inbound connections accepted.
+    RecvAcceptV4,
+    /// `FWPM_LAYER_ALE_AUTH_RECV_ACCEPT_V6`.
+    RecvAcceptV6,
+}
+
+impl WfpLayer {
+    /// Every layer, in order.
+    pub const ALL: [WfpLayer; 4] =
+        [WfpLayer::ConnectV4, WfpLayer::ConnectV6, WfpLayer::RecvAcceptV4, WfpLayer::RecvAcceptV6];
+
+    /// The layer's short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WfpLayer::ConnectV4 => "connect-v4",
+            WfpLayer::ConnectV6 => "connect-v6",
+            WfpLayer::RecvAcceptV4 => "recv-accept-v4",
+            WfpLayer::RecvAcceptV6 => "recv-accept-v6",
+        }
+    }
+}
+
+/// One persistent filter that blocks every connection of `user` in
+/// `layer` but loopback ones: matched by `FWPM_CONDITION_ALE_USER_ID`
+/// against [`local_user_authorized_list`] of the user's SID (so no other
+/// account's traffic is touched) and by `FWPM_CONDITION_FLAGS` having no
+/// `FWP_CONDITION_FLAG_IS_LOOPBACK`. Loopback stays open, as under the
+/// firewall rule: a sandbox's own test client must reach its own dev
+/// server, and the filtering platform cannot tell that from a connection
+/// to another user's local service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WfpFilter {
+    /// The filter's key: the same for a user and layer on every run, so
+    /// that setup finds, replaces and deletes its own filters by it.
+    pub key: u128,
+    /// The layer.
+    pub layer: WfpLayer,
+    /// The user.
+    pub user: String,
+    /// What the filter list shows.
+    pub name: String,
+}
+
+impl WfpFilter {
+    /// The filters that block every connection of `user`, one per layer.
+    pub fn block_all(user: &str) -> Vec<WfpFilter> {
+        WfpLayer::ALL
+            .into_iter()
+            .map(|layer| WfpFilter {
+                key: wfp_filter_key(user, layer),
+                layer,
+                user: user.to_string(),
+                name: format!("cordon: block {} for {user}", layer.name()),
+            })
+            .collect()
+    }
+}
+
+/// A filter's key: the first 128 bits of the SHA-256 of
+/// `cordon wfp block {user, lower-cased} {layer}`, marked as a version-4
+/// (random) GUID, so that it cannot be any other program's.
+pub fn wfp_filter_key(user: &str, layer: WfpLayer) -> u128 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("cordon wfp block {} {}", user.to_lowercase(), layer.name()));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let value = u128::from_be_bytes(bytes);
+    // Version 4 in bits 76..80, the RFC 4122 variant in bits 62..64.
+    (value & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)
+}
+
 /// The `LocalUserAuthorizedList` of a rule that applies to `user_sid` only:
 /// owner Local Service, and an ACE granting `CC` to the user.
 ///
@@ -369,6 +450,14 @@ pub enum SetupStep {
     },
     /// Create (or correct) the firewall rule that blocks the offline user.
     FirewallBlockOutbound(FirewallRule),
+    /// Add (or replace) the persistent filters of the Windows Filtering
+    /// Platform that block every connection of the user but loopback ones
+    /// ([`WfpFilter::block_all`]): the firewall rule's block, in force
+    /// whether or not the firewall is on, for a profile, or overridden.
+    WfpBlock {
+        /// The user.
+        user: String,
+    },
     /// Store the passwords set by this run's [`SetupStep::CreateUser`] steps
     /// (replacing those users' entries, keeping the others), protected with
     /// DPAPI for the user running setup.
@@ -398,7 +487,7 @@ impl SetupStep {
             | SetupStep::StoreCredentials { .. }
             | SetupStep::WriteMarker { .. } => 1,
             SetupStep::GrantWrite { .. } => 2,
-            SetupStep::DenyLogons { .. } => 3,
+            SetupStep::DenyLogons { .. } | SetupStep::WfpBlock { .. } => 3,
         }
     }
 
@@ -433,6 +522,9 @@ impl fmt::Display for SetupStep {
                 write!(f, "keep {} read-only for {trustee}", path.display())
             }
             SetupStep::FirewallBlockOutbound(rule) => write!(f, "firewall rule {:?}", rule.name),
+            SetupStep::WfpBlock { user } => {
+                write!(f, "filter every non-loopback connection of {user} (filtering platform)")
+            }
             SetupStep::StoreCredentials { path } => write!(f, "store credentials in {}", path.display()),
             SetupStep::WriteMarker { path, .. } => write!(f, "write {}", path.display()),
         }
@@ -446,6 +538,11 @@ pub enum RemoveStep {
     RemoveFirewallRule {
         /// The rule's name.
         name: String,
+    },
+    /// Delete the user's filtering-platform filters.
+    RemoveWfpFilters {
+        /// The user.
+        user: String,
     },
     /// Remove the trustee's ACE of this kind from the path.
     RemoveAce {
@@ -496,6 +593,9 @@ impl fmt::Display for RemoveStep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RemoveStep::RemoveFirewallRule { name } => write!(f, "delete firewall rule {name:?}"),
+            RemoveStep::RemoveWfpFilters { user } => {
+                write!(f, "delete the filtering-platform filters of {user}")
+            }
             RemoveStep::RemoveAce { path, trustee, kind: AceKind::AllowModify } => {
                 write!(f, "stop letting {trustee} modify {}", path.display())
             }
@@ -545,6 +645,8 @@ pub struct ObservedState {
     /// Names of firewall rules present with the content cordon sets, for
     /// the current SID of their user.
     pub firewall_rules: Vec<String>,
+    /// Users whose every [`WfpFilter::block_all`] filter is there.
+    pub wfp_blocked: Vec<String>,
     /// Whether the credentials file exists, opens, and holds a password for
     /// each sandbox user.
     pub credentials_stored: bool,
@@ -577,6 +679,10 @@ impl ObservedState {
         self.aces
             .iter()
             .any(|ace| ace.kind == kind && ace.trustee.same(trustee) && same_path(&ace.path, path))
+    }
+
+    fn wfp_blocks(&self, user: &str) -> bool {
+        self.wfp_blocked.iter().any(|u| same_name(u, user))
     }
 
     fn has_rule(&self, name: &str) -> bool {
@@ -633,6 +739,7 @@ impl SetupPlan {
             }
         }
         steps.push(SetupStep::FirewallBlockOutbound(FirewallRule::block_outbound(&config.offline_user)));
+        steps.push(SetupStep::WfpBlock { user: config.offline_user.clone() });
         steps.push(SetupStep::StoreCredentials { path: path::join(&config.state_dir, CREDENTIALS_FILE) });
         steps.push(SetupStep::WriteMarker {
             path: path::join(&config.state_dir, MARKER_FILE),
@@ -697,6 +804,7 @@ impl SetupPlan {
                     SetupStep::FirewallBlockOutbound(rule) => {
                         !observed.has_user(&rule.user) || !observed.has_rule(&rule.name)
                     }
+                    SetupStep::WfpBlock { user } => !observed.has_user(user) || !observed.wfp_blocks(user),
                     SetupStep::StoreCredentials { .. } => !observed.credentials_stored,
                     SetupStep::WriteMarker { marker, .. } => observed.marker.as_ref() != Some(marker),
                 }
@@ -728,6 +836,9 @@ impl SetupPlan {
             (RemoveStep::RemoveFirewallRule { name }, SetupStep::FirewallBlockOutbound(rule)) => {
                 rule.name == *name
             }
+            (RemoveStep::RemoveWfpFilters { user }, SetupStep::WfpBlock { user: planned }) => {
+                same_name(user, planned)
+            }
             (RemoveStep::RemoveAce { path, trustee, kind }, planned) => {
                 planned.ace().is_some_and(|(p, t, k)| k == *kind && t.same(trustee) && same_path(p, path))
             }
@@ -757,7 +868,10 @@ impl SetupPlan {
 pub fn remove_plan(marker: &SetupMarker) -> Result<Vec<RemoveStep>, SetupError> {
     validate(&marker.config())?;
     let group = Trustee::Group(marker.group.clone());
-    let mut steps = vec![RemoveStep::RemoveFirewallRule { name: firewall_rule_name(&marker.offline_user) }];
+    let mut steps = vec![
+        RemoveStep::RemoveFirewallRule { name: firewall_rule_name(&marker.offline_user) },
+        RemoveStep::RemoveWfpFilters { user: marker.offline_user.clone() },
+    ];
     for root in marker.writable_roots.iter().rev() {
         steps.push(RemoveStep::RemoveAce {
             path: root.clone(),
@@ -984,6 +1098,7 @@ mod tests {
                     });
                 }
                 SetupStep::FirewallBlockOutbound(rule) => observed.firewall_rules.push(rule.name.clone()),
+                SetupStep::WfpBlock { user } => observed.wfp_blocked.push(user.clone()),
                 SetupStep::StoreCredentials { .. } => {}
                 SetupStep::WriteMarker { marker, .. } => observed.marker = Some(marker.clone()),
             }
@@ -1017,6 +1132,7 @@ mod tests {
             SetupStep::DenyWrite { path: r"C:\work\.git".into(), trustee: group() },
             SetupStep::DenyWrite { path: r"C:\work\.cordon".into(), trustee: group() },
             SetupStep::FirewallBlockOutbound(FirewallRule::block_outbound(DEFAULT_OFFLINE_USER)),
+            SetupStep::WfpBlock { user: DEFAULT_OFFLINE_USER.into() },
             SetupStep::StoreCredentials { path: format!(r"{STATE}\sandbox-users.dpapi").into() },
             SetupStep::WriteMarker {
                 path: format!(r"{STATE}\setup.json").into(),
@@ -1099,7 +1215,10 @@ mod tests {
         assert!(
             pending.iter().all(|step| matches!(
                 step,
-                SetupStep::GrantWrite { .. } | SetupStep::DenyLogons { .. } | SetupStep::WriteMarker { .. }
+                SetupStep::GrantWrite { .. }
+                    | SetupStep::DenyLogons { .. }
+                    | SetupStep::WfpBlock { .. }
+                    | SetupStep::WriteMarker { .. }
             )),
             "{pending:?}"
         );
@@ -1161,6 +1280,8 @@ mod tests {
                 "add CordonSandboxOffline to CordonSandboxUsers".to_string(),
                 "deny CordonSandboxOffline network, remote desktop, batch and service logons".to_string(),
                 "firewall rule \"cordon: block outbound for CordonSandboxOffline\"".to_string(),
+                "filter every non-loopback connection of CordonSandboxOffline (filtering platform)"
+                    .to_string(),
                 format!(r"store credentials in {STATE}\sandbox-users.dpapi"),
             ]
         );
@@ -1247,6 +1368,7 @@ mod tests {
                 RemoveStep::RemoveFirewallRule {
                     name: "cordon: block outbound for CordonSandboxOffline".into()
                 },
+                RemoveStep::RemoveWfpFilters { user: DEFAULT_OFFLINE_USER.into() },
                 RemoveStep::ShowOnLogonScreen { user: DEFAULT_OFFLINE_USER.into() },
                 RemoveStep::RemoveLogonRights { user: DEFAULT_OFFLINE_USER.into() },
                 RemoveStep::DeleteUser { name: DEFAULT_OFFLINE_USER.into() },
@@ -1255,23 +1377,47 @@ mod tests {
     }
 
     #[test]
-    fn a_machine_set_up_by_version_2_gets_its_accounts_logons_denied_and_nothing_else() {
+    fn a_machine_set_up_by_version_2_gets_logons_denied_and_filters_and_nothing_else() {
         let plan = plan(&[r"C:\work"]);
         let mut observed = fully_set_up(&plan);
         observed.marker.as_mut().unwrap().version = 2;
         observed.logons_denied.clear();
+        observed.wfp_blocked.clear();
         let pending: Vec<String> = plan.pending(&observed).iter().map(ToString::to_string).collect();
         assert_eq!(
             pending,
             vec![
                 "deny CordonSandboxOffline network, remote desktop, batch and service logons".to_string(),
                 "deny CordonSandboxOnline network, remote desktop, batch and service logons".to_string(),
+                "filter every non-loopback connection of CordonSandboxOffline (filtering platform)"
+                    .to_string(),
                 format!(r"write {STATE}\setup.json"),
             ]
         );
         assert!(DENIED_LOGON_RIGHTS.contains(&"SeDenyNetworkLogonRight"));
         // Never the interactive logon cordon itself makes.
         assert!(!DENIED_LOGON_RIGHTS.contains(&"SeDenyInteractiveLogonRight"));
+    }
+
+    #[test]
+    fn the_offline_users_filters_have_keys_of_their_own_on_every_run() {
+        let filters = WfpFilter::block_all(DEFAULT_OFFLINE_USER);
+        assert_eq!(filters.iter().map(|f| f.layer).collect::<Vec<_>>(), WfpLayer::ALL);
+        let keys: std::collections::BTreeSet<u128> = filters.iter().map(|f| f.key).collect();
+        assert_eq!(keys.len(), 4, "one key per layer");
+        let other_case: Vec<u128> =
+            WfpFilter::block_all("cordonsandboxoffline").iter().map(|f| f.key).collect();
+        assert_eq!(
+            other_case,
+            filters.iter().map(|f| f.key).collect::<Vec<_>>(),
+            "one account, one set of keys"
+        );
+        assert!(WfpFilter::block_all("Other").iter().all(|f| !keys.contains(&f.key)));
+        for key in keys {
+            assert_eq!((key >> 76) & 0xf, 4, "a version-4 GUID: {key:032x}");
+            assert_eq!((key >> 62) & 0x3, 2, "the RFC 4122 variant: {key:032x}");
+        }
+        assert!(filters[0].name.contains("connect-v4") && filters[0].name.contains(DEFAULT_OFFLINE_USER));
     }
 
     #[test]
@@ -1291,6 +1437,7 @@ mod tests {
                 RemoveStep::RemoveFirewallRule {
                     name: "cordon: block outbound for CordonSandboxOffline".into()
                 },
+                RemoveStep::RemoveWfpFilters { user: DEFAULT_OFFLINE_USER.into() },
                 RemoveStep::RemoveAce {
                     path: r"C:\work".into(),
                     trustee: group(),

@@ -10,7 +10,9 @@
 
 use std::path::Path;
 
-use crate::plan::{DENIED_LOGON_RIGHTS, RemoveStep, SetupPlan, SetupStep, Trustee, hidden_user_value};
+use crate::plan::{
+    DENIED_LOGON_RIGHTS, RemoveStep, SetupPlan, SetupStep, Trustee, WfpFilter, hidden_user_value,
+};
 use cordon_sandbox::windows::sddl::AceKind;
 
 use crate::credentials::Credentials;
@@ -231,6 +233,13 @@ impl<'h, H: Host> Executor<'h, H> {
                 self.host.set_firewall_rule(rule, &sid)?;
                 Outcome::Done
             }
+            SetupStep::WfpBlock { user } => {
+                let sid = sid_of(self.host, user, AccountKind::User)?.ok_or_else(|| {
+                    SetupError::new(ErrorCode::Accounts, format!("user {user} does not exist"))
+                })?;
+                self.host.set_wfp_filters(&WfpFilter::block_all(user), &sid)?;
+                Outcome::Done
+            }
             SetupStep::StoreCredentials { path } => {
                 self.store_credentials(path)?;
                 Outcome::Done
@@ -282,6 +291,10 @@ impl<'h, H: Host> Executor<'h, H> {
         let outcome = match step {
             RemoveStep::RemoveFirewallRule { name } => {
                 self.host.remove_firewall_rule(name)?;
+                Outcome::Done
+            }
+            RemoveStep::RemoveWfpFilters { user } => {
+                self.host.remove_wfp_filters(&WfpFilter::block_all(user))?;
                 Outcome::Done
             }
             RemoveStep::RemoveAce { path, trustee, kind } => match self.trustee_sid(trustee)? {

@@ -64,6 +64,7 @@ fn apply_on_a_fresh_machine_makes_everything_and_writes_the_marker_last() {
             format!(r"add AllowModify C:\work {}", group_sid(&host)),
             format!(r"add DenyWrite C:\work\.git {}", group_sid(&host)),
             format!("firewall {RULE}"),
+            format!("wfp 4 filters {}", host.sid(DEFAULT_OFFLINE_USER).unwrap()),
             format!("write {CREDENTIALS}"),
             format!("write {MARKER}"),
         ]
@@ -105,7 +106,7 @@ fn check_reports_every_step_pending_on_a_fresh_machine_and_none_after_apply() {
     let before = check_on(&mut host, &options(&[r"C:\work"])).unwrap();
     assert_eq!(before.marker_version, None);
     assert!(before.items.iter().all(|item| item.state == ItemState::Pending), "{before}");
-    assert_eq!(before.items.len(), 15);
+    assert_eq!(before.items.len(), 16);
     assert!(host.log.is_empty(), "check changes nothing");
 
     host.elevated = true;
@@ -255,6 +256,7 @@ fn remove_undoes_everything() {
     host.profiles.extend(sids.iter().cloned());
     let report = remove_on(&mut host, Path::new(STATE)).unwrap();
     assert!(host.rights.is_empty(), "no rights left in the policy: {:?}", host.rights);
+    assert!(host.wfp.is_empty(), "no filter left: {:?}", host.wfp);
     assert!(host.profiles.is_empty(), "no profile left: {:?}", host.profiles);
     let profile = host.log.iter().position(|line| line == &format!("delete profile {}", sids[0])).unwrap();
     let user = host.log.iter().position(|line| line == "delete user CordonSandboxOffline").unwrap();

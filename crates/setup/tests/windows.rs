@@ -67,8 +67,8 @@ fn check_on_a_machine_without_setup_reports_every_step_pending() {
     assert!(status.obsolete.is_empty());
     let not_pending: Vec<_> = status.items.iter().filter(|i| i.state != ItemState::Pending).collect();
     assert!(not_pending.is_empty(), "{status}");
-    // Thirteen steps, and one for each protected name in the root.
-    assert_eq!(status.items.len(), 13 + cordon_sandbox::DEFAULT_PROTECTED_NAMES.len(), "{status}");
+    // Fourteen steps, and one for each protected name in the root.
+    assert_eq!(status.items.len(), 14 + cordon_sandbox::DEFAULT_PROTECTED_NAMES.len(), "{status}");
     assert!(status.to_string().starts_with("pending  create group CordonSandboxUsers\n"), "{status}");
 }
 

@@ -16,10 +16,10 @@ use windows_sys::Win32::Security::Authorization::{
 };
 use windows_sys::Win32::Security::{
     ACE_FLAGS, ACE_HEADER, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetAce, GetLengthSid,
-    GetSecurityDescriptorDacl, GetSecurityDescriptorSacl, LABEL_SECURITY_INFORMATION, NO_INHERITANCE,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES,
-    SYSTEM_MANDATORY_LABEL_ACE, SetTokenInformation, TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL,
-    TokenDefaultDacl, TokenIntegrityLevel,
+    GetSecurityDescriptorDacl, GetSecurityDescriptorLength, GetSecurityDescriptorSacl,
+    LABEL_SECURITY_INFORMATION, NO_INHERITANCE, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
+    PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SYSTEM_MANDATORY_LABEL_ACE, SetTokenInformation,
+    TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL, TokenDefaultDacl, TokenIntegrityLevel,
 };
 
 use crate::strings::{LocalBuffer, wide};
@@ -104,6 +104,22 @@ impl SecurityDescriptor {
     /// For APIs that take `SECURITY_ATTRIBUTES*`; valid while `self` lives.
     pub fn attributes(&mut self) -> *mut SECURITY_ATTRIBUTES {
         &mut self.attributes
+    }
+
+    /// The self-relative descriptor, valid while `self` lives.
+    pub fn as_ptr(&self) -> PSECURITY_DESCRIPTOR {
+        self.descriptor.0
+    }
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        // SAFETY: a valid self-relative descriptor.
+        unsafe { GetSecurityDescriptorLength(self.descriptor.0) as usize }
+    }
+
+    /// Never: a descriptor has at least its header.
+    pub fn is_empty(&self) -> bool {
+        false
     }
 
     /// Its DACL (null if it has none), valid while `self` lives.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::plan::{FirewallRule, RegistryDword};
+use crate::plan::{FirewallRule, RegistryDword, WfpFilter};
 use cordon_sandbox::windows::sddl::AceKind;
 
 use crate::host::{Account, Host};
@@ -107,6 +107,15 @@ impl Host for System {
         not_windows()
     }
     fn own_user_sid(&mut self) -> Result<String, SetupError> {
+        not_windows()
+    }
+    fn has_wfp_filters(&mut self, _filters: &[WfpFilter]) -> Result<bool, SetupError> {
+        not_windows()
+    }
+    fn set_wfp_filters(&mut self, _filters: &[WfpFilter], _user_sid: &str) -> Result<(), SetupError> {
+        not_windows()
+    }
+    fn remove_wfp_filters(&mut self, _filters: &[WfpFilter]) -> Result<(), SetupError> {
         not_windows()
     }
     fn firewall_switches(&mut self) -> Result<crate::matching::FirewallSwitches, SetupError> {

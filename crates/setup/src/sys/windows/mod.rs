@@ -6,6 +6,7 @@
 //! - [`acl`]: the group's ACEs on writable roots and protected paths.
 //! - [`firewall`]: the rule that blocks the offline user (COM).
 //! - [`rights`]: the accounts' logon rights (LSA) and profiles.
+//! - [`wfp`]: the filtering-platform filters that block the offline user.
 //! - [`dpapi`]: protecting the stored passwords.
 //! - [`token`] and [`elevation`]: whether the process is elevated, and
 //!   starting the running executable again, elevated.
@@ -19,10 +20,11 @@ mod registry;
 mod rights;
 mod token;
 mod util;
+mod wfp;
 
 use std::path::Path;
 
-use crate::plan::{FirewallRule, RegistryDword};
+use crate::plan::{FirewallRule, RegistryDword, WfpFilter};
 use cordon_sandbox::windows::integrity::Label;
 use cordon_sandbox::windows::sddl::AceKind;
 
@@ -145,6 +147,18 @@ impl Host for System {
 
     fn own_user_sid(&mut self) -> Result<String, SetupError> {
         cordon_win::own_user_sid().map_err(|e| SetupError::new(ErrorCode::Accounts, e.to_string()))
+    }
+
+    fn has_wfp_filters(&mut self, filters: &[WfpFilter]) -> Result<bool, SetupError> {
+        wfp::has_all(filters)
+    }
+
+    fn set_wfp_filters(&mut self, filters: &[WfpFilter], user_sid: &str) -> Result<(), SetupError> {
+        wfp::set(filters, user_sid)
+    }
+
+    fn remove_wfp_filters(&mut self, filters: &[WfpFilter]) -> Result<(), SetupError> {
+        wfp::remove(filters)
     }
 
     fn firewall_switches(&mut self) -> Result<crate::matching::FirewallSwitches, SetupError> {
