@@ -209,3 +209,14 @@ fn the_request_file_bootstrap_carries_stdin_through_the_parents_pipes() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(stdout(&out).trim_end(), "got-typed");
 }
+
+#[test]
+#[ignore = "needs real Windows, unelevated, and a person to accept the UAC prompt"]
+fn an_unelevated_setup_elevates_cordon_itself_and_returns_its_exit_status() {
+    // Removing needs elevation: cordon restarts itself through the UAC
+    // prompt, and the elevated `cordon setup --remove` of a state
+    // directory without a marker fails with E204 (not set up).
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = cordon(&["setup", "--remove", "--state-dir", state.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(204), "{out:?}");
+}

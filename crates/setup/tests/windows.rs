@@ -288,12 +288,84 @@ fn offline_user_gets_an_outbound_block_rule_that_remove_deletes() {
 }
 
 #[test]
-#[ignore = "needs real Windows and a person to accept the UAC prompt"]
-fn elevated_cordon_setup_runs_and_reports_its_exit_code() {
-    let state = temp_dir();
-    // A check of a fresh state directory finds everything pending: 1.
-    let args: Vec<String> = vec!["--check".into(), "--state-dir".into(), state.path().display().to_string()];
-    assert_eq!(cordon_setup::elevate_and_wait(&args).unwrap(), 1);
+#[ignore = "needs real Windows, elevated: Wine has no Base Filtering Engine"]
+fn offline_user_gets_filtering_platform_filters_that_remove_deletes() {
+    assert!(cordon_setup::is_elevated(), "run this test in an elevated shell");
+    let machine = Machine::new();
+    cordon_setup::apply(&machine.options()).unwrap();
+    let filters = |file: &Path| {
+        let status = Command::new("netsh")
+            .args(["wfp", "show", "filters"])
+            .arg(format!("file={}", file.display()))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read_to_string(file).unwrap()
+    };
+    let dir = temp_dir();
+    let during = filters(&dir.path().join("during.xml"));
+    cordon_setup::remove(machine.state.path()).unwrap();
+    let after = filters(&dir.path().join("after.xml"));
+    for layer in ["connect-v4", "connect-v6", "recv-accept-v4", "recv-accept-v6"] {
+        let name = format!("cordon: block {layer} for {DEFAULT_OFFLINE_USER}");
+        assert!(during.contains(&name), "{name} is there after setup");
+        assert!(!after.contains(&name), "{name} is gone after remove");
+    }
+}
+
+#[test]
+#[ignore = "needs real Windows, elevated: Wine has no local security policy"]
+fn sandbox_accounts_are_denied_every_logon_but_the_interactive_one() {
+    assert!(cordon_setup::is_elevated(), "run this test in an elevated shell");
+    let machine = Machine::new();
+    cordon_setup::apply(&machine.options()).unwrap();
+    let dir = temp_dir();
+    let export = dir.path().join("rights.inf");
+    let exported = Command::new("secedit")
+        .args(["/export", "/areas", "USER_RIGHTS", "/cfg"])
+        .arg(&export)
+        .status()
+        .unwrap();
+    cordon_setup::remove(machine.state.path()).unwrap();
+    assert!(exported.success());
+    // secedit writes UTF-16.
+    let bytes = std::fs::read(&export).unwrap();
+    let units: Vec<u16> = bytes.chunks_exact(2).map(|pair| u16::from_le_bytes([pair[0], pair[1]])).collect();
+    let text = String::from_utf16_lossy(&units);
+    for right in cordon_setup::plan::DENIED_LOGON_RIGHTS {
+        let line = text.lines().find(|line| line.starts_with(right)).unwrap_or_default();
+        assert!(line.matches("*S-1-5-21-").count() >= 2, "{right} names both accounts: {line:?}");
+    }
+    let interactive =
+        text.lines().find(|line| line.starts_with("SeDenyInteractiveLogonRight")).unwrap_or_default();
+    assert!(!interactive.contains("*S-1-5-21-"), "cordon's own logon stays allowed: {interactive:?}");
+}
+
+#[test]
+#[ignore = "needs real Windows, elevated, on a test machine: it turns the firewall off for the public profile \
+            and back on"]
+fn a_launch_checks_that_the_firewall_enforces_the_offline_block() {
+    assert!(cordon_setup::is_elevated(), "run this test in an elevated shell");
+    let machine = Machine::new();
+    cordon_setup::apply(&machine.options()).unwrap();
+    let profile = |state: &str| {
+        let status = Command::new("netsh")
+            .args(["advfirewall", "set", "publicprofile", "state", state])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let before = cordon_setup::verify_offline_block(DEFAULT_OFFLINE_USER);
+    profile("off");
+    let off = cordon_setup::verify_offline_block(DEFAULT_OFFLINE_USER);
+    profile("on");
+    cordon_setup::remove(machine.state.path()).unwrap();
+    before.expect("in force after setup");
+    let err = off.expect_err("refused with the public profile off");
+    assert_eq!(err.code, ErrorCode::FirewallIneffective);
+    assert!(err.message.contains("public profile"), "{err}");
+    let gone = cordon_setup::verify_offline_block(DEFAULT_OFFLINE_USER).expect_err("no rule after remove");
+    assert!(gone.message.contains("does not exist") || gone.message.contains("missing"), "{gone}");
 }
 
 #[test]
