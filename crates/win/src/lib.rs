@@ -16,6 +16,8 @@ mod security;
 #[cfg(windows)]
 mod strings;
 #[cfg(windows)]
+mod system;
+#[cfg(windows)]
 mod token;
 
 #[cfg(windows)]
@@ -32,4 +34,9 @@ pub use security::{
 #[cfg(windows)]
 pub use strings::{LocalBuffer, from_wide_ptr, wide};
 #[cfg(windows)]
-pub use token::{own_token, own_user_sid, sid_string, token_groups, token_information, token_user_sid};
+pub use system::is_wine;
+#[cfg(windows)]
+pub use token::{
+    logon_sid_in, own_token, own_user_sid, sid_string, token_groups, token_information, token_logon_sid,
+    token_restricting_sids, token_user_sid,
+};

@@ -9,7 +9,7 @@ use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
 use windows_sys::Win32::Security::{
     GetTokenInformation, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS, TOKEN_QUERY, TOKEN_USER, TokenGroups,
-    TokenUser,
+    TokenRestrictedSids, TokenUser,
 };
 use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
@@ -77,12 +77,41 @@ pub fn own_user_sid() -> io::Result<String> {
     token_user_sid(&own_token(TOKEN_QUERY)?)
 }
 
+/// The attribute bits of a token's logon SID group (winnt.h).
+const SE_GROUP_LOGON_ID: u32 = 0xC000_0000;
+
 /// The groups of `token` (opened with `TOKEN_QUERY`): each SID as a
 /// string, with its attributes (`SE_GROUP_*`).
 pub fn token_groups(token: &OwnedHandle) -> io::Result<Vec<(String, u32)>> {
-    let buffer = token_information(token, TokenGroups)?;
-    // SAFETY: GetTokenInformation(TokenGroups) filled a TOKEN_GROUPS whose
-    // array has GroupCount entries, their SIDs inside the buffer.
+    sid_list(token, TokenGroups)
+}
+
+/// The restricting SIDs of `token` (none for a token that is not
+/// restricted), as strings.
+pub fn token_restricting_sids(token: &OwnedHandle) -> io::Result<Vec<String>> {
+    Ok(sid_list(token, TokenRestrictedSids)?.into_iter().map(|(sid, _)| sid).collect())
+}
+
+/// The logon SID of `token` (`S-1-5-5-X-Y`), if it has one.
+pub fn token_logon_sid(token: &OwnedHandle) -> io::Result<Option<String>> {
+    Ok(logon_sid_in(&token_groups(token)?))
+}
+
+/// The logon SID among a token's groups ([`token_groups`]), if there is one.
+pub fn logon_sid_in(groups: &[(String, u32)]) -> Option<String> {
+    groups
+        .iter()
+        .find(|(_, attributes)| attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
+        .map(|(sid, _)| sid.clone())
+}
+
+/// A `TOKEN_GROUPS` class of `token`: each SID as a string, with its
+/// attributes.
+fn sid_list(token: &OwnedHandle, class: TOKEN_INFORMATION_CLASS) -> io::Result<Vec<(String, u32)>> {
+    let buffer = token_information(token, class)?;
+    // SAFETY: GetTokenInformation filled a TOKEN_GROUPS (what `TokenGroups`
+    // and `TokenRestrictedSids` return) whose array has GroupCount entries,
+    // their SIDs inside the buffer.
     unsafe {
         let groups = &*(buffer.as_ptr() as *const TOKEN_GROUPS);
         std::slice::from_raw_parts(groups.Groups.as_ptr(), groups.GroupCount as usize)

@@ -64,8 +64,8 @@ fn check_mode(policy: &cordon_sandbox::Policy, mode: WindowsMode) -> Result<()> 
 /// the grants on writable roots, the denies, the sandbox user's SID).
 pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
     let token = security::own_token().map_err(|e| launch_error("opening the process token", e))?;
-    let user = security::user_sid(&token).map_err(|e| launch_error("reading the user SID", e))?;
-    let logon = security::logon_sid(&token).map_err(|e| launch_error("reading the logon SID", e))?;
+    let user = cordon_win::token_user_sid(&token).map_err(|e| launch_error("reading the user SID", e))?;
+    let logon = cordon_win::token_logon_sid(&token).map_err(|e| launch_error("reading the logon SID", e))?;
     let mode = spec.windows_mode.unwrap_or_else(default_mode);
     let policy = spec.policy;
     if policy.is_confining() {

@@ -96,20 +96,9 @@ fn own_profile_directory() -> Option<String> {
     String::from_utf16(&buffer[..end]).ok().filter(|p| !p.is_empty())
 }
 
-/// Whether this is Wine rather than Windows (its ntdll exports
-/// `wine_get_version`). Wine differs in how a pseudoconsole's child gets its
-/// console handles.
-pub(crate) fn is_wine() -> bool {
-    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
-    static WINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *WINE.get_or_init(|| {
-        // SAFETY: lookups of a loaded module's export by NUL-terminated names.
-        unsafe {
-            let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
-            !ntdll.is_null() && GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_some()
-        }
-    })
-}
+/// Whether this is Wine rather than Windows: Wine differs in how a
+/// pseudoconsole's child gets its console handles.
+pub(crate) use cordon_win::is_wine;
 
 fn process_alive(pid: u32) -> bool {
     // SAFETY: no preconditions; the handle is closed below.

@@ -18,9 +18,8 @@ use std::sync::OnceLock;
 
 use cordon_ipc::SandboxReport;
 use windows_sys::Win32::Security::{
-    GetSidSubAuthority, GetSidSubAuthorityCount, PSID, TOKEN_GROUPS, TOKEN_INFORMATION_CLASS,
-    TOKEN_MANDATORY_LABEL, TOKEN_PRIVILEGES, TOKEN_QUERY, TokenIntegrityLevel, TokenPrivileges,
-    TokenRestrictedSids,
+    GetSidSubAuthority, GetSidSubAuthorityCount, TOKEN_INFORMATION_CLASS, TOKEN_MANDATORY_LABEL,
+    TOKEN_PRIVILEGES, TOKEN_QUERY, TokenIntegrityLevel, TokenPrivileges,
 };
 use windows_sys::Win32::System::JobObjects::{
     JOBOBJECT_BASIC_UI_RESTRICTIONS, JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JobObjectBasicUIRestrictions,
@@ -37,8 +36,6 @@ use windows_sys::Win32::Security::Authorization::SE_KERNEL_OBJECT;
 use windows_sys::Win32::Security::{TOKEN_ADJUST_DEFAULT, TOKEN_ASSIGN_PRIMARY, TOKEN_DUPLICATE};
 use windows_sys::Win32::System::Threading::GetCurrentProcess;
 
-/// The attribute bits of a token's logon SID group (winnt.h).
-const SE_GROUP_LOGON_ID: u32 = 0xC000_0000;
 /// `SE_GROUP_ENABLED` (winnt.h).
 const SE_GROUP_ENABLED: u32 = 0x4;
 /// `SE_GROUP_USE_FOR_DENY_ONLY` (winnt.h).
@@ -133,12 +130,7 @@ fn token_facts() -> TokenFacts {
         Err(e) => return unreadable(e.to_string()),
     };
     let token_groups = cordon_win::token_groups(&token).map_err(|e| e.to_string());
-    let logon_sid = token_groups.as_ref().ok().and_then(|groups| {
-        groups
-            .iter()
-            .find(|(_, attributes)| attributes & SE_GROUP_LOGON_ID == SE_GROUP_LOGON_ID)
-            .map(|(sid, _)| sid.clone())
-    });
+    let logon_sid = token_groups.as_deref().ok().and_then(cordon_win::logon_sid_in);
     let enabled_groups = token_groups.map(|groups| {
         groups
             .into_iter()
@@ -160,12 +152,7 @@ fn token_facts() -> TokenFacts {
             Ok(*GetSidSubAuthority(label.Label.Sid, u32::from(count) - 1))
         }
     });
-    let restricting_sids = information(&token, TokenRestrictedSids).and_then(|buffer| {
-        // SAFETY: TokenRestrictedSids fills a TOKEN_GROUPS.
-        let groups = unsafe { groups(&buffer) };
-        // SAFETY: group SIDs inside the buffer.
-        groups.iter().map(|g| unsafe { sid_string(g.Sid) }).collect()
-    });
+    let restricting_sids = cordon_win::token_restricting_sids(&token).map_err(|e| e.to_string());
     let privileges = information(&token, TokenPrivileges).map(|buffer| {
         // SAFETY: a TOKEN_PRIVILEGES whose array has PrivilegeCount entries.
         let privileges = unsafe {
@@ -180,34 +167,10 @@ fn token_facts() -> TokenFacts {
     TokenFacts { user_sid, logon_sid, restricting_sids, privileges, integrity_rid, enabled_groups }
 }
 
-/// The entries of a `TOKEN_GROUPS` in `buffer`.
-///
-/// # Safety
-///
-/// `buffer` holds a `TOKEN_GROUPS` filled by `GetTokenInformation`.
-unsafe fn groups(buffer: &[u64]) -> &[windows_sys::Win32::Security::SID_AND_ATTRIBUTES] {
-    // SAFETY: the caller's promise; the array has GroupCount entries
-    // inside the buffer.
-    unsafe {
-        let groups = &*(buffer.as_ptr() as *const TOKEN_GROUPS);
-        std::slice::from_raw_parts(groups.Groups.as_ptr(), groups.GroupCount as usize)
-    }
-}
-
 /// One class of token information, in 8-byte aligned storage; the error
 /// in words.
 fn information(token: &OwnedHandle, class: TOKEN_INFORMATION_CLASS) -> Result<Vec<u64>, String> {
     cordon_win::token_information(token, class).map_err(|e| e.to_string())
-}
-
-/// `sid` as a string; the error in words.
-///
-/// # Safety
-///
-/// `sid` points to a valid SID.
-unsafe fn sid_string(sid: PSID) -> Result<String, String> {
-    // SAFETY: the caller's promise.
-    unsafe { cordon_win::sid_string(sid) }.map_err(|e| e.to_string())
 }
 
 /// The SID of the local user account `name`, if there is one (looked up as
@@ -248,7 +211,7 @@ fn own_job() -> Result<JobLimits, String> {
         )
     };
     if ok == 0 {
-        let wine = if is_wine() { " (Wine reports no job limits)" } else { "" };
+        let wine = if cordon_win::is_wine() { " (Wine reports no job limits)" } else { "" };
         return Err(format!("{}{wine}", last_error("QueryInformationJobObject (UI limits)")));
     }
     let basic = &limits.BasicLimitInformation;
@@ -260,17 +223,6 @@ fn own_job() -> Result<JobLimits, String> {
         job_user_time: basic.PerJobUserTimeLimit,
         ui: ui.UIRestrictionsClass,
     })
-}
-
-/// Whether this is Wine rather than Windows (its ntdll exports
-/// `wine_get_version`).
-fn is_wine() -> bool {
-    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleA, GetProcAddress};
-    // SAFETY: lookups of a loaded module's export by NUL-terminated names.
-    unsafe {
-        let ntdll = GetModuleHandleA(c"ntdll.dll".as_ptr().cast());
-        !ntdll.is_null() && GetProcAddress(ntdll, c"wine_get_version".as_ptr().cast()).is_some()
-    }
 }
 
 /// What the machine offers, by mode: `cordon doctor` checks each preset
