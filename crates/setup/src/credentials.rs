@@ -100,10 +100,10 @@ impl Credentials {
     }
 
     /// Writes the credentials to `state_dir` (creating it), replacing the
-    /// file as a whole. The directory and the file are kept from the
-    /// sandbox's reads first (`sys::keep_from_sandbox`), or nothing is
-    /// written: the restricted-token sandbox runs as this user, and DPAPI
-    /// would decrypt the passwords for it.
+    /// file as a whole. The directory is kept from the sandbox's reads
+    /// first (`sys::keep_from_sandbox`, inherited by the file written in
+    /// it), or nothing is written: the restricted-token sandbox runs as
+    /// this user, and DPAPI would decrypt the passwords for it.
     pub fn store(&self, state_dir: &Path) -> Result<(), SetupError> {
         let path = file_path(state_dir);
         let failed = |what: &str, path: &Path, err: std::io::Error| {
@@ -112,8 +112,7 @@ impl Credentials {
         std::fs::create_dir_all(state_dir).map_err(|e| failed("creating", state_dir, e))?;
         sys::keep_from_sandbox(state_dir)
             .map_err(|e| failed("keeping the sandbox from reading", state_dir, e))?;
-        crate::files::write(&path, &self.to_json()).map_err(|e| failed("writing", &path, e))?;
-        sys::keep_from_sandbox(&path).map_err(|e| failed("keeping the sandbox from reading", &path, e))
+        crate::files::write(&path, &self.to_json()).map_err(|e| failed("writing", &path, e))
     }
 
     pub(crate) fn password_with(&self, host: &mut impl Host, user: &str) -> Result<String, SetupError> {
