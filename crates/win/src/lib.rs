@@ -28,8 +28,8 @@ pub use attributes::AttributeList;
 pub use desktop::{Desktop, grant_on_window_station, window_station_name};
 #[cfg(windows)]
 pub use security::{
-    Restriction, SecurityDescriptor, Sid, grant_access, object_label, restricted_token, set_default_dacl,
-    set_integrity_level, set_object_dacl, set_object_label,
+    ObjectSecurity, Restriction, SecurityDescriptor, Sid, grant_access, object_label, restricted_token,
+    set_default_dacl, set_integrity_level, set_object_dacl, set_object_label, set_security_info,
 };
 #[cfg(windows)]
 pub use strings::{LocalBuffer, from_wide_ptr, wide};

@@ -10,16 +10,18 @@ use std::ptr::{null, null_mut};
 
 use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE};
 use windows_sys::Win32::Security::Authorization::{
-    ACCESS_MODE, ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW,
-    EXPLICIT_ACCESS_W, GRANT_ACCESS, GetSecurityInfo, SE_OBJECT_TYPE, SetEntriesInAclW, SetSecurityInfo,
-    TRUSTEE_IS_SID, TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
+    ConvertStringSecurityDescriptorToSecurityDescriptorW, ConvertStringSidToSidW, EXPLICIT_ACCESS_W,
+    GRANT_ACCESS, GetSecurityInfo, SE_OBJECT_TYPE, SetEntriesInAclW, SetSecurityInfo, TRUSTEE_IS_SID,
+    TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::{
-    ACE_FLAGS, ACE_HEADER, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetAce, GetLengthSid,
-    GetSecurityDescriptorDacl, GetSecurityDescriptorLength, GetSecurityDescriptorSacl,
-    LABEL_SECURITY_INFORMATION, NO_INHERITANCE, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR,
-    PSID, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES, SYSTEM_MANDATORY_LABEL_ACE, SetTokenInformation,
-    TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL, TokenDefaultDacl, TokenIntegrityLevel,
+    ACE_HEADER, ACL, CreateRestrictedToken, DACL_SECURITY_INFORMATION, GetAce, GetLengthSid,
+    GetSecurityDescriptorControl, GetSecurityDescriptorDacl, GetSecurityDescriptorLength,
+    GetSecurityDescriptorSacl, LABEL_SECURITY_INFORMATION, NO_INHERITANCE, OBJECT_SECURITY_INFORMATION,
+    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
+    SACL_SECURITY_INFORMATION, SE_DACL_PROTECTED, SECURITY_ATTRIBUTES, SID_AND_ATTRIBUTES,
+    SYSTEM_MANDATORY_LABEL_ACE, SetTokenInformation, TOKEN_DEFAULT_DACL, TOKEN_MANDATORY_LABEL,
+    TokenDefaultDacl, TokenIntegrityLevel,
 };
 
 use crate::strings::{LocalBuffer, wide};
@@ -227,48 +229,113 @@ pub fn set_default_dacl(token: &OwnedHandle, sddl: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// What `GetSecurityInfo` read of an object: the descriptor that owns it,
+/// and the parts of it asked for (null where not asked for, or absent).
+pub struct ObjectSecurity {
+    descriptor: LocalBuffer,
+    owner: PSID,
+    dacl: *mut ACL,
+    sacl: *mut ACL,
+}
+
+impl ObjectSecurity {
+    /// Reads `what` (`OWNER_SECURITY_INFORMATION`, `DACL_…`, `LABEL_…`) of
+    /// the object `handle` (opened with `READ_CONTROL`) of `kind`.
+    pub fn read(
+        handle: BorrowedHandle<'_>,
+        kind: SE_OBJECT_TYPE,
+        what: OBJECT_SECURITY_INFORMATION,
+    ) -> io::Result<ObjectSecurity> {
+        let (mut owner, mut dacl, mut sacl, mut descriptor) =
+            (null_mut(), null_mut(), null_mut(), null_mut());
+        let want = |bit: OBJECT_SECURITY_INFORMATION| what & bit != 0;
+        // SAFETY: a live handle; out-pointers for the parts asked for; the
+        // descriptor is LocalAlloc'ed and owns them.
+        let status = unsafe {
+            GetSecurityInfo(
+                handle.as_raw_handle() as HANDLE,
+                kind,
+                what,
+                if want(OWNER_SECURITY_INFORMATION) { &mut owner } else { null_mut() },
+                null_mut(),
+                if want(DACL_SECURITY_INFORMATION) { &mut dacl } else { null_mut() },
+                if want(SACL_SECURITY_INFORMATION | LABEL_SECURITY_INFORMATION) {
+                    &mut sacl
+                } else {
+                    null_mut()
+                },
+                &mut descriptor,
+            )
+        };
+        if status != ERROR_SUCCESS {
+            return Err(status_error("GetSecurityInfo", status));
+        }
+        Ok(ObjectSecurity { descriptor: LocalBuffer(descriptor), owner, dacl, sacl })
+    }
+
+    /// The owner's SID (null if not read), valid while `self` lives.
+    pub fn owner(&self) -> PSID {
+        self.owner
+    }
+
+    /// The DACL (null if not read, or none), valid while `self` lives.
+    pub fn dacl(&self) -> *mut ACL {
+        self.dacl
+    }
+
+    /// The SACL, the label's (null if not read, or none), valid while
+    /// `self` lives.
+    pub fn sacl(&self) -> *mut ACL {
+        self.sacl
+    }
+
+    /// Whether the DACL is protected from inheritance.
+    pub fn dacl_protected(&self) -> bool {
+        let (mut control, mut revision) = (0u16, 0u32);
+        // SAFETY: a valid descriptor; out-pointers.
+        unsafe { GetSecurityDescriptorControl(self.descriptor.0, &mut control, &mut revision) };
+        control & SE_DACL_PROTECTED != 0
+    }
+}
+
+/// Sets `what` of the object `handle` (opened with the rights that takes:
+/// `WRITE_DAC`, `WRITE_OWNER`) of `kind` to `dacl` and `sacl`.
+///
+/// # Safety
+/// `dacl` and `sacl` are valid ACLs or null, as `what` asks for them.
+pub unsafe fn set_security_info(
+    handle: BorrowedHandle<'_>,
+    kind: SE_OBJECT_TYPE,
+    what: OBJECT_SECURITY_INFORMATION,
+    dacl: *const ACL,
+    sacl: *const ACL,
+) -> io::Result<()> {
+    // SAFETY: a live handle (borrowed for the call); the ACLs are the
+    // caller's promise.
+    let status = unsafe {
+        SetSecurityInfo(handle.as_raw_handle() as HANDLE, kind, what, null_mut(), null_mut(), dacl, sacl)
+    };
+    if status != ERROR_SUCCESS {
+        return Err(status_error("SetSecurityInfo", status));
+    }
+    Ok(())
+}
+
 /// Sets the mandatory label of the object `handle` (opened with
 /// `WRITE_OWNER`) of `kind` to the label of `sddl` (`S:(ML;…)`).
 pub fn set_object_label(handle: BorrowedHandle<'_>, kind: SE_OBJECT_TYPE, sddl: &str) -> io::Result<()> {
     let descriptor = SecurityDescriptor::from_sddl(sddl)?;
-    // SAFETY: a live handle (borrowed for the call) and a SACL inside `descriptor`.
-    let status = unsafe {
-        SetSecurityInfo(
-            handle.as_raw_handle() as HANDLE,
-            kind,
-            LABEL_SECURITY_INFORMATION,
-            null_mut(),
-            null_mut(),
-            null(),
-            descriptor.sacl(),
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(status_error("SetSecurityInfo(label)", status));
-    }
-    Ok(())
+    // SAFETY: a SACL inside `descriptor`, alive for the call.
+    unsafe { set_security_info(handle, kind, LABEL_SECURITY_INFORMATION, null(), descriptor.sacl()) }
 }
 
 /// Replaces the DACL of the object `handle` (opened with `WRITE_DAC`) of
 /// `kind` with the protected DACL of `sddl` (`D:P…`).
 pub fn set_object_dacl(handle: BorrowedHandle<'_>, kind: SE_OBJECT_TYPE, sddl: &str) -> io::Result<()> {
     let descriptor = SecurityDescriptor::from_sddl(sddl)?;
-    // SAFETY: a live handle (borrowed for the call) and a DACL inside `descriptor`.
-    let status = unsafe {
-        SetSecurityInfo(
-            handle.as_raw_handle() as HANDLE,
-            kind,
-            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
-            null_mut(),
-            null_mut(),
-            descriptor.dacl(),
-            null(),
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(status_error("SetSecurityInfo(DACL)", status));
-    }
-    Ok(())
+    let what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
+    // SAFETY: a DACL inside `descriptor`, alive for the call.
+    unsafe { set_security_info(handle, kind, what, descriptor.dacl(), null()) }
 }
 
 /// Adds a non-inheritable allow ACE of `mask` for `sid` to the DACL of the
@@ -281,51 +348,11 @@ pub fn grant_access(
     mask: u32,
 ) -> io::Result<()> {
     let sid = Sid::parse(sid)?;
-    let object = handle.as_raw_handle() as HANDLE;
-    let mut old_dacl: *mut ACL = null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-    // SAFETY: a live handle; out-pointers; the descriptor is LocalAlloc'ed
-    // and owns the DACL.
-    let status = unsafe {
-        GetSecurityInfo(
-            object,
-            kind,
-            DACL_SECURITY_INFORMATION,
-            null_mut(),
-            null_mut(),
-            &mut old_dacl,
-            null_mut(),
-            &mut descriptor,
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(status_error("SetSecurityInfo", status));
-    }
-    let _descriptor = LocalBuffer(descriptor);
-    let (new_dacl, _new) = with_entry(old_dacl, &sid, mask, GRANT_ACCESS, NO_INHERITANCE)?;
-    // SAFETY: a live handle and a valid DACL.
-    let status = unsafe {
-        SetSecurityInfo(object, kind, DACL_SECURITY_INFORMATION, null_mut(), null_mut(), new_dacl, null())
-    };
-    if status != ERROR_SUCCESS {
-        return Err(status_error("SetSecurityInfo", status));
-    }
-    Ok(())
-}
-
-/// `old_dacl` (valid, or null) with one more entry for `sid`: the new DACL,
-/// and the allocation that owns it.
-fn with_entry(
-    old_dacl: *mut ACL,
-    sid: &Sid,
-    mask: u32,
-    mode: ACCESS_MODE,
-    inheritance: ACE_FLAGS,
-) -> io::Result<(*mut ACL, LocalBuffer)> {
+    let old = ObjectSecurity::read(handle, kind, DACL_SECURITY_INFORMATION)?;
     let access = EXPLICIT_ACCESS_W {
         grfAccessPermissions: mask,
-        grfAccessMode: mode,
-        grfInheritance: inheritance,
+        grfAccessMode: GRANT_ACCESS,
+        grfInheritance: NO_INHERITANCE,
         Trustee: TRUSTEE_W {
             pMultipleTrustee: null_mut(),
             MultipleTrusteeOperation: 0,
@@ -335,12 +362,15 @@ fn with_entry(
         },
     };
     let mut new_dacl: *mut ACL = null_mut();
-    // SAFETY: one entry; the old DACL is valid (or null).
-    let status = unsafe { SetEntriesInAclW(1, &access, old_dacl, &mut new_dacl) };
+    // SAFETY: one entry whose SID outlives the call; the old DACL is valid
+    // (or null).
+    let status = unsafe { SetEntriesInAclW(1, &access, old.dacl(), &mut new_dacl) };
     if status != ERROR_SUCCESS {
-        return Err(status_error("SetSecurityInfo", status));
+        return Err(status_error("SetEntriesInAclW", status));
     }
-    Ok((new_dacl, LocalBuffer(new_dacl.cast())))
+    let _new = LocalBuffer(new_dacl.cast());
+    // SAFETY: the DACL SetEntriesInAclW made, alive for the call.
+    unsafe { set_security_info(handle, kind, DACL_SECURITY_INFORMATION, new_dacl, null()) }
 }
 
 /// `SYSTEM_MANDATORY_LABEL_ACE_TYPE`.
@@ -353,26 +383,8 @@ pub fn object_label(
     handle: BorrowedHandle<'_>,
     kind: SE_OBJECT_TYPE,
 ) -> io::Result<Option<(u8, u32, String)>> {
-    let mut sacl: *mut ACL = null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-    // SAFETY: a live handle; out-pointers; the descriptor is LocalAlloc'ed
-    // and owns the SACL.
-    let status = unsafe {
-        GetSecurityInfo(
-            handle.as_raw_handle() as HANDLE,
-            kind,
-            LABEL_SECURITY_INFORMATION,
-            null_mut(),
-            null_mut(),
-            null_mut(),
-            &mut sacl,
-            &mut descriptor,
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(status_error("GetSecurityInfo(label)", status));
-    }
-    let _descriptor = LocalBuffer(descriptor);
+    let security = ObjectSecurity::read(handle, kind, LABEL_SECURITY_INFORMATION)?;
+    let sacl = security.sacl();
     if sacl.is_null() {
         return Ok(None);
     }

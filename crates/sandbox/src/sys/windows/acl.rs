@@ -18,14 +18,13 @@ use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle, OwnedHandle, Ra
 use std::path::{Component as PathComponent, Path, PathBuf};
 use std::ptr::{null, null_mut};
 
-use cordon_win::{LocalBuffer, Sid, wide};
-use windows_sys::Win32::Foundation::{ERROR_SUCCESS, HANDLE, INVALID_HANDLE_VALUE};
-use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_FILE_OBJECT, SetSecurityInfo};
+use cordon_win::{ObjectSecurity, Sid, wide};
+use windows_sys::Win32::Foundation::{HANDLE, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Security::Authorization::SE_FILE_OBJECT;
 use windows_sys::Win32::Security::{
     ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_REVISION, AddAccessAllowedAceEx, AddAccessDeniedAceEx, AddAce,
-    DACL_SECURITY_INFORMATION, EqualSid, GetAce, GetLengthSid, GetSecurityDescriptorControl, InitializeAcl,
-    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
-    SE_DACL_PROTECTED, UNPROTECTED_DACL_SECURITY_INFORMATION,
+    DACL_SECURITY_INFORMATION, EqualSid, GetAce, GetLengthSid, InitializeAcl, OWNER_SECURITY_INFORMATION,
+    PROTECTED_DACL_SECURITY_INFORMATION, PSID, UNPROTECTED_DACL_SECURITY_INFORMATION,
 };
 
 use windows_sys::Win32::Storage::FileSystem::{
@@ -44,22 +43,9 @@ use crate::windows::acl::{
 use crate::windows::integrity::{IntegrityLevel, Label, LabelEntry};
 use crate::windows::sddl::AceKind;
 
-fn failed(what: impl std::fmt::Display, status: u32) -> io::Error {
-    let err = io::Error::from_raw_os_error(status as i32);
-    io::Error::new(err.kind(), format!("{what}: {err}"))
-}
-
 fn last_error(what: impl std::fmt::Display) -> io::Error {
     let err = io::Error::last_os_error();
     io::Error::new(err.kind(), format!("{what}: {err}"))
-}
-
-/// An object's DACL as read: the descriptor that owns it, the DACL (null
-/// for none) and whether it is protected from inheritance.
-struct Dacl {
-    _descriptor: LocalBuffer,
-    acl: *mut ACL,
-    protected: bool,
 }
 
 /// One ACE of a DACL: where it is, and what the plan needs to know of it.
@@ -195,31 +181,9 @@ fn host_dirs() -> HostDirs {
 }
 
 /// The DACL of an opened object.
-fn read(handle: &OwnedHandle, path: &Path) -> io::Result<Dacl> {
-    let mut acl: *mut ACL = null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-    // SAFETY: a live handle opened with READ_CONTROL; out-pointers; the
-    // descriptor is LocalAlloc'ed and owns the DACL.
-    let status = unsafe {
-        GetSecurityInfo(
-            raw(handle),
-            SE_FILE_OBJECT,
-            DACL_SECURITY_INFORMATION,
-            null_mut(),
-            null_mut(),
-            &mut acl,
-            null_mut(),
-            &mut descriptor,
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(failed(format_args!("reading the DACL of {}", path.display()), status));
-    }
-    let descriptor = LocalBuffer(descriptor);
-    let (mut control, mut revision) = (0u16, 0u32);
-    // SAFETY: a valid descriptor; out-pointers.
-    unsafe { GetSecurityDescriptorControl(descriptor.0, &mut control, &mut revision) };
-    Ok(Dacl { _descriptor: descriptor, acl, protected: control & SE_DACL_PROTECTED != 0 })
+fn read(handle: &OwnedHandle, path: &Path) -> io::Result<ObjectSecurity> {
+    ObjectSecurity::read(handle.as_handle(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading the DACL of {}: {e}", path.display())))
 }
 
 /// The ACEs of `acl`, each marked whether it is for `sid`.
@@ -305,22 +269,17 @@ fn build(acl: *const ACL, aces: &[Ace], slots: &[Slot], sid: &Sid, path: &Path) 
 fn write(handle: &OwnedHandle, path: &Path, acl: *const ACL, protected: bool) -> io::Result<()> {
     let protection =
         if protected { PROTECTED_DACL_SECURITY_INFORMATION } else { UNPROTECTED_DACL_SECURITY_INFORMATION };
-    // SAFETY: a live handle opened with WRITE_DAC and a valid DACL.
-    let status = unsafe {
-        SetSecurityInfo(
-            raw(handle),
+    // SAFETY: a valid DACL, built by the caller.
+    unsafe {
+        cordon_win::set_security_info(
+            handle.as_handle(),
             SE_FILE_OBJECT,
             DACL_SECURITY_INFORMATION | protection,
-            null_mut(),
-            null_mut(),
             acl,
             null(),
         )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(failed(format_args!("writing the DACL of {}", path.display()), status));
     }
-    Ok(())
+    .map_err(|e| io::Error::new(e.kind(), format!("writing the DACL of {}: {e}", path.display())))
 }
 
 /// Whether `path` (itself: a reparse point is not followed) holds exactly
@@ -328,8 +287,8 @@ fn write(handle: &OwnedHandle, path: &Path, acl: *const ACL, protected: bool) ->
 pub fn has_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<bool> {
     let sid = Sid::parse(sid)?;
     let handle = open(path, READ_CONTROL)?;
-    let dacl = read(&handle, path)?;
-    let existing: Vec<Existing> = aces(dacl.acl, &sid).iter().map(|ace| ace.existing).collect();
+    let current = read(&handle, path)?;
+    let existing: Vec<Existing> = aces(current.dacl(), &sid).iter().map(|ace| ace.existing).collect();
     Ok(has(&existing, kind))
 }
 
@@ -349,19 +308,19 @@ pub fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
         return Err(refused(path, format_args!("it is {why}, which no sandbox may be granted")));
     }
     let handle = open_checked(path, READ_CONTROL | WRITE_DAC)?;
-    let dacl = read(&handle, path)?;
-    if dacl.acl.is_null() {
+    let current = read(&handle, path)?;
+    if current.dacl().is_null() {
         return Err(refused(path, "it has no DACL (everyone may do anything); give it one first"));
     }
-    let aces = aces(dacl.acl, &sid);
+    let aces = aces(current.dacl(), &sid);
     let existing: Vec<Existing> = aces.iter().map(|ace| ace.existing).collect();
     if is_current(&existing, kind) {
         return Ok(());
     }
     let slots = merged(&existing, kind);
     debug_assert_eq!(slots.iter().filter(|s| matches!(s, Slot::New(_))).count(), entries(kind).len());
-    let new = build(dacl.acl, &aces, &slots, &sid, path)?;
-    write(&handle, path, new.as_ptr() as *const ACL, dacl.protected)
+    let new = build(current.dacl(), &aces, &slots, &sid, path)?;
+    write(&handle, path, new.as_ptr() as *const ACL, current.dacl_protected())
 }
 
 /// Takes `sid`'s explicit ACEs of `kind`'s type off `path`, opened and
@@ -369,18 +328,18 @@ pub fn add_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
 pub fn remove_ace(path: &Path, sid: &str, kind: AceKind) -> io::Result<()> {
     let sid = Sid::parse(sid)?;
     let handle = open_checked(path, READ_CONTROL | WRITE_DAC)?;
-    let dacl = read(&handle, path)?;
-    if dacl.acl.is_null() {
+    let current = read(&handle, path)?;
+    if current.dacl().is_null() {
         return Ok(());
     }
-    let aces = aces(dacl.acl, &sid);
+    let aces = aces(current.dacl(), &sid);
     let existing: Vec<Existing> = aces.iter().map(|ace| ace.existing).collect();
     let slots = removed(&existing, kind);
     if slots.len() == aces.len() {
         return Ok(());
     }
-    let new = build(dacl.acl, &aces, &slots, &sid, path)?;
-    write(&handle, path, new.as_ptr() as *const ACL, dacl.protected)
+    let new = build(current.dacl(), &aces, &slots, &sid, path)?;
+    write(&handle, path, new.as_ptr() as *const ACL, current.dacl_protected())
 }
 
 /// Gives `path` the mandatory `label`, opened and checked as for
@@ -412,29 +371,11 @@ pub fn set_label(path: &Path, label: Label) -> io::Result<()> {
 /// string.
 pub fn owner_sid(path: &Path) -> io::Result<String> {
     let handle = open(path, READ_CONTROL)?;
-    let mut owner: PSID = null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = null_mut();
-    // SAFETY: a live handle opened with READ_CONTROL; out-pointers; the
-    // descriptor is LocalAlloc'ed and owns the owner SID.
-    let status = unsafe {
-        GetSecurityInfo(
-            raw(&handle),
-            SE_FILE_OBJECT,
-            OWNER_SECURITY_INFORMATION,
-            &mut owner,
-            null_mut(),
-            null_mut(),
-            null_mut(),
-            &mut descriptor,
-        )
-    };
-    if status != ERROR_SUCCESS {
-        return Err(failed(format_args!("reading the owner of {}", path.display()), status));
-    }
-    let _descriptor = LocalBuffer(descriptor);
-    if owner.is_null() {
+    let security = ObjectSecurity::read(handle.as_handle(), SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading the owner of {}: {e}", path.display())))?;
+    if security.owner().is_null() {
         return Err(io::Error::other(format!("{} has no owner", path.display())));
     }
-    // SAFETY: the owner SID inside the descriptor.
-    unsafe { cordon_win::sid_string(owner) }
+    // SAFETY: the owner SID inside the descriptor `security` holds.
+    unsafe { cordon_win::sid_string(security.owner()) }
 }
