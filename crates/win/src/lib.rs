@@ -12,6 +12,8 @@ mod attributes;
 #[cfg(windows)]
 mod desktop;
 #[cfg(windows)]
+mod process;
+#[cfg(windows)]
 mod security;
 #[cfg(windows)]
 mod strings;
@@ -26,6 +28,8 @@ pub use account::{Account, computer_name, lookup_account};
 pub use attributes::AttributeList;
 #[cfg(windows)]
 pub use desktop::{Desktop, grant_on_window_station, window_station_name};
+#[cfg(windows)]
+pub use process::{Created, create_process};
 #[cfg(windows)]
 pub use security::{
     ObjectSecurity, Restriction, SecurityDescriptor, Sid, grant_access, object_label, restricted_token,

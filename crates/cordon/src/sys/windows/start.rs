@@ -21,10 +21,10 @@ use windows_sys::Win32::System::Console::{GetStdHandle, STD_ERROR_HANDLE};
 use windows_sys::Win32::System::JobObjects::AssignProcessToJobObject;
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::Threading::{
-    CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
-    CreateProcessWithLogonW, EXTENDED_STARTUPINFO_PRESENT, LOGON_WITH_PROFILE,
-    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, ResumeThread,
-    STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW, TerminateProcess,
+    CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, CreateProcessWithLogonW,
+    EXTENDED_STARTUPINFO_PRESENT, LOGON_WITH_PROFILE, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+    PROC_THREAD_ATTRIBUTE_JOB_LIST, PROCESS_INFORMATION, ResumeThread, STARTF_USESTDHANDLES, STARTUPINFOEXW,
+    STARTUPINFOW, TerminateProcess,
 };
 
 use super::desktop::{self, Desktop};
@@ -95,50 +95,13 @@ pub(super) fn start(
     // console control events reach them and never the parent's console.
     let flags = EXTENDED_STARTUPINFO_PRESENT | CREATE_UNICODE_ENVIRONMENT | CREATE_NO_WINDOW;
     let app = wide(spec.path.as_os_str());
-    // SAFETY: plain data.
-    let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
-    // SAFETY: every pointer is valid for the call; the command line is a
-    // mutable NUL-terminated buffer.
-    let ok = unsafe {
-        match token {
-            Some(token) => CreateProcessAsUserW(
-                token.as_raw_handle() as HANDLE,
-                app.as_ptr(),
-                line.as_mut_ptr(),
-                null(),
-                null(),
-                1,
-                flags,
-                env.as_ptr().cast(),
-                null(),
-                &startup.StartupInfo,
-                &mut info,
-            ),
-            None => CreateProcessW(
-                app.as_ptr(),
-                line.as_mut_ptr(),
-                null(),
-                null(),
-                1,
-                flags,
-                env.as_ptr().cast(),
-                null(),
-                &startup.StartupInfo,
-                &mut info,
-            ),
-        }
-    };
-    if ok == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fresh handles from CreateProcess, owned by nobody else.
-    let (process, _thread) = unsafe {
-        (
-            OwnedHandle::from_raw_handle(info.hProcess as RawHandle),
-            OwnedHandle::from_raw_handle(info.hThread as RawHandle),
-        )
-    };
-    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, log, _desktop: desktop })
+    // SAFETY: `startup` and what it points to (the attribute list, which
+    // borrows `handles` and `jobs`, and the desktop's name) outlive the
+    // call; the strings are NUL-terminated.
+    let created = unsafe {
+        cordon_win::create_process(token, &app, &mut line, true, flags, &env, None, &startup.StartupInfo)
+    }?;
+    Ok(Runner { pid: created.pid, process: Arc::new(created.process), job, log, _desktop: desktop })
 }
 
 /// Starts the runner as the sandbox user with `CreateProcessWithLogonW`,

@@ -26,9 +26,8 @@ use windows_sys::Win32::System::Console::{
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::SystemInformation::GetSystemDirectoryW;
 use windows_sys::Win32::System::Threading::{
-    CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, CreateProcessAsUserW, CreateProcessW,
-    EXTENDED_STARTUPINFO_PRESENT, GetStartupInfoW, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
-    PROC_THREAD_ATTRIBUTE_JOB_LIST, PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE, PROCESS_INFORMATION,
+    CREATE_NEW_PROCESS_GROUP, CREATE_UNICODE_ENVIRONMENT, EXTENDED_STARTUPINFO_PRESENT, GetStartupInfoW,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, PROC_THREAD_ATTRIBUTE_PSEUDOCONSOLE,
     STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW,
 };
 
@@ -176,61 +175,32 @@ pub fn spawn(spec: &SpawnSpec<'_>) -> Result<Child, SpawnError> {
     }
     let program_w = wide(program.as_os_str());
     let cwd_w = cwd.as_ref().map(|c| wide(c.as_os_str()));
-    // SAFETY: plain data.
-    let mut info: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
-    let inherits = i32::from(!inherit.is_empty());
-    let cwd_ptr = cwd_w.as_ref().map_or(null(), |c| c.as_ptr());
-    // SAFETY: every pointer is valid for the call; the command line is a
-    // mutable NUL-terminated buffer as CreateProcess*W require. A runner
+    // SAFETY: `startup` and what it points to (the attribute list, which
+    // borrows the job, handle and console values above, and the desktop's
+    // name) outlive the call; the strings are NUL-terminated. A runner
     // that is a sandbox user starts each command under the token
     // restricted to this launch's roots; any other runner's commands
     // inherit its own token.
-    let ok = unsafe {
-        match cordon_sandbox::command_token() {
-            Some(token) => CreateProcessAsUserW(
-                token.as_raw_handle() as HANDLE,
-                program_w.as_ptr(),
-                line.as_mut_ptr(),
-                null(),
-                null(),
-                inherits,
-                flags,
-                env_block.as_ptr().cast(),
-                cwd_ptr,
-                &startup.StartupInfo,
-                &mut info,
-            ),
-            None => CreateProcessW(
-                program_w.as_ptr(),
-                line.as_mut_ptr(),
-                null(),
-                null(),
-                inherits,
-                flags,
-                env_block.as_ptr().cast(),
-                cwd_ptr,
-                &startup.StartupInfo,
-                &mut info,
-            ),
-        }
-    };
-    if ok == 0 {
-        return Err(classify_create_error(&program, io::Error::last_os_error()));
-    }
-    // SAFETY: fresh handles from CreateProcessW, owned by nobody else.
-    let (process, thread) = unsafe {
-        (
-            OwnedHandle::from_raw_handle(info.hProcess as RawHandle),
-            OwnedHandle::from_raw_handle(info.hThread as RawHandle),
+    let created = unsafe {
+        cordon_win::create_process(
+            cordon_sandbox::command_token(),
+            &program_w,
+            &mut line,
+            !inherit.is_empty(),
+            flags,
+            &env_block,
+            cwd_w.as_deref(),
+            &startup.StartupInfo,
         )
-    };
+    }
+    .map_err(|err| classify_create_error(&program, err))?;
+    let cordon_win::Created { process, thread, pid } = created;
     drop(thread);
     drop(attributes);
     // The child has its copies; ours would keep its pipes open forever.
     wiring.inherited.clear();
     wiring.console_side.clear();
-    let tree = ProcessTree::new(info.dwProcessId, job);
-    let pid = info.dwProcessId;
+    let tree = ProcessTree::new(pid, job);
     let wired = (|| -> io::Result<_> {
         let stdin = wiring.stdin.take().map(InputPipe::new).transpose()?;
         let stdout = wiring.stdout.take().map(OutputPipe::new).transpose()?;
