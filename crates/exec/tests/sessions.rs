@@ -7,11 +7,17 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+// The process helpers of the CLI's tests, which watch process trees too.
+#[allow(dead_code)]
+#[path = "../../cli/tests/support/processes.rs"]
+mod processes;
+
 use cordon::{LaunchOptions, PolicyBuilder, Preset, Sandbox};
 use cordon_exec::{
     ExecConfig, ExecError, ExecReply, ExecRequest, ExecSessions, ReturnedBecause, SessionState, Until,
     WriteRequest,
 };
+use processes::{alive, gone_within};
 
 fn runner() -> PathBuf {
     let path = cordon::locate_runner(None).expect("cordon-runner");
@@ -59,25 +65,6 @@ fn write(id: u32, chars: &str) -> WriteRequest {
 fn running(reply: &ExecReply) -> u32 {
     assert!(matches!(reply.state, SessionState::Running | SessionState::AwaitingInput), "{reply:?}");
     reply.session_id.expect("a running session has an id")
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie is dead for this purpose.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
-async fn gone_within(pid: u32, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if !alive(pid) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    !alive(pid)
 }
 
 #[tokio::test]

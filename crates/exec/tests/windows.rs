@@ -16,11 +16,17 @@
 
 use std::time::{Duration, Instant};
 
+// The process helpers of the CLI's tests, which watch process trees too.
+#[allow(dead_code)]
+#[path = "../../cli/tests/support/processes.rs"]
+mod processes;
+
 use cordon::{LaunchOptions, Policy, Sandbox};
 use cordon_exec::{
     ExecConfig, ExecError, ExecReply, ExecRequest, ExecSessions, ReturnedBecause, SessionState, Until,
     WriteRequest,
 };
+use processes::{alive, gone_within, named_descendants};
 
 /// What a process ended by `kill_session` exits with (the runner's job
 /// termination, as `taskkill /F` gives).
@@ -79,87 +85,12 @@ fn is_wine() -> bool {
     }
 }
 
-/// Processes on the machine, as (pid, parent pid, executable name).
-fn process_table() -> Vec<(u32, u32, String)> {
-    use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
-    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
-        CreateToolhelp32Snapshot, PROCESSENTRY32W, Process32FirstW, Process32NextW, TH32CS_SNAPPROCESS,
-    };
-    let mut table = Vec::new();
-    // SAFETY: a snapshot walked with a correctly sized entry, then closed.
-    unsafe {
-        let snapshot = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
-        assert_ne!(
-            snapshot,
-            INVALID_HANDLE_VALUE,
-            "CreateToolhelp32Snapshot: {}",
-            std::io::Error::last_os_error()
-        );
-        let mut entry: PROCESSENTRY32W = std::mem::zeroed();
-        entry.dwSize = size_of::<PROCESSENTRY32W>() as u32;
-        let mut more = Process32FirstW(snapshot, &mut entry) != 0;
-        while more {
-            let len = entry.szExeFile.iter().position(|&c| c == 0).unwrap_or(entry.szExeFile.len());
-            let name = String::from_utf16_lossy(&entry.szExeFile[..len]);
-            table.push((entry.th32ProcessID, entry.th32ParentProcessID, name));
-            more = Process32NextW(snapshot, &mut entry) != 0;
-        }
-        CloseHandle(snapshot);
-    }
-    table
-}
-
-/// `pid`'s descendants, as (pid, executable name).
-fn descendants(pid: u32) -> Vec<(u32, String)> {
-    let table = process_table();
-    let mut found = Vec::new();
-    let mut todo = vec![pid];
-    while let Some(parent) = todo.pop() {
-        for (child, ppid, name) in &table {
-            if *ppid == parent && *child != parent && !found.iter().any(|(p, _)| p == child) {
-                found.push((*child, name.clone()));
-                todo.push(*child);
-            }
-        }
-    }
-    found
-}
-
-fn alive(pid: u32) -> bool {
-    use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
-    use windows_sys::Win32::System::Threading::{
-        GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
-    };
-    // SAFETY: a handle opened, queried and closed here.
-    unsafe {
-        let handle = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
-        if handle.is_null() {
-            return false;
-        }
-        let mut code = 0u32;
-        let ok = GetExitCodeProcess(handle, &mut code);
-        CloseHandle(handle);
-        ok != 0 && code == STILL_ACTIVE as u32
-    }
-}
-
-async fn gone_within(pid: u32, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if !alive(pid) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    !alive(pid)
-}
-
 /// Waits until `pid` has a descendant named `name` (case-insensitive), and
 /// returns it.
 async fn descendant_named(pid: u32, name: &str) -> u32 {
     let start = Instant::now();
     loop {
-        let found = descendants(pid);
+        let found = named_descendants(pid);
         if let Some((child, _)) = found.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
             return *child;
         }
@@ -329,7 +260,8 @@ async fn kill_session_kills_the_whole_tree_and_reports_the_exit() {
     let id = running(&env.sessions.exec_command(start("cmd /c ping -n 100 127.0.0.1")).await.unwrap());
     let shell = env.sessions.list_sessions()[0].pid;
     let ping = descendant_named(shell, "ping.exe").await;
-    let inner = descendants(shell).iter().find(|(_, n)| n.eq_ignore_ascii_case("cmd.exe")).map(|(p, _)| *p);
+    let inner =
+        named_descendants(shell).iter().find(|(_, n)| n.eq_ignore_ascii_case("cmd.exe")).map(|(p, _)| *p);
     let reply = env.sessions.kill_session(id).await.unwrap();
     assert_eq!(reply.state, SessionState::Exited, "{reply:?}");
     assert_eq!(reply.exit_code, Some(KILLED_EXIT_CODE), "{reply:?}");

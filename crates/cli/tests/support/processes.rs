@@ -1,5 +1,6 @@
 //! Processes by pid: alive or not, and a process's descendants.
-//! Shared by the tests that watch a server's process tree.
+//! Shared by the tests that watch a server's or a session's process tree
+//! (the CLI's, and `cordon-exec`'s, which include this file by path).
 
 use std::time::{Duration, Instant};
 
@@ -21,23 +22,25 @@ pub fn confining_policy_fails_closed() -> bool {
     }
 }
 
-/// Every process as (pid, parent pid).
+/// Every process as (pid, parent pid, name).
 #[cfg(unix)]
-fn table() -> Vec<(u32, u32)> {
+fn table() -> Vec<(u32, u32, String)> {
     let mut table = Vec::new();
     for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else { continue };
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        let after_name = stat.rsplit(')').next().unwrap_or("");
-        if let Some(ppid) = after_name.split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
-            table.push((pid, ppid));
+        // `pid (name) state ppid …`; the name may hold `)` itself.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let name = stat[open + 1..close].to_string();
+        if let Some(ppid) = stat[close + 1..].split_whitespace().nth(1).and_then(|s| s.parse().ok()) {
+            table.push((pid, ppid, name));
         }
     }
     table
 }
 
 #[cfg(windows)]
-fn table() -> Vec<(u32, u32)> {
+fn table() -> Vec<(u32, u32, String)> {
     use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
     use windows_sys::Win32::System::Diagnostics::ToolHelp::{
         CreateToolhelp32Snapshot, PROCESSENTRY32W, Process32FirstW, Process32NextW, TH32CS_SNAPPROCESS,
@@ -51,7 +54,9 @@ fn table() -> Vec<(u32, u32)> {
         entry.dwSize = size_of::<PROCESSENTRY32W>() as u32;
         let mut more = Process32FirstW(snapshot, &mut entry) != 0;
         while more {
-            table.push((entry.th32ProcessID, entry.th32ParentProcessID));
+            let len = entry.szExeFile.iter().position(|&c| c == 0).unwrap_or(entry.szExeFile.len());
+            let name = String::from_utf16_lossy(&entry.szExeFile[..len]);
+            table.push((entry.th32ProcessID, entry.th32ParentProcessID, name));
             more = Process32NextW(snapshot, &mut entry) != 0;
         }
         CloseHandle(snapshot);
@@ -61,14 +66,19 @@ fn table() -> Vec<(u32, u32)> {
 
 /// `pid`'s descendants.
 pub fn descendants(pid: u32) -> Vec<u32> {
+    named_descendants(pid).into_iter().map(|(pid, _)| pid).collect()
+}
+
+/// `pid`'s descendants, as (pid, executable name).
+pub fn named_descendants(pid: u32) -> Vec<(u32, String)> {
     let table = table();
-    let mut found: Vec<u32> = Vec::new();
+    let mut found: Vec<(u32, String)> = Vec::new();
     let mut todo = vec![pid];
     while let Some(parent) = todo.pop() {
-        for &(child, ppid) in &table {
-            if ppid == parent && child != parent && !found.contains(&child) {
-                found.push(child);
-                todo.push(child);
+        for (child, ppid, name) in &table {
+            if *ppid == parent && *child != parent && !found.iter().any(|(p, _)| p == child) {
+                found.push((*child, name.clone()));
+                todo.push(*child);
             }
         }
     }
