@@ -100,7 +100,7 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
                 .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
             apply_aces(&plan.aces, policy.best_effort)?;
             apply_labels(&plan.low_labels, Label::LowTree, false)?;
-            apply_labels(&existing(&plan.medium_labels), Label::MediumTree, policy.best_effort)?;
+            apply_labels(&plan.medium_labels, Label::MediumTree, policy.best_effort)?;
             Identity::Caller(Some(
                 cordon_sandbox::restricted_token(&token, &plan.token)
                     .map_err(|e| launch_error("creating the restricted token", e))?,
@@ -210,22 +210,21 @@ fn check_offline_block(user: &str, best_effort: bool) -> Result<()> {
 /// Gives each path `label` before the runner starts, failing closed: a
 /// root that cannot be labelled Low refuses the launch (the Low runner
 /// could write none of it), and so does a protected path that cannot be
-/// labelled Medium, unless `best_effort` (its deny ACE still holds).
+/// labelled Medium, unless `best_effort` (its deny ACE still holds). A
+/// protected path that does not exist has nothing to carry a label and is
+/// skipped, as its deny ACE is.
 fn apply_labels(paths: &[PathBuf], label: Label, best_effort: bool) -> Result<()> {
     for path in paths {
         match cordon_sandbox::acl::set_label(path, label) {
             Ok(()) => {}
+            Err(e) if label == Label::MediumTree && is_missing(&e) => {
+                tracing::debug!(path = %path.display(), "protected path absent: no label");
+            }
             Err(e) if best_effort => tracing::warn!(path = %path.display(), %e, "best effort: no label"),
             Err(e) => return Err(launch_error(&format!("labelling {} ({label:?})", path.display()), e)),
         }
     }
     Ok(())
-}
-
-/// Those of `paths` that exist (a label needs an object to sit on; a
-/// protected path made later is the deny ACE's and `leftovers`' concern).
-fn existing(paths: &[PathBuf]) -> Vec<PathBuf> {
-    paths.iter().filter(|path| path.exists()).cloned().collect()
 }
 
 /// `ERROR_FILE_NOT_FOUND` or `ERROR_PATH_NOT_FOUND`.
