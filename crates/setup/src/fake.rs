@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::matching::FirewallSwitches;
-use crate::plan::{FirewallRule, RegistryDword, WfpFilter};
+use crate::plan::{FirewallRule, FoundWfpFilter, RegistryDword, WfpCondition, WfpFilter};
 use cordon_sandbox::windows::path::normalize;
 use cordon_sandbox::windows::sddl::AceKind;
 
@@ -35,8 +35,9 @@ pub(crate) struct FakeHost {
     pub firewall_off: [bool; 3],
     /// SID to the rights the policy gives it.
     pub rights: BTreeMap<String, BTreeSet<String>>,
-    /// Filtering-platform filter keys to the SID they are scoped to.
-    pub wfp: BTreeMap<u128, String>,
+    /// Filtering-platform filter keys to the SID they are scoped to and
+    /// what the filter is.
+    pub wfp: BTreeMap<u128, (String, FoundWfpFilter)>,
     /// SIDs that have a profile.
     pub profiles: BTreeSet<String>,
     /// The SID of the user running setup.
@@ -247,12 +248,21 @@ impl Host for FakeHost {
     }
 
     fn has_wfp_filters(&mut self, filters: &[WfpFilter]) -> Result<bool, SetupError> {
-        Ok(filters.iter().all(|filter| self.wfp.contains_key(&filter.key)))
+        Ok(filters
+            .iter()
+            .all(|filter| self.wfp.get(&filter.key).is_some_and(|(_, found)| filter.is_in_force(found))))
     }
 
     fn set_wfp_filters(&mut self, filters: &[WfpFilter], user_sid: &str) -> Result<(), SetupError> {
         self.change(format!("wfp {} filters {user_sid}", filters.len()))?;
-        self.wfp.extend(filters.iter().map(|filter| (filter.key, user_sid.to_string())));
+        self.wfp.extend(filters.iter().map(|filter| {
+            let found = FoundWfpFilter {
+                layer: Some(filter.layer),
+                blocks: true,
+                conditions: vec![WfpCondition::User],
+            };
+            (filter.key, (user_sid.to_string(), found))
+        }));
         Ok(())
     }
 

@@ -89,7 +89,8 @@ pub(crate) trait Host {
     fn set_firewall_rule(&mut self, rule: &FirewallRule, user_sid: &str) -> Result<(), SetupError>;
     /// Deletes every rule with this name; succeeds if there is none.
     fn remove_firewall_rule(&mut self, name: &str) -> Result<(), SetupError>;
-    /// Whether every one of `filters` is in the filtering platform.
+    /// Whether every one of `filters` is in the filtering platform and
+    /// blocks all it should ([`WfpFilter::is_in_force`]).
     fn has_wfp_filters(&mut self, filters: &[WfpFilter]) -> Result<bool, SetupError>;
     /// Adds `filters` (replacing filters of the same keys), scoped to
     /// `user_sid`, persistent, in one transaction.

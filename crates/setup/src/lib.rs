@@ -252,13 +252,15 @@ pub(crate) fn apply_on(host: &mut impl Host, options: &SetupOptions) -> Result<S
 }
 
 /// Fails with [`ErrorCode::FirewallIneffective`] unless `rule` (the
-/// offline user's) is in place and the firewall enforces it: on for every
-/// profile, local rules applied.
+/// offline user's) is in place and the firewall enforces it (on for every
+/// profile, local rules applied), and the user's filtering-platform
+/// filters are there and whole: they alone block loopback.
 fn verify_block_on(host: &mut impl Host, rule: &plan::FirewallRule) -> Result<(), SetupError> {
     let sid = observe::sid_of(host, &rule.user, host::AccountKind::User)?
         .ok_or_else(|| SetupError::new(ErrorCode::Accounts, format!("user {} does not exist", rule.user)))?;
     let in_place = host.has_firewall_rule(rule, &sid)?;
-    let gaps = matching::offline_block_gaps(&host.firewall_switches()?, in_place);
+    let filters_in_force = host.has_wfp_filters(&plan::WfpFilter::block_all(&rule.user))?;
+    let gaps = matching::offline_block_gaps(&host.firewall_switches()?, in_place, filters_in_force);
     if gaps.is_empty() {
         return Ok(());
     }
@@ -275,7 +277,8 @@ fn verify_block_on(host: &mut impl Host, rule: &plan::FirewallRule) -> Result<()
 
 /// Whether the firewall keeps the offline user `user` off the network
 /// now: its rule there, unchanged, the firewall on for every profile and
-/// local rules applied; [`ErrorCode::FirewallIneffective`] with every gap
+/// local rules applied, the filters that block loopback there and whole
+/// ([`plan::WfpFilter::is_in_force`]); [`ErrorCode::FirewallIneffective`] with every gap
 /// otherwise. Needs no elevation. A launch that relies on the block checks
 /// it first, every time: the rule, or the firewall, may be gone since
 /// setup.

@@ -70,7 +70,11 @@ const PROFILE_NAMES: [&str; 3] = ["domain", "private", "public"];
 /// the sandbox's traffic), local rules overridden by group policy (cordon's
 /// rule is a local one), or the rule missing or changed. Empty when the
 /// block is in force.
-pub(crate) fn offline_block_gaps(switches: &FirewallSwitches, rule_in_place: bool) -> Vec<String> {
+pub(crate) fn offline_block_gaps(
+    switches: &FirewallSwitches,
+    rule_in_place: bool,
+    filters_in_force: bool,
+) -> Vec<String> {
     let mut gaps: Vec<String> = PROFILE_NAMES
         .iter()
         .zip(switches.enabled)
@@ -87,6 +91,13 @@ pub(crate) fn offline_block_gaps(switches: &FirewallSwitches, rule_in_place: boo
     if !rule_in_place {
         gaps.push("cordon's rule blocking the offline user is missing or was changed".into());
     }
+    if !filters_in_force {
+        gaps.push(
+            "cordon's filtering-platform filters blocking the offline user (loopback included) are missing, \
+             changed or from an older setup"
+                .into(),
+        );
+    }
     gaps
 }
 
@@ -98,19 +109,27 @@ mod tests {
         FirewallSwitches { enabled: [true; 3], local_policy_modify_state: MODIFY_STATE_OK };
 
     #[test]
-    fn the_block_is_in_force_only_with_every_profile_on_local_rules_applied_and_the_rule_there() {
-        assert!(offline_block_gaps(&ON, true).is_empty());
+    fn the_block_is_in_force_only_with_every_profile_on_local_rules_applied_the_rule_and_the_filters_there() {
+        assert!(offline_block_gaps(&ON, true, true).is_empty());
         let public_off = FirewallSwitches { enabled: [true, true, false], ..ON };
-        assert_eq!(offline_block_gaps(&public_off, true), ["the firewall is off for the public profile"]);
+        assert_eq!(
+            offline_block_gaps(&public_off, true, true),
+            ["the firewall is off for the public profile"]
+        );
         let overridden = FirewallSwitches { local_policy_modify_state: MODIFY_STATE_GP_OVERRIDE, ..ON };
-        assert!(offline_block_gaps(&overridden, true)[0].contains("group policy"));
+        assert!(offline_block_gaps(&overridden, true, true)[0].contains("group policy"));
         assert!(
-            offline_block_gaps(&FirewallSwitches { local_policy_modify_state: 2, ..ON }, true)[0]
+            offline_block_gaps(&FirewallSwitches { local_policy_modify_state: 2, ..ON }, true, true)[0]
                 .contains("modify state 2")
         );
-        assert!(offline_block_gaps(&ON, false)[0].contains("missing"));
+        assert!(
+            offline_block_gaps(&ON, false, true)[0].contains("rule blocking the offline user is missing")
+        );
+        let stale = offline_block_gaps(&ON, true, false);
+        assert_eq!(stale.len(), 1);
+        assert!(stale[0].contains("filters") && stale[0].contains("loopback"), "{stale:?}");
         let all_off = FirewallSwitches { enabled: [false; 3], local_policy_modify_state: 1 };
-        assert_eq!(offline_block_gaps(&all_off, false).len(), 5);
+        assert_eq!(offline_block_gaps(&all_off, false, false).len(), 6);
     }
 
     const SID: &str = "S-1-5-21-1004336348-1177238915-682003330-1005";

@@ -44,7 +44,10 @@ use crate::{ErrorCode, SetupError};
 ///
 /// 2: a writable root's grant is two ACEs, the root's own without
 /// `DELETE` ([`cordon_sandbox::windows::acl::entries`]).
-pub const SETUP_VERSION: u32 = 3;
+/// 3: the accounts' logon rights denied; the filtering-platform filters.
+/// 4: the filters block loopback too, and any user may read them (so that
+/// each launch can check them).
+pub const SETUP_VERSION: u32 = 4;
 
 /// The registry key (under `HKEY_LOCAL_MACHINE`) whose DWORD values, named
 /// after accounts, hide them from the logon screen when 0.
@@ -296,13 +299,15 @@ impl WfpLayer {
 }
 
 /// One persistent filter that blocks every connection of `user` in
-/// `layer` but loopback ones: matched by `FWPM_CONDITION_ALE_USER_ID`
+/// `layer`, loopback ones included: matched by `FWPM_CONDITION_ALE_USER_ID`
 /// against [`local_user_authorized_list`] of the user's SID (so no other
-/// account's traffic is touched) and by `FWPM_CONDITION_FLAGS` having no
-/// `FWP_CONDITION_FLAG_IS_LOOPBACK`. Loopback stays open, as under the
-/// firewall rule: a sandbox's own test client must reach its own dev
-/// server, and the filtering platform cannot tell that from a connection
-/// to another user's local service.
+/// account's traffic is touched) and by nothing else. Loopback is closed
+/// as on Linux, where an offline sandbox may open no IP socket at all: a
+/// local service (a debugger port such as `node --inspect`'s, a database
+/// trusting local clients, a proxy to the network) is as much outside the
+/// sandbox as a remote one, and the platform cannot tell a sandbox's own
+/// listener from another program's. The firewall rule cannot do this
+/// (Windows exempts loopback from firewall rules); the filters can.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WfpFilter {
     /// The filter's key: the same for a user and layer on every run, so
@@ -329,7 +334,43 @@ impl WfpFilter {
             })
             .collect()
     }
+
+    /// Whether `found`, the filter the engine holds under this one's key,
+    /// blocks all this one does: the same layer, a block, and the user
+    /// its only condition. A filter of an older setup that excepted
+    /// loopback has a second condition, and is not.
+    pub fn is_in_force(&self, found: &FoundWfpFilter) -> bool {
+        found.layer == Some(self.layer) && found.blocks && found.conditions == [WfpCondition::User]
+    }
 }
+
+/// A filter as the engine holds it, as far as [`WfpFilter::is_in_force`]
+/// depends on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundWfpFilter {
+    /// Its layer, if it is one of [`WfpLayer::ALL`].
+    pub layer: Option<WfpLayer>,
+    /// Whether its action is a plain block.
+    pub blocks: bool,
+    /// Its conditions, in order.
+    pub conditions: Vec<WfpCondition>,
+}
+
+/// A condition of a [`FoundWfpFilter`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WfpCondition {
+    /// `FWPM_CONDITION_ALE_USER_ID` equal to a security descriptor.
+    User,
+    /// Any other: a loopback exception, an address, a port, another match.
+    /// Each narrows what the filter blocks.
+    Other,
+}
+
+/// The security descriptor given to each filter: administrators and
+/// SYSTEM manage it, and any signed-in user may read it, so that an
+/// unelevated launch can check that the block is still there and whole
+/// (the engine's default lets other users only open the engine).
+pub const WFP_FILTER_SDDL: &str = "D:(A;;GA;;;BA)(A;;GA;;;SY)(A;;GR;;;AU)";
 
 /// A filter's key: the first 128 bits of the SHA-256 of
 /// `cordon wfp block {user, lower-cased} {layer}`, marked as a version-4
@@ -451,9 +492,10 @@ pub enum SetupStep {
     /// Create (or correct) the firewall rule that blocks the offline user.
     FirewallBlockOutbound(FirewallRule),
     /// Add (or replace) the persistent filters of the Windows Filtering
-    /// Platform that block every connection of the user but loopback ones
-    /// ([`WfpFilter::block_all`]): the firewall rule's block, in force
-    /// whether or not the firewall is on, for a profile, or overridden.
+    /// Platform that block every connection of the user, loopback ones
+    /// included ([`WfpFilter::block_all`]): the firewall rule's block, in
+    /// force whether or not the firewall is on, for a profile, or
+    /// overridden, and wider.
     WfpBlock {
         /// The user.
         user: String,
@@ -487,7 +529,8 @@ impl SetupStep {
             | SetupStep::StoreCredentials { .. }
             | SetupStep::WriteMarker { .. } => 1,
             SetupStep::GrantWrite { .. } => 2,
-            SetupStep::DenyLogons { .. } | SetupStep::WfpBlock { .. } => 3,
+            SetupStep::DenyLogons { .. } => 3,
+            SetupStep::WfpBlock { .. } => 4,
         }
     }
 
@@ -523,7 +566,7 @@ impl fmt::Display for SetupStep {
             }
             SetupStep::FirewallBlockOutbound(rule) => write!(f, "firewall rule {:?}", rule.name),
             SetupStep::WfpBlock { user } => {
-                write!(f, "filter every non-loopback connection of {user} (filtering platform)")
+                write!(f, "filter every connection of {user}, loopback included (filtering platform)")
             }
             SetupStep::StoreCredentials { path } => write!(f, "store credentials in {}", path.display()),
             SetupStep::WriteMarker { path, .. } => write!(f, "write {}", path.display()),
@@ -1280,7 +1323,7 @@ mod tests {
                 "add CordonSandboxOffline to CordonSandboxUsers".to_string(),
                 "deny CordonSandboxOffline network, remote desktop, batch and service logons".to_string(),
                 "firewall rule \"cordon: block outbound for CordonSandboxOffline\"".to_string(),
-                "filter every non-loopback connection of CordonSandboxOffline (filtering platform)"
+                "filter every connection of CordonSandboxOffline, loopback included (filtering platform)"
                     .to_string(),
                 format!(r"store credentials in {STATE}\sandbox-users.dpapi"),
             ]
@@ -1389,7 +1432,7 @@ mod tests {
             vec![
                 "deny CordonSandboxOffline network, remote desktop, batch and service logons".to_string(),
                 "deny CordonSandboxOnline network, remote desktop, batch and service logons".to_string(),
-                "filter every non-loopback connection of CordonSandboxOffline (filtering platform)"
+                "filter every connection of CordonSandboxOffline, loopback included (filtering platform)"
                     .to_string(),
                 format!(r"write {STATE}\setup.json"),
             ]

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::plan::{
-    DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, DENIED_LOGON_RIGHTS, SetupMarker,
+    DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER, DENIED_LOGON_RIGHTS, FoundWfpFilter,
+    SetupMarker, WfpCondition,
 };
 use cordon_sandbox::windows::sddl::AceKind;
 
@@ -471,6 +472,65 @@ fn the_launch_time_check_finds_a_rule_taken_away_after_setup() {
     host.firewall_off = [true, false, false];
     let err = verify_block_on(&mut host, &rule).unwrap_err();
     assert!(err.message.contains("domain profile") && err.message.contains("missing"), "{err}");
+}
+
+/// The filters a version-3 setup made: the user, and loopback excepted.
+fn loopback_excepted(host: &mut FakeHost) {
+    for (_, found) in host.wfp.values_mut() {
+        found.conditions = vec![WfpCondition::User, WfpCondition::Other];
+    }
+    tamper(host, |marker| marker.version = 3);
+}
+
+#[test]
+fn a_launch_refuses_filters_that_leave_loopback_open_and_setup_replaces_them() {
+    let mut host = set_up();
+    let rule = crate::plan::FirewallRule::block_outbound(DEFAULT_OFFLINE_USER);
+    loopback_excepted(&mut host);
+
+    let err = verify_block_on(&mut host, &rule).unwrap_err();
+    assert_eq!(err.code, ErrorCode::FirewallIneffective);
+    assert!(
+        err.message.contains("filtering-platform filters") && err.message.contains("older setup"),
+        "{err}"
+    );
+    host.elevated = false;
+    let status = check_on(&mut host, &options(&[r"C:\work"])).unwrap();
+    let pending: Vec<&str> = status.pending().map(|i| i.step.as_str()).collect();
+    assert_eq!(
+        pending,
+        vec![
+            "filter every connection of CordonSandboxOffline, loopback included (filtering platform)"
+                .to_string(),
+            format!("write {MARKER}"),
+        ]
+    );
+
+    host.elevated = true;
+    apply_on(&mut host, &options(&[r"C:\work"])).unwrap();
+    let offline = host.sid(DEFAULT_OFFLINE_USER).unwrap();
+    assert_eq!(host.log, vec![format!("wfp 4 filters {offline}"), format!("write {MARKER}")]);
+    verify_block_on(&mut host, &rule).unwrap();
+    assert_eq!(marker(&host).unwrap().version, SETUP_VERSION);
+}
+
+#[test]
+fn a_filter_blocks_all_it_should_only_on_its_layer_as_a_block_with_the_user_its_only_condition() {
+    let filter = &crate::plan::WfpFilter::block_all(DEFAULT_OFFLINE_USER)[0];
+    let whole =
+        FoundWfpFilter { layer: Some(filter.layer), blocks: true, conditions: vec![WfpCondition::User] };
+    assert!(filter.is_in_force(&whole));
+    let other_layer = crate::plan::WfpLayer::ALL.into_iter().find(|l| *l != filter.layer);
+    for partial in [
+        FoundWfpFilter { conditions: vec![WfpCondition::User, WfpCondition::Other], ..whole.clone() },
+        FoundWfpFilter { conditions: vec![], ..whole.clone() },
+        FoundWfpFilter { conditions: vec![WfpCondition::Other], ..whole.clone() },
+        FoundWfpFilter { blocks: false, ..whole.clone() },
+        FoundWfpFilter { layer: None, ..whole.clone() },
+        FoundWfpFilter { layer: other_layer, ..whole.clone() },
+    ] {
+        assert!(!filter.is_in_force(&partial), "{partial:?}");
+    }
 }
 
 #[test]

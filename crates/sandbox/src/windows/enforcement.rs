@@ -14,7 +14,7 @@
 //! | the user's processes (reading them) | refused (Low integrity) | refused (another user's) |
 //! | `filesystem.deny` | writes denied, reads **not** (partial) | denied (deny ACE for the user) |
 //! | reads confined to roots | no | no |
-//! | `network = false` | **not enforceable** | firewall rule and WFP filters of the offline user (loopback open) |
+//! | `network = false` | **not enforceable** | firewall rule and WFP filters of the offline user, loopback included |
 //! | `processes`, `memory` | runner's job | runner's job |
 //! | `cpu_time` | each command's job | each command's job |
 //! | `file_size`, `open_files` | none on Windows | none on Windows |
@@ -379,8 +379,8 @@ fn network_layer(policy: &Policy, identity: &Identity) -> Outcome {
             NAME,
             LayerState::Active,
             format!(
-                "traffic of {DEFAULT_OFFLINE_USER} blocked by cordon setup's firewall rule and filtering-platform \
-                 filters, loopback excepted"
+                "traffic of {DEFAULT_OFFLINE_USER}, loopback included, blocked by cordon setup's firewall rule \
+                 and filtering-platform filters"
             ),
         ),
         Identity::SandboxUser { offline: false } => needed(

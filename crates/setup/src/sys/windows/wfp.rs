@@ -7,24 +7,28 @@ use std::ptr::{null, null_mut};
 use cordon_win::SecurityDescriptor;
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::NetworkManagement::WindowsFilteringPlatform::{
-    FWP_ACTION_BLOCK, FWP_BYTE_BLOB, FWP_CONDITION_FLAG_IS_LOOPBACK, FWP_CONDITION_VALUE0,
-    FWP_CONDITION_VALUE0_0, FWP_EMPTY, FWP_MATCH_EQUAL, FWP_MATCH_FLAGS_NONE_SET,
-    FWP_SECURITY_DESCRIPTOR_TYPE, FWP_UINT32, FWP_VALUE0, FWPM_ACTION0, FWPM_CONDITION_ALE_USER_ID,
-    FWPM_CONDITION_FLAGS, FWPM_DISPLAY_DATA0, FWPM_FILTER_CONDITION0, FWPM_FILTER_FLAG_PERSISTENT,
-    FWPM_FILTER0, FWPM_LAYER_ALE_AUTH_CONNECT_V4, FWPM_LAYER_ALE_AUTH_CONNECT_V6,
-    FWPM_LAYER_ALE_AUTH_RECV_ACCEPT_V4, FWPM_LAYER_ALE_AUTH_RECV_ACCEPT_V6, FwpmEngineClose0,
-    FwpmEngineOpen0, FwpmFilterAdd0, FwpmFilterDeleteByKey0, FwpmFilterGetByKey0, FwpmFreeMemory0,
-    FwpmTransactionAbort0, FwpmTransactionBegin0, FwpmTransactionCommit0,
+    FWP_ACTION_BLOCK, FWP_BYTE_BLOB, FWP_CONDITION_VALUE0, FWP_CONDITION_VALUE0_0, FWP_EMPTY,
+    FWP_MATCH_EQUAL, FWP_SECURITY_DESCRIPTOR_TYPE, FWP_VALUE0, FWPM_ACTION0, FWPM_CONDITION_ALE_USER_ID,
+    FWPM_DISPLAY_DATA0, FWPM_FILTER_CONDITION0, FWPM_FILTER_FLAG_PERSISTENT, FWPM_FILTER0,
+    FWPM_LAYER_ALE_AUTH_CONNECT_V4, FWPM_LAYER_ALE_AUTH_CONNECT_V6, FWPM_LAYER_ALE_AUTH_RECV_ACCEPT_V4,
+    FWPM_LAYER_ALE_AUTH_RECV_ACCEPT_V6, FwpmEngineClose0, FwpmEngineOpen0, FwpmFilterAdd0,
+    FwpmFilterDeleteByKey0, FwpmFilterGetByKey0, FwpmFreeMemory0, FwpmTransactionAbort0,
+    FwpmTransactionBegin0, FwpmTransactionCommit0,
 };
 use windows_sys::Win32::System::Rpc::RPC_C_AUTHN_WINNT;
 use windows_sys::core::GUID;
 
 use super::util::wide;
-use crate::plan::{WfpFilter, WfpLayer, local_user_authorized_list};
+use crate::plan::{
+    FoundWfpFilter, WFP_FILTER_SDDL, WfpCondition, WfpFilter, WfpLayer, local_user_authorized_list,
+};
 use crate::{ErrorCode, SetupError};
 
 /// `FWP_E_FILTER_NOT_FOUND`.
 const FILTER_NOT_FOUND: u32 = 0x8032_0003;
+
+/// `ERROR_ACCESS_DENIED`, which the engine returns as is.
+const ACCESS_DENIED: u32 = 5;
 
 fn failed(what: impl std::fmt::Display, status: u32) -> SetupError {
     SetupError::new(ErrorCode::Firewall, format!("{what}: filtering platform error {status:#010x}"))
@@ -44,18 +48,25 @@ impl Engine {
         Ok(Engine(handle))
     }
 
-    /// Whether the filter with `key` is there.
-    fn has(&self, key: &GUID) -> Result<bool, SetupError> {
+    /// The filter with `key`, if it is there.
+    fn find(&self, key: &GUID) -> Result<Option<FoundWfpFilter>, SetupError> {
         let mut filter: *mut FWPM_FILTER0 = null_mut();
         // SAFETY: a live engine, a key, an out-pointer freed below.
         let status = unsafe { FwpmFilterGetByKey0(self.0, key, &mut filter) };
         match status {
             0 => {
+                // SAFETY: the engine returned a filter, valid until freed.
+                let found = unsafe { describe(&*filter) };
                 // SAFETY: memory the engine allocated, freed once.
                 unsafe { FwpmFreeMemory0((&raw mut filter).cast()) };
-                Ok(true)
+                Ok(Some(found))
             }
-            FILTER_NOT_FOUND => Ok(false),
+            FILTER_NOT_FOUND => Ok(None),
+            ACCESS_DENIED => Err(SetupError::new(
+                ErrorCode::FirewallIneffective,
+                "cordon's filters cannot be read: a setup older than cordon's filters with loopback blocked \
+                 made them; run `cordon setup` again",
+            )),
             other => Err(failed("reading a filter", other)),
         }
     }
@@ -106,6 +117,41 @@ fn guid(key: u128) -> GUID {
     GUID::from_u128(key)
 }
 
+/// The inverse of [`GUID::from_u128`] (`GUID` has no `PartialEq`).
+fn key_of(guid: &GUID) -> u128 {
+    (u128::from(guid.data1) << 96)
+        | (u128::from(guid.data2) << 80)
+        | (u128::from(guid.data3) << 64)
+        | u128::from(u64::from_be_bytes(guid.data4))
+}
+
+/// What of `filter` decides whether it blocks all cordon's does.
+///
+/// # Safety
+///
+/// `filter` is one the engine returned: its conditions are
+/// `numFilterConditions` valid entries.
+unsafe fn describe(filter: &FWPM_FILTER0) -> FoundWfpFilter {
+    let layer =
+        WfpLayer::ALL.into_iter().find(|layer| key_of(&layer_key(*layer)) == key_of(&filter.layerKey));
+    let conditions = if filter.filterCondition.is_null() {
+        &[][..]
+    } else {
+        // SAFETY: the caller's promise.
+        unsafe { std::slice::from_raw_parts(filter.filterCondition, filter.numFilterConditions as usize) }
+    };
+    let conditions = conditions
+        .iter()
+        .map(|condition| {
+            let user = key_of(&condition.fieldKey) == key_of(&FWPM_CONDITION_ALE_USER_ID)
+                && condition.matchType == FWP_MATCH_EQUAL
+                && condition.conditionValue.r#type == FWP_SECURITY_DESCRIPTOR_TYPE;
+            if user { WfpCondition::User } else { WfpCondition::Other }
+        })
+        .collect();
+    FoundWfpFilter { layer, blocks: filter.action.r#type == FWP_ACTION_BLOCK, conditions }
+}
+
 fn layer_key(layer: WfpLayer) -> GUID {
     match layer {
         WfpLayer::ConnectV4 => FWPM_LAYER_ALE_AUTH_CONNECT_V4,
@@ -115,12 +161,14 @@ fn layer_key(layer: WfpLayer) -> GUID {
     }
 }
 
-/// Whether every one of `filters` is there.
+/// Whether every one of `filters` is there and blocks all it should
+/// ([`WfpFilter::is_in_force`]).
 pub(super) fn has_all(filters: &[WfpFilter]) -> Result<bool, SetupError> {
     let engine = Engine::open()?;
     for filter in filters {
-        if !engine.has(&guid(filter.key))? {
-            return Ok(false);
+        match engine.find(&guid(filter.key))? {
+            Some(found) if filter.is_in_force(&found) => {}
+            _ => return Ok(false),
         }
     }
     Ok(true)
@@ -132,6 +180,8 @@ pub(super) fn set(filters: &[WfpFilter], user_sid: &str) -> Result<(), SetupErro
     let users = local_user_authorized_list(user_sid)?;
     let descriptor = SecurityDescriptor::from_sddl(&users)
         .map_err(|e| SetupError::new(ErrorCode::Firewall, format!("the filters' user condition: {e}")))?;
+    let readable = SecurityDescriptor::from_sddl(WFP_FILTER_SDDL)
+        .map_err(|e| SetupError::new(ErrorCode::Firewall, format!("the filters' own security: {e}")))?;
     let engine = Engine::open()?;
     engine.transaction(|| {
         for filter in filters {
@@ -139,30 +189,19 @@ pub(super) fn set(filters: &[WfpFilter], user_sid: &str) -> Result<(), SetupErro
             engine.delete(&key)?;
             let mut name = wide(&filter.name);
             let mut description = wide(format!(
-                "Blocks every connection but loopback of {}, the account cordon runs offline sandboxes as",
+                "Blocks every connection, loopback included, of {}, the account cordon runs offline sandboxes as",
                 filter.user
             ));
             let mut blob = FWP_BYTE_BLOB { size: descriptor.len() as u32, data: descriptor.as_ptr().cast() };
-            // The user's, and not loopback (conditions on different fields
-            // must all match).
-            let mut conditions = [
-                FWPM_FILTER_CONDITION0 {
-                    fieldKey: FWPM_CONDITION_ALE_USER_ID,
-                    matchType: FWP_MATCH_EQUAL,
-                    conditionValue: FWP_CONDITION_VALUE0 {
-                        r#type: FWP_SECURITY_DESCRIPTOR_TYPE,
-                        Anonymous: FWP_CONDITION_VALUE0_0 { sd: &mut blob },
-                    },
+            // The user's: the only condition, so loopback is blocked too.
+            let mut conditions = [FWPM_FILTER_CONDITION0 {
+                fieldKey: FWPM_CONDITION_ALE_USER_ID,
+                matchType: FWP_MATCH_EQUAL,
+                conditionValue: FWP_CONDITION_VALUE0 {
+                    r#type: FWP_SECURITY_DESCRIPTOR_TYPE,
+                    Anonymous: FWP_CONDITION_VALUE0_0 { sd: &mut blob },
                 },
-                FWPM_FILTER_CONDITION0 {
-                    fieldKey: FWPM_CONDITION_FLAGS,
-                    matchType: FWP_MATCH_FLAGS_NONE_SET,
-                    conditionValue: FWP_CONDITION_VALUE0 {
-                        r#type: FWP_UINT32,
-                        Anonymous: FWP_CONDITION_VALUE0_0 { uint32: FWP_CONDITION_FLAG_IS_LOOPBACK },
-                    },
-                },
-            ];
+            }];
             let new = FWPM_FILTER0 {
                 filterKey: key,
                 displayData: FWPM_DISPLAY_DATA0 {
@@ -178,10 +217,10 @@ pub(super) fn set(filters: &[WfpFilter], user_sid: &str) -> Result<(), SetupErro
                 ..Default::default()
             };
             let mut id = 0u64;
-            // SAFETY: a live engine; the filter, its condition, the blob and
-            // the strings outlive the call; no security descriptor of its
-            // own (the engine's default).
-            let status = unsafe { FwpmFilterAdd0(engine.0, &new, null_mut(), &mut id) };
+            // SAFETY: a live engine; the filter, its condition, the blob,
+            // the strings and the filter's security descriptor outlive the
+            // call.
+            let status = unsafe { FwpmFilterAdd0(engine.0, &new, readable.as_ptr(), &mut id) };
             if status != 0 {
                 return Err(failed(format_args!("adding filter {:?}", filter.name), status));
             }
