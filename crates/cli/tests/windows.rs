@@ -119,6 +119,21 @@ fn the_sandbox_temp_directory_is_temp_and_tmp_too() {
 }
 
 #[test]
+fn a_missing_protected_name_is_held_by_a_placeholder_while_the_sandbox_runs() {
+    // (Best effort: under Wine the restricted token is refused otherwise.)
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let cwd = dir.path().to_str().unwrap();
+    let mode = ["--windows-mode", "restricted-token", "--network", "--best-effort"];
+    let probe = "if exist .vscode\\ (echo placeholder) else (echo none)";
+    let out = cordon_without_home(&[&["run", "--cwd", cwd][..], &mode, &["--", "cmd", "/c", probe]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(stdout(&out).trim_end(), "placeholder", "{out:?}");
+    assert!(!dir.path().join(".vscode").exists(), "removed once the sandbox is gone");
+    assert!(dir.path().join(".git").is_dir(), "what was there stays");
+}
+
+#[test]
 fn a_policy_without_network_is_refused_in_restricted_token_mode() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cwd = dir.path().to_str().unwrap();

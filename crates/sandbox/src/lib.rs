@@ -114,6 +114,12 @@ pub fn limit_command() -> std::io::Result<()> {
 #[cfg(windows)]
 pub use sys::acl;
 
+/// Windows: the placeholders that hold protected paths which do not exist
+/// yet, so that the sandbox cannot create them; where they go is decided
+/// in [`windows::placeholder`].
+#[cfg(windows)]
+pub use sys::placeholders;
+
 /// Windows: a new job object with these limits (the runner's, each
 /// command's), none of them left unset.
 #[cfg(windows)]

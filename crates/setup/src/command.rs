@@ -7,12 +7,13 @@
 //! ```
 //!
 //! No action flag applies the setup. The exit status is 0 on success (for
-//! `--check`: 0 when everything is in place, 1 otherwise), else the
-//! error's number (E101–E299, below 256).
+//! `--check`: 0 when everything is in place, 1 otherwise; for `--remove`:
+//! 1 when a launch's change could not be undone and stays recorded), else
+//! the error's number (E101–E299, below 256).
 
 use std::path::{Path, PathBuf};
 
-use crate::{SetupError, SetupOptions};
+use crate::{SetupError, SetupOptions, SetupReport};
 
 /// Setup's arguments.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
@@ -21,7 +22,7 @@ pub struct SetupArgs {
     /// status 0 when everything is in place, 1 otherwise.
     #[arg(long, conflicts_with_all = ["remove", "refresh"])]
     pub check: bool,
-    /// Undo the setup recorded in the state directory.
+    /// Undo what launches and the setup recorded in the state directory.
     #[arg(long, conflicts_with = "refresh")]
     pub remove: bool,
     /// Add writable roots you own, without elevation.
@@ -52,7 +53,9 @@ pub enum SetupCommand {
 }
 
 impl SetupCommand {
-    /// Whether it changes the machine, and so needs elevation.
+    /// Whether it changes the machine, and so needs elevation (for
+    /// `--remove`: only to undo a setup; what launches changed is the
+    /// user's to undo, see [`crate::undo_launches`]).
     pub fn needs_elevation(self) -> bool {
         matches!(self, SetupCommand::Apply | SetupCommand::Remove)
     }
@@ -124,10 +127,15 @@ pub fn run(args: &SetupArgs) -> Result<CommandOutput, SetupError> {
             status: if status.is_complete() { 0 } else { 1 },
         }),
         SetupCommand::Remove => {
-            crate::remove(&options.state_dir()?).map(|report| done(render(&report, args.json)))
+            crate::remove(&options.state_dir()?).map(|report| removed(&report, args.json))
         }
         SetupCommand::Refresh => crate::refresh(&options).map(|report| done(render(&report, args.json))),
     }
+}
+
+/// What `--remove` prints, and 1 when something stays recorded.
+pub fn removed(report: &SetupReport, json: bool) -> CommandOutput {
+    CommandOutput { text: render(report, json), status: if report.kept().next().is_some() { 1 } else { 0 } }
 }
 
 /// A report or status as text, or as pretty JSON, ending in a newline.

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::matching::FirewallSwitches;
 use crate::plan::{FirewallRule, FoundWfpFilter, RegistryDword, WfpCondition, WfpFilter};
+use cordon_sandbox::windows::integrity::Label;
 use cordon_sandbox::windows::path::normalize;
 use cordon_sandbox::windows::sddl::AceKind;
 
@@ -29,6 +30,10 @@ pub(crate) struct FakeHost {
     /// Normalised paths the caller owns.
     pub owned: BTreeSet<String>,
     pub aces: BTreeSet<(String, String, AceKindKey)>,
+    /// Normalised path to its explicit mandatory label.
+    pub labels: BTreeMap<String, Label>,
+    /// Normalised paths of placeholders (also in `paths`).
+    pub placeholders: BTreeSet<String>,
     /// Rule name to the SID it is scoped to.
     pub rules: BTreeMap<String, String>,
     /// Profiles whose firewall is off (domain, private, public).
@@ -205,6 +210,25 @@ impl Host for FakeHost {
         Ok(())
     }
 
+    fn remove_label(&mut self, path: &Path, label: Label) -> Result<bool, SetupError> {
+        if self.labels.get(&normalize(path)) != Some(&label) {
+            return Ok(false);
+        }
+        self.change(format!("unlabel {label:?} {}", path.display()))?;
+        self.labels.remove(&normalize(path));
+        Ok(true)
+    }
+
+    fn remove_placeholder(&mut self, path: &Path) -> Result<bool, SetupError> {
+        if !self.placeholders.contains(&normalize(path)) {
+            return Ok(false);
+        }
+        self.change(format!("remove placeholder {}", path.display()))?;
+        self.placeholders.remove(&normalize(path));
+        self.paths.remove(&normalize(path));
+        Ok(true)
+    }
+
     fn owned_by_caller(&mut self, path: &Path) -> Result<bool, SetupError> {
         Ok(self.owned.contains(&normalize(path)))
     }
@@ -308,6 +332,12 @@ impl Host for FakeHost {
     fn write_file(&mut self, path: &Path, content: &[u8]) -> Result<(), SetupError> {
         self.change(format!("write {}", path.display()))?;
         self.files.insert(normalize(path), content.to_vec());
+        Ok(())
+    }
+
+    fn append_file(&mut self, path: &Path, content: &[u8]) -> Result<(), SetupError> {
+        self.change(format!("append {}", path.display()))?;
+        self.files.entry(normalize(path)).or_default().extend_from_slice(content);
         Ok(())
     }
 

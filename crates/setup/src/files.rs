@@ -36,6 +36,17 @@ pub(crate) fn write(path: &Path, content: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Adds `content` at the end of the file in one write (appends of a few
+/// lines by two processes do not interleave), creating the file and its
+/// directory.
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) fn append(path: &Path, content: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::OpenOptions::new().append(true).create(true).open(path)?.write_all(content)
+}
+
 /// Deletes the file; a file that does not exist is deleted already.
 #[cfg_attr(not(windows), allow(dead_code))]
 pub(crate) fn delete(path: &Path) -> io::Result<()> {

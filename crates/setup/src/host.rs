@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::matching::FirewallSwitches;
 use crate::plan::{FirewallRule, RegistryDword, WfpFilter};
+use cordon_sandbox::windows::integrity::Label;
 use cordon_sandbox::windows::sddl::AceKind;
 
 use crate::SetupError;
@@ -78,6 +79,11 @@ pub(crate) trait Host {
     /// Removes `path`'s explicit ACEs of `kind` for `sid`; succeeds if there
     /// are none or the path does not exist.
     fn remove_ace(&mut self, path: &Path, sid: &str, kind: AceKind) -> Result<(), SetupError>;
+    /// Takes `path`'s mandatory label off if it is `label`; whether it was.
+    fn remove_label(&mut self, path: &Path, label: Label) -> Result<bool, SetupError>;
+    /// Removes the placeholder at `path` if it is one and no launch holds
+    /// it; whether it was removed.
+    fn remove_placeholder(&mut self, path: &Path) -> Result<bool, SetupError>;
     /// Whether the user running this process owns `path`.
     fn owned_by_caller(&mut self, path: &Path) -> Result<bool, SetupError>;
 
@@ -125,6 +131,9 @@ pub(crate) trait Host {
     fn read_file(&mut self, path: &Path) -> Result<Option<Vec<u8>>, SetupError>;
     /// Replaces the file's content (all or nothing), creating its directory.
     fn write_file(&mut self, path: &Path, content: &[u8]) -> Result<(), SetupError>;
+    /// Adds `content` at the end of the file in one write, creating it and
+    /// its directory.
+    fn append_file(&mut self, path: &Path, content: &[u8]) -> Result<(), SetupError>;
     /// Deletes the file; succeeds if it does not exist.
     fn delete_file(&mut self, path: &Path) -> Result<(), SetupError>;
 }

@@ -40,6 +40,7 @@ pub mod credentials;
 mod error;
 mod files;
 mod host;
+pub mod launches;
 mod matching;
 mod observe;
 pub mod plan;
@@ -56,6 +57,7 @@ use crate::plan::{SETUP_VERSION, SetupConfig, SetupMarker, SetupPlan, remove_pla
 use cordon_sandbox::windows::path;
 
 pub use error::{ErrorCode, SetupError};
+pub use launches::LaunchChange;
 pub use report::{Action, ItemState, Outcome, SetupReport, SetupStatus, StatusItem};
 
 use host::Host;
@@ -139,12 +141,38 @@ pub fn check(options: &SetupOptions) -> Result<SetupStatus, SetupError> {
     check_on(&mut sys::System::new()?, options)
 }
 
-/// Undoes the setup recorded in `state_dir`'s marker, in reverse order,
-/// then deletes the credentials and the marker. Deletes only accounts
-/// setup made (and users in the marker's group); refuses before removing
-/// anything otherwise. Needs an elevated process.
+/// Undoes what launches recorded in `state_dir` ([`undo_launches`]), then
+/// the setup recorded in its marker, in reverse order, and deletes the
+/// credentials and the marker. Deletes only accounts setup made (and users
+/// in the marker's group); refuses before removing anything otherwise.
+/// Needs an elevated process when a setup is recorded;
+/// [`ErrorCode::NotSetUp`] when neither a setup nor a launch's change is.
 pub fn remove(state_dir: &Path) -> Result<SetupReport, SetupError> {
     remove_on(&mut sys::System::new()?, state_dir)
+}
+
+/// Records in `state_dir` the ACEs and labels a launch is about to put
+/// on the user's files, each change once, so that [`undo_launches`] (and
+/// `cordon setup --remove`) can take them off again. Call it before
+/// making the changes: a change made and not recorded would stay for good.
+pub fn record_launch_changes(state_dir: &Path, changes: &[LaunchChange]) -> Result<(), SetupError> {
+    launches::record_on(&mut sys::System::new()?, state_dir, changes)
+}
+
+/// Takes off what launches recorded in `state_dir` put on the user's
+/// files: grants first, a protection only once every grant is gone. What
+/// cannot be undone is reported [`Outcome::Kept`] and stays recorded.
+/// Needs no elevation (the user owns what launches changed). Run it while
+/// no sandbox starts: a launch records its changes before it makes them,
+/// and one that starts meanwhile may find its grant taken off.
+pub fn undo_launches(state_dir: &Path) -> Result<SetupReport, SetupError> {
+    launches::undo_on(&mut sys::System::new()?, state_dir)
+}
+
+/// Whether `state_dir` holds a setup's marker (and removing it needs
+/// elevation).
+pub fn is_set_up(state_dir: &Path) -> Result<bool, SetupError> {
+    Ok(read_marker(&mut sys::System::new()?, state_dir)?.is_some())
 }
 
 /// Adds `options.writable_roots` that the marker does not list yet, without
@@ -311,22 +339,31 @@ pub(crate) fn check_on(host: &mut impl Host, options: &SetupOptions) -> Result<S
 }
 
 pub(crate) fn remove_on(host: &mut impl Host, state_dir: &Path) -> Result<SetupReport, SetupError> {
-    if !host.is_elevated() {
+    let marker = read_marker(host, state_dir)?;
+    if marker.is_some() && !host.is_elevated() {
         return Err(not_elevated("cordon setup remove"));
     }
-    let Some(marker) = read_marker(host, state_dir)? else {
-        return Err(SetupError::new(
-            ErrorCode::NotSetUp,
-            format!("no setup is recorded in {}: nothing to remove", marker_path(state_dir).display()),
-        ));
+    let Some(marker) = marker else {
+        if !launches::any_recorded(host, state_dir)? {
+            return Err(SetupError::new(
+                ErrorCode::NotSetUp,
+                format!(
+                    "neither a setup nor a launch's change is recorded in {}: nothing to remove",
+                    state_dir.display()
+                ),
+            ));
+        }
+        return launches::undo_on(host, state_dir);
     };
     let steps = remove_plan(&marker)?;
     check_accounts_for_removal(host, &steps, &marker.group)?;
+    let mut report = launches::undo_on(host, state_dir)?;
     let mut executor = Executor::new(host);
     for step in &steps {
         executor.undo(step)?;
     }
-    Ok(executor.report)
+    report.extend(executor.report);
+    Ok(report)
 }
 
 pub(crate) fn refresh_on(host: &mut impl Host, options: &SetupOptions) -> Result<SetupReport, SetupError> {

@@ -34,6 +34,12 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// Not carried out, and still recorded to be tried again (a launch's
+    /// change that could not be undone, or may not be yet).
+    Kept {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl SetupReport {
@@ -45,8 +51,21 @@ impl SetupReport {
     pub fn skipped(&self) -> impl Iterator<Item = (&str, &str)> {
         self.actions.iter().filter_map(|action| match &action.outcome {
             Outcome::Skipped { reason } => Some((action.step.as_str(), reason.as_str())),
-            Outcome::Done => None,
+            Outcome::Done | Outcome::Kept { .. } => None,
         })
+    }
+
+    /// The steps that were kept to be tried again, with their reasons.
+    pub fn kept(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.actions.iter().filter_map(|action| match &action.outcome {
+            Outcome::Kept { reason } => Some((action.step.as_str(), reason.as_str())),
+            Outcome::Done | Outcome::Skipped { .. } => None,
+        })
+    }
+
+    /// This report followed by `later`'s actions.
+    pub(crate) fn extend(&mut self, later: SetupReport) {
+        self.actions.extend(later.actions);
     }
 }
 
@@ -59,6 +78,7 @@ impl fmt::Display for SetupReport {
             match &action.outcome {
                 Outcome::Done => writeln!(f, "done     {}", action.step)?,
                 Outcome::Skipped { reason } => writeln!(f, "skipped  {}: {reason}", action.step)?,
+                Outcome::Kept { reason } => writeln!(f, "kept     {}: {reason}", action.step)?,
             }
         }
         Ok(())

@@ -559,3 +559,62 @@ fn accounts_of_a_setup_before_they_named_their_user_are_still_setups() {
     remove_on(&mut host, Path::new(STATE)).unwrap();
     assert!(host.accounts.is_empty());
 }
+
+/// What a restricted-token launch on `C:\work` records and puts on it.
+fn launch_on_work(host: &mut FakeHost) -> Vec<LaunchChange> {
+    use cordon_sandbox::windows::integrity::Label;
+    use cordon_sandbox::windows::token::AceStep;
+    let capability = "S-1-15-3-1024-9-8-7-6-5-4-3-2";
+    let grant =
+        AceStep { path: PathBuf::from(r"C:\work"), sid: capability.into(), kind: AceKind::AllowModify };
+    let deny =
+        AceStep { path: PathBuf::from(r"C:\work\.git"), sid: capability.into(), kind: AceKind::DenyWrite };
+    let changes = vec![
+        LaunchChange::ace(&grant),
+        LaunchChange::ace(&deny),
+        LaunchChange::label(Path::new(r"C:\work"), Label::LowTree).unwrap(),
+        LaunchChange::label(Path::new(r"C:\work\.git"), Label::MediumTree).unwrap(),
+    ];
+    launches::record_on(host, Path::new(STATE), &changes).unwrap();
+    for step in [&grant, &deny] {
+        host.add_ace(&step.path, &step.sid, step.kind).unwrap();
+    }
+    host.labels.insert(path::normalize(Path::new(r"C:\work")), Label::LowTree);
+    host.labels.insert(path::normalize(Path::new(r"C:\work\.git")), Label::MediumTree);
+    host.log.clear();
+    changes
+}
+
+#[test]
+fn remove_undoes_the_launches_changes_first_then_the_setup() {
+    let mut host = set_up();
+    let changes = launch_on_work(&mut host);
+    let report = remove_on(&mut host, Path::new(STATE)).unwrap();
+    assert!(host.aces.is_empty(), "{:?}", host.aces);
+    assert!(host.labels.is_empty(), "{:?}", host.labels);
+    assert!(host.files.is_empty(), "the record went too: {:?}", host.files.keys());
+    let first_setup_step =
+        report.actions.iter().position(|action| action.step.contains("CordonSandbox")).unwrap();
+    assert_eq!(first_setup_step, changes.len(), "{report}");
+    assert!(report.actions[..changes.len()].iter().all(|action| action.outcome == Outcome::Done), "{report}");
+}
+
+#[test]
+fn launches_changes_alone_are_removed_without_elevation() {
+    let mut host = FakeHost::with_dirs(&[r"C:\work", r"C:\work\.git"]);
+    host.elevated = false;
+    launch_on_work(&mut host);
+    let report = remove_on(&mut host, Path::new(STATE)).unwrap();
+    assert_eq!((report.actions.len(), report.kept().count()), (4, 0), "{report}");
+    assert!(host.aces.is_empty() && host.labels.is_empty());
+    assert_eq!(remove_on(&mut host, Path::new(STATE)).unwrap_err().code, ErrorCode::NotSetUp);
+}
+
+#[test]
+fn a_setup_with_launches_is_not_touched_without_elevation() {
+    let mut host = set_up();
+    launch_on_work(&mut host);
+    host.elevated = false;
+    assert_eq!(remove_on(&mut host, Path::new(STATE)).unwrap_err().code, ErrorCode::NotElevated);
+    assert!(host.log.is_empty(), "{:?}", host.log);
+}

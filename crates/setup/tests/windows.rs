@@ -12,9 +12,13 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use cordon_sandbox::windows::integrity::Label;
+use cordon_sandbox::windows::sddl::AceKind;
+use cordon_sandbox::windows::token::AceStep;
 use cordon_setup::credentials::{self, Credentials};
+use cordon_setup::launches::LAUNCHES_FILE;
 use cordon_setup::plan::{CREDENTIALS_FILE, DEFAULT_GROUP, DEFAULT_OFFLINE_USER, DEFAULT_ONLINE_USER};
-use cordon_setup::{ErrorCode, ItemState, SetupOptions};
+use cordon_setup::{ErrorCode, ItemState, LaunchChange, SetupOptions};
 
 fn options(state: &Path, roots: &[&Path]) -> SetupOptions {
     SetupOptions {
@@ -94,7 +98,71 @@ fn remove_without_a_marker_removes_nothing() {
     assert!(matches!(err.code, ErrorCode::NotSetUp | ErrorCode::NotElevated), "{err}");
 }
 
+/// What a restricted-token launch on `root` records: a grant and a Low
+/// label on it, a deny and a Medium label on its `.git`.
+fn launch_changes(root: &Path, sid: &str) -> Vec<LaunchChange> {
+    let git = root.join(".git");
+    vec![
+        LaunchChange::ace(&AceStep { path: root.to_path_buf(), sid: sid.into(), kind: AceKind::AllowModify }),
+        LaunchChange::ace(&AceStep { path: git.clone(), sid: sid.into(), kind: AceKind::DenyWrite }),
+        LaunchChange::label(root, Label::LowTree).unwrap(),
+        LaunchChange::label(&git, Label::MediumTree).unwrap(),
+    ]
+}
+
+/// A logon SID, as restricted-token launches grant.
+const LAUNCH_SID: &str = "S-1-5-5-0-123456";
+
+#[test]
+fn remove_with_only_launches_recorded_forgets_them_all() {
+    let state = temp_dir();
+    let root = temp_dir();
+    std::fs::create_dir(root.path().join(".git")).unwrap();
+    let gone = root.path().join("gone");
+    let mut changes = launch_changes(root.path(), LAUNCH_SID);
+    changes.push(LaunchChange::label(&gone, Label::LowTree).unwrap());
+    cordon_setup::record_launch_changes(&state.path().join("new"), &changes).unwrap();
+    cordon_setup::record_launch_changes(&state.path().join("new"), &changes).unwrap();
+    let record = std::fs::read_to_string(state.path().join("new").join(LAUNCHES_FILE)).unwrap();
+    assert_eq!(record.lines().count(), changes.len(), "each change once: {record}");
+
+    let report = cordon_setup::remove(&state.path().join("new")).unwrap();
+    assert_eq!(report.actions.len(), changes.len(), "{report}");
+    assert_eq!(report.kept().count(), 0, "{report}");
+    assert!(
+        report.skipped().any(|(step, reason)| step.contains("gone") && reason.contains("no longer exists"))
+    );
+    assert!(!state.path().join("new").join(LAUNCHES_FILE).exists());
+    let err = cordon_setup::remove(&state.path().join("new")).unwrap_err();
+    assert!(matches!(err.code, ErrorCode::NotSetUp), "{err}");
+}
+
 // ---- What only a real Windows does ----
+
+#[test]
+#[ignore = "needs real Windows: Wine stores neither DACLs nor mandatory labels"]
+fn undo_launches_takes_off_a_launchs_grants_and_labels() {
+    let state = temp_dir();
+    let root = temp_dir();
+    let git = root.path().join(".git");
+    std::fs::create_dir(&git).unwrap();
+    let changes = launch_changes(root.path(), LAUNCH_SID);
+    cordon_setup::record_launch_changes(state.path(), &changes).unwrap();
+    cordon_sandbox::acl::add_ace(root.path(), LAUNCH_SID, AceKind::AllowModify).unwrap();
+    cordon_sandbox::acl::add_ace(&git, LAUNCH_SID, AceKind::DenyWrite).unwrap();
+    cordon_sandbox::acl::set_label(root.path(), Label::LowTree).unwrap();
+    cordon_sandbox::acl::set_label(&git, Label::MediumTree).unwrap();
+    let before = icacls(root.path());
+    assert!(before.contains(LAUNCH_SID) && before.contains("Low Mandatory Level"), "{before}");
+
+    let report = cordon_setup::undo_launches(state.path()).unwrap();
+    assert_eq!(report.skipped().count() + report.kept().count(), 0, "{report}");
+    for path in [root.path(), git.as_path()] {
+        let after = icacls(path);
+        assert!(!after.contains(LAUNCH_SID) && !after.contains("Mandatory Level"), "{after}");
+    }
+    assert!(!state.path().join(LAUNCHES_FILE).exists());
+}
 
 /// `net user NAME` succeeds: the account exists on the machine.
 fn user_exists(name: &str) -> bool {

@@ -12,6 +12,8 @@ mod attributes;
 #[cfg(windows)]
 mod desktop;
 #[cfg(windows)]
+mod file;
+#[cfg(windows)]
 mod process;
 #[cfg(windows)]
 mod security;
@@ -28,6 +30,8 @@ pub use account::{Account, computer_name, lookup_account};
 pub use attributes::AttributeList;
 #[cfg(windows)]
 pub use desktop::{Desktop, grant_on_window_station, window_station_name};
+#[cfg(windows)]
+pub use file::set_file_attributes;
 #[cfg(windows)]
 pub use process::{Created, create_process};
 #[cfg(windows)]

@@ -29,7 +29,7 @@ pub use linux::{
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
-pub use windows::acl;
+pub use windows::{acl, placeholders};
 #[cfg(windows)]
 pub use windows::{
     command_job, command_token, enforce, job_object, only_root_may_write, physical_memory, probe,

@@ -11,6 +11,7 @@
 //! - [`command_line`]: command lines, environment blocks and console input
 //!   for `CreateProcessW` and ConPTY.
 //! - [`path`]: Windows path rules applied to text (normal form, absolute).
+//! - [`placeholder`]: where the placeholders of missing protected paths go.
 //! - [`sid`]: well-known SIDs, capability SIDs of writable roots, validation.
 //! - [`sddl`]: the control pipe's DACL and the ACEs on files.
 //! - [`acl`]: those ACEs as entries of a DACL, and how a DACL is rewritten.
@@ -33,6 +34,7 @@ pub mod integrity;
 pub mod job;
 pub mod password;
 pub mod path;
+pub mod placeholder;
 pub mod sddl;
 pub mod sid;
 pub mod token;

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::plan::{FirewallRule, RegistryDword, WfpFilter};
+use cordon_sandbox::windows::integrity::Label;
 use cordon_sandbox::windows::sddl::AceKind;
 
 use crate::host::{Account, Host};
@@ -82,6 +83,12 @@ impl Host for System {
     fn remove_ace(&mut self, _path: &Path, _sid: &str, _kind: AceKind) -> Result<(), SetupError> {
         not_windows()
     }
+    fn remove_label(&mut self, _path: &Path, _label: Label) -> Result<bool, SetupError> {
+        not_windows()
+    }
+    fn remove_placeholder(&mut self, _path: &Path) -> Result<bool, SetupError> {
+        not_windows()
+    }
     fn owned_by_caller(&mut self, _path: &Path) -> Result<bool, SetupError> {
         not_windows()
     }
@@ -134,6 +141,9 @@ impl Host for System {
         not_windows()
     }
     fn write_file(&mut self, _path: &Path, _content: &[u8]) -> Result<(), SetupError> {
+        not_windows()
+    }
+    fn append_file(&mut self, _path: &Path, _content: &[u8]) -> Result<(), SetupError> {
         not_windows()
     }
     fn delete_file(&mut self, _path: &Path) -> Result<(), SetupError> {

@@ -18,6 +18,9 @@ use cordon_sandbox::windows::token::{
     AceStep, elevated_launch_aces, foreign_roots, request_file_ace, restricted_launch_plan,
 };
 
+use cordon_sandbox::placeholders::{Placeholders, placeholder_points};
+use cordon_setup::LaunchChange;
+
 use super::{launch_error, security};
 use crate::options::WindowsMode;
 use crate::sys::RunnerLaunch;
@@ -27,6 +30,8 @@ use crate::{Error, Result};
 pub(super) struct Context {
     pub(super) identity: Identity,
     pub(super) pipe_identity: PipeIdentity,
+    /// Held until the runner is gone, then removed.
+    pub(super) placeholders: Placeholders,
 }
 
 /// Who the runner runs as.
@@ -71,6 +76,11 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
     if policy.is_confining() {
         check_mode(policy, mode)?;
     }
+    let fs = &policy.filesystem;
+    // The directories: the Unix devices of a written-out policy are no
+    // Windows paths (under Wine they would be, on drive Z:).
+    let roots: Vec<PathBuf> = fs.writable_dirs().cloned().collect();
+    let mut placeholders = Placeholders::default();
     let identity = match (mode, policy.is_confining()) {
         (_, false) => Identity::Caller(None),
         (WindowsMode::Elevated, true) => {
@@ -80,11 +90,12 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
             }
             let sid = security::account_sid(&account.user)
                 .map_err(|e| launch_error(&format!("the sandbox user {}", account.user), e))?;
-            let fs = &policy.filesystem;
-            let roots: Vec<PathBuf> = fs.writable_dirs().cloned().collect();
             check_root_owners(&roots, &user)?;
             let aces = elevated_launch_aces(&roots, &fs.protected, &fs.deny, &sid)
                 .map_err(|e| Error::Launch(format!("elevated launch plan: {e}")))?;
+            let points = placeholder_points(&fs.protected, &roots);
+            record_changes(&aces, &[], &points);
+            placeholders = hold_placeholders(&points, policy.best_effort)?;
             apply_aces(&aces, policy.best_effort)?;
             Identity::SandboxUser(account, sid)
         }
@@ -92,12 +103,15 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
             let logon = logon.clone().ok_or_else(|| {
                 Error::Launch("the process token has no logon SID to restrict the runner with".into())
             })?;
-            let fs = &policy.filesystem;
-            // The directories: the Unix devices of a written-out policy
-            // are no Windows paths (under Wine they would be, on drive Z:).
-            let roots: Vec<PathBuf> = fs.writable_dirs().cloned().collect();
             let plan = restricted_launch_plan(&roots, &fs.protected, &fs.deny, &logon)
                 .map_err(|e| Error::Launch(format!("restricted token plan: {e}")))?;
+            let points = placeholder_points(&fs.protected, &roots);
+            record_changes(
+                &plan.aces,
+                &[(&plan.low_labels, Label::LowTree), (&plan.medium_labels, Label::MediumTree)],
+                &points,
+            );
+            placeholders = hold_placeholders(&points, policy.best_effort)?;
             apply_aces(&plan.aces, policy.best_effort)?;
             apply_labels(&plan.low_labels, Label::LowTree, false)?;
             apply_labels(&plan.medium_labels, Label::MediumTree, policy.best_effort)?;
@@ -118,7 +132,7 @@ pub(super) fn context(spec: &RunnerLaunch<'_>) -> Result<Context> {
             PipeIdentity::SandboxUser { runner_sid: user.clone(), owner_sid: user.clone() }
         }
     };
-    Ok(Context { identity, pipe_identity })
+    Ok(Context { identity, pipe_identity, placeholders })
 }
 
 impl Context {
@@ -140,6 +154,45 @@ impl Context {
             apply_labels(&[ace.path], Label::LowTree, false)?;
         }
         Ok(())
+    }
+}
+
+/// Records what the launch is about to put on the user's files, so that
+/// `cordon setup --remove` takes it off again. A launch that cannot record
+/// goes on with a warning: restricted-token mode needs no setup and no
+/// state directory, and the record only serves undoing, not the sandbox.
+/// The request file's grant is not recorded: its directory is the
+/// launch's own, and deleted with it.
+fn record_changes(aces: &[AceStep], labels: &[(&[PathBuf], Label)], placeholders: &[PathBuf]) {
+    let changes: Vec<LaunchChange> = aces
+        .iter()
+        .map(LaunchChange::ace)
+        .chain(
+            labels
+                .iter()
+                .flat_map(|(paths, label)| paths.iter().filter_map(|path| LaunchChange::label(path, *label))),
+        )
+        .chain(placeholders.iter().map(|path| LaunchChange::placeholder(path)))
+        .collect();
+    let recorded = cordon_setup::default_state_dir()
+        .and_then(|state_dir| cordon_setup::record_launch_changes(&state_dir, &changes));
+    if let Err(err) = recorded {
+        tracing::warn!(%err, "the launch's ACEs and labels are not recorded; `cordon setup --remove` will not undo them");
+    }
+}
+
+/// Makes the placeholders of the protected paths that do not exist, before
+/// the ACEs and labels (which then protect them too), failing closed
+/// unless the policy says best effort: without its placeholder the sandbox
+/// could create a protected path.
+fn hold_placeholders(points: &[PathBuf], best_effort: bool) -> Result<Placeholders> {
+    match cordon_sandbox::placeholders::hold(points) {
+        Ok(placeholders) => Ok(placeholders),
+        Err(e) if best_effort => {
+            tracing::warn!(%e, "best effort: a protected path that does not exist has no placeholder");
+            Ok(Placeholders::default())
+        }
+        Err(e) => Err(launch_error("holding the protected paths that do not exist", e)),
     }
 }
 

@@ -22,6 +22,8 @@ use std::os::windows::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cordon_sandbox::placeholders::Placeholders;
+
 use windows_sys::Win32::Foundation::{HANDLE, WAIT_OBJECT_0};
 use windows_sys::Win32::System::JobObjects::TerminateJobObject;
 use windows_sys::Win32::System::Threading::{GetExitCodeProcess, INFINITE, WaitForSingleObject};
@@ -67,12 +69,20 @@ pub(crate) struct Runner {
     job: OwnedHandle,
     /// The thread that copies the runner's log to the caller's stderr.
     log: Option<std::thread::JoinHandle<()>>,
+    /// Dropped after the job, so once its processes are gone: the
+    /// placeholders are removed unless another launch holds them.
+    placeholders: Placeholders,
     // Dropped after the job: the desktop goes once the job's processes
     // have left it and this handle is closed.
     _desktop: Desktop,
 }
 
 impl Runner {
+    /// Keeps `placeholders` until the runner is gone.
+    pub(super) fn hold(&mut self, placeholders: Placeholders) {
+        self.placeholders = placeholders;
+    }
+
     /// The runner's pid.
     pub(crate) fn id(&self) -> Option<u32> {
         Some(self.pid)
@@ -137,12 +147,13 @@ pub(crate) async fn launch(spec: &RunnerLaunch<'_>) -> Result<Launched> {
     if spec.transport != Transport::NamedPipe {
         return Err(Error::Launch("on Windows the channel is a named pipe".into()));
     }
-    let context = context(spec)?;
+    let mut context = context(spec)?;
     let pipe_name = format!(r"\\.\pipe\cordon-{}-{}", std::process::id(), random_hex()?);
     let server = context.pipe(&pipe_name, true, true)?;
     let mut args = spec.args.clone();
     args.extend(["--pipe".to_string(), pipe_name.clone()]);
     let mut runner = context.start(spec, &args, None)?;
+    runner.hold(std::mem::take(&mut context.placeholders));
     let connected = tokio::time::timeout(spec.connect_timeout, async {
         tokio::select! {
             connected = server.connect() => Ok(connected),

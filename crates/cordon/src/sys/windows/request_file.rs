@@ -21,7 +21,7 @@ use crate::{Error, Result};
 /// be handed the caller's own console or handles.)
 pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>, request: &Path) -> Result<i32> {
     use tokio::io::AsyncWriteExt;
-    let context = context(spec)?;
+    let mut context = context(spec)?;
     context.grant_request_file(request)?;
     let base = format!(r"\\.\pipe\cordon-{}-{}", std::process::id(), random_hex()?);
     let names = ["stdin", "stdout", "stderr"].map(|stream| format!("{base}-{stream}"));
@@ -47,6 +47,7 @@ pub(crate) async fn run_request_file(spec: &RunnerLaunch<'_>, request: &Path) ->
         server.connect().await.map_err(|e| launch_error(&format!("connecting {name}"), e))?;
     }
     let mut runner = context.start(spec, &spec.args, Some(ends))?;
+    runner.hold(std::mem::take(&mut context.placeholders));
     let pump_in = tokio::spawn(async move {
         let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut stdin).await;
         let _ = stdin.shutdown().await;

@@ -9,6 +9,8 @@ use std::ptr::{null, null_mut};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use cordon_sandbox::placeholders::Placeholders;
+
 use cordon_sandbox::windows::command_line::{
     CommandLineError, command_line, environment_block, without_profile_variables,
 };
@@ -101,7 +103,14 @@ pub(super) fn start(
     let created = unsafe {
         cordon_win::create_process(token, &app, &mut line, true, flags, &env, None, &startup.StartupInfo)
     }?;
-    Ok(Runner { pid: created.pid, process: Arc::new(created.process), job, log, _desktop: desktop })
+    Ok(Runner {
+        pid: created.pid,
+        process: Arc::new(created.process),
+        job,
+        log,
+        placeholders: Placeholders::default(),
+        _desktop: desktop,
+    })
 }
 
 /// Starts the runner as the sandbox user with `CreateProcessWithLogonW`,
@@ -213,7 +222,14 @@ fn logon_start(
     // SAFETY: the suspended main thread.
     unsafe { ResumeThread(thread.as_raw_handle() as HANDLE) };
     let desktop = desktop.take().ok_or_else(|| io::Error::other("the private desktop is gone"))?;
-    Ok(Runner { pid: info.dwProcessId, process: Arc::new(process), job, log: None, _desktop: desktop })
+    Ok(Runner {
+        pid: info.dwProcessId,
+        process: Arc::new(process),
+        job,
+        log: None,
+        placeholders: Placeholders::default(),
+        _desktop: desktop,
+    })
 }
 
 /// `NUL` for stdin and stdout, and for the runner's log a pipe whose bytes

@@ -355,16 +355,38 @@ pub fn set_label(path: &Path, label: Label) -> io::Result<()> {
     let handle = open_checked(path, READ_CONTROL | WRITE_OWNER)?;
     let labelling = |e: io::Error| io::Error::new(e.kind(), format!("labelling {}: {e}", path.display()));
     // A label that cannot be read is set again.
-    let found = cordon_win::object_label(handle.as_handle(), SE_FILE_OBJECT).ok().flatten();
-    let found = found.and_then(|(flags, policy, sid)| {
-        let rid = sid.strip_prefix("S-1-16-")?.parse().ok()?;
-        Some(LabelEntry { flags, policy, level: IntegrityLevel::of_rid(rid) })
-    });
+    let found =
+        cordon_win::object_label(handle.as_handle(), SE_FILE_OBJECT).ok().flatten().and_then(label_entry);
     if label.is_current(found) {
         // Set already: setting it again would walk the whole tree beneath.
         return Ok(());
     }
     cordon_win::set_object_label(handle.as_handle(), SE_FILE_OBJECT, label.sddl()).map_err(labelling)
+}
+
+/// Takes the mandatory label off `path` (opened and checked as for
+/// [`set_label`]) if it is `label`, cordon's: the object is then of Medium
+/// integrity again, as it was before cordon labelled it, or as what it
+/// inherits says. A label someone changed since is kept. Whether it was
+/// taken off.
+pub fn remove_label(path: &Path, label: Label) -> io::Result<bool> {
+    let handle = open_checked(path, READ_CONTROL | WRITE_OWNER)?;
+    let found = cordon_win::object_label(handle.as_handle(), SE_FILE_OBJECT)
+        .map_err(|e| io::Error::new(e.kind(), format!("reading the label of {}: {e}", path.display())))?;
+    if !label.is_current(found.and_then(label_entry)) {
+        return Ok(false);
+    }
+    // An empty SACL: no label ACE.
+    cordon_win::set_object_label(handle.as_handle(), SE_FILE_OBJECT, "S:")
+        .map_err(|e| io::Error::new(e.kind(), format!("unlabelling {}: {e}", path.display())))?;
+    Ok(true)
+}
+
+/// A label ACE as `cordon_win::object_label` reads it, if its SID is an
+/// integrity level's.
+fn label_entry((flags, policy, sid): (u8, u32, String)) -> Option<LabelEntry> {
+    let rid = sid.strip_prefix("S-1-16-")?.parse().ok()?;
+    Some(LabelEntry { flags, policy, level: IntegrityLevel::of_rid(rid) })
 }
 
 /// The owner of `path` itself (a reparse point is not followed), as a SID

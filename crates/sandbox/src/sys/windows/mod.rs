@@ -7,6 +7,7 @@
 
 pub mod acl;
 mod job_object;
+pub mod placeholders;
 mod token;
 
 pub use job_object::job_object;

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use cordon_sandbox::windows::integrity::Label;
 use cordon_sandbox::windows::sddl::AceKind;
 
 use crate::{ErrorCode, SetupError};
@@ -25,6 +26,11 @@ pub(super) fn add_ace(path: &Path, sid: &str, kind: AceKind) -> Result<(), Setup
 /// Removes `path`'s explicit ACEs of `kind`'s type for `sid`.
 pub(super) fn remove_ace(path: &Path, sid: &str, kind: AceKind) -> Result<(), SetupError> {
     cordon_sandbox::acl::remove_ace(path, sid, kind).map_err(acl_error)
+}
+
+/// Takes `path`'s label off if it is `label`.
+pub(super) fn remove_label(path: &Path, label: Label) -> Result<bool, SetupError> {
+    cordon_sandbox::acl::remove_label(path, label).map_err(acl_error)
 }
 
 /// Whether the user of this process owns `path`.

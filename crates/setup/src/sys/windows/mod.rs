@@ -113,6 +113,15 @@ impl Host for System {
         acl::remove_ace(path, sid, kind)
     }
 
+    fn remove_label(&mut self, path: &Path, label: Label) -> Result<bool, SetupError> {
+        acl::remove_label(path, label)
+    }
+
+    fn remove_placeholder(&mut self, path: &Path) -> Result<bool, SetupError> {
+        cordon_sandbox::placeholders::remove_if_placeholder(path)
+            .map_err(|err| io_error("removing", path, err))
+    }
+
     fn owned_by_caller(&mut self, path: &Path) -> Result<bool, SetupError> {
         acl::owned_by_caller(path)
     }
@@ -183,6 +192,10 @@ impl Host for System {
 
     fn write_file(&mut self, path: &Path, content: &[u8]) -> Result<(), SetupError> {
         files::write(path, content).map_err(|err| io_error("writing", path, err))
+    }
+
+    fn append_file(&mut self, path: &Path, content: &[u8]) -> Result<(), SetupError> {
+        files::append(path, content).map_err(|err| io_error("writing", path, err))
     }
 
     fn delete_file(&mut self, path: &Path) -> Result<(), SetupError> {
