@@ -235,3 +235,56 @@ fn an_unelevated_setup_elevates_cordon_itself_and_returns_its_exit_status() {
     let out = cordon(&["setup", "--remove", "--state-dir", state.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(204), "{out:?}");
 }
+
+#[test]
+fn a_launchs_changes_are_recorded_and_setup_remove_undoes_them() {
+    // Its own state directory: other tests' launches record in theirs.
+    let local = tempfile::tempdir().expect("tempdir");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cwd = dir.path().to_str().unwrap();
+    let cordon_here = |args: &[&str]| {
+        Command::new(CORDON)
+            .args(args)
+            .env_remove("HOME")
+            .env("LOCALAPPDATA", local.path())
+            .output()
+            .expect("run cordon")
+    };
+    // (Best effort: under Wine the restricted token is refused otherwise.)
+    let mode = ["--windows-mode", "restricted-token", "--network", "--best-effort"];
+    let out = cordon_here(&[&["run", "--cwd", cwd][..], &mode, &["--", "cmd", "/c", "echo x"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let record_file = local.path().join("cordon").join("launches.jsonl");
+    let record = std::fs::read_to_string(&record_file).expect("the launch recorded its changes");
+    let lines: Vec<serde_json::Value> =
+        record.lines().map(|line| serde_json::from_str(line).expect("one JSON object a line")).collect();
+    // The paths as the policy resolved them (verbatim, `\\?\C:\…`).
+    let name = dir.path().file_name().unwrap().to_str().unwrap();
+    let on = |tail: &str, key: &str| {
+        lines
+            .iter()
+            .any(|line| line["path"].as_str().is_some_and(|p| p.ends_with(tail)) && !line[key].is_null())
+    };
+    let root = format!("\\{name}");
+    assert!(on(&root, "ace") && on(&root, "label"), "the root's grant and label: {record}");
+    assert!(on(&format!("{root}\\.git"), "placeholder"), "the placeholder for .git: {record}");
+    let again = cordon_here(&[&["run", "--cwd", cwd][..], &mode, &["--", "cmd", "/c", "echo x"]].concat());
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    let second = std::fs::read_to_string(&record_file).unwrap();
+    let added: Vec<&str> = second.lines().filter(|line| !record.lines().any(|old| old == *line)).collect();
+    assert!(second.starts_with(&record), "appended: {second}");
+    assert!(
+        added.len() == 2 && added.iter().all(|line| line.contains("cordon-tmp-")),
+        "a second launch adds only its own temp directory's grant and label: {added:?}"
+    );
+
+    // Wine's token reads as elevated: `--remove` runs here, not through UAC.
+    let removed = cordon_here(&["setup", "--remove"]);
+    assert_eq!(removed.status.code(), Some(0), "{removed:?}");
+    let report = stdout(&removed);
+    assert!(report.lines().any(|line| line.starts_with("done ") && line.contains(name)), "{report}");
+    assert!(!report.contains("kept "), "{report}");
+    assert!(!record_file.exists(), "the record is gone with what it recorded");
+    let nothing = cordon_here(&["setup", "--remove"]);
+    assert_eq!(nothing.status.code(), Some(204), "nothing to remove: {nothing:?}");
+}

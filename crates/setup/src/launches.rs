@@ -241,13 +241,31 @@ fn undo_order(changes: Vec<LaunchChange>) -> Vec<LaunchChange> {
     unique
 }
 
+/// Past this many lines, a launch that records drops first the lines of
+/// paths that are gone (each `cordon run`'s private temp directory adds
+/// its grant, and is deleted after).
+const COMPACT_AFTER: usize = 1024;
+
 pub(crate) fn record_on(
     host: &mut impl Host,
     state_dir: &Path,
     changes: &[LaunchChange],
 ) -> Result<(), SetupError> {
     let file = path::join(state_dir, LAUNCHES_FILE);
-    let recorded = host.read_file(&file)?.map(|content| parse(&content).0).unwrap_or_default();
+    let (recorded, unreadable) = host.read_file(&file)?.map(|content| parse(&content)).unwrap_or_default();
+    if recorded.len() + unreadable.len() >= COMPACT_AFTER {
+        // Rewritten whole (a launch appending at this very moment may lose
+        // its lines: once in a thousand launches, for a moment).
+        let lasting: Vec<LaunchChange> =
+            recorded.into_iter().filter(|change| host.path_exists(&change.path)).collect();
+        let mut text = new_lines(&[], &lasting);
+        for line in &unreadable {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(&new_lines(&lasting, changes));
+        return host.write_file(&file, text.as_bytes());
+    }
     let lines = new_lines(&recorded, changes);
     if lines.is_empty() {
         return Ok(());
@@ -396,6 +414,24 @@ mod tests {
         let new = ace(r"C:\other", CAPABILITY, AceKind::AllowModify);
         again.push(new.clone());
         assert_eq!(new_lines(&recorded, &again), format!("{}\n", new.line()));
+    }
+
+    #[test]
+    fn a_long_record_forgets_the_paths_that_are_gone() {
+        let (mut host, state) = host_with_launch();
+        let file = path::join(&state, LAUNCHES_FILE);
+        for i in 0..COMPACT_AFTER + 10 {
+            let temp = format!(r"C:\Temp\cordon-tmp-{i}");
+            record_on(&mut host, &state, &[ace(&temp, CAPABILITY, AceKind::AllowModify)]).unwrap();
+        }
+        let (left, _) = parse(&host.read_file(&file).unwrap().unwrap());
+        assert!(left.len() < COMPACT_AFTER, "{} lines", left.len());
+        for change in restricted_launch() {
+            assert!(left.contains(&change), "{change} is kept: its path exists");
+        }
+        let newest =
+            ace(&format!(r"C:\Temp\cordon-tmp-{}", COMPACT_AFTER + 9), CAPABILITY, AceKind::AllowModify);
+        assert!(left.contains(&newest), "what was just recorded stays, its path gone or not");
     }
 
     #[test]
