@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (parsed, peak) = peak_allocation(|| ConfigFile::parse(text));
-    assert_allocation_within(peak, allocation_bound(text.len(), 0), "cordon.toml", text.len());
+    // The TOML parser holds about 840 bytes for each byte of some malformed
+    // inputs (measured: linear, 1.17 MB for 1,394 bytes, 5.5 MB for
+    // 11,152), which is why a cordon.toml is refused past 64 KiB.
+    let toml_parser = 1024 * text.len().min(config::MAX_CONFIG_BYTES);
+    assert_allocation_within(peak, allocation_bound(text.len(), toml_parser), "cordon.toml", text.len());
     let Ok(config) = parsed else {
         return;
     };

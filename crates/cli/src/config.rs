@@ -37,9 +37,19 @@ pub struct ConfigFile {
     pub limits: ConfigLimits,
 }
 
+/// The largest `cordon.toml` read, in bytes. A configuration is a few
+/// hundred bytes; the TOML parser may hold about a kilobyte for each byte
+/// of a malformed one, so a larger file is refused before it is parsed.
+pub const MAX_CONFIG_BYTES: usize = 64 << 10;
+
 impl ConfigFile {
-    /// Parses the text of a `cordon.toml`.
+    /// Parses the text of a `cordon.toml` (at most [`MAX_CONFIG_BYTES`]).
     pub fn parse(text: &str) -> Result<ConfigFile, toml::de::Error> {
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(serde::de::Error::custom(format!(
+                "too long: a cordon.toml is at most {MAX_CONFIG_BYTES} bytes"
+            )));
+        }
         toml::from_str(text)
     }
 }

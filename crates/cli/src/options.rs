@@ -463,7 +463,14 @@ fn policy_root_holding<'a>(policy: &'a Policy, path: &Path) -> Option<&'a PathBu
 }
 
 fn read_config_file(path: &Path) -> anyhow::Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+    use std::io::Read;
+    let reading = || format!("reading config {}", path.display());
+    // One byte past the bound, for parse to refuse: never the whole of a
+    // huge file.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(crate::config::MAX_CONFIG_BYTES as u64 + 1).read_to_string(&mut text))
+        .with_context(reading)?;
     ConfigFile::parse(&text).with_context(|| format!("config {}", path.display()))
 }
 

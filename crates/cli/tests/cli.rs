@@ -883,6 +883,17 @@ fn a_malformed_config_file_is_refused_with_125() {
 }
 
 #[test]
+fn a_config_file_past_64_kib_is_refused_unread() {
+    let workspace = tempfile::tempdir().unwrap();
+    // Valid TOML, comments past the bound: refused for its size alone.
+    let text = format!("policy = \"read-only\"\n{}", "# padding\n".repeat(7000));
+    std::fs::write(workspace.path().join("cordon.toml"), text).unwrap();
+    run(cordon(["run", "--cwd", workspace.path().to_str().unwrap(), "--", "true"]))
+        .assert_code(125)
+        .assert_message("cordon:", &["cordon.toml", "at most 65536 bytes"]);
+}
+
+#[test]
 fn secrets_stay_out_unless_passed_explicitly_and_clear_env_keeps_little() {
     let workspace = tempfile::tempdir().unwrap();
     let cwd = workspace.path().to_str().unwrap();
