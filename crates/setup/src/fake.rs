@@ -29,7 +29,7 @@ pub(crate) struct FakeHost {
     pub paths: BTreeSet<String>,
     /// Normalised paths the caller owns.
     pub owned: BTreeSet<String>,
-    pub aces: BTreeSet<(String, String, AceKindKey)>,
+    pub aces: BTreeSet<(String, String, AceKind)>,
     /// Normalised path to its explicit mandatory label.
     pub labels: BTreeMap<String, Label>,
     /// Normalised paths of placeholders (also in `paths`).
@@ -55,24 +55,6 @@ pub(crate) struct FakeHost {
     pub log: Vec<String>,
     /// An operation (its log prefix) that fails.
     pub fail_on: Option<String>,
-}
-
-/// `AceKind` is not `Ord`; the sets key on this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum AceKindKey {
-    Allow,
-    Deny,
-    DenyAll,
-}
-
-impl From<AceKind> for AceKindKey {
-    fn from(kind: AceKind) -> Self {
-        match kind {
-            AceKind::AllowModify => AceKindKey::Allow,
-            AceKind::DenyWrite => AceKindKey::Deny,
-            AceKind::DenyAll => AceKindKey::DenyAll,
-        }
-    }
 }
 
 impl FakeHost {
@@ -102,7 +84,7 @@ impl FakeHost {
     }
 
     pub(crate) fn has_ace_of(&self, path: &str, sid: &str, kind: AceKind) -> bool {
-        self.aces.contains(&(normalize(Path::new(path)), sid.to_string(), kind.into()))
+        self.aces.contains(&(normalize(Path::new(path)), sid.to_string(), kind))
     }
 
     fn change(&mut self, entry: String) -> Result<(), SetupError> {
@@ -195,18 +177,18 @@ impl Host for FakeHost {
     }
 
     fn has_ace(&mut self, path: &Path, sid: &str, kind: AceKind) -> Result<bool, SetupError> {
-        Ok(self.aces.contains(&(normalize(path), sid.to_string(), kind.into())))
+        Ok(self.aces.contains(&(normalize(path), sid.to_string(), kind)))
     }
 
     fn add_ace(&mut self, path: &Path, sid: &str, kind: AceKind) -> Result<(), SetupError> {
         self.change(format!("add {kind:?} {} {sid}", path.display()))?;
-        self.aces.insert((normalize(path), sid.to_string(), kind.into()));
+        self.aces.insert((normalize(path), sid.to_string(), kind));
         Ok(())
     }
 
     fn remove_ace(&mut self, path: &Path, sid: &str, kind: AceKind) -> Result<(), SetupError> {
         self.change(format!("remove {kind:?} {} {sid}", path.display()))?;
-        self.aces.remove(&(normalize(path), sid.to_string(), kind.into()));
+        self.aces.remove(&(normalize(path), sid.to_string(), kind));
         Ok(())
     }
 

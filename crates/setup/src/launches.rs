@@ -46,23 +46,11 @@ pub struct LaunchChange {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Change {
     /// cordon's ACEs of this kind for this SID.
-    Ace(String, RecordedAce),
+    Ace(String, AceKind),
     /// This mandatory label.
     Label(RecordedLabel),
     /// A placeholder made here: the path did not exist (a protection).
     Placeholder,
-}
-
-/// The ACE kinds a launch adds ([`AceKind`], which is not `Ord`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordedAce {
-    /// [`AceKind::AllowModify`]: a grant.
-    AllowModify,
-    /// [`AceKind::DenyWrite`]: a protection.
-    DenyWrite,
-    /// [`AceKind::DenyAll`]: a protection.
-    DenyAll,
 }
 
 /// The labels a launch sets; no other is ever taken off (the state
@@ -74,26 +62,6 @@ pub enum RecordedLabel {
     Low,
     /// [`Label::MediumTree`] on a protected path: a protection.
     Medium,
-}
-
-impl RecordedAce {
-    fn kind(self) -> AceKind {
-        match self {
-            RecordedAce::AllowModify => AceKind::AllowModify,
-            RecordedAce::DenyWrite => AceKind::DenyWrite,
-            RecordedAce::DenyAll => AceKind::DenyAll,
-        }
-    }
-}
-
-impl From<AceKind> for RecordedAce {
-    fn from(kind: AceKind) -> Self {
-        match kind {
-            AceKind::AllowModify => RecordedAce::AllowModify,
-            AceKind::DenyWrite => RecordedAce::DenyWrite,
-            AceKind::DenyAll => RecordedAce::DenyAll,
-        }
-    }
 }
 
 impl RecordedLabel {
@@ -108,7 +76,7 @@ impl RecordedLabel {
 impl LaunchChange {
     /// The ACE a launch adds.
     pub fn ace(step: &AceStep) -> Self {
-        LaunchChange { path: step.path.clone(), change: Change::Ace(step.sid.clone(), step.kind.into()) }
+        LaunchChange { path: step.path.clone(), change: Change::Ace(step.sid.clone(), step.kind) }
     }
 
     /// The label a launch sets: [`Label::LowTree`] or
@@ -129,7 +97,7 @@ impl LaunchChange {
 
     /// Whether it gives the sandbox something (and is undone first).
     fn is_grant(&self) -> bool {
-        matches!(self.change, Change::Ace(_, RecordedAce::AllowModify) | Change::Label(RecordedLabel::Low))
+        matches!(self.change, Change::Ace(_, AceKind::AllowModify) | Change::Label(RecordedLabel::Low))
     }
 }
 
@@ -137,11 +105,11 @@ impl fmt::Display for LaunchChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let path = self.path.display();
         match &self.change {
-            Change::Ace(sid, RecordedAce::AllowModify) => write!(f, "a launch's grant for {sid} on {path}"),
-            Change::Ace(sid, RecordedAce::DenyWrite) => {
+            Change::Ace(sid, AceKind::AllowModify) => write!(f, "a launch's grant for {sid} on {path}"),
+            Change::Ace(sid, AceKind::DenyWrite) => {
                 write!(f, "a launch's deny-write for {sid} on {path}")
             }
-            Change::Ace(sid, RecordedAce::DenyAll) => write!(f, "a launch's deny-all for {sid} on {path}"),
+            Change::Ace(sid, AceKind::DenyAll) => write!(f, "a launch's deny-all for {sid} on {path}"),
             Change::Label(RecordedLabel::Low) => write!(f, "a launch's Low label on {path}"),
             Change::Label(RecordedLabel::Medium) => write!(f, "a launch's Medium label on {path}"),
             Change::Placeholder => write!(f, "a launch's placeholder {path}"),
@@ -155,7 +123,7 @@ impl fmt::Display for LaunchChange {
 struct Line {
     path: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    ace: Option<RecordedAce>,
+    ace: Option<AceKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -226,6 +194,17 @@ fn new_lines(recorded: &[LaunchChange], changes: &[LaunchChange]) -> String {
     lines
 }
 
+/// The whole record of `changes` (each once) and the `unreadable` lines
+/// kept as they were.
+fn record_text(changes: &[LaunchChange], unreadable: &[String]) -> String {
+    let mut text = new_lines(&[], changes);
+    for line in unreadable {
+        text.push_str(line);
+        text.push('\n');
+    }
+    text
+}
+
 /// Each change once, grants before protections and placeholders last (a
 /// placeholder removed first would leave its deny and label unreached),
 /// in the order recorded otherwise.
@@ -258,11 +237,7 @@ pub(crate) fn record_on(
         // its lines: once in a thousand launches, for a moment).
         let lasting: Vec<LaunchChange> =
             recorded.into_iter().filter(|change| host.path_exists(&change.path)).collect();
-        let mut text = new_lines(&[], &lasting);
-        for line in &unreadable {
-            text.push_str(line);
-            text.push('\n');
-        }
+        let mut text = record_text(&lasting, &unreadable);
         text.push_str(&new_lines(&lasting, changes));
         return host.write_file(&file, text.as_bytes());
     }
@@ -303,12 +278,7 @@ pub(crate) fn undo_on(host: &mut impl Host, state_dir: &Path) -> Result<SetupRep
     if remaining.is_empty() && unreadable.is_empty() {
         host.delete_file(&file)?;
     } else {
-        let mut rest = new_lines(&[], &remaining);
-        for line in unreadable {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        host.write_file(&file, rest.as_bytes())?;
+        host.write_file(&file, record_text(&remaining, &unreadable).as_bytes())?;
     }
     Ok(report)
 }
@@ -326,7 +296,7 @@ fn undo_one(host: &mut impl Host, change: &LaunchChange) -> Result<Outcome, Setu
         return Ok(skipped("it no longer exists"));
     }
     match &change.change {
-        Change::Ace(sid, ace) => host.remove_ace(&change.path, sid, ace.kind()).map(|()| Outcome::Done),
+        Change::Ace(sid, ace) => host.remove_ace(&change.path, sid, *ace).map(|()| Outcome::Done),
         Change::Label(label) => Ok(match host.remove_label(&change.path, label.label())? {
             true => Outcome::Done,
             false => skipped("its label is not cordon's (changed since)"),
@@ -448,7 +418,7 @@ mod tests {
         let state = PathBuf::from(r"C:\Users\me\AppData\Local\cordon");
         for change in restricted_launch() {
             match &change.change {
-                Change::Ace(sid, kind) => host.add_ace(&change.path, sid, kind.kind()).unwrap(),
+                Change::Ace(sid, kind) => host.add_ace(&change.path, sid, *kind).unwrap(),
                 Change::Label(recorded) => {
                     host.labels.insert(path::normalize(&change.path), recorded.label());
                 }

@@ -7,8 +7,8 @@ use windows_sys::Win32::Storage::FileSystem::SetFileAttributesW;
 
 use crate::wide;
 
-/// Sets the attributes of the file or directory at `path` (a link itself,
-/// not what it leads to) to `attributes`, replacing what it had.
+/// Sets the attributes of the file or directory at `path` to
+/// `attributes`, replacing what it had.
 pub fn set_file_attributes(path: &Path, attributes: u32) -> io::Result<()> {
     // SAFETY: a NUL-terminated string alive for the call.
     if unsafe { SetFileAttributesW(wide(path).as_ptr(), attributes) } == 0 {

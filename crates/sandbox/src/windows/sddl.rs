@@ -65,8 +65,10 @@ const _: () = assert!(DENY_ALL == 0x001f_01ff);
 const _: () = assert!(DENY_WRITE == 0x000d_0156);
 
 /// What an ACE cordon puts on a file or directory does (the ACEs
-/// themselves: [`super::acl::entries`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// themselves: [`super::acl::entries`]). Serialised in snake case
+/// (`allow_modify`), as launches record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AceKind {
     /// Allow [`MODIFY`] to everything beneath a writable root, and the root
     /// itself [`MODIFY`] without [`DELETE`]
